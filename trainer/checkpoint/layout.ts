@@ -1,0 +1,46 @@
+// Where a run's files live in its store (S3 prefix or local folder); every key here is relative to the run.
+
+export const METRICS_KEY = "metrics.jsonl";
+export const CONFIG_KEY = "config.yaml";
+export const INPUT_KEY = "input.json";
+export const LOCK_KEY = "lock.json";
+export const CHECKPOINTS_PREFIX = "checkpoints/";
+/** Pointer to the newest complete checkpoint; replaced only after that checkpoint's files are all written. */
+export const LATEST_KEY = "checkpoints/latest.json";
+export const MODEL_FILE = "model.safetensors";
+export const OPTIMIZER_FILE = "optimizer.safetensors";
+/** Written last inside a checkpoint folder: a folder without a valid state.json is incomplete. */
+export const STATE_FILE = "state.json";
+export const PROBE_PREFIX = "probe/";
+export const PROBE_HISTORY_KEY = "probe/history.jsonl";
+export const REPORT_PREFIX = "report/";
+
+/** Steps are zero-padded to 8 digits so that key order is step order. */
+export function stepName(step: number): string {
+  if (!Number.isInteger(step) || step < 0 || step > 99_999_999) throw new Error(`invalid step ${step}`);
+  return String(step).padStart(8, "0");
+}
+
+/** "checkpoints/00000120/" */
+export function checkpointPrefix(step: number): string {
+  return `${CHECKPOINTS_PREFIX}${stepName(step)}/`;
+}
+
+/** "probe/00000120.json" */
+export function probeKey(step: number): string {
+  return `${PROBE_PREFIX}${stepName(step)}.json`;
+}
+
+/** Parses the step out of a key under checkpoints/ ("checkpoints/00000120/state.json" → 120), else undefined. */
+export function stepOfCheckpointKey(key: string): number | undefined {
+  const m = /^checkpoints\/(\d{8})\//.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** The document at checkpoints/latest.json. `prefix` is relative to the run, so a run can be copied or pulled elsewhere. */
+export interface LatestPointer {
+  step: number;
+  epoch: number;
+  prefix: string;
+  writtenAt: string;
+}
