@@ -1,0 +1,164 @@
+// Transformer building blocks on 2-D token matrices [tokens, width], with hand-written gradients where
+// tfjs's own are slow on wasm (transposed matmuls) or missing there (UnsortedSegmentSum for gather).
+import * as tf from "@tensorflow/tfjs-core";
+
+type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
+
+/** tf.customGrad with the argument types spelled out (its own typing is variadic and rejects them). */
+function withGradient<F>(f: (...args: never[]) => GradResult): F {
+  return tf.customGrad(f as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as F;
+}
+
+/**
+ * y = x·W + b with x [M, K], W [K, N] (stored [in, out]), b [N].
+ *
+ * tfjs's matMul gradient uses transposeA/transposeB, which the wasm backend runs in a scalar loop
+ * ~10× slower than its XNNPACK path; transposing explicitly first keeps every product on the fast path.
+ */
+export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D>(
+  (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([x, w]);
+    const value = tf.fused.matMul({ a: x as tf.Tensor2D, b: w as tf.Tensor2D, bias: b });
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [xs, ws] = saved as tf.Tensor2D[];
+        const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws));
+        const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+        const db = tf.sum(dy, 0);
+        return [dx, dw, db];
+      },
+    };
+  },
+);
+
+/** LayerNorm over the last axis with affine γ, β (PyTorch nn.LayerNorm); one fused gradient instead of ~15 op gradients. */
+export const layerNorm: (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number) => tf.Tensor2D = (
+  x,
+  gamma,
+  beta,
+  eps,
+) => layerNormAffine(eps)(x, gamma, beta);
+
+const layerNormCache = new Map<number, (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>();
+function layerNormAffine(eps: number) {
+  let fn = layerNormCache.get(eps);
+  if (!fn) {
+    fn = withGradient<(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+      const { xhat, rstd } = normalizeRows(x as tf.Tensor2D, eps);
+      save([xhat, rstd, gamma]);
+      const value = tf.add(tf.mul(xhat, gamma), beta);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xh, rs, g] = saved;
+          const dxhat = tf.mul(dy, g);
+          const dx = normalizeGrad(dxhat, xh, rs);
+          const dgamma = tf.sum(tf.mul(dy, xh), 0);
+          const dbeta = tf.sum(dy, 0);
+          return [dx, dgamma, dbeta];
+        },
+      };
+    });
+    layerNormCache.set(eps, fn);
+  }
+  return fn;
+}
+
+/** F.layer_norm without affine parameters (applied to the target encoder's output). Not differentiated. */
+export function layerNormNoAffine(x: tf.Tensor2D, eps = 1e-5): tf.Tensor2D {
+  return tf.tidy(() => normalizeRows(x, eps).xhat);
+}
+
+/** (x − mean) / sqrt(var + eps) per row, with the biased variance as PyTorch uses. */
+function normalizeRows(x: tf.Tensor2D, eps: number): { xhat: tf.Tensor2D; rstd: tf.Tensor2D } {
+  const mean = tf.mean(x, -1, true);
+  const centered = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(centered), -1, true);
+  const rstd = tf.rsqrt(tf.add(variance, eps)) as tf.Tensor2D;
+  return { xhat: tf.mul(centered, rstd), rstd };
+}
+
+/** d/dx of xhat given d/dxhat: rstd · (g − mean(g) − xhat · mean(g · xhat)). */
+function normalizeGrad(g: tf.Tensor, xhat: tf.Tensor, rstd: tf.Tensor): tf.Tensor {
+  const meanG = tf.mean(g, -1, true);
+  const meanGX = tf.mean(tf.mul(g, xhat), -1, true);
+  return tf.mul(tf.sub(tf.sub(g, meanG), tf.mul(xhat, meanGX)), rstd);
+}
+
+const INV_SQRT2 = Math.SQRT1_2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** Exact GELU, x·Φ(x) with Φ from erf (nn.GELU's default); gradient Φ(x) + x·φ(x). */
+export const gelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1), 0.5);
+  save([x, cdf]);
+  return {
+    value: tf.mul(x, cdf),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, c] = saved;
+      const pdf = tf.mul(tf.exp(tf.mul(tf.square(xs), -0.5)), INV_SQRT_2PI);
+      return [tf.mul(dy, tf.add(c, tf.mul(xs, pdf)))];
+    },
+  };
+});
+
+/**
+ * Rows of x [R, D] at `rows` (int32 [M]) → [M, D]. Its gradient scatters back with ScatterNd (which
+ * sums repeated rows); tfjs's own gather gradient needs UnsortedSegmentSum, which wasm lacks.
+ */
+export function gatherRows(x: tf.Tensor2D, rows: tf.Tensor1D): tf.Tensor2D {
+  const fn = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((xs: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return {
+      value: tf.gather(xs, rows, 0),
+      gradFunc: (dy: tf.Tensor) => [tf.scatterND(tf.expandDims(rows, 1), dy, xs.shape)],
+    };
+  });
+  return fn(x);
+}
+
+/** Multi-head self-attention weights (internal [in, out] layout). */
+export interface AttentionParams {
+  qkvW: tf.Tensor2D;
+  qkvB: tf.Tensor1D;
+  projW: tf.Tensor2D;
+  projB: tf.Tensor1D;
+}
+
+/**
+ * Self-attention over `batch` sequences of `seqLen` tokens stored as rows of x [batch·seqLen, D],
+ * as in the official Attention: qkv → heads → softmax(q·kᵀ·scale) → ·v → merge heads → proj.
+ */
+export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seqLen: number, numHeads: number): tf.Tensor2D {
+  const width = x.shape[1];
+  const headDim = width / numHeads;
+  // One [D, 3D] qkv weight as in PyTorch, applied as three [D, D] slices: splitting the weights costs
+  // nothing, while splitting the [B·T, 3D] activations needs a rank-5 transpose that wasm runs ~100× slower.
+  const toHeads = (t: tf.Tensor2D) =>
+    tf.reshape(tf.transpose(tf.reshape(t, [batch, seqLen, numHeads, headDim]), [0, 2, 1, 3]), [batch * numHeads, seqLen, headDim]) as tf.Tensor3D;
+  const project = (i: number) =>
+    toHeads(linear(x, tf.slice(p.qkvW, [0, i * width], [width, width]), tf.slice(p.qkvB, [i * width], [width])));
+  const q = project(0);
+  const k = project(1);
+  const v = project(2);
+  const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5);
+  const weights = tf.softmax(scores);
+  const context = tf.matMul(weights, v); // [B·H, T, dh]
+  const merged = tf.reshape(tf.transpose(tf.reshape(context, [batch, numHeads, seqLen, headDim]), [0, 2, 1, 3]), [
+    batch * seqLen,
+    width,
+  ]) as tf.Tensor2D;
+  return linear(merged, p.projW, p.projB);
+}
+
+/** smooth-L1 (PyTorch default beta = 1) or mean squared error, averaged over every element. */
+export function regressionLoss(pred: tf.Tensor, target: tf.Tensor, kind: "smooth_l1" | "l2"): tf.Scalar {
+  const diff = tf.sub(pred, target);
+  if (kind === "l2") return tf.mean(tf.square(diff));
+  const absDiff = tf.abs(diff);
+  // 0.5·d² where |d| < 1, |d| − 0.5 elsewhere; written with minimum so the gradient is tfjs's own.
+  const quadratic = tf.minimum(absDiff, 1);
+  const linearPart = tf.sub(absDiff, quadratic);
+  return tf.mean(tf.add(tf.mul(tf.square(quadratic), 0.5), linearPart));
+}
