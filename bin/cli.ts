@@ -1,0 +1,120 @@
+// The `ijepa` command line: parses flags and hands over to the core; nothing else knows about argv.
+import { Command, InvalidArgumentError, Option } from "commander";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadConfigFile } from "../trainer/config/load_config.js";
+import { IjepaError } from "../trainer/errors.js";
+import { BACKEND_NAMES } from "../trainer/backend.js";
+import { InterruptedError, train } from "../trainer/train/train_loop.js";
+import { runShardCommand } from "../trainer/data/shard_command.js";
+import { runRotateCommand } from "../functions/rotate-checkpoints/command.js";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+
+/** A config path, or the name of a preset in configs/ ("smoke", "fmnist-vit-tiny" …). */
+export function resolveConfigPath(nameOrPath: string): string {
+  if (existsSync(nameOrPath)) return nameOrPath;
+  const preset = path.join(repoRoot, "configs", nameOrPath.endsWith(".yaml") ? nameOrPath : `${nameOrPath}.yaml`);
+  if (existsSync(preset)) return preset;
+  return nameOrPath; // loadConfigFile reports it as missing, naming the path
+}
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${value}"`);
+  return n;
+};
+
+const program = new Command()
+  .name("ijepa")
+  .description("I-JEPA self-supervised pretraining on your own images — on AWS or on this machine")
+  .showHelpAfterError()
+  .configureOutput({ outputError: (str, write) => write(str) });
+
+program
+  .command("train")
+  .description("pretrain (or resume) an I-JEPA encoder")
+  .requiredOption("--config <yaml|preset>", "config file, or a preset name from configs/ (smoke, fmnist-vit-tiny, bench-config-a, in1k-vith14)")
+  .option("--data <name|dir|uri>", "dataset: fashion-mnist, a folder of IDX files, a sharded folder, or a manifest URI (default: data.dataset)")
+  .requiredOption("--out <dir|uri>", "run folder or s3://bucket/prefix")
+  .option("--epochs <n>", "override optimization.epochs", int("--epochs"))
+  .option("--max-steps <n>", "stop after this many steps in total (the schedules still span all epochs)", int("--max-steps"))
+  .option("--resume", "continue from <out>/checkpoints/latest.json")
+  .option("--resume-from <step>", "continue from the checkpoint of this step", int("--resume-from"))
+  .option("--seed <n>", "override meta.seed", int("--seed"))
+  .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
+  .option("--replicas <n>", "data-parallel replicas on this machine (wasm/cpu; default min(cores, 4))", int("--replicas"))
+  .option("--no-progress", "plain log lines even on a terminal")
+  .action(async (o) => {
+    const configPath = resolveConfigPath(o.config);
+    const config = await loadConfigFile(configPath);
+    let stop = false;
+    const onSignal = (signal: string) => {
+      if (stop) process.exit(130);
+      stop = true;
+      console.error(`\n${signal}: finishing this step and writing a checkpoint (send again to quit at once)`);
+    };
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+    const result = await train({
+      config,
+      configName: path.basename(configPath, ".yaml"),
+      data: o.data,
+      out: o.out,
+      epochs: o.epochs,
+      maxSteps: o.maxSteps,
+      resume: o.resume,
+      resumeFrom: o.resumeFrom,
+      seed: o.seed,
+      backend: o.backend,
+      replicas: o.replicas,
+      progressBar: o.progress === false ? false : undefined,
+      stopRequested: () => stop,
+    });
+    console.log(`done: step ${result.step} (${result.epochsCompleted} epochs), last loss ${result.lastLoss.toFixed(5)}; run in ${result.outUri}`);
+  });
+
+program
+  .command("shard")
+  .description("convert a dataset into shards (.npy) + manifest.json that training streams from")
+  .requiredOption("--source <uri>", "folder or s3:// prefix holding the source dataset")
+  .addOption(new Option("--format <format>", "source format").choices(["idx", "cifar", "imagefolder"]).makeOptionMandatory())
+  .requiredOption("--out <uri>", "output folder or s3:// prefix (manifest.json is written last)")
+  .option("--resolution <px>", "side of the square images (imagefolder: resize + centre crop)", int("--resolution"))
+  .option("--shard-size <n>", "images per shard (default: ~32 MiB per shard)", int("--shard-size"))
+  .option("--grayscale", "imagefolder: keep one channel")
+  .option("--name <name>", "dataset name recorded in the manifest")
+  .action(async (o) => {
+    await runShardCommand({ source: o.source, format: o.format, out: o.out, resolution: o.resolution, shardSize: o.shardSize, grayscale: o.grayscale, name: o.name });
+  });
+
+program
+  .command("rotate")
+  .description("delete old checkpoints of a run, keeping the last K, the best B by probe score, and every N-th step")
+  .requiredOption("--run <uri>", "run folder or s3:// prefix")
+  .requiredOption("--keep-last <k>", "keep the K newest complete checkpoints", int("--keep-last"))
+  .option("--keep-best <b>", "keep the B best by probe metric", int("--keep-best"), 1)
+  .option("--keep-every <n>", "keep checkpoints whose step is a multiple of N (0 = none)", int("--keep-every"), 0)
+  .option("--metric <name>", "probe metric for --keep-best", "linearTop1")
+  .option("--dry-run", "list what would be deleted, delete nothing")
+  .action(async (o) => {
+    await runRotateCommand({ run: o.run, keepLast: o.keepLast, keepBest: o.keepBest, keepEvery: o.keepEvery, metric: o.metric, dryRun: Boolean(o.dryRun) });
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof InterruptedError) {
+    console.error(`stopped: ${err.message}`);
+    process.exit(130);
+  }
+  if (err instanceof IjepaError) {
+    console.error(`error: ${err.message}`);
+    process.exit(1);
+  }
+  // Anything else is a bug or an environment problem: show where it came from. (Rethrowing would let
+  // the wasm backend's own process-level handler print its minified glue code instead.)
+  console.error(`error: ${(err as Error)?.stack ?? String(err)}`);
+  process.exit(1);
+}

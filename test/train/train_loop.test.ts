@@ -1,0 +1,138 @@
+import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../trainer/backend.js";
+import { loadConfigFile } from "../../trainer/config/load_config.js";
+import type { TrainConfig } from "../../trainer/config/schema.js";
+import type { TrainBatchSource } from "../../trainer/data/batch_source.js";
+import { NonFiniteLossError } from "../../trainer/errors.js";
+import { train } from "../../trainer/train/train_loop.js";
+import type { MetricsRecord, StepRecord } from "../../trainer/train/metrics_record.js";
+import { Rng } from "../../trainer/utils/rng.js";
+
+const configs = path.resolve(__dirname, "../../configs");
+let smoke: TrainConfig;
+
+beforeAll(async () => {
+  await initBackend("wasm");
+  smoke = await loadConfigFile(path.join(configs, "smoke.yaml"));
+});
+
+const tempRun = () => mkdtempSync(path.join(tmpdir(), "ijepa-train-"));
+const readMetrics = (dir: string) =>
+  readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as MetricsRecord);
+
+/** Synthetic images: a bright square whose position varies — learnable structure in a few dozen steps. */
+function squaresSource(count: number, std = 0.3): TrainBatchSource {
+  const size = 28;
+  const rng = Rng.fromSeed(11, "squares");
+  const images = new Uint8Array(count * size * size);
+  for (let i = 0; i < count; i++) {
+    const top = rng.int(0, 18);
+    const left = rng.int(0, 18);
+    for (let y = 0; y < 10; y++) for (let x = 0; x < 10; x++) images[i * size * size + (top + y) * size + left + x] = 200 + rng.int(0, 55);
+  }
+  return {
+    info: { origin: "memory://squares", height: size, width: size, channels: 1, numExamples: count, mean: [0.1], std: [std] },
+    batchesPerEpoch: (b) => Math.floor(count / b),
+    async batch(epoch, index, b) {
+      const order = Rng.fromSeed(3, `epoch/${epoch}`).shuffle(Array.from({ length: count }, (_, i) => i));
+      const picked = order.slice(index * b, (index + 1) * b);
+      const out = new Uint8Array(b * size * size);
+      picked.forEach((src, j) => out.set(images.subarray(src * size * size, (src + 1) * size * size), j * size * size));
+      return { images: out, labels: new Int32Array(b).fill(-1), indices: Int32Array.from(picked) };
+    },
+    async close() {},
+  };
+}
+
+describe("train()", () => {
+  it("writes per-step metrics with finite losses, epoch collapse metrics, checkpoints and latest.json; the loss falls", async () => {
+    const out = tempRun();
+    const config = structuredClone(smoke);
+    config.data.batch_size = 16;
+    config.logging.checkpoint_every = 20;
+    config.logging.collapse_sample = 32;
+    config.optimization.epochs = 1;
+    config.optimization.lr = 1e-3;
+    const lines: string[] = [];
+    const result = await train({ config, configName: "smoke", out, source: squaresSource(640), replicas: 1, progressBar: false, log: (l) => lines.push(l) });
+    expect(result.step).toBe(40);
+    expect(result.epochsCompleted).toBe(1);
+    const metrics = readMetrics(out);
+    const steps = metrics.filter((r): r is StepRecord => r.type === "step");
+    expect(steps.map((s) => s.step)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+    for (const s of steps) {
+      expect(Number.isFinite(s.loss)).toBe(true);
+      for (const k of ["lr", "wd", "momentum", "imgPerSec"] as const) expect(Number.isFinite(s[k])).toBe(true);
+    }
+    const first = steps.slice(0, 5).reduce((a, s) => a + s.loss, 0) / 5;
+    const last = steps.slice(-5).reduce((a, s) => a + s.loss, 0) / 5;
+    expect(last).toBeLessThan(first * 0.9);
+    const epoch = metrics.find((r) => r.type === "epoch");
+    expect(epoch).toMatchObject({ type: "epoch", epoch: 0, step: 40 });
+    if (epoch?.type === "epoch") {
+      expect(epoch.targetStd).toBeGreaterThan(0);
+      expect(epoch.effectiveRank).toBeGreaterThan(1);
+    }
+    expect(JSON.parse(readFileSync(path.join(out, "checkpoints/latest.json"), "utf8"))).toMatchObject({ step: 40, prefix: "checkpoints/00000040/" });
+    for (const step of ["00000020", "00000040"]) {
+      for (const f of ["model.safetensors", "optimizer.safetensors", "state.json"]) expect(existsSync(path.join(out, "checkpoints", step, f))).toBe(true);
+    }
+    expect(lines.some((l) => l.includes("backend wasm"))).toBe(true);
+  });
+
+  it("stops at a non-finite loss with a named error and leaves the last good checkpoint untouched", async () => {
+    const out = tempRun();
+    const config = structuredClone(smoke);
+    config.logging.checkpoint_every = 5;
+    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 5, progressBar: false, log: () => {} });
+    const latestBefore = readFileSync(path.join(out, "checkpoints/latest.json"), "utf8");
+    const modelBefore = readFileSync(path.join(out, "checkpoints/00000005/model.safetensors"));
+    // std 0 in the normalisation turns every pixel into ±Inf/NaN: the first step's loss is NaN.
+    const broken = squaresSource(320, 0);
+    const err = await train({ config, configName: "smoke", out, source: broken, replicas: 1, resume: true, maxSteps: 10, progressBar: false, log: () => {} }).catch((e) => e);
+    expect(err).toBeInstanceOf(NonFiniteLossError);
+    expect((err as NonFiniteLossError).step).toBe(5);
+    expect((err as Error).message).toMatch(/loss became NaN at step 5/);
+    expect(readFileSync(path.join(out, "checkpoints/latest.json"), "utf8")).toBe(latestBefore);
+    expect(readFileSync(path.join(out, "checkpoints/00000005/model.safetensors")).equals(modelBefore)).toBe(true);
+    expect(existsSync(path.join(out, "checkpoints/00000006"))).toBe(false);
+  });
+
+  it("refuses to overwrite an existing run unless asked to resume", async () => {
+    const out = tempRun();
+    const config = structuredClone(smoke);
+    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, progressBar: false, log: () => {} });
+    await expect(train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, progressBar: false, log: () => {} })).rejects.toThrow(
+      /already holds a run \(checkpoint at step 2\)[\s\S]*--resume/,
+    );
+  });
+
+  it("--resume on an empty folder says there is no checkpoint yet", async () => {
+    await expect(train({ config: smoke, configName: "smoke", out: tempRun(), source: squaresSource(320), resume: true, progressBar: false, log: () => {} })).rejects.toThrow(
+      /checkpoint/i,
+    );
+  });
+
+  it("keeps the number of live tensors flat across steps", async () => {
+    const out = tempRun();
+    const counts: number[] = [];
+    await train({
+      config: smoke,
+      configName: "smoke",
+      out,
+      source: squaresSource(320),
+      replicas: 1,
+      maxSteps: 8,
+      progressBar: false,
+      log: (l) => {
+        if (l.startsWith("step ")) counts.push(tf.memory().numTensors);
+      },
+    });
+    expect(counts.length).toBeGreaterThan(2);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+  });
+});

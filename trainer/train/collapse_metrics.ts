@@ -1,0 +1,85 @@
+// Representation-collapse diagnostics on pooled features: per-dimension spread and RankMe effective rank.
+
+export interface CollapseMetrics {
+  /** Mean over dimensions of each dimension's standard deviation across samples. */
+  targetStd: number;
+  /** RankMe (Garrido et al., ICML 2023): exp of the entropy of the normalised singular values, in [1, min(n, d)]. */
+  effectiveRank: number;
+}
+
+/** features: row-major [n, d]. */
+export function collapseMetrics(features: Float32Array, n: number, d: number): CollapseMetrics {
+  if (features.length !== n * d) throw new Error(`collapseMetrics: ${features.length} values for [${n}, ${d}]`);
+  const mean = new Float64Array(d);
+  for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += features[i * d + j];
+  for (let j = 0; j < d; j++) mean[j] /= n;
+  let stdSum = 0;
+  for (let j = 0; j < d; j++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      const x = features[i * d + j] - mean[j];
+      s += x * x;
+    }
+    stdSum += Math.sqrt(s / Math.max(1, n - 1));
+  }
+  return { targetStd: stdSum / d, effectiveRank: rankMe(features, n, d) };
+}
+
+/** RankMe on the raw (uncentred) feature matrix, as in the paper: σ from the eigenvalues of ZᵀZ. */
+export function rankMe(features: Float32Array, n: number, d: number, eps = 1e-7): number {
+  const gram = new Float64Array(d * d);
+  for (let i = 0; i < n; i++) {
+    const row = i * d;
+    for (let a = 0; a < d; a++) {
+      const x = features[row + a];
+      if (x === 0) continue;
+      for (let b = a; b < d; b++) gram[a * d + b] += x * features[row + b];
+    }
+  }
+  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) gram[a * d + b] = gram[b * d + a];
+  const eigen = symmetricEigenvalues(gram, d);
+  const sigma = eigen.map((l) => Math.sqrt(Math.max(0, l)));
+  const total = sigma.reduce((s, x) => s + x, 0);
+  if (total === 0) return 1;
+  let entropy = 0;
+  for (const s of sigma) {
+    const p = s / total + eps;
+    entropy -= p * Math.log(p);
+  }
+  return Math.exp(entropy);
+}
+
+/** Eigenvalues of a symmetric matrix by cyclic Jacobi rotations (the matrix is copied). */
+export function symmetricEigenvalues(matrix: Float64Array, d: number, maxSweeps = 60): number[] {
+  const a = Float64Array.from(matrix);
+  for (let sweep = 0; sweep < maxSweeps; sweep++) {
+    let off = 0;
+    for (let p = 0; p < d; p++) for (let q = p + 1; q < d; q++) off += a[p * d + q] ** 2;
+    let diag = 0;
+    for (let p = 0; p < d; p++) diag += a[p * d + p] ** 2;
+    if (off <= 1e-22 * Math.max(diag, 1e-300)) break;
+    for (let p = 0; p < d; p++) {
+      for (let q = p + 1; q < d; q++) {
+        const apq = a[p * d + q];
+        if (Math.abs(apq) < 1e-300) continue;
+        const theta = (a[q * d + q] - a[p * d + p]) / (2 * apq);
+        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
+        const c = 1 / Math.sqrt(t * t + 1);
+        const s = t * c;
+        for (let k = 0; k < d; k++) {
+          const akp = a[k * d + p];
+          const akq = a[k * d + q];
+          a[k * d + p] = c * akp - s * akq;
+          a[k * d + q] = s * akp + c * akq;
+        }
+        for (let k = 0; k < d; k++) {
+          const apk = a[p * d + k];
+          const aqk = a[q * d + k];
+          a[p * d + k] = c * apk - s * aqk;
+          a[q * d + k] = s * apk + c * aqk;
+        }
+      }
+    }
+  }
+  return Array.from({ length: d }, (_, i) => a[i * d + i]);
+}

@@ -1,0 +1,52 @@
+// A run's metrics.jsonl: appended in memory, written whole to the store now and then (stores have no append).
+import type { ObjectStore } from "../storage/object_store.js";
+import { METRICS_KEY } from "../checkpoint/layout.js";
+import type { MetricsRecord } from "./metrics_record.js";
+
+export class MetricsLog {
+  private lines: string[] = [];
+  private lastFlush = 0;
+  private dirty = false;
+
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly flushSeconds = 15,
+  ) {}
+
+  /**
+   * Loads the existing log when resuming from `step`, dropping lines about later steps: those steps
+   * will be run again, and the log must read as if the run had never stopped.
+   */
+  async loadForResume(step: number): Promise<void> {
+    const head = await this.store.head(METRICS_KEY);
+    if (!head) return;
+    const text = new TextDecoder().decode(await this.store.get(METRICS_KEY));
+    this.lines = text.split("\n").filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        const rec = JSON.parse(line) as MetricsRecord;
+        return rec.type === "step" ? rec.step < step : rec.step <= step;
+      } catch {
+        return false; // a line torn by a crash mid-write of an older format: drop it
+      }
+    });
+  }
+
+  append(record: MetricsRecord): void {
+    this.lines.push(JSON.stringify(record));
+    this.dirty = true;
+  }
+
+  /** Writes the log if it changed and `force` is set or the flush interval has passed. */
+  async flush(force = false): Promise<void> {
+    const now = Date.now();
+    if (!this.dirty || (!force && now - this.lastFlush < this.flushSeconds * 1000)) return;
+    await this.store.put(METRICS_KEY, this.lines.join("\n") + "\n", { contentType: "application/x-ndjson" });
+    this.lastFlush = now;
+    this.dirty = false;
+  }
+
+  records(): MetricsRecord[] {
+    return this.lines.map((l) => JSON.parse(l) as MetricsRecord);
+  }
+}
