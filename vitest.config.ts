@@ -8,6 +8,6 @@ export default defineConfig({
     pool: "forks",
     testTimeout: 120_000,
     hookTimeout: 180_000,
-    globalSetup: [],
+    globalSetup: ["test/setup/global_s3.ts"],
   },
 });

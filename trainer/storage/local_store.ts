@@ -36,7 +36,9 @@ export class LocalObjectStore implements ObjectStore {
     const file = this.uriOf(key);
     try {
       const handle = await fs.open(file, "r");
-      return createReadStream("", { fd: handle.fd, autoClose: true });
+      // Hand over the FileHandle itself: with only its number, the handle can be garbage-collected and
+      // close the descriptor under the stream (EBADF mid-read).
+      return createReadStream("", { fd: handle, autoClose: true });
     } catch (err) {
       throw this.translate(err, key);
     }
