@@ -1,24 +1,14 @@
 // The `ijepa` command line: parses flags and hands over to the core; nothing else knows about argv.
 import { Command, InvalidArgumentError, Option } from "commander";
-import { existsSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { loadConfigFile } from "../trainer/config/load_config.js";
 import { IjepaError } from "../trainer/errors.js";
 import { BACKEND_NAMES } from "../trainer/backend.js";
 import { InterruptedError, train } from "../trainer/train/train_loop.js";
 import { runShardCommand } from "../trainer/data/shard_command.js";
 import { runRotateCommand } from "../functions/rotate-checkpoints/command.js";
+import { resolveConfigPath } from "./config_path.js";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-
-/** A config path, or the name of a preset in configs/ ("smoke", "fmnist-vit-tiny" …). */
-export function resolveConfigPath(nameOrPath: string): string {
-  if (existsSync(nameOrPath)) return nameOrPath;
-  const preset = path.join(repoRoot, "configs", nameOrPath.endsWith(".yaml") ? nameOrPath : `${nameOrPath}.yaml`);
-  if (existsSync(preset)) return preset;
-  return nameOrPath; // loadConfigFile reports it as missing, naming the path
-}
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
