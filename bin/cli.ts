@@ -30,6 +30,7 @@ program
   .requiredOption("--out <dir|uri>", "run folder or s3://bucket/prefix")
   .option("--epochs <n>", "override optimization.epochs", int("--epochs"))
   .option("--max-steps <n>", "stop after this many steps in total (the schedules still span all epochs)", int("--max-steps"))
+  .option("--until-epoch <k>", "stop once k epochs are complete (a segment of a longer run)", int("--until-epoch"))
   .option("--resume", "continue from <out>/checkpoints/latest.json")
   .option("--resume-from <step>", "continue from the checkpoint of this step", int("--resume-from"))
   .option("--seed <n>", "override meta.seed", int("--seed"))
@@ -54,6 +55,7 @@ program
       out: o.out,
       epochs: o.epochs,
       maxSteps: o.maxSteps,
+      untilEpoch: o.untilEpoch,
       resume: o.resume,
       resumeFrom: o.resumeFrom,
       seed: o.seed,
@@ -90,6 +92,78 @@ program
   .option("--dry-run", "list what would be deleted, delete nothing")
   .action(async (o) => {
     await runRotateCommand({ run: o.run, keepLast: o.keepLast, keepBest: o.keepBest, keepEvery: o.keepEvery, metric: o.metric, dryRun: Boolean(o.dryRun) });
+  });
+
+program
+  .command("probe")
+  .description("linear-probe and kNN top-1 of a checkpoint's target encoder, next to raw-pixel and random-init baselines (prints JSON)")
+  .requiredOption("--checkpoint <uri>", "a run (its latest checkpoint) or one checkpoint folder, local or s3://")
+  .option("--data <manifest|dir|name>", "labelled dataset (default: the one the run trained on)")
+  .addOption(new Option("--baseline <name...>", "baselines to report next to the encoder").choices(["raw", "random", "none"]).default(["raw", "random"]))
+  .option("--train-limit <n>", "train images used to fit the probe", int("--train-limit"), 10_000)
+  .option("--test-limit <n>", "test images scored (default: all)", int("--test-limit"))
+  .option("--no-write", "do not write probe/<step>.json and probe/history.jsonl into the run")
+  .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
+  .action(async (o) => {
+    const { initBackend, describeBackend } = await import("../trainer/backend.js");
+    const { runProbe } = await import("../trainer/eval/probe.js");
+    const backend = await initBackend(o.backend);
+    console.error(`ijepa probe: ${describeBackend(backend)}`);
+    const baselines = (o.baseline as string[]).filter((b) => b !== "none") as Array<"raw" | "random">;
+    const report = await runProbe({
+      checkpoint: o.checkpoint,
+      data: o.data,
+      trainLimit: o.trainLimit,
+      testLimit: o.testLimit,
+      baselines,
+      write: o.write,
+      log: (line) => console.error(line),
+    });
+    console.log(JSON.stringify(report, null, 2));
+  });
+
+program
+  .command("start")
+  .description("the whole job on this machine: shard the dataset, train in epoch segments, probe, rotate and report after each (re-running resumes)")
+  .option("--dataset <name|dir|uri>", "dataset name (fashion-mnist) or source folder / s3:// prefix", "fashion-mnist")
+  .addOption(new Option("--format <format>", "source format when --dataset is a folder").choices(["idx", "cifar", "imagefolder"]).default("idx"))
+  .option("--config <yaml|preset>", "config file or preset", "fmnist-vit-tiny")
+  .option("--epochs <n>", "override optimization.epochs", int("--epochs"))
+  .option("--root <dir|uri>", "where datasets/ and runs live (folder or s3:// prefix)", "runs")
+  .option("--run-id <id>", "run name (default <dataset>-<config>)")
+  .option("--segment-epochs <n>", "epochs per training segment (a probe follows each)", int("--segment-epochs"), 1)
+  .option("--max-steps <n>", "cap on total steps, for a quick look", int("--max-steps"))
+  .option("--probe-train-limit <n>", "train images per probe", int("--probe-train-limit"), 10_000)
+  .option("--replicas <n>", "data-parallel replicas (wasm/cpu)", int("--replicas"))
+  .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
+  .action(async (o) => {
+    const { runLocalPipeline } = await import("../trainer/workflow/local_pipeline.js");
+    await runLocalPipeline({
+      dataset: o.dataset,
+      format: o.format,
+      config: o.config,
+      epochs: o.epochs,
+      root: o.root,
+      runId: o.runId,
+      segmentEpochs: o.segmentEpochs,
+      maxSteps: o.maxSteps,
+      probeTrainLimit: o.probeTrainLimit,
+      replicas: o.replicas,
+      backend: o.backend,
+    });
+  });
+
+program
+  .command("report")
+  .description("draw a run's loss, schedules, collapse metrics and probe scores into <run>/report/ (PNG + HTML)")
+  .requiredOption("--run <uri>", "run folder or s3:// prefix")
+  .action(async (o) => {
+    const { openStore } = await import("../trainer/storage/open_store.js");
+    const { buildRunReport } = await import("../trainer/report/build_run_report.js");
+    const store = openStore(o.run);
+    const { files, notes } = await buildRunReport(store);
+    for (const note of notes) console.log(`note: ${note}`);
+    for (const f of files) console.log(`wrote ${store.uriOf(f)}`);
   });
 
 try {

@@ -39,6 +39,8 @@ export interface TrainOptions {
   epochs?: number;
   /** Stop after this many steps in total (schedules still span the configured epochs). */
   maxSteps?: number;
+  /** Stop once this many epochs are complete (one segment of a longer run; schedules span all epochs). */
+  untilEpoch?: number;
   /** Continue from checkpoints/latest.json (or from `resumeFrom`). */
   resume?: boolean;
   resumeFrom?: number;
@@ -79,6 +81,8 @@ export interface TrainState {
   backend: BackendName;
   replicas: number;
   optimizerStep: number;
+  /** Per-channel mean/std (pixels in [0, 1]) the inputs were normalised with; evaluation uses the same. */
+  normalization: { mean: number[]; std: number[] };
   /** Schedule values the next step will use (for inspection; they are recomputed from the step). */
   schedules: { lr: number; wd: number; momentum: number };
   /**
@@ -157,7 +161,7 @@ async function runTraining(ctx: RunContext): Promise<TrainResult> {
   });
   const epochs = config.optimization.epochs;
   const totalSteps = epochs * itersPerEpoch;
-  const lastStep = Math.min(totalSteps, options.maxSteps ?? totalSteps);
+  const lastStep = Math.min(totalSteps, options.maxSteps ?? totalSteps, (options.untilEpoch ?? epochs) * itersPerEpoch);
   const o = config.optimization;
   const schedules = makeSchedules({
     itersPerEpoch,
@@ -239,6 +243,7 @@ async function runTraining(ctx: RunContext): Promise<TrainResult> {
       backend: backend.name,
       replicas,
       optimizerStep: optimizer.stepCount,
+      normalization: { mean: info.mean, std: info.std },
       schedules: { lr: schedules.lr.at(completed), wd: schedules.wd.at(completed), momentum: schedules.momentum.at(completed) },
       rng: { seed, streams: ["mask-size/<step>", "mask-position/<step>", "augment/<step>", "epoch/<epoch>", "init/encoder", "init/predictor"], nextStep: completed },
     };

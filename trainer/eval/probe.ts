@@ -1,0 +1,192 @@
+// `ijepa probe`: linear-probe and kNN top-1 of a checkpoint's target encoder, next to raw-pixel and random-init baselines.
+import { createHash } from "node:crypto";
+import { openTrainedCheckpoint, encoderFromCheckpoint } from "../checkpoint/open_checkpoint.js";
+import { PROBE_HISTORY_KEY, probeKey } from "../checkpoint/layout.js";
+import { openEvalSplit, type EvalSplit } from "../data/open_train_source.js";
+import { imageStats } from "../data/in_memory_source.js";
+import { DataError } from "../errors.js";
+import { VisionTransformer } from "../models/vision_transformer.js";
+import type { ObjectStore } from "../storage/object_store.js";
+import type { ProbeHistoryRecord } from "../train/metrics_record.js";
+import { pooledFeatures } from "./features.js";
+import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
+
+export type BaselineName = "raw" | "random";
+
+export interface ProbeOptions {
+  /** A run (its latest checkpoint) or one checkpoint folder, local or s3://. */
+  checkpoint: string;
+  /** Labelled dataset: fashion-mnist, an IDX folder, a sharded folder or its manifest URI (default: the one trained on). */
+  data?: string;
+  /** Train images used to fit the probe (default 10000; the first N in stored order). */
+  trainLimit?: number;
+  /** Test images scored (default: all). */
+  testLimit?: number;
+  baselines?: BaselineName[];
+  /** Write probe/<step>.json and append probe/history.jsonl in the run (default true). */
+  write?: boolean;
+  probe?: Omit<LinearProbeOptions, "onProgress">;
+  log?: (line: string) => void;
+}
+
+/** Linear and kNN scores of one feature extractor (accuracies are fractions in [0, 1]). */
+export interface ProbeScores {
+  linearTop1: number;
+  linearTop5?: number;
+  knnTop1: number;
+  knnTop5?: number;
+  weightDecay: number;
+  sweep: Array<{ weightDecay: number; heldOutTop1: number }>;
+  featureDim: number;
+  timingsMs: { features: number; probe: number };
+}
+
+export interface ProbeReport {
+  step: number;
+  checkpoint: string;
+  dataset: string;
+  rows: { train: number; test: number };
+  numClasses: number;
+  encoder: ProbeScores;
+  baselines: Partial<Record<BaselineName, ProbeScores & { cached: boolean }>>;
+  settings: { trainLimit: number; testLimit: number | null; knnK: number; knnTemperature: number };
+  timingsMs: { total: number };
+  peakRssMb: number;
+  writtenTo?: string;
+}
+
+export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
+  const started = performance.now();
+  const log = options.log ?? (() => {});
+  const trained = await openTrainedCheckpoint(options.checkpoint);
+  const { state, step } = trained.checkpoint;
+  const run = trained.location.run;
+  const data = options.data ?? state.data;
+  const trainLimit = options.trainLimit ?? 10_000;
+  const [train, test] = await Promise.all([
+    openEvalSplit(data, "train", { limit: trainLimit }),
+    openEvalSplit(data, "test", { limit: options.testLimit }),
+  ]);
+  const numClasses = countClasses(train, test);
+  const normalization = state.normalization ?? imageStats(train.images, train.channels);
+  log(`probe: step ${step} of ${run.baseUri} on ${train.origin}: ${train.count} train / ${test.count} test images, ${numClasses} classes`);
+
+  const score = (name: string, features: (split: EvalSplit) => Float32Array, dim: number): ProbeScores => {
+    const t0 = performance.now();
+    const trainFeatures = features(train);
+    const testFeatures = features(test);
+    const t1 = performance.now();
+    const result = linearProbe(
+      { train: { features: trainFeatures, labels: train.labels }, test: { features: testFeatures, labels: test.labels }, numClasses, dim },
+      options.probe,
+    );
+    const scores = toScores(result, dim, t1 - t0, performance.now() - t1);
+    log(`probe: ${name}: linear top-1 ${(scores.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(scores.knnTop1 * 100).toFixed(2)} % (λ ${scores.weightDecay})`);
+    return scores;
+  };
+
+  const encoder = encoderFromCheckpoint(trained);
+  let encoderScores: ProbeScores;
+  try {
+    encoderScores = score("target encoder", (s) => pooledFeatures(encoder, s, normalization.mean, normalization.std), trained.dims.embedDim);
+  } finally {
+    encoder.params.dispose();
+  }
+
+  const baselines: ProbeReport["baselines"] = {};
+  for (const name of options.baselines ?? ["raw", "random"]) {
+    // Cached per dataset, split sizes and (for random) architecture + seed: they never change with training.
+    const cacheKey = `probe/baselines/${name}-${hashOf({ data: train.origin, trainLimit, testLimit: options.testLimit ?? null, dims: name === "random" ? trained.dims : null, seed: state.seed, probe: options.probe ?? null })}.json`;
+    const cached = await readJson<ProbeScores>(run, cacheKey);
+    if (cached) {
+      baselines[name] = { ...cached, cached: true };
+      log(`probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`);
+      continue;
+    }
+    let scores: ProbeScores;
+    if (name === "raw") {
+      const dim = train.height * train.width * train.channels;
+      scores = score("raw pixels", (s) => Float32Array.from(s.images, (v) => v / 255), dim);
+    } else {
+      // The same architecture at the run's own initialisation (step 0).
+      const random = VisionTransformer.initialise(trained.dims, state.seed, "random_init");
+      try {
+        scores = score("random-init encoder", (s) => pooledFeatures(random, s, normalization.mean, normalization.std), trained.dims.embedDim);
+      } finally {
+        random.params.dispose();
+      }
+    }
+    if (options.write !== false) await run.put(cacheKey, JSON.stringify(scores, null, 2), { contentType: "application/json" });
+    baselines[name] = { ...scores, cached: false };
+  }
+
+  const report: ProbeReport = {
+    step,
+    checkpoint: run.uriOf(trained.checkpoint.prefix + "state.json").replace(/state\.json$/, ""),
+    dataset: train.origin,
+    rows: { train: train.count, test: test.count },
+    numClasses,
+    encoder: encoderScores,
+    baselines,
+    settings: { trainLimit, testLimit: options.testLimit ?? null, knnK: options.probe?.knn?.k ?? 20, knnTemperature: options.probe?.knn?.temperature ?? 0.07 },
+    timingsMs: { total: performance.now() - started },
+    peakRssMb: process.resourceUsage().maxRSS / 1024,
+  };
+  if (options.write !== false) {
+    const key = probeKey(step);
+    await run.put(key, JSON.stringify(report, null, 2) + "\n", { contentType: "application/json" });
+    await appendHistory(run, {
+      step,
+      time: new Date().toISOString(),
+      dataset: train.origin,
+      linearTop1: encoderScores.linearTop1,
+      linearTop5: encoderScores.linearTop5,
+      knnTop1: encoderScores.knnTop1,
+      baselines: Object.fromEntries(Object.entries(baselines).map(([k, v]) => [k, { linearTop1: v.linearTop1, knnTop1: v.knnTop1 }])),
+    });
+    report.writtenTo = run.uriOf(key);
+  }
+  return report;
+}
+
+function toScores(r: LinearProbeResult, dim: number, featureMs: number, probeMs: number): ProbeScores {
+  return {
+    linearTop1: r.linear.top1,
+    linearTop5: r.linear.top5,
+    knnTop1: r.knn.top1,
+    knnTop5: r.knn.top5,
+    weightDecay: r.linear.weightDecay,
+    sweep: r.linear.sweep.map((s) => ({ weightDecay: s.weightDecay, heldOutTop1: s.heldOutTop1 })),
+    featureDim: dim,
+    timingsMs: { features: featureMs, probe: probeMs },
+  };
+}
+
+function countClasses(train: EvalSplit, test: EvalSplit): number {
+  let max = -1;
+  for (const split of [train, test]) {
+    for (const l of split.labels) {
+      if (l < 0) throw new DataError(`${split.origin} has unlabelled images`, "the linear probe needs a labelled dataset (class folders, IDX or CIFAR)");
+      if (l > max) max = l;
+    }
+  }
+  return Math.max(max + 1, train.classNames?.length ?? 0);
+}
+
+/** probe/history.jsonl: one line per probe; a re-run of the same step replaces its line (idempotent). */
+async function appendHistory(run: ObjectStore, record: ProbeHistoryRecord): Promise<void> {
+  const existing = (await run.head(PROBE_HISTORY_KEY)) ? new TextDecoder().decode(await run.get(PROBE_HISTORY_KEY)) : "";
+  const lines = existing.split("\n").filter((l) => l.trim() && (JSON.parse(l) as ProbeHistoryRecord).step !== record.step);
+  lines.push(JSON.stringify(record));
+  lines.sort((a, b) => (JSON.parse(a) as ProbeHistoryRecord).step - (JSON.parse(b) as ProbeHistoryRecord).step);
+  await run.put(PROBE_HISTORY_KEY, lines.join("\n") + "\n", { contentType: "application/x-ndjson" });
+}
+
+async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  if (!(await store.head(key))) return undefined;
+  return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
+}
+
+function hashOf(value: unknown): string {
+  return createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16);
+}
