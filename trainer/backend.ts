@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { ConfigError } from "./errors.js";
+import { registerFastWasmKernels } from "./kernels/register_wasm_kernels.js";
 
 export const BACKEND_NAMES = ["node-gpu", "node", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
@@ -18,6 +19,8 @@ export interface BackendInfo {
   threads: number;
   /** Why earlier candidates were passed over, for the startup line. */
   skipped: string[];
+  /** wasm only: whose BatchMatMul kernel runs ("ijepa-simd-batch-matmul", or "tfjs" when IJEPA_WASM_KERNELS=tfjs). */
+  kernels?: string;
 }
 
 const require = createRequire(import.meta.url);
@@ -64,7 +67,8 @@ export function currentBackend(): BackendInfo {
 /** One line for logs: "backend wasm (1 thread; skipped node-gpu: …)". */
 export function describeBackend(info: BackendInfo): string {
   const skipped = info.skipped.length ? `; skipped ${info.skipped.map((s) => s.split(":")[0]).join(", ")}` : "";
-  return `backend ${info.name} (tfjs ${info.tfjsName}, ${info.threads} thread${info.threads === 1 ? "" : "s"}, float32${skipped})`;
+  const kernels = info.kernels ? `, BatchMatMul ${info.kernels}` : "";
+  return `backend ${info.name} (tfjs ${info.tfjsName}, ${info.threads} thread${info.threads === 1 ? "" : "s"}, float32${kernels}${skipped})`;
 }
 
 async function activate(name: BackendName): Promise<Omit<BackendInfo, "skipped">> {
@@ -84,7 +88,9 @@ async function activate(name: BackendName): Promise<Omit<BackendInfo, "skipped">
       // tfjs-backend-wasm runs single-threaded under Node (its threaded build targets browsers).
       const wasm = tf.backend() as unknown as { getThreadsCount?: () => number };
       const threads = typeof wasm.getThreadsCount === "function" ? wasm.getThreadsCount() : 1;
-      return { name, tfjsName: "wasm", threads };
+      // Our SIMD kernel for the batched and transposed matmuls (attention), which tfjs runs in a scalar loop.
+      const fastKernels = process.env.IJEPA_WASM_KERNELS !== "tfjs" && registerFastWasmKernels();
+      return { name, tfjsName: "wasm", threads, kernels: fastKernels ? "ijepa-simd-batch-matmul" : "tfjs" };
     }
     case "cpu": {
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend failed to initialise");

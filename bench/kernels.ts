@@ -1,0 +1,143 @@
+// Times tfjs-wasm's own BatchMatMul against our SIMD kernel (trainer/kernels) on the ViT attention's products and on
+// transposed 2-D products, alternating the two run by run so a busy machine slows both alike.
+//
+//   node bin/run-ts.js bench/kernels.ts [--runs 7]
+import { parseArgs } from "node:util";
+import * as tf from "@tensorflow/tfjs-core";
+import { describeBackend, initBackend } from "../trainer/backend.js";
+import { registerFastWasmKernels, unregisterFastWasmKernels } from "../trainer/kernels/register_wasm_kernels.js";
+
+interface Product {
+  /** Where the product occurs. */
+  label: string;
+  outer: number[];
+  m: number;
+  k: number;
+  n: number;
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+const { values } = parseArgs({ options: { runs: { type: "string", default: "7" } } });
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got "${values.runs}"`);
+
+/** The six products one attention layer runs per step (forward and backward), for B·H sequences of T tokens, head dim d. */
+function attentionProducts(bh: number, t: number, d: number): Product[] {
+  const at = (label: string, m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): Product => ({
+    label: `${label} [${bh}·${t}×${d}]`,
+    outer: [bh],
+    m,
+    k,
+    n,
+    transposeA,
+    transposeB,
+  });
+  return [
+    at("S = Q·Kᵀ", t, d, t, false, true),
+    at("O = P·V", t, t, d, false, false),
+    at("dP = dO·Vᵀ", t, d, t, false, true),
+    at("dV = Pᵀ·dO", t, t, d, true, false),
+    at("dQ = dS·K", t, t, d, false, false),
+    at("dK = dSᵀ·Q", t, t, d, true, false),
+  ];
+}
+
+/** Median milliseconds of `run` over the samples. */
+function median(samples: number[]): number {
+  const sorted = [...samples].sort((x, y) => x - y);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
+function timeOnce(a: tf.Tensor, b: tf.Tensor, p: Product): number {
+  const start = performance.now();
+  // The wasm backend computes synchronously inside matMul; no read-back needed.
+  const c = tf.matMul(a, b, p.transposeA, p.transposeB);
+  const elapsed = performance.now() - start;
+  c.dispose();
+  return elapsed;
+}
+
+/** The same product with the transposes done first, so the matMul is batch-1 untransposed: XNNPACK (what trainer/models/layers.ts does). */
+function timeTransposedFirst(a: tf.Tensor, b: tf.Tensor, p: Product): number {
+  const start = performance.now();
+  const c = tf.tidy(() => tf.matMul(p.transposeA ? tf.transpose(a) : a, p.transposeB ? tf.transpose(b) : b));
+  const elapsed = performance.now() - start;
+  c.dispose();
+  return elapsed;
+}
+
+/**
+ * Median ms of the backend's kernel and of ours (and, for 2-D products, of transposing first), measured in turn
+ * (A, B, A, B, …) after one warm-up each.
+ */
+function compare(p: Product): { originalMs: number; oursMs: number; transposedFirstMs?: number } {
+  const a = tf.randomNormal([...p.outer, ...(p.transposeA ? [p.k, p.m] : [p.m, p.k])]);
+  const b = tf.randomNormal([...p.outer, ...(p.transposeB ? [p.n, p.k] : [p.k, p.n])]);
+  const twoD = p.outer.length === 0;
+  const original: number[] = [];
+  const ours: number[] = [];
+  const transposedFirst: number[] = [];
+  for (let run = -1; run < runs; run++) {
+    unregisterFastWasmKernels();
+    const originalMs = timeOnce(a, b, p);
+    registerFastWasmKernels();
+    const oursMs = timeOnce(a, b, p);
+    const transposedFirstMs = twoD ? timeTransposedFirst(a, b, p) : 0;
+    if (run >= 0) {
+      original.push(originalMs);
+      ours.push(oursMs);
+      transposedFirst.push(transposedFirstMs);
+    }
+  }
+  tf.dispose([a, b]);
+  return { originalMs: median(original), oursMs: median(ours), transposedFirstMs: twoD ? median(transposedFirst) : undefined };
+}
+
+function gflops(p: Product, ms: number): string {
+  const flops = 2 * p.outer.reduce((x, y) => x * y, 1) * p.m * p.k * p.n;
+  return (flops / (ms * 1e6)).toFixed(2);
+}
+
+const backend = await initBackend("wasm");
+if (!registerFastWasmKernels()) throw new Error("the fast wasm kernels could not be registered on this backend");
+console.log(`${describeBackend(backend)}; ${runs} alternating runs per kernel, medians`);
+console.log("product".padEnd(30) + "layout".padEnd(8) + "original ms  GFLOP/s".padStart(22) + "ours ms  GFLOP/s".padStart(20) + "speedup".padStart(10));
+
+const groups: { title: string; products: Product[] }[] = [
+  { title: "attention, B·H = 384, T = 49, d = 64", products: attentionProducts(384, 49, 64) },
+  { title: "attention, B·H = 1536, T = 17, d = 32", products: attentionProducts(1536, 17, 32) },
+  { title: "attention, B·H = 384, T = 8, d = 64", products: attentionProducts(384, 8, 64) },
+  {
+    title: "transposed 2-D products: a 192 → 768 linear layer's backward pass over 784 tokens, as tf.matMul's own gradient runs it",
+    products: [
+      { label: "dX = dY·Wᵀ", outer: [], m: 784, k: 768, n: 192, transposeA: false, transposeB: true },
+      { label: "dW = Xᵀ·dY", outer: [], m: 192, k: 784, n: 768, transposeA: true, transposeB: false },
+    ],
+  },
+];
+
+for (const group of groups) {
+  console.log(`\n${group.title}`);
+  let originalTotal = 0;
+  let oursTotal = 0;
+  for (const p of group.products) {
+    const { originalMs, oursMs, transposedFirstMs } = compare(p);
+    originalTotal += originalMs;
+    oursTotal += oursMs;
+    const layout = `${p.transposeA ? "T" : "N"}${p.transposeB ? "T" : "N"}`;
+    console.log(
+      p.label.padEnd(30) +
+        layout.padEnd(8) +
+        `${originalMs.toFixed(2)}  ${gflops(p, originalMs).padStart(7)}`.padStart(22) +
+        `${oursMs.toFixed(2)}  ${gflops(p, oursMs).padStart(7)}`.padStart(20) +
+        `${(originalMs / oursMs).toFixed(1)}×`.padStart(10),
+    );
+    if (transposedFirstMs !== undefined) {
+      console.log(`  transposing first, then XNNPACK: ${transposedFirstMs.toFixed(2)} ms, ${gflops(p, transposedFirstMs)} GFLOP/s`);
+    }
+  }
+  console.log("all of the above".padEnd(38) + `${originalTotal.toFixed(2)}`.padStart(13) + `${oursTotal.toFixed(2)}`.padStart(20) + `${(originalTotal / oursTotal).toFixed(1)}×`.padStart(19));
+}
+unregisterFastWasmKernels();
