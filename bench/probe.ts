@@ -1,0 +1,90 @@
+// `npm run bench:probe`: the linear-probe Lambda as it would be deployed — bundled by esbuild (as CDK's
+// NodejsFunction bundles it) with tfjs's wasm binaries beside it, run from a folder outside the repo —
+// timed on the full Fashion-MNIST test set, with its peak memory and its unzipped size (Lambda allows 250 MB).
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { build } from "esbuild";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const { values } = parseArgs({
+  options: {
+    checkpoint: { type: "string" },
+    "train-limit": { type: "string", default: "10000" },
+    json: { type: "boolean", default: false },
+  },
+});
+
+const scratch = mkdtempSync(path.join(tmpdir(), "ijepa-bench-probe-"));
+try {
+  let checkpoint = values.checkpoint;
+  if (!checkpoint) {
+    // No run given: a 2-step fmnist-vit-tiny run is enough to time the probe (its scores are not the point).
+    checkpoint = path.join(scratch, "run");
+    const t = spawnSync(process.execPath, [path.join(root, "bin/ijepa.js"), "train", "--config", "fmnist-vit-tiny", "--data", "fashion-mnist", "--out", checkpoint, "--max-steps", "2", "--no-progress"], { stdio: "inherit" });
+    if (t.status !== 0) process.exit(1);
+  }
+
+  const bundle = path.join(scratch, "lambda");
+  await build({
+    entryPoints: [path.join(root, "functions/linear-probe/index.ts")],
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "esm",
+    outfile: path.join(bundle, "index.mjs"),
+    // tfjs-node is what Lambda must not carry; sharp (native) is only used when sharding image folders.
+    external: ["@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu", "sharp"],
+    banner: {
+      js: [
+        "import { createRequire as __ijepaCreateRequire } from 'module';",
+        "import { fileURLToPath as __ijepaFileUrlToPath } from 'url';",
+        "import { dirname as __ijepaDirname } from 'path';",
+        "const require = __ijepaCreateRequire(import.meta.url);",
+        "const __filename = __ijepaFileUrlToPath(import.meta.url);",
+        "const __dirname = __ijepaDirname(__filename);",
+      ].join(" "),
+    },
+    logLevel: "error",
+  });
+  const wasmDir = path.join(root, "node_modules/@tensorflow/tfjs-backend-wasm/dist");
+  for (const f of readdirSync(wasmDir).filter((f) => f.endsWith(".wasm"))) cpSync(path.join(wasmDir, f), path.join(bundle, f));
+  const bundleMb = readdirSync(bundle).reduce((s, f) => s + statSync(path.join(bundle, f)).size, 0) / 1e6;
+  const driver = path.join(bundle, "invoke.mjs");
+  writeFileSync(
+    driver,
+    `const { handler } = await import("./index.mjs");
+const started = performance.now();
+const result = await handler(JSON.parse(process.argv[2]));
+console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.now() - started) / 1000, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+`,
+  );
+
+  const runs: Array<{ run: string; seconds: number; peakRssMb: number; linearTop1: number; knnTop1: number }> = [];
+  for (const label of ["first probe (baselines computed)", "later probe (baselines cached)"]) {
+    const event = JSON.stringify({ checkpoint, trainLimit: Number(values["train-limit"]) });
+    const child = spawnSync(process.execPath, [driver, event], { cwd: bundle, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, IJEPA_NO_DOWNLOAD: "1" } });
+    const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
+    if (child.status !== 0 || !line) {
+      console.error(`probe failed (exit ${child.status})\n${child.stdout}`);
+      process.exit(1);
+    }
+    const r = JSON.parse(line.slice(7));
+    runs.push({ run: label, seconds: r.wallSeconds, peakRssMb: r.peakRssMb, linearTop1: r.linearTop1, knnTop1: r.knnTop1 });
+  }
+
+  if (values.json) {
+    for (const r of runs) console.log(JSON.stringify({ ...r, bundleMb }));
+  } else {
+    console.log(`bench:probe — bundled linear-probe handler, wasm backend, ${values["train-limit"]} train images, full Fashion-MNIST test split (10000)`);
+    for (const r of runs) {
+      console.log(`${r.run.padEnd(34)} ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (linear ${(r.linearTop1 * 100).toFixed(2)} %, kNN ${(r.knnTop1 * 100).toFixed(2)} %)`);
+    }
+    console.log(`bundle: ${bundleMb.toFixed(1)} MB unzipped (index.mjs + tfjs wasm binaries; Lambda allows 250 MB)`);
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
