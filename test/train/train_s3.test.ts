@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { makeTestBucket, s3TestEnv, s3TestServer } from "../support/s3_test_bucket.js";
-import { writeIdxFolder } from "../data/fixtures.js";
 
 const root = path.resolve(__dirname, "../..");
 const { server, skipReason } = s3TestServer();
@@ -23,14 +22,13 @@ if (skipReason) {
   });
 } else {
   describe("training against S3", () => {
-    it("trains from s3://…/manifest.json into s3://… with the same losses as from the local copy with the same seed", async () => {
+    it("shards Fashion-MNIST locally and into S3, then trains from s3://…/manifest.json into s3://… with the local copy's losses", async () => {
       const bucket = await makeTestBucket("train-e2e");
       const env = s3TestEnv(server!);
       const dir = mkdtempSync(path.join(tmpdir(), "ijepa-s3-train-"));
-      const src = await writeIdxFolder(path.join(dir, "src"), { train: 96, test: 16, height: 28, width: 28 });
-      const s3Data = `s3://${bucket.bucket}/datasets/tiny`;
+      const s3Data = `s3://${bucket.bucket}/datasets/fashion-mnist`;
       for (const out of [path.join(dir, "shards"), s3Data]) {
-        const r = ijepa(["shard", "--source", src, "--format", "idx", "--out", out, "--shard-size", "32"], env);
+        const r = ijepa(["shard", "--source", "fashion-mnist", "--format", "idx", "--out", out], env);
         expect(r.code, r.out).toBe(0);
       }
       const common = ["train", "--config", "smoke", "--max-steps", "4", "--replicas", "1", "--no-progress", "--seed", "3"];
