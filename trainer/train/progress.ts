@@ -16,8 +16,11 @@ export class TrainProgress {
   private readonly bar: cliProgress.SingleBar | undefined;
   private readonly startedAt = Date.now();
   private lossEma: number | undefined;
+  private done: number;
+  private payload: Record<string, string> = { epoch: "-", loss: "-", lr: "-", ips: "-" };
 
   constructor(private readonly o: ProgressOptions) {
+    this.done = o.start;
     if (o.bar ?? Boolean(process.stdout.isTTY)) {
       this.bar = new cliProgress.SingleBar(
         {
@@ -27,15 +30,17 @@ export class TrainProgress {
         },
         cliProgress.Presets.shades_classic,
       );
-      this.bar.start(o.total, o.start, { epoch: "-", loss: "-", lr: "-", ips: "-" });
+      this.bar.start(o.total, o.start, this.payload);
     }
   }
 
   step(r: StepRecord): void {
     this.lossEma = this.lossEma === undefined ? r.loss : 0.9 * this.lossEma + 0.1 * r.loss;
     const done = r.step + 1;
+    this.done = done;
     if (this.bar) {
-      this.bar.update(done, { epoch: `${r.epoch + 1}`, loss: this.lossEma.toFixed(5), lr: r.lr.toExponential(2), ips: r.imgPerSec.toFixed(1) });
+      this.payload = { epoch: `${r.epoch + 1}`, loss: this.lossEma.toFixed(5), lr: r.lr.toExponential(2), ips: r.imgPerSec.toFixed(1) };
+      this.bar.update(done, this.payload);
       return;
     }
     if (done % this.o.logEvery === 0 || done === this.o.total || done === this.o.start + 1) {
@@ -53,7 +58,7 @@ export class TrainProgress {
     if (this.bar) {
       this.bar.stop();
       this.o.log(line);
-      this.bar.start(this.o.total, (this.bar as unknown as { value: number }).value ?? this.o.start);
+      this.bar.start(this.o.total, this.done, this.payload);
     } else {
       this.o.log(line);
     }
