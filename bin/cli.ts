@@ -25,7 +25,7 @@ const program = new Command()
 program
   .command("train")
   .description("pretrain (or resume) an I-JEPA encoder")
-  .requiredOption("--config <yaml|preset>", "config file, or a preset name from configs/ (smoke, fmnist-vit-tiny, bench-config-a, in1k-vith14)")
+  .option("--config <yaml|preset>", "config file, or a preset name from configs/ (smoke, fmnist-vit-tiny, bench-config-a, in1k-vith14); with --resume, the checkpoint's own")
   .option("--data <name|dir|uri>", "dataset: fashion-mnist, a folder of IDX files, a sharded folder, or a manifest URI (default: data.dataset)")
   .requiredOption("--out <dir|uri>", "run folder or s3://bucket/prefix")
   .option("--epochs <n>", "override optimization.epochs", int("--epochs"))
@@ -38,8 +38,8 @@ program
   .option("--replicas <n>", "data-parallel replicas on this machine (wasm/cpu; default min(cores, 4))", int("--replicas"))
   .option("--no-progress", "plain log lines even on a terminal")
   .action(async (o) => {
-    const configPath = resolveConfigPath(o.config);
-    const config = await loadConfigFile(configPath);
+    const configPath = o.config ? resolveConfigPath(o.config) : undefined;
+    const config = configPath ? await loadConfigFile(configPath) : undefined;
     let stop = false;
     const onSignal = (signal: string) => {
       if (stop) process.exit(130);
@@ -50,7 +50,7 @@ program
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     const result = await train({
       config,
-      configName: path.basename(configPath, ".yaml"),
+      configName: configPath ? path.basename(configPath, ".yaml") : undefined,
       data: o.data,
       out: o.out,
       epochs: o.epochs,
@@ -120,6 +120,37 @@ program
       log: (line) => console.error(line),
     });
     console.log(JSON.stringify(report, null, 2));
+  });
+
+const numbers = (name: string) => (value: string) => {
+  const list = value.split(",").map(Number);
+  if (list.some((n) => !Number.isFinite(n))) throw new InvalidArgumentError(`${name} takes comma-separated numbers, got "${value}"`);
+  return list;
+};
+
+program
+  .command("pull")
+  .description("copy one checkpoint (checksum-verified) and the run's config, metrics, probes and report into a local folder laid out like a run")
+  .requiredOption("--run <uri>", "run folder or s3:// prefix")
+  .option("--which <latest|best|step>", "which checkpoint: latest, best (by probe metric) or a step", "latest")
+  .option("--metric <name>", "probe metric for --which best (linearTop1, linearTop5, knnTop1)", "linearTop1")
+  .requiredOption("--to <dir>", "local folder (resume it with ijepa train --config <dir>/config.yaml --resume --out <dir>)")
+  .action(async (o) => {
+    const { runPullCommand } = await import("../trainer/export/pull_command.js");
+    await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to });
+  });
+
+program
+  .command("export")
+  .description("export a checkpoint's target encoder: safetensors with the official PyTorch names (load_state_dict), or TensorFlow.js weights")
+  .requiredOption("--checkpoint <uri>", "a run (its latest checkpoint) or one checkpoint folder, local or s3://")
+  .addOption(new Option("--format <format>", "safetensors (PyTorch) or tfjs").choices(["safetensors", "tfjs"]).makeOptionMandatory())
+  .requiredOption("--to <dir|uri>", "output folder")
+  .option("--mean <m,...>", "per-channel input mean, when the checkpoint does not record it", numbers("--mean"))
+  .option("--std <s,...>", "per-channel input std, when the checkpoint does not record it", numbers("--std"))
+  .action(async (o) => {
+    const { runExportCommand } = await import("../trainer/export/export_command.js");
+    await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std });
   });
 
 program

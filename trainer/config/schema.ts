@@ -73,7 +73,8 @@ const optimization = z.strictObject({
   final_lr: z.number().min(0).default(1e-6),
   final_weight_decay: z.number().min(0).default(0.4),
   ipe_scale: z.number().positive().default(1.0),
-  lr: z.number().positive(),
+  /** 0 is allowed: a run that leaves the weights at their initialisation (a baseline checkpoint). */
+  lr: z.number().min(0),
   start_lr: z.number().min(0),
   warmup: z.number().min(0).describe("warm-up length in epochs"),
   weight_decay: z.number().min(0).default(0.04),

@@ -1,7 +1,9 @@
 // `ijepa probe`: linear-probe and kNN top-1 of a checkpoint's target encoder, next to raw-pixel and random-init baselines.
 import { createHash } from "node:crypto";
-import { openTrainedCheckpoint, encoderFromCheckpoint } from "../checkpoint/open_checkpoint.js";
+import { parseCheckpointLocation } from "../checkpoint/checkpoint_location.js";
 import { PROBE_HISTORY_KEY, probeKey } from "../checkpoint/layout.js";
+import { buildTargetEncoder, readTargetEncoder } from "../checkpoint/target_encoder.js";
+import { openStore } from "../storage/open_store.js";
 import { openEvalSplit, type EvalSplit } from "../data/open_train_source.js";
 import { imageStats } from "../data/in_memory_source.js";
 import { DataError } from "../errors.js";
@@ -58,17 +60,19 @@ export interface ProbeReport {
 export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   const started = performance.now();
   const log = options.log ?? (() => {});
-  const trained = await openTrainedCheckpoint(options.checkpoint);
-  const { state, step } = trained.checkpoint;
-  const run = trained.location.run;
-  const data = options.data ?? state.data;
+  // Only model.safetensors is read (checksum-verified); the optimizer state is not needed to evaluate.
+  const trained = await readTargetEncoder(options.checkpoint);
+  const { step, dims, seed } = trained;
+  const run = openStore(parseCheckpointLocation(options.checkpoint).runUri);
+  const data = options.data ?? trained.data;
+  if (!data) throw new DataError(`${trained.folder} does not name its training data`, "pass --data with a labelled dataset");
   const trainLimit = options.trainLimit ?? 10_000;
   const [train, test] = await Promise.all([
     openEvalSplit(data, "train", { limit: trainLimit }),
     openEvalSplit(data, "test", { limit: options.testLimit }),
   ]);
   const numClasses = countClasses(train, test);
-  const normalization = state.normalization ?? imageStats(train.images, train.channels);
+  const normalization = trained.normalization ?? imageStats(train.images, train.channels);
   log(`probe: step ${step} of ${run.baseUri} on ${train.origin}: ${train.count} train / ${test.count} test images, ${numClasses} classes`);
 
   const score = (name: string, features: (split: EvalSplit) => Float32Array, dim: number): ProbeScores => {
@@ -85,10 +89,10 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     return scores;
   };
 
-  const encoder = encoderFromCheckpoint(trained);
+  const encoder = buildTargetEncoder(trained);
   let encoderScores: ProbeScores;
   try {
-    encoderScores = score("target encoder", (s) => pooledFeatures(encoder, s, normalization.mean, normalization.std), trained.dims.embedDim);
+    encoderScores = score("target encoder", (s) => pooledFeatures(encoder, s, normalization.mean, normalization.std), dims.embedDim);
   } finally {
     encoder.params.dispose();
   }
@@ -96,7 +100,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   const baselines: ProbeReport["baselines"] = {};
   for (const name of options.baselines ?? ["raw", "random"]) {
     // Cached per dataset, split sizes and (for random) architecture + seed: they never change with training.
-    const cacheKey = `probe/baselines/${name}-${hashOf({ data: train.origin, trainLimit, testLimit: options.testLimit ?? null, dims: name === "random" ? trained.dims : null, seed: state.seed, probe: options.probe ?? null })}.json`;
+    const cacheKey = `probe/baselines/${name}-${hashOf({ data: train.origin, trainLimit, testLimit: options.testLimit ?? null, dims: name === "random" ? dims : null, seed, probe: options.probe ?? null })}.json`;
     const cached = await readJson<ProbeScores>(run, cacheKey);
     if (cached) {
       baselines[name] = { ...cached, cached: true };
@@ -109,9 +113,9 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
       scores = score("raw pixels", (s) => Float32Array.from(s.images, (v) => v / 255), dim);
     } else {
       // The same architecture at the run's own initialisation (step 0).
-      const random = VisionTransformer.initialise(trained.dims, state.seed, "random_init");
+      const random = VisionTransformer.initialise(dims, seed, "random_init");
       try {
-        scores = score("random-init encoder", (s) => pooledFeatures(random, s, normalization.mean, normalization.std), trained.dims.embedDim);
+        scores = score("random-init encoder", (s) => pooledFeatures(random, s, normalization.mean, normalization.std), dims.embedDim);
       } finally {
         random.params.dispose();
       }
@@ -122,7 +126,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
 
   const report: ProbeReport = {
     step,
-    checkpoint: run.uriOf(trained.checkpoint.prefix + "state.json").replace(/state\.json$/, ""),
+    checkpoint: trained.folder,
     dataset: train.origin,
     rows: { train: train.count, test: test.count },
     numClasses,

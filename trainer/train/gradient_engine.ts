@@ -128,7 +128,7 @@ export class DataParallelEngine implements GradientEngine {
 
   private constructor(
     readonly replicas: number,
-    private readonly model: IJepa,
+    model: IJepa,
     private readonly variables: tf.Variable[],
     lossKind: LossKind,
   ) {

@@ -6,7 +6,7 @@ import { folderUri, loadCheckpoint, readLatestPointer, saveCheckpoint } from "..
 import { CONFIG_KEY, stepName } from "../checkpoint/layout.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import type { TrainConfig } from "../config/schema.js";
-import { DataError, IjepaError, NonFiniteLossError } from "../errors.js";
+import { ConfigError, DataError, IjepaError, NonFiniteLossError } from "../errors.js";
 import type { TrainBatchSource } from "../data/batch_source.js";
 import { openTrainSource } from "../data/open_train_source.js";
 import { pooledFeatures } from "../eval/features.js";
@@ -28,9 +28,10 @@ import type { EpochRecord, StepRecord } from "./metrics_record.js";
 import { TrainProgress } from "./progress.js";
 
 export interface TrainOptions {
-  config: TrainConfig;
-  /** Preset or file name, recorded in metrics and checkpoints. */
-  configName: string;
+  /** Required for a new run; when resuming, the checkpoint's own config is used. */
+  config?: TrainConfig;
+  /** Preset or file name, recorded in metrics and checkpoints (default: the checkpoint's when resuming). */
+  configName?: string;
   /** Dataset name, folder or manifest URI (falls back to data.dataset in the config). */
   data?: string;
   /** Run folder or s3:// prefix. */
@@ -103,7 +104,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   log(`ijepa train: ${describeBackend(backend)}; run ${store.baseUri}`);
 
   // Resume first: the checkpoint's config, seed and replica count win unless overridden.
-  const wantResume = options.resume || options.resumeFrom !== undefined || options.config.meta.load_checkpoint;
+  const wantResume = options.resume || options.resumeFrom !== undefined || Boolean(options.config?.meta.load_checkpoint);
   const latest = await readLatestPointer(store);
   if (!wantResume && latest) {
     throw new IjepaError(
@@ -112,15 +113,19 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   const checkpoint = wantResume ? await loadCheckpoint<TrainState>(store, options.resumeFrom ?? "latest") : undefined;
-  const config = structuredClone(checkpoint ? checkpoint.state.config : options.config);
+  const base = checkpoint ? checkpoint.state.config : options.config;
+  if (!base) throw new ConfigError("no config given", "pass --config with a YAML file or a preset name (smoke, fmnist-vit-tiny, …)");
+  const config = structuredClone(base);
   if (options.epochs !== undefined) config.optimization.epochs = options.epochs;
   const seed = options.seed ?? checkpoint?.state.seed ?? config.meta.seed;
-  const data = options.data ?? checkpoint?.state.data ?? config.data.dataset ?? options.source?.info.origin;
+  // An injected source names itself; otherwise --data, then the checkpoint's, then the config's.
+  const data = options.data ?? (options.source ? options.source.info.origin : (checkpoint?.state.data ?? config.data.dataset));
   if (!data) throw new DataError("no dataset given", "pass --data (e.g. --data fashion-mnist) or set data.dataset in the config");
 
   const source = options.source ?? (await openTrainSource(data, { seed }));
   try {
-    return await runTraining({ options, config, seed, data, source, store, backend, checkpoint, log });
+    const configName = options.configName ?? checkpoint?.state.configName ?? "config";
+    return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log });
   } finally {
     if (!options.source) await source.close();
   }
@@ -129,6 +134,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 interface RunContext {
   options: TrainOptions;
   config: TrainConfig;
+  configName: string;
   seed: number;
   data: string;
   source: TrainBatchSource;
@@ -139,7 +145,7 @@ interface RunContext {
 }
 
 async function runTraining(ctx: RunContext): Promise<TrainResult> {
-  const { options, config, seed, source, store, backend, checkpoint, log } = ctx;
+  const { options, config, configName, seed, source, store, backend, checkpoint, log } = ctx;
   const info = source.info;
   const batchSize = config.data.batch_size;
   const itersPerEpoch = source.batchesPerEpoch(batchSize);
@@ -212,7 +218,7 @@ async function runTraining(ctx: RunContext): Promise<TrainResult> {
     threads: backend.threads,
     replicas,
     resumed: Boolean(checkpoint),
-    configName: options.configName,
+    configName,
   });
 
   const engine: GradientEngine =
@@ -237,7 +243,7 @@ async function runTraining(ctx: RunContext): Promise<TrainResult> {
       epochsCompleted: Math.floor(completed / itersPerEpoch),
       itersPerEpoch,
       seed,
-      configName: options.configName,
+      configName,
       config,
       data: ctx.data,
       backend: backend.name,
@@ -254,7 +260,7 @@ async function runTraining(ctx: RunContext): Promise<TrainResult> {
       model: toNamed(model.exportState()),
       optimizer: toNamed(optimizer.exportState()),
       state,
-      metadata: { format: "pt", producer: "ijepa-aws (TensorFlow.js, float32)", config: options.configName },
+      metadata: { format: "pt", producer: "ijepa-aws (TensorFlow.js, float32)", config: configName },
     });
     progress.note(`checkpoint ${stepName(completed)} written`);
   };

@@ -1,0 +1,127 @@
+// Reads the target encoder (the one I-JEPA evaluates) out of a checkpoint: checksum-verified, shapes checked against the model its config builds.
+import { folderUri, sha256Hex } from "./checkpoint_store.js";
+import { MODEL_FILE, STATE_FILE } from "./layout.js";
+import { decodeSafetensors } from "./safetensors.js";
+import { parseConfig } from "../config/load_config.js";
+import type { TrainConfig } from "../config/schema.js";
+import { CorruptDataError, IjepaError } from "../errors.js";
+import { type ModelDims, resolveModelDims } from "../models/model_dims.js";
+import { officialShape, type StateTensor } from "../models/param_table.js";
+import { VisionTransformer } from "../models/vision_transformer.js";
+import type { ObjectStore } from "../storage/object_store.js";
+import { openStore as openStoreAt } from "../storage/open_store.js";
+import { parseCheckpointLocation } from "./checkpoint_location.js";
+import { chooseCheckpoint } from "./choose_checkpoint.js";
+
+/** State-dict prefix of the EMA target encoder in model.safetensors. */
+export const TARGET_ENCODER_PREFIX = "target_encoder.";
+
+export interface CheckpointEncoder {
+  dims: ModelDims;
+  config: TrainConfig;
+  /** The target encoder's weights with bare official names, PyTorch layout, state_dict order. */
+  tensors: StateTensor[];
+  step: number;
+  epoch: number;
+  writtenAt: string;
+  /** URI of the checkpoint folder. */
+  folder: string;
+  /** From the trainer's state: the config's name, the training data, the seed. */
+  configName?: string;
+  data?: string;
+  seed: number;
+  /** Per-channel mean/std the inputs were normalised with in training (checkpoints written since it was recorded). */
+  normalization?: { mean: number[]; std: number[] };
+}
+
+/**
+ * `checkpoint` is a run (its latest.json is used) or one checkpoint folder, local or s3://. Reads
+ * state.json and model.safetensors only (the optimizer file is not needed), checking the model file's
+ * size and SHA-256 against state.json.
+ */
+export async function readTargetEncoder(checkpoint: string, deps: { openStore?: (uri: string) => ObjectStore } = {}): Promise<CheckpointEncoder> {
+  const location = parseCheckpointLocation(checkpoint);
+  const store = (deps.openStore ?? openStoreAt)(location.runUri);
+  const chosen = await chooseCheckpoint(store, location.step);
+  const folder = folderUri(store, chosen.prefix);
+  const modelKey = chosen.prefix + MODEL_FILE;
+  const expected = chosen.document.files[MODEL_FILE];
+  const bytes = await store.get(modelKey);
+  const actual = sha256Hex(bytes);
+  if (actual !== expected.sha256 || bytes.byteLength !== expected.sizeBytes) {
+    throw new CorruptDataError(
+      store.uriOf(modelKey),
+      `expected sha256 ${expected.sha256} and ${expected.sizeBytes} bytes (from ${STATE_FILE}), found sha256 ${actual} and ${bytes.byteLength} bytes`,
+      "export another checkpoint (give its folder, …/checkpoints/<step>/), or restore this file from a copy",
+    );
+  }
+  const tensors = decodeSafetensors(bytes, store.uriOf(modelKey)).tensors;
+
+  const state = chosen.document.state;
+  const stateUri = store.uriOf(chosen.prefix + STATE_FILE);
+  if (typeof state.config !== "object" || state.config === null) {
+    throw new CorruptDataError(stateUri, "state.config is missing: this checkpoint was not written by `ijepa train`", "export a checkpoint written by `ijepa train`");
+  }
+  const config = parseConfig(state.config, `${stateUri} state.config`);
+  const patchWeight = tensors.get(`${TARGET_ENCODER_PREFIX}patch_embed.proj.weight`);
+  if (patchWeight === undefined || patchWeight.shape.length !== 4) {
+    throw new CorruptDataError(store.uriOf(modelKey), `no 4-D ${TARGET_ENCODER_PREFIX}patch_embed.proj.weight: not an I-JEPA model file`, "export a checkpoint written by `ijepa train`");
+  }
+  let dims: ModelDims;
+  try {
+    dims = resolveModelDims(config, patchWeight.shape[1]);
+  } catch (err) {
+    if (err instanceof IjepaError) throw err;
+    throw new CorruptDataError(stateUri, `state.config does not describe a model: ${(err as Error).message}`, "export a checkpoint written by `ijepa train`");
+  }
+
+  const encoderTensors: StateTensor[] = [];
+  const specs = VisionTransformer.specs(dims);
+  for (const spec of specs) {
+    const name = TARGET_ENCODER_PREFIX + spec.name;
+    const tensor = tensors.get(name);
+    const want = officialShape(spec);
+    if (tensor === undefined) throw new CorruptDataError(store.uriOf(modelKey), `tensor ${name} is missing`, "export a checkpoint written by `ijepa train`");
+    if (tensor.dtype !== "F32" || tensor.shape.length !== want.length || tensor.shape.some((d, i) => d !== want[i])) {
+      throw new CorruptDataError(
+        store.uriOf(modelKey),
+        `tensor ${name} is ${tensor.dtype} [${tensor.shape.join(", ")}], but state.config builds F32 [${want.join(", ")}]`,
+        "the model file and state.json disagree: export another checkpoint",
+      );
+    }
+    encoderTensors.push({ name: spec.name, shape: want, data: tensor.data as Float32Array });
+  }
+  const known = new Set(specs.map((s) => TARGET_ENCODER_PREFIX + s.name));
+  const extra = [...tensors.keys()].filter((n) => n.startsWith(TARGET_ENCODER_PREFIX) && !known.has(n));
+  if (extra.length > 0) {
+    throw new CorruptDataError(store.uriOf(modelKey), `tensors ${extra.join(", ")} belong to no layer of the encoder state.config builds`, "the model file and state.json disagree: export another checkpoint");
+  }
+
+  return {
+    dims,
+    config,
+    tensors: encoderTensors,
+    step: chosen.step,
+    epoch: chosen.document.epoch,
+    writtenAt: chosen.document.writtenAt,
+    folder,
+    configName: typeof state.configName === "string" ? state.configName : undefined,
+    data: typeof state.data === "string" ? state.data : undefined,
+    seed: typeof state.seed === "number" ? state.seed : config.meta.seed,
+    normalization: readNormalization(state.normalization),
+  };
+}
+
+function readNormalization(value: unknown): { mean: number[]; std: number[] } | undefined {
+  const v = value as { mean?: unknown; std?: unknown } | undefined;
+  const numbers = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => typeof n === "number" && Number.isFinite(n));
+  return v && numbers(v.mean) && numbers(v.std) ? { mean: v.mean, std: v.std } : undefined;
+}
+
+/** Builds the encoder the checkpoint's target weights describe (weights converted from PyTorch layout). */
+export function buildTargetEncoder(encoder: CheckpointEncoder, scope = "target_encoder"): VisionTransformer {
+  const byName = new Map(encoder.tensors.map((t) => [t.name, t]));
+  const vit = new VisionTransformer(encoder.dims, (spec) => new Float32Array(spec.shape.reduce((a, b) => a * b, 1)), scope);
+  vit.params.importState(byName, "", encoder.folder);
+  return vit;
+}

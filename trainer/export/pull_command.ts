@@ -1,0 +1,112 @@
+// `ijepa pull` for a terminal: parses the checkpoint choice, shows a byte progress bar (TTY) or plain lines, and lists what was written.
+import cliProgress from "cli-progress";
+import { type ProbeMetric } from "../checkpoint/rotation.js";
+import { ConfigError } from "../errors.js";
+import type { ObjectStore } from "../storage/object_store.js";
+import { formatBytes } from "./byte_size.js";
+import type { CheckpointChoice } from "../checkpoint/choose_checkpoint.js";
+import { type PullProgress, type PullResult, pullRun } from "./pull_run.js";
+
+/** The command's flags, as the CLI parses them. */
+export interface PullCommandOptions {
+  run: string;
+  /** "latest" (default), "best", or a step number (as text or a number). */
+  which?: string | number;
+  to: string;
+  /** Probe metric for "best": linearTop1 (default), linearTop5 or knnTop1. */
+  metric?: string;
+}
+
+/** Where the command writes: the list of files to stdout, progress to stderr (a bar when it is a TTY). */
+export interface PullCommandIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown; isTTY?: boolean };
+  /** Milliseconds between plain progress lines when stderr is not a TTY (default 10 s). */
+  progressIntervalMs?: number;
+  /** Defaults to trainer/storage/open_store.ts's openStore. */
+  openStore?: (uri: string) => ObjectStore;
+}
+
+const defaultIo: PullCommandIo = { stdout: process.stdout, stderr: process.stderr };
+
+/** "latest" | "best" | "120" | 120 → a CheckpointChoice; anything else is a ConfigError. */
+export function parseCheckpointChoice(text: string | number): CheckpointChoice {
+  if (typeof text === "number") {
+    if (Number.isInteger(text) && text >= 0) return text;
+  } else {
+    const trimmed = text.trim();
+    if (trimmed === "latest" || trimmed === "best") return trimmed;
+    if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  }
+  throw new ConfigError(`checkpoint ${JSON.stringify(text)} is not "latest", "best" or a step number`, "give latest, best, or a step such as 120");
+}
+
+export async function runPullCommand(opts: PullCommandOptions, io: PullCommandIo = defaultIo): Promise<PullResult> {
+  const which = parseCheckpointChoice(opts.which ?? "latest");
+  const reporter = io.stderr.isTTY ? barReporter(io) : lineReporter(io);
+  let result: PullResult;
+  try {
+    result = await pullRun(
+      { run: opts.run, which, to: opts.to, metric: opts.metric as ProbeMetric | undefined },
+      { onProgress: reporter.update, openStore: io.openStore },
+    );
+  } finally {
+    reporter.stop();
+  }
+  for (const line of formatPull(result)) io.stdout.write(line + "\n");
+  return result;
+}
+
+/** One line per file (copied or already there), then the summary and how to go on. */
+export function formatPull(result: PullResult): string[] {
+  const actionWidth = Math.max(...result.files.map((f) => f.action.length));
+  return [
+    `checkpoint ${result.step} (${result.reason}) of ${result.from}`,
+    ...result.files.map((f) => `  ${f.action.padEnd(actionWidth)}  ${f.key} (${formatBytes(f.sizeBytes)})`),
+    `${formatBytes(result.bytesCopied)} copied into ${result.to}; ${result.files.filter((f) => f.action === "unchanged").length} file(s) were already there`,
+    `resume training with: ijepa train --resume --out ${result.to}`,
+  ];
+}
+
+interface Reporter {
+  update(progress: PullProgress): void;
+  stop(): void;
+}
+
+function barReporter(io: PullCommandIo): Reporter {
+  const bar = new cliProgress.SingleBar(
+    { stream: io.stderr as NodeJS.WritableStream, format: "pulling [{bar}] {percentage}% | {done} of {size} | {file}", hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  return {
+    update(p) {
+      const payload = { done: formatBytes(p.bytesDone), size: formatBytes(p.bytesTotal), file: p.key };
+      if (!started) {
+        bar.start(p.bytesTotal, p.bytesDone, payload);
+        started = true;
+      } else bar.update(p.bytesDone, payload);
+    },
+    stop() {
+      if (started) bar.stop();
+    },
+  };
+}
+
+function lineReporter(io: PullCommandIo): Reporter {
+  const interval = io.progressIntervalMs ?? 10_000;
+  let last = Date.now();
+  let lastKey = "";
+  return {
+    update(p) {
+      const now = Date.now();
+      // A line per file that starts, and at most one per interval within a large file.
+      if (p.key === lastKey && now - last < interval) return;
+      lastKey = p.key;
+      last = now;
+      const percent = p.bytesTotal > 0 ? Math.floor((100 * p.bytesDone) / p.bytesTotal) : 100;
+      io.stderr.write(`pulling ${percent}% (${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}): ${p.key}\n`);
+    },
+    stop() {},
+  };
+}
