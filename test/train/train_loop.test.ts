@@ -8,7 +8,7 @@ import { loadConfigFile } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
 import type { TrainBatchSource } from "../../trainer/data/batch_source.js";
 import { NonFiniteLossError } from "../../trainer/errors.js";
-import { train } from "../../trainer/train/train_loop.js";
+import { InterruptedError, train } from "../../trainer/train/train_loop.js";
 import type { MetricsRecord, StepRecord } from "../../trainer/train/metrics_record.js";
 import { Rng } from "../../trainer/utils/rng.js";
 
@@ -134,5 +134,29 @@ describe("train()", () => {
     });
     expect(counts.length).toBeGreaterThan(2);
     expect(new Set(counts.slice(1)).size).toBe(1);
+  });
+
+  it("on a stop request (SIGTERM) checkpoints the finished step and stops with InterruptedError; --resume continues", async () => {
+    const out = tempRun();
+    let steps = 0;
+    const stopAfter3 = () => ++steps >= 3;
+    const err = await train({ config: smoke, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, progressBar: false, stopRequested: stopAfter3, log: () => {} }).catch((e) => e);
+    expect(err).toBeInstanceOf(InterruptedError);
+    expect(JSON.parse(readFileSync(path.join(out, "checkpoints/latest.json"), "utf8")).step).toBe(3);
+    const resumed = await train({ configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, resume: true, progressBar: false, log: () => {} });
+    expect(resumed.step).toBe(8);
+  });
+
+  it("an epoch interrupted and resumed logs the same epoch summary as one run straight through", async () => {
+    const config = structuredClone(smoke);
+    config.logging.checkpoint_every = 0;
+    config.logging.collapse_sample = 16;
+    const straight = tempRun();
+    await train({ config, configName: "smoke", out: straight, source: squaresSource(160), replicas: 1, progressBar: false, log: () => {} });
+    const split = tempRun();
+    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, maxSteps: 4, progressBar: false, log: () => {} });
+    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, resume: true, progressBar: false, log: () => {} });
+    const epochOf = (dir: string) => readMetrics(dir).find((r) => r.type === "epoch");
+    expect(epochOf(split)).toEqual({ ...epochOf(straight), time: expect.any(String) });
   });
 });

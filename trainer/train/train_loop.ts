@@ -2,12 +2,12 @@
 import os from "node:os";
 import { stringify as toYaml } from "yaml";
 import { describeBackend, initBackend, type BackendInfo, type BackendName } from "../backend.js";
-import { folderUri, loadCheckpoint, readLatestPointer, saveCheckpoint } from "../checkpoint/checkpoint_store.js";
+import { folderUri, loadCheckpoint, readLatestPointer, saveCheckpoint, type LoadedCheckpoint } from "../checkpoint/checkpoint_store.js";
 import { CONFIG_KEY, stepName } from "../checkpoint/layout.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import type { TrainConfig } from "../config/schema.js";
 import { ConfigError, DataError, IjepaError, NonFiniteLossError } from "../errors.js";
-import type { TrainBatchSource } from "../data/batch_source.js";
+import type { ImageSourceInfo, RawBatch, TrainBatchSource } from "../data/batch_source.js";
 import { openTrainSource } from "../data/open_train_source.js";
 import { pooledFeatures } from "../eval/features.js";
 import { MultiBlockMaskSampler } from "../masks/multiblock.js";
@@ -19,7 +19,7 @@ import { patchify } from "../models/vision_transformer.js";
 import { AdamW } from "../optim/adamw.js";
 import { openStore } from "../storage/open_store.js";
 import type { ObjectStore } from "../storage/object_store.js";
-import { augmentBatch } from "../transforms.js";
+import { augmentBatch, type AugmentSettings } from "../transforms.js";
 import { makeSchedules } from "../utils/schedulers.js";
 import { collapseMetrics } from "./collapse_metrics.js";
 import { DataParallelEngine, InProcessEngine, type GradientEngine } from "./gradient_engine.js";
@@ -64,7 +64,7 @@ export interface TrainResult {
   step: number;
   epochsCompleted: number;
   lastLoss: number;
-  stopped: "done" | "max-steps" | "interrupted";
+  stopped: "done" | "max-steps";
   backend: BackendInfo;
   replicas: number;
   outUri: string;
@@ -140,20 +140,260 @@ interface RunContext {
   source: TrainBatchSource;
   store: ObjectStore;
   backend: BackendInfo;
-  checkpoint: Awaited<ReturnType<typeof loadCheckpoint<TrainState>>> | undefined;
+  checkpoint: LoadedCheckpoint<TrainState> | undefined;
   log: (line: string) => void;
 }
 
 async function runTraining(ctx: RunContext): Promise<TrainResult> {
-  const { options, config, configName, seed, source, store, backend, checkpoint, log } = ctx;
-  const info = source.info;
-  const batchSize = config.data.batch_size;
-  const itersPerEpoch = source.batchesPerEpoch(batchSize);
-  if (itersPerEpoch < 1) {
-    throw new DataError(`${info.origin} has ${info.numExamples} training images, fewer than one batch of ${batchSize}`, "lower data.batch_size or use more images");
+  const run = await TrainingRun.prepare(ctx);
+  try {
+    return await run.loop();
+  } finally {
+    await run.close();
   }
-  const dims = resolveModelDims(config, info.channels);
-  const sampler = new MultiBlockMaskSampler({
+}
+
+/** One process's share of a run: the model, optimiser and schedules, stepping from `step` to `lastStep`. */
+class TrainingRun {
+  private readonly info: ImageSourceInfo;
+  private readonly batchSize: number;
+  private readonly itersPerEpoch: number;
+  private readonly totalSteps: number;
+  private readonly lastStep: number;
+  private readonly dims: ModelDims;
+  private readonly sampler: MultiBlockMaskSampler;
+  private readonly schedules: ReturnType<typeof makeSchedules>;
+  private readonly model: IJepa;
+  private readonly optimizer: AdamW;
+  private readonly metrics: MetricsLog;
+  private readonly augment: AugmentSettings;
+  private step = 0;
+  private replicas = 1;
+  private engine!: GradientEngine;
+  private progress!: TrainProgress;
+
+  private constructor(private readonly ctx: RunContext) {
+    const { config, source, options } = ctx;
+    this.info = source.info;
+    this.batchSize = config.data.batch_size;
+    this.itersPerEpoch = source.batchesPerEpoch(this.batchSize);
+    if (this.itersPerEpoch < 1) {
+      throw new DataError(`${this.info.origin} has ${this.info.numExamples} training images, fewer than one batch of ${this.batchSize}`, "lower data.batch_size or use more images");
+    }
+    this.dims = resolveModelDims(config, this.info.channels);
+    this.sampler = maskSamplerFor(config);
+    const o = config.optimization;
+    this.totalSteps = o.epochs * this.itersPerEpoch;
+    this.lastStep = Math.min(this.totalSteps, options.maxSteps ?? this.totalSteps, (options.untilEpoch ?? o.epochs) * this.itersPerEpoch);
+    this.schedules = makeSchedules({
+      itersPerEpoch: this.itersPerEpoch,
+      epochs: o.epochs,
+      ipeScale: o.ipe_scale,
+      warmupEpochs: o.warmup,
+      startLr: o.start_lr,
+      lr: o.lr,
+      finalLr: o.final_lr,
+      weightDecay: o.weight_decay,
+      finalWeightDecay: o.final_weight_decay,
+      ema: o.ema,
+    });
+    this.model = IJepa.initialise(this.dims, ctx.seed);
+    this.optimizer = new AdamW(
+      [
+        { prefix: "encoder.", table: this.model.encoder.params },
+        { prefix: "predictor.", table: this.model.predictor.params },
+      ],
+      { betas: o.betas, eps: o.eps },
+    );
+    this.metrics = new MetricsLog(ctx.store);
+    this.augment = {
+      cropSize: config.data.crop_size,
+      scale: config.data.crop_scale,
+      ratio: config.data.crop_ratio,
+      horizontalFlip: config.data.use_horizontal_flip,
+      mean: this.info.mean,
+      std: this.info.std,
+    };
+  }
+
+  /** Builds the model, restores the checkpoint if resuming, starts the replicas, and logs what will run. */
+  static async prepare(ctx: RunContext): Promise<TrainingRun> {
+    const run = new TrainingRun(ctx);
+    try {
+      await run.restoreAndAnnounce();
+    } catch (err) {
+      await run.close();
+      throw err;
+    }
+    return run;
+  }
+
+  private async restoreAndAnnounce(): Promise<void> {
+    const { ctx } = this;
+    const { checkpoint, store, log, backend, config } = ctx;
+    if (checkpoint) {
+      const origin = folderUri(store, checkpoint.prefix);
+      this.model.importState(asStateMap(checkpoint.model), origin);
+      this.optimizer.importState(asStateMap(checkpoint.optimizer), checkpoint.state.optimizerStep, origin);
+      this.step = checkpoint.step;
+      await this.metrics.loadForResume(this.step);
+      log(`resumed from ${origin} (step ${this.step}, epoch ${Math.floor(this.step / this.itersPerEpoch)})`);
+    }
+    this.replicas = chooseReplicas(ctx.options.replicas ?? checkpoint?.state.replicas, backend, this.batchSize);
+    if (checkpoint && checkpoint.state.replicas !== this.replicas) {
+      log(`note: the checkpoint was trained with ${checkpoint.state.replicas} replica(s), this process uses ${this.replicas}: results stay valid but are not bit-identical to an uninterrupted run`);
+    }
+    await store.put(CONFIG_KEY, toYaml(config), { contentType: "application/yaml" });
+    describeRun(this.dims, config, this.model, this.info.origin, this.info.numExamples, this.itersPerEpoch, this.lastStep, this.replicas, backend).forEach((l) => log(l));
+    log(formatMaskStats(describeMaskStats(this.sampler.options, { batchSize: this.batchSize, batches: 20, seed: ctx.seed })));
+    this.metrics.append({
+      type: "start",
+      time: new Date().toISOString(),
+      step: this.step,
+      backend: backend.name,
+      threads: backend.threads,
+      replicas: this.replicas,
+      resumed: Boolean(checkpoint),
+      configName: ctx.configName,
+    });
+    const variables = this.model.trainableVariables();
+    const loss = config.optimization.loss;
+    this.engine =
+      this.replicas > 1 ? await DataParallelEngine.start(this.replicas, this.model, variables, loss, backend.name) : new InProcessEngine(this.model, variables, loss);
+    this.progress = new TrainProgress({ total: this.lastStep, start: this.step, itersPerEpoch: this.itersPerEpoch, logEvery: config.logging.log_every, bar: ctx.options.progressBar, log });
+  }
+
+  async loop(): Promise<TrainResult> {
+    const { options, config, source } = this.ctx;
+    let lastLoss = Number.NaN;
+    let pending = this.step < this.lastStep ? fetchBatch(source, this.step, this.itersPerEpoch, this.batchSize) : undefined;
+    try {
+      while (this.step < this.lastStep) {
+        const raw = await pending!;
+        // Start reading the next batch now; it overlaps with this step's compute where the source does I/O.
+        pending = this.step + 1 < this.lastStep ? fetchBatch(source, this.step + 1, this.itersPerEpoch, this.batchSize) : undefined;
+        lastLoss = await this.trainStep(raw);
+        const epochEnd = this.step % this.itersPerEpoch === 0;
+        if (epochEnd) await this.endEpoch();
+        const periodic = config.logging.checkpoint_every > 0 && this.step % config.logging.checkpoint_every === 0;
+        const interrupted = options.stopRequested?.() ?? false;
+        if (epochEnd || periodic || this.step === this.lastStep || interrupted) await this.saveCheckpoint();
+        else await this.metrics.flush();
+        if (interrupted && this.step < this.lastStep) {
+          throw new InterruptedError(`stopped at step ${this.step} on request; checkpoint ${stepName(this.step)} is complete`, "run again with --resume to continue");
+        }
+      }
+    } finally {
+      if (pending) await pending.catch(() => undefined);
+    }
+    return {
+      step: this.step,
+      epochsCompleted: Math.floor(this.step / this.itersPerEpoch),
+      lastLoss,
+      stopped: this.lastStep === this.totalSteps ? "done" : "max-steps",
+      backend: this.ctx.backend,
+      replicas: this.replicas,
+      outUri: this.ctx.store.baseUri,
+    };
+  }
+
+  /** One optimisation step on `raw` (the batch of this.step): crops, masks, loss/grads, AdamW, EMA, metrics. */
+  private async trainStep(raw: RawBatch): Promise<number> {
+    const { seed } = this.ctx;
+    const { info, dims, batchSize, step } = this;
+    const started = performance.now();
+    const crops = augmentBatch(raw.images, batchSize, info.height, info.width, info.channels, this.augment, seed, step);
+    const indices = stepIndices(this.sampler.sample(batchSize, seed, step), dims.numPatches);
+    const lr = this.schedules.lr.at(step);
+    const wd = this.schedules.wd.at(step);
+    const momentum = this.schedules.momentum.at(step);
+    const patchWidth = dims.inChannels * dims.patchSize * dims.patchSize;
+    const { loss, grads } = await this.engine.compute({ patches: patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize), patchWidth, indices });
+    if (!Number.isFinite(loss)) {
+      for (const g of Object.values(grads)) g.dispose();
+      await this.metrics.flush(true);
+      throw new NonFiniteLossError(step, loss);
+    }
+    this.optimizer.apply(grads, lr, wd);
+    for (const g of Object.values(grads)) g.dispose();
+    this.model.updateTarget(momentum);
+    const ms = performance.now() - started;
+    const record: StepRecord = {
+      type: "step",
+      time: new Date().toISOString(),
+      step,
+      epoch: Math.floor(step / this.itersPerEpoch),
+      loss,
+      lr,
+      wd,
+      momentum,
+      imgPerSec: (batchSize * 1000) / ms,
+      msPerStep: ms,
+      contextPatches: indices.ctxLen,
+      targetPatches: indices.targetLen,
+    };
+    this.metrics.append(record);
+    this.progress.step(record);
+    this.step += 1;
+    return loss;
+  }
+
+  /** Epoch summary: mean loss (from the log, so a resumed epoch counts every step) and collapse metrics. */
+  private async endEpoch(): Promise<void> {
+    const { config, source } = this.ctx;
+    const epoch = this.step / this.itersPerEpoch - 1;
+    const losses = this.metrics.records().flatMap((r) => (r.type === "step" && r.epoch === epoch ? [r.loss] : []));
+    const rec = await epochMetrics(this.model, source, config, this.step, epoch, losses);
+    this.metrics.append(rec);
+    this.progress.note(`epoch ${epoch + 1} done: mean loss ${rec.meanLoss.toFixed(5)}, target std ${rec.targetStd.toFixed(4)}, effective rank ${rec.effectiveRank.toFixed(1)}`);
+    if (rec.collapseWarning) {
+      this.progress.note(
+        `WARNING: representation collapse: the mean per-dimension std of pooled target features fell to ${rec.targetStd.toFixed(5)} ` +
+          `(below logging.collapse_std_threshold ${config.logging.collapse_std_threshold}); lower optimization.lr or raise optimization.warmup`,
+      );
+    }
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    const { ctx, step: completed } = this;
+    const state: TrainState = {
+      step: completed,
+      epochsCompleted: Math.floor(completed / this.itersPerEpoch),
+      itersPerEpoch: this.itersPerEpoch,
+      seed: ctx.seed,
+      configName: ctx.configName,
+      config: ctx.config,
+      data: ctx.data,
+      backend: ctx.backend.name,
+      replicas: this.replicas,
+      optimizerStep: this.optimizer.stepCount,
+      normalization: { mean: this.info.mean, std: this.info.std },
+      schedules: { lr: this.schedules.lr.at(completed), wd: this.schedules.wd.at(completed), momentum: this.schedules.momentum.at(completed) },
+      rng: { seed: ctx.seed, streams: ["mask-size/<step>", "mask-position/<step>", "augment/<step>", "epoch/<epoch>", "init/encoder", "init/predictor"], nextStep: completed },
+    };
+    await this.metrics.flush(true);
+    await saveCheckpoint(ctx.store, {
+      step: completed,
+      epoch: state.epochsCompleted,
+      model: toNamed(this.model.exportState()),
+      optimizer: toNamed(this.optimizer.exportState()),
+      state,
+      metadata: { format: "pt", producer: "ijepa-aws (TensorFlow.js, float32)", config: ctx.configName },
+    });
+    this.progress.note(`checkpoint ${stepName(completed)} written`);
+  }
+
+  async close(): Promise<void> {
+    this.progress?.stop();
+    await this.engine?.close();
+    await this.metrics.flush(true).catch(() => undefined);
+    this.optimizer.dispose();
+    this.model.dispose();
+  }
+}
+
+function maskSamplerFor(config: TrainConfig): MultiBlockMaskSampler {
+  return new MultiBlockMaskSampler({
     inputSize: config.data.crop_size,
     patchSize: config.mask.patch_size,
     encMaskScale: config.mask.enc_mask_scale,
@@ -165,195 +405,6 @@ async function runTraining(ctx: RunContext): Promise<TrainResult> {
     allowOverlap: config.mask.allow_overlap,
     cornerSampling: config.mask.corner_sampling,
   });
-  const epochs = config.optimization.epochs;
-  const totalSteps = epochs * itersPerEpoch;
-  const lastStep = Math.min(totalSteps, options.maxSteps ?? totalSteps, (options.untilEpoch ?? epochs) * itersPerEpoch);
-  const o = config.optimization;
-  const schedules = makeSchedules({
-    itersPerEpoch,
-    epochs,
-    ipeScale: o.ipe_scale,
-    warmupEpochs: o.warmup,
-    startLr: o.start_lr,
-    lr: o.lr,
-    finalLr: o.final_lr,
-    weightDecay: o.weight_decay,
-    finalWeightDecay: o.final_weight_decay,
-    ema: o.ema,
-  });
-
-  const model = IJepa.initialise(dims, seed);
-  const variables = model.trainableVariables();
-  const optimizer = new AdamW(
-    [
-      { prefix: "encoder.", table: model.encoder.params },
-      { prefix: "predictor.", table: model.predictor.params },
-    ],
-    { betas: o.betas, eps: o.eps },
-  );
-  const metrics = new MetricsLog(store);
-  let step = 0;
-  if (checkpoint) {
-    const origin = folderUri(store, checkpoint.prefix);
-    model.importState(asStateMap(checkpoint.model), origin);
-    optimizer.importState(asStateMap(checkpoint.optimizer), checkpoint.state.optimizerStep, origin);
-    step = checkpoint.step;
-    await metrics.loadForResume(step);
-    log(`resumed from ${origin} (step ${step}, epoch ${Math.floor(step / itersPerEpoch)})`);
-  }
-  const replicas = chooseReplicas(options.replicas ?? checkpoint?.state.replicas, backend, batchSize);
-  if (checkpoint && checkpoint.state.replicas !== replicas) {
-    log(`note: the checkpoint was trained with ${checkpoint.state.replicas} replica(s), this process uses ${replicas}: results stay valid but are not bit-identical to an uninterrupted run`);
-  }
-
-  await store.put(CONFIG_KEY, toYaml(config), { contentType: "application/yaml" });
-  const summary = describeRun(dims, config, model, info.origin, info.numExamples, itersPerEpoch, lastStep, replicas, backend);
-  summary.forEach((l) => log(l));
-  log(formatMaskStats(describeMaskStats(sampler.options, { batchSize, batches: 20, seed })));
-  metrics.append({
-    type: "start",
-    time: new Date().toISOString(),
-    step,
-    backend: backend.name,
-    threads: backend.threads,
-    replicas,
-    resumed: Boolean(checkpoint),
-    configName,
-  });
-
-  const engine: GradientEngine =
-    replicas > 1 ? await DataParallelEngine.start(replicas, model, variables, o.loss, backend.name) : new InProcessEngine(model, variables, o.loss);
-  const progress = new TrainProgress({ total: lastStep, start: step, itersPerEpoch, logEvery: config.logging.log_every, bar: options.progressBar, log });
-  const epochLosses: number[] = [];
-  let lastLoss = Number.NaN;
-  let stopped: TrainResult["stopped"] = lastStep === totalSteps ? "done" : "max-steps";
-  const patchWidth = dims.inChannels * dims.patchSize * dims.patchSize;
-  const augment = {
-    cropSize: config.data.crop_size,
-    scale: config.data.crop_scale,
-    ratio: config.data.crop_ratio,
-    horizontalFlip: config.data.use_horizontal_flip,
-    mean: info.mean,
-    std: info.std,
-  };
-
-  const save = async (completed: number) => {
-    const state: TrainState = {
-      step: completed,
-      epochsCompleted: Math.floor(completed / itersPerEpoch),
-      itersPerEpoch,
-      seed,
-      configName,
-      config,
-      data: ctx.data,
-      backend: backend.name,
-      replicas,
-      optimizerStep: optimizer.stepCount,
-      normalization: { mean: info.mean, std: info.std },
-      schedules: { lr: schedules.lr.at(completed), wd: schedules.wd.at(completed), momentum: schedules.momentum.at(completed) },
-      rng: { seed, streams: ["mask-size/<step>", "mask-position/<step>", "augment/<step>", "epoch/<epoch>", "init/encoder", "init/predictor"], nextStep: completed },
-    };
-    await metrics.flush(true);
-    await saveCheckpoint(store, {
-      step: completed,
-      epoch: state.epochsCompleted,
-      model: toNamed(model.exportState()),
-      optimizer: toNamed(optimizer.exportState()),
-      state,
-      metadata: { format: "pt", producer: "ijepa-aws (TensorFlow.js, float32)", config: configName },
-    });
-    progress.note(`checkpoint ${stepName(completed)} written`);
-  };
-
-  try {
-    let pending = step < lastStep ? fetchBatch(source, step, itersPerEpoch, batchSize) : undefined;
-    while (step < lastStep) {
-      const started = performance.now();
-      const epoch = Math.floor(step / itersPerEpoch);
-      const raw = await pending!;
-      // Start reading the next batch now; it overlaps with this step's compute where the source does I/O.
-      pending = step + 1 < lastStep ? fetchBatch(source, step + 1, itersPerEpoch, batchSize) : undefined;
-      const crops = augmentBatch(raw.images, batchSize, info.height, info.width, info.channels, augment, seed, step);
-      const masks = sampler.sample(batchSize, seed, step);
-      const indices = stepIndices(masks, dims.numPatches);
-      const lr = schedules.lr.at(step);
-      const wd = schedules.wd.at(step);
-      const momentum = schedules.momentum.at(step);
-      const { loss, grads } = await engine.compute({ patches: patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize), patchWidth, indices });
-      if (!Number.isFinite(loss)) {
-        for (const g of Object.values(grads)) g.dispose();
-        await metrics.flush(true);
-        throw new NonFiniteLossError(step, loss);
-      }
-      optimizer.apply(grads, lr, wd);
-      for (const g of Object.values(grads)) g.dispose();
-      model.updateTarget(momentum);
-
-      const ms = performance.now() - started;
-      lastLoss = loss;
-      epochLosses.push(loss);
-      const record: StepRecord = {
-        type: "step",
-        time: new Date().toISOString(),
-        step,
-        epoch,
-        loss,
-        lr,
-        wd,
-        momentum,
-        imgPerSec: (batchSize * 1000) / ms,
-        msPerStep: ms,
-        contextPatches: indices.ctxLen,
-        targetPatches: indices.targetLen,
-      };
-      metrics.append(record);
-      progress.step(record);
-      step += 1;
-
-      const epochEnd = step % itersPerEpoch === 0;
-      if (epochEnd) {
-        const rec = await epochMetrics(model, source, config, step, epoch, epochLosses);
-        metrics.append(rec);
-        progress.note(
-          `epoch ${epoch + 1} done: mean loss ${rec.meanLoss.toFixed(5)}, target std ${rec.targetStd.toFixed(4)}, effective rank ${rec.effectiveRank.toFixed(1)}`,
-        );
-        if (rec.collapseWarning) {
-          progress.note(
-            `WARNING: representation collapse: the mean per-dimension std of pooled target features fell to ${rec.targetStd.toFixed(5)} ` +
-              `(below logging.collapse_std_threshold ${config.logging.collapse_std_threshold}); lower optimization.lr or raise optimization.warmup`,
-          );
-        }
-        epochLosses.length = 0;
-      }
-      const periodic = config.logging.checkpoint_every > 0 && step % config.logging.checkpoint_every === 0;
-      const interrupted = options.stopRequested?.() ?? false;
-      if (epochEnd || periodic || step === lastStep || interrupted) await save(step);
-      else await metrics.flush();
-      if (interrupted && step < lastStep) {
-        stopped = "interrupted";
-        break;
-      }
-    }
-    if (pending) await pending.catch(() => undefined);
-  } finally {
-    progress.stop();
-    await engine.close();
-    await metrics.flush(true).catch(() => undefined);
-    optimizer.dispose();
-    model.dispose();
-  }
-  if (stopped === "interrupted") {
-    throw new InterruptedError(`stopped at step ${step} on request; checkpoint ${stepName(step)} is complete`, "run again with --resume to continue");
-  }
-  return {
-    step,
-    epochsCompleted: Math.floor(step / itersPerEpoch),
-    lastLoss,
-    stopped,
-    backend,
-    replicas,
-    outUri: store.baseUri,
-  };
 }
 
 function fetchBatch(source: TrainBatchSource, step: number, itersPerEpoch: number, batchSize: number) {
