@@ -15,6 +15,15 @@ describe("collapse metrics", () => {
     expect(m.effectiveRank).toBeCloseTo(1, 3);
   });
 
+  it("a large shared mean does not hide the spread: the effective rank is that of the centred features", () => {
+    const rng = Rng.fromSeed(2);
+    const n = 300;
+    const d = 12;
+    const shifted = Float32Array.from({ length: n * d }, () => 10 + 0.05 * rng.normal());
+    expect(rankMe(shifted, n, d)).toBeLessThan(1.5); // the uncentred RankMe sees only the mean
+    expect(collapseMetrics(shifted, n, d).effectiveRank).toBeGreaterThan(10);
+  });
+
   it("isotropic features have a rank close to their width; rank-2 features close to 2", () => {
     const rng = Rng.fromSeed(1);
     const n = 400;

@@ -3,7 +3,12 @@
 export interface CollapseMetrics {
   /** Mean over dimensions of each dimension's standard deviation across samples. */
   targetStd: number;
-  /** RankMe (Garrido et al., ICML 2023): exp of the entropy of the normalised singular values, in [1, min(n, d)]. */
+  /**
+   * RankMe (Garrido et al., ICML 2023) of the centred features: exp of the entropy of the normalised
+   * singular values, in [1, min(n, d)]. Centred because the encoder's final LayerNorm gives every
+   * sample a large shared mean (|mean| ≈ 10 against a per-dimension std ≈ 0.05 at init), which alone
+   * would pin the uncentred RankMe near 1 and hide how many directions the features actually vary in.
+   */
   effectiveRank: number;
 }
 
@@ -13,19 +18,21 @@ export function collapseMetrics(features: Float32Array, n: number, d: number): C
   const mean = new Float64Array(d);
   for (let i = 0; i < n; i++) for (let j = 0; j < d; j++) mean[j] += features[i * d + j];
   for (let j = 0; j < d; j++) mean[j] /= n;
+  const centred = new Float32Array(n * d);
   let stdSum = 0;
   for (let j = 0; j < d; j++) {
     let s = 0;
     for (let i = 0; i < n; i++) {
       const x = features[i * d + j] - mean[j];
+      centred[i * d + j] = x;
       s += x * x;
     }
     stdSum += Math.sqrt(s / Math.max(1, n - 1));
   }
-  return { targetStd: stdSum / d, effectiveRank: rankMe(features, n, d) };
+  return { targetStd: stdSum / d, effectiveRank: rankMe(centred, n, d) };
 }
 
-/** RankMe on the raw (uncentred) feature matrix, as in the paper: σ from the eigenvalues of ZᵀZ. */
+/** RankMe of a feature matrix as given (the paper's definition): σ from the eigenvalues of ZᵀZ. */
 export function rankMe(features: Float32Array, n: number, d: number, eps = 1e-7): number {
   const gram = new Float64Array(d * d);
   for (let i = 0; i < n; i++) {
