@@ -6,11 +6,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { initBackend } from "../../trainer/backend.js";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
-import type { TrainBatchSource } from "../../trainer/data/batch_source.js";
 import { NonFiniteLossError } from "../../trainer/errors.js";
 import { InterruptedError, train } from "../../trainer/train/train_loop.js";
 import type { MetricsRecord, StepRecord } from "../../trainer/train/metrics_record.js";
-import { Rng } from "../../trainer/utils/rng.js";
+import { squaresSource } from "../support/squares_source.js";
 
 const configs = path.resolve(__dirname, "../../configs");
 let smoke: TrainConfig;
@@ -23,30 +22,6 @@ beforeAll(async () => {
 const tempRun = () => mkdtempSync(path.join(tmpdir(), "ijepa-train-"));
 const readMetrics = (dir: string) =>
   readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as MetricsRecord);
-
-/** Synthetic images: a bright square whose position varies — learnable structure in a few dozen steps. */
-function squaresSource(count: number, std = 0.3): TrainBatchSource {
-  const size = 28;
-  const rng = Rng.fromSeed(11, "squares");
-  const images = new Uint8Array(count * size * size);
-  for (let i = 0; i < count; i++) {
-    const top = rng.int(0, 18);
-    const left = rng.int(0, 18);
-    for (let y = 0; y < 10; y++) for (let x = 0; x < 10; x++) images[i * size * size + (top + y) * size + left + x] = 200 + rng.int(0, 55);
-  }
-  return {
-    info: { origin: "memory://squares", height: size, width: size, channels: 1, numExamples: count, mean: [0.1], std: [std] },
-    batchesPerEpoch: (b) => Math.floor(count / b),
-    async batch(epoch, index, b) {
-      const order = Rng.fromSeed(3, `epoch/${epoch}`).shuffle(Array.from({ length: count }, (_, i) => i));
-      const picked = order.slice(index * b, (index + 1) * b);
-      const out = new Uint8Array(b * size * size);
-      picked.forEach((src, j) => out.set(images.subarray(src * size * size, (src + 1) * size * size), j * size * size));
-      return { images: out, labels: new Int32Array(b).fill(-1), indices: Int32Array.from(picked) };
-    },
-    async close() {},
-  };
-}
 
 describe("train()", () => {
   it("writes per-step metrics with finite losses, epoch collapse metrics, checkpoints and latest.json; the loss falls", async () => {
