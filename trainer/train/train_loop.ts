@@ -113,6 +113,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   const checkpoint = wantResume ? await loadCheckpoint<TrainState>(store, options.resumeFrom ?? "latest") : undefined;
+  if (checkpoint && options.config && JSON.stringify(options.config) !== JSON.stringify(checkpoint.state.config)) {
+    log("note: --config differs from the config this run was trained with; resuming uses the run's own (only --epochs, --seed and --data can change on resume)");
+  }
   const base = checkpoint ? checkpoint.state.config : options.config;
   if (!base) throw new ConfigError("no config given", "pass --config with a YAML file or a preset name (smoke, fmnist-vit-tiny, …)");
   const config = structuredClone(base);
