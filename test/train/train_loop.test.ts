@@ -57,6 +57,9 @@ describe("train()", () => {
       for (const f of ["model.safetensors", "optimizer.safetensors", "state.json"]) expect(existsSync(path.join(out, "checkpoints", step, f))).toBe(true);
     }
     expect(lines.some((l) => l.includes("backend wasm"))).toBe(true);
+    // The first batch's crops with their masks, as a picture.
+    const png = readFileSync(path.join(out, "report/masks.png"));
+    expect(png.subarray(1, 4).toString()).toBe("PNG");
   });
 
   it("stops at a non-finite loss with a named error and leaves the last good checkpoint untouched", async () => {

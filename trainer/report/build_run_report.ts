@@ -10,6 +10,7 @@ import { summariseRun } from "./run_summary.js";
 import { type ReportFigure, renderReportHtml } from "./report_html.js";
 import { type ChartFigure, renderChartSvg } from "./svg_chart.js";
 import { svgToPng } from "./svg_to_png.js";
+import { MASKS_FIGURE_KEY } from "./mask_figure.js";
 
 export const REPORT_HTML_KEY = `${REPORT_PREFIX}report.html`;
 
@@ -89,6 +90,15 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
     files.push(key);
   }
   const figures: ReportFigure[] = pictures.map((p) => ({ file: p.file, heading: p.heading, alt: p.alt, width: p.figure.width }));
+  // Drawn by the trainer at the run's first step (the crops it trained on, with their masks).
+  if (await store.head(MASKS_FIGURE_KEY)) {
+    figures.push({
+      file: MASKS_FIGURE_KEY.slice(REPORT_PREFIX.length),
+      heading: "Masks of the first batch",
+      alt: "Training crops of the first batch; the context the encoder sees; the target blocks the predictor predicts, one colour each",
+      width: 900,
+    });
+  }
   const configName = history.starts.find((s) => s.configName)?.configName;
   const html = renderReportHtml({
     title: configName ? `I-JEPA run report: ${configName}` : "I-JEPA run report",

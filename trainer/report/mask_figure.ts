@@ -20,6 +20,9 @@ export interface MaskFigureInput extends ImageBatch {
   columns?: number;
 }
 
+/** Where the trainer puts the first batch's mask figure in a run. */
+export const MASKS_FIGURE_KEY = "report/masks.png";
+
 /** What a patch outside the context (or outside every target, in the targets panel) is blended towards. */
 export const GREY_OUT: Rgb = [128, 128, 128];
 /** Share of the original pixel kept when greying out: low enough to read as "hidden", high enough to see the shape. */

@@ -10,7 +10,8 @@ import { ConfigError, DataError, IjepaError, NonFiniteLossError } from "../error
 import type { ImageSourceInfo, RawBatch, TrainBatchSource } from "../data/batch_source.js";
 import { openTrainSource } from "../data/open_train_source.js";
 import { pooledFeatures } from "../eval/features.js";
-import { MultiBlockMaskSampler } from "../masks/multiblock.js";
+import { MultiBlockMaskSampler, type BatchMasks } from "../masks/multiblock.js";
+import { MASKS_FIGURE_KEY, renderMaskFigure } from "../report/mask_figure.js";
 import { describeMaskStats, formatMaskStats } from "../masks/mask_stats.js";
 import { IJepa, stepIndices } from "../models/ijepa.js";
 import { resolveModelDims, type ModelDims } from "../models/model_dims.js";
@@ -306,7 +307,9 @@ class TrainingRun {
     const { info, dims, batchSize, step } = this;
     const started = performance.now();
     const crops = augmentBatch(raw.images, batchSize, info.height, info.width, info.channels, this.augment, seed, step);
-    const indices = stepIndices(this.sampler.sample(batchSize, seed, step), dims.numPatches);
+    const masks = this.sampler.sample(batchSize, seed, step);
+    if (step === 0) await this.drawMasks(crops, masks);
+    const indices = stepIndices(masks, dims.numPatches);
     const lr = this.schedules.lr.at(step);
     const wd = this.schedules.wd.at(step);
     const momentum = this.schedules.momentum.at(step);
@@ -339,6 +342,29 @@ class TrainingRun {
     this.progress.step(record);
     this.step += 1;
     return loss;
+  }
+
+  /** report/masks.png: the first batch's crops as the encoder sees them, with the context and target blocks. */
+  private async drawMasks(crops: Float32Array, masks: BatchMasks): Promise<void> {
+    const { cropSize, mean, std } = this.augment;
+    const c = this.info.channels;
+    const count = Math.min(8, this.batchSize);
+    const pixels = new Uint8Array(count * cropSize * cropSize * c);
+    for (let i = 0; i < pixels.length; i++) pixels[i] = Math.max(0, Math.min(255, Math.round((crops[i] * std[i % c] + mean[i % c]) * 255)));
+    const rows = (mask: Int32Array, keep: number, b: number) => mask.subarray(b * keep, (b + 1) * keep);
+    const png = await renderMaskFigure({
+      images: pixels,
+      count,
+      height: cropSize,
+      width: cropSize,
+      channels: c,
+      gridHeight: masks.gridHeight,
+      gridWidth: masks.gridWidth,
+      context: Array.from({ length: count }, (_, b) => rows(masks.context[0], masks.contextKeep, b)),
+      targets: Array.from({ length: count }, (_, b) => masks.target.map((t) => rows(t, masks.targetKeep, b))),
+      scale: Math.max(1, Math.round(160 / cropSize)),
+    });
+    await this.ctx.store.put(MASKS_FIGURE_KEY, png, { contentType: "image/png" });
   }
 
   /** Epoch summary: mean loss (from the log, so a resumed epoch counts every step) and collapse metrics. */
