@@ -91,6 +91,7 @@ describe("pullRun", () => {
       "probe/00000002.json",
       "probe/history.jsonl",
       "report/loss.png",
+      "report/masks.png",
       "report/report.html",
     ]);
     for (const key of filesUnder(to).filter((k) => k !== "checkpoints/latest.json")) {
