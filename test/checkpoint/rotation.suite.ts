@@ -77,8 +77,9 @@ export function describeCheckpointRotation(makeStore: StoreFactory): void {
     it("reads scores from probe/<step>.json for steps the history lacks, the history winning where both exist", async () => {
       const store = await makeStore();
       await buildRun(store, [10, 20, 30, 40], { 20: 0.2 });
-      await store.put(probeKey(10), JSON.stringify({ step: 10, linearTop1: 0.9 }));
-      await store.put(probeKey(20), JSON.stringify({ step: 20, linearTop1: 0.99 })); // history.jsonl says 0.2
+      // probe/<step>.json holds a ProbeReport: the encoder's scores under `encoder`.
+      await store.put(probeKey(10), JSON.stringify({ step: 10, encoder: { linearTop1: 0.9, knnTop1: 0.5 } }));
+      await store.put(probeKey(20), JSON.stringify({ step: 20, encoder: { linearTop1: 0.99, knnTop1: 0.5 } })); // history.jsonl says 0.2
       const result = await rotateCheckpoints(store, { keepLast: 1, keepBest: 1, keepEvery: 0 });
       expect(result.kept.map((k) => k.step)).toEqual([10, 40]);
       expect(result.kept[0].reasons).toEqual(["best linearTop1 #1 (0.9)"]);

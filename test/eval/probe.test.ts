@@ -8,6 +8,9 @@ import { loadConfigFile } from "../../trainer/config/load_config.js";
 import { runProbe } from "../../trainer/eval/probe.js";
 import { train } from "../../trainer/train/train_loop.js";
 import { handler } from "../../functions/linear-probe/index.js";
+import { readProbeScores } from "../../trainer/checkpoint/rotation.js";
+import { LocalObjectStore } from "../../trainer/storage/local_store.js";
+import { rmSync } from "node:fs";
 
 const root = path.resolve(__dirname, "../..");
 let run: string;
@@ -47,6 +50,13 @@ describe("runProbe", () => {
     expect(again.baselines.random).toMatchObject({ cached: true, linearTop1: report.baselines.random!.linearTop1 });
     expect(again.encoder.linearTop1).toBe(report.encoder.linearTop1);
     expect(readFileSync(path.join(run, "probe/history.jsonl"), "utf8").trim().split("\n")).toHaveLength(1);
+
+    // Rotation and `pull --which best` read the scores back; without the history line (a probe stopped
+    // between its two writes) they fall back to probe/<step>.json as runProbe writes it.
+    const store = new LocalObjectStore(run);
+    expect((await readProbeScores(store, "linearTop1")).get(3)).toBe(report.encoder.linearTop1);
+    rmSync(path.join(run, "probe/history.jsonl"));
+    expect((await readProbeScores(store, "knnTop1")).get(3)).toBe(report.encoder.knnTop1);
   });
 
   it("the random-init baseline is the run's own step-0 encoder: identical to probing an untrained checkpoint", async () => {

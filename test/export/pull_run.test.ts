@@ -70,7 +70,7 @@ beforeAll(async () => {
   // Probe results as `ijepa probe` leaves them: linearTop1 favours step 2, knnTop1 step 1.
   mkdirSync(path.join(run, "probe"), { recursive: true });
   writeFileSync(path.join(run, "probe/history.jsonl"), [probeLine(1, 0.5, 0.9), probeLine(2, 0.7, 0.4), probeLine(3, 0.6, 0.4)].join("\n") + "\n");
-  writeFileSync(path.join(run, "probe/00000002.json"), JSON.stringify({ step: 2, linearTop1: 0.7, knnTop1: 0.4 }));
+  writeFileSync(path.join(run, "probe/00000002.json"), JSON.stringify({ step: 2, encoder: { linearTop1: 0.7, knnTop1: 0.4 } }));
   mkdirSync(path.join(run, "report"), { recursive: true });
   writeFileSync(path.join(run, "report/report.html"), "<html>report</html>\n");
   writeFileSync(path.join(run, "report/loss.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));

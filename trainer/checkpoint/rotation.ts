@@ -2,7 +2,7 @@
 import { ConfigError, CorruptDataError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import { getJson } from "../storage/object_store.js";
-import type { ProbeHistoryRecord } from "../train/metrics_record.js";
+import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
 import { DELETING_MARKER_FILE, listCheckpoints, readLatestPointer } from "./checkpoint_store.js";
 import { PROBE_HISTORY_KEY, PROBE_PREFIX, STATE_FILE, checkpointPrefix } from "./layout.js";
 
@@ -176,7 +176,7 @@ export async function readProbeScores(store: ObjectStore, metric: ProbeMetric): 
   if (historyText !== undefined) {
     historyText.split("\n").forEach((line, index) => {
       if (line.trim() === "") return;
-      const record = parseHistoryLine(line);
+      const record = parseProbeHistoryLine(line);
       if (record === undefined) {
         throw new CorruptDataError(
           store.uriOf(PROBE_HISTORY_KEY),
@@ -192,22 +192,12 @@ export async function readProbeScores(store: ObjectStore, metric: ProbeMetric): 
   for await (const info of store.list(PROBE_PREFIX)) {
     const match = /^probe\/(\d{8})\.json$/.exec(info.key);
     if (!match || scores.has(Number(match[1]))) continue;
-    const result = await getJson<Record<string, unknown>>(store, info.key);
-    const score = result?.[metric];
+    // probe/<step>.json is a ProbeReport (trainer/eval/probe.ts): the encoder's scores sit under `encoder`.
+    const result = await getJson<{ encoder?: Record<string, unknown> }>(store, info.key);
+    const score = result?.encoder?.[metric];
     if (typeof score === "number" && Number.isFinite(score)) scores.set(Number(match[1]), score);
   }
   return scores;
-}
-
-function parseHistoryLine(line: string): Partial<ProbeHistoryRecord> & { step: number } | undefined {
-  try {
-    const record = JSON.parse(line) as unknown;
-    if (typeof record !== "object" || record === null) return undefined;
-    const step = (record as { step?: unknown }).step;
-    return Number.isInteger(step) && (step as number) >= 0 ? (record as ProbeHistoryRecord) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function checkPolicy(policy: RotationPolicy): void {

@@ -26,6 +26,8 @@ export interface CheckpointEncoder {
   writtenAt: string;
   /** URI of the checkpoint folder. */
   folder: string;
+  /** The run's store (the folder holding checkpoints/). */
+  run: ObjectStore;
   /** From the trainer's state: the config's name, the training data, the seed. */
   configName?: string;
   data?: string;
@@ -105,6 +107,7 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
     epoch: chosen.document.epoch,
     writtenAt: chosen.document.writtenAt,
     folder,
+    run: store,
     configName: typeof state.configName === "string" ? state.configName : undefined,
     data: typeof state.data === "string" ? state.data : undefined,
     seed: typeof state.seed === "number" ? state.seed : config.meta.seed,

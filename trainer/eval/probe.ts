@@ -1,15 +1,13 @@
 // `ijepa probe`: linear-probe and kNN top-1 of a checkpoint's target encoder, next to raw-pixel and random-init baselines.
 import { createHash } from "node:crypto";
-import { parseCheckpointLocation } from "../checkpoint/checkpoint_location.js";
 import { PROBE_HISTORY_KEY, probeKey } from "../checkpoint/layout.js";
 import { buildTargetEncoder, readTargetEncoder } from "../checkpoint/target_encoder.js";
-import { openStore } from "../storage/open_store.js";
 import { openEvalSplit, type EvalSplit } from "../data/open_train_source.js";
 import { imageStats } from "../data/in_memory_source.js";
-import { DataError } from "../errors.js";
+import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
 import { VisionTransformer } from "../models/vision_transformer.js";
-import type { ObjectStore } from "../storage/object_store.js";
-import type { ProbeHistoryRecord } from "../train/metrics_record.js";
+import { type ObjectStore, getJson } from "../storage/object_store.js";
+import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
 import { pooledFeatures } from "./features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
 
@@ -37,6 +35,8 @@ export interface ProbeScores {
   linearTop5?: number;
   knnTop1: number;
   knnTop5?: number;
+  knnK: number;
+  knnTemperature: number;
   weightDecay: number;
   sweep: Array<{ weightDecay: number; heldOutTop1: number }>;
   featureDim: number;
@@ -51,7 +51,7 @@ export interface ProbeReport {
   numClasses: number;
   encoder: ProbeScores;
   baselines: Partial<Record<BaselineName, ProbeScores & { cached: boolean }>>;
-  settings: { trainLimit: number; testLimit: number | null; knnK: number; knnTemperature: number };
+  settings: { trainLimit: number; testLimit: number | null };
   timingsMs: { total: number };
   peakRssMb: number;
   writtenTo?: string;
@@ -62,8 +62,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   const log = options.log ?? (() => {});
   // Only model.safetensors is read (checksum-verified); the optimizer state is not needed to evaluate.
   const trained = await readTargetEncoder(options.checkpoint);
-  const { step, dims, seed } = trained;
-  const run = openStore(parseCheckpointLocation(options.checkpoint).runUri);
+  const { step, dims, seed, run } = trained;
   const data = options.data ?? trained.data;
   if (!data) throw new DataError(`${trained.folder} does not name its training data`, "pass --data with a labelled dataset");
   const trainLimit = options.trainLimit ?? 10_000;
@@ -98,10 +97,12 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   }
 
   const baselines: ProbeReport["baselines"] = {};
+  const splitDigest = digestSplits(train, test);
   for (const name of options.baselines ?? ["raw", "random"]) {
-    // Cached per dataset, split sizes and (for random) architecture + seed: they never change with training.
-    const cacheKey = `probe/baselines/${name}-${hashOf({ data: train.origin, trainLimit, testLimit: options.testLimit ?? null, dims: name === "random" ? dims : null, seed, probe: options.probe ?? null })}.json`;
-    const cached = await readJson<ProbeScores>(run, cacheKey);
+    // Training never changes a baseline: cache it under a hash of the exact images and labels probed, the
+    // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
+    const cacheKey = `probe/baselines/${name}-${hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null])}.json`;
+    const cached = await readJsonIfPresent<ProbeScores>(run, cacheKey);
     if (cached) {
       baselines[name] = { ...cached, cached: true };
       log(`probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`);
@@ -132,7 +133,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     numClasses,
     encoder: encoderScores,
     baselines,
-    settings: { trainLimit, testLimit: options.testLimit ?? null, knnK: options.probe?.knn?.k ?? 20, knnTemperature: options.probe?.knn?.temperature ?? 0.07 },
+    settings: { trainLimit, testLimit: options.testLimit ?? null },
     timingsMs: { total: performance.now() - started },
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
@@ -159,6 +160,8 @@ function toScores(r: LinearProbeResult, dim: number, featureMs: number, probeMs:
     linearTop5: r.linear.top5,
     knnTop1: r.knn.top1,
     knnTop5: r.knn.top5,
+    knnK: r.knn.k,
+    knnTemperature: r.knn.temperature,
     weightDecay: r.linear.weightDecay,
     sweep: r.linear.sweep.map((s) => ({ weightDecay: s.weightDecay, heldOutTop1: s.heldOutTop1 })),
     featureDim: dim,
@@ -179,16 +182,44 @@ function countClasses(train: EvalSplit, test: EvalSplit): number {
 
 /** probe/history.jsonl: one line per probe; a re-run of the same step replaces its line (idempotent). */
 async function appendHistory(run: ObjectStore, record: ProbeHistoryRecord): Promise<void> {
-  const existing = (await run.head(PROBE_HISTORY_KEY)) ? new TextDecoder().decode(await run.get(PROBE_HISTORY_KEY)) : "";
-  const lines = existing.split("\n").filter((l) => l.trim() && (JSON.parse(l) as ProbeHistoryRecord).step !== record.step);
-  lines.push(JSON.stringify(record));
-  lines.sort((a, b) => (JSON.parse(a) as ProbeHistoryRecord).step - (JSON.parse(b) as ProbeHistoryRecord).step);
-  await run.put(PROBE_HISTORY_KEY, lines.join("\n") + "\n", { contentType: "application/x-ndjson" });
+  let existing = "";
+  try {
+    existing = new TextDecoder().decode(await run.get(PROBE_HISTORY_KEY));
+  } catch (err) {
+    if (!(err instanceof NotFoundError)) throw err;
+  }
+  const records: ProbeHistoryRecord[] = [];
+  existing.split("\n").forEach((line, i) => {
+    if (!line.trim()) return;
+    const parsed = parseProbeHistoryLine(line);
+    if (!parsed) {
+      throw new CorruptDataError(run.uriOf(PROBE_HISTORY_KEY), `line ${i + 1} is not a probe record with a whole-number step`, "fix or delete that line, then probe again");
+    }
+    if (parsed.step !== record.step) records.push(parsed);
+  });
+  records.push(record);
+  records.sort((a, b) => a.step - b.step);
+  await run.put(PROBE_HISTORY_KEY, records.map((r) => JSON.stringify(r)).join("\n") + "\n", { contentType: "application/x-ndjson" });
 }
 
-async function readJson<T>(store: ObjectStore, key: string): Promise<T | undefined> {
-  if (!(await store.head(key))) return undefined;
-  return JSON.parse(new TextDecoder().decode(await store.get(key))) as T;
+async function readJsonIfPresent<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+  try {
+    return await getJson<T>(store, key);
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/** A digest of exactly what is probed: both splits' images and labels. */
+function digestSplits(train: EvalSplit, test: EvalSplit): string {
+  const h = createHash("sha256");
+  for (const s of [train, test]) {
+    h.update(`${s.count}x${s.height}x${s.width}x${s.channels};`);
+    h.update(s.images);
+    h.update(new Uint8Array(s.labels.buffer, s.labels.byteOffset, s.labels.byteLength));
+  }
+  return h.digest("hex");
 }
 
 function hashOf(value: unknown): string {

@@ -59,3 +59,15 @@ export interface ProbeHistoryRecord {
     random?: { linearTop1: number; knnTop1: number };
   };
 }
+
+/** One line of probe/history.jsonl, or undefined when it is not JSON or has no whole-number step. */
+export function parseProbeHistoryLine(line: string): ProbeHistoryRecord | undefined {
+  try {
+    const record = JSON.parse(line) as unknown;
+    if (typeof record !== "object" || record === null) return undefined;
+    const step = (record as { step?: unknown }).step;
+    return Number.isInteger(step) && (step as number) >= 0 ? (record as ProbeHistoryRecord) : undefined;
+  } catch {
+    return undefined;
+  }
+}
