@@ -61,7 +61,7 @@ for (const config of configs) {
 async function runOne(configName: string, warmup: number, steps: number): Promise<BenchResult> {
   const { loadConfigFile } = await import("../trainer/config/load_config.js");
   const { train } = await import("../trainer/train/train_loop.js");
-  const { resolveConfigPath } = await import("../bin/config_path.js");
+  const { resolveConfigPath } = await import("../trainer/config/config_path.js");
   const { MultiBlockMaskSampler } = await import("../trainer/masks/multiblock.js");
   const { stepIndices } = await import("../trainer/models/ijepa.js");
   const { resolveModelDims } = await import("../trainer/models/model_dims.js");

@@ -7,7 +7,7 @@ import { BACKEND_NAMES } from "../trainer/backend.js";
 import { InterruptedError, train } from "../trainer/train/train_loop.js";
 import { runShardCommand } from "../trainer/data/shard_command.js";
 import { runRotateCommand } from "../functions/rotate-checkpoints/command.js";
-import { resolveConfigPath } from "./config_path.js";
+import { resolveConfigPath } from "../trainer/config/config_path.js";
 
 
 const int = (name: string) => (value: string) => {

@@ -5,11 +5,13 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import { resolveConfigPath } from "../config/config_path.js";
 import { loadConfigFile } from "../config/load_config.js";
 import { readLatestPointer } from "../checkpoint/checkpoint_store.js";
 import { ConfigError, IjepaError } from "../errors.js";
 import { joinUri, openStore } from "../storage/open_store.js";
-import { INPUT_KEY } from "../checkpoint/layout.js";
+import { INPUT_KEY, probeKey } from "../checkpoint/layout.js";
+import { InterruptedError } from "../train/train_loop.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -54,7 +56,6 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
     throw new ConfigError(`invalid pipeline input: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   }
   const input = parsed.data;
-  const { resolveConfigPath } = await import("../../bin/config_path.js");
   const configPath = resolveConfigPath(input.config);
   const config = await loadConfigFile(configPath);
   const configName = path.basename(configPath, ".yaml");
@@ -77,8 +78,24 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
   const { buildRunReport } = await import("../report/build_run_report.js");
   const probes: PipelineResult["probes"] = [];
 
-  for (let segment = 0; ; segment++) {
+  const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
+  // LinearProbe, RotateCheckpoints and the report (Lambdas in AWS) for the checkpoint a segment ended on.
+  const evaluate = async (step: number) => {
+    log(`[3/4] probe step ${step} (${input.probeTrainLimit} train images, full test split)`);
+    const p = await probeHandler({ checkpoint: runUri, data: shard.manifestUri, trainLimit: input.probeTrainLimit });
+    probes.push({ step: p.step, linearTop1: p.linearTop1, knnTop1: p.knnTop1 });
+    log(`      linear ${pct(p.linearTop1)}, kNN ${pct(p.knnTop1)}` + Object.entries(p.baselines).map(([k, v]) => `; ${k}: linear ${pct(v.linearTop1)}, kNN ${pct(v.knnTop1)}`).join(""));
+    const r = await rotate({ run: runUri, keepLast: input.keepLast, keepBest: input.keepBest, keepEvery: 0 });
+    log(`      rotate: kept ${r.kept.map((k) => k.step).join(", ")}${r.deleted.length ? `; deleted ${r.deleted.join(", ")}` : ""}`);
+    log(`[4/4] report`);
+    await buildRunReport(run);
+  };
+
+  for (;;) {
     const latest = await readLatestPointer(run);
+    // A segment whose training finished but whose probe did not (the pipeline stopped in between):
+    // evaluate it first, before rotation could delete the checkpoint it never scored.
+    if (latest && !(await run.head(probeKey(latest.step)))) await evaluate(latest.step);
     const doneEpochs = latest?.epoch ?? 0;
     const reachedCap = input.maxSteps !== undefined && (latest?.step ?? 0) >= input.maxSteps;
     if (doneEpochs >= epochs || reachedCap) break;
@@ -91,19 +108,9 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
     if (input.replicas) args.push("--replicas", String(input.replicas));
     if (input.backend) args.push("--backend", input.backend);
     await runChild(args);
-
-    // LinearProbe and RotateCheckpoints (Lambdas in AWS).
     const after = await readLatestPointer(run);
-    log(`[3/4] probe step ${after?.step} (${input.probeTrainLimit} train images, full test split)`);
-    const p = await probeHandler({ checkpoint: runUri, data: shard.manifestUri, trainLimit: input.probeTrainLimit });
-    probes.push({ step: p.step, linearTop1: p.linearTop1, knnTop1: p.knnTop1 });
-    const pct = (x: number) => `${(x * 100).toFixed(2)} %`;
-    log(`      linear ${pct(p.linearTop1)}, kNN ${pct(p.knnTop1)}` + Object.entries(p.baselines).map(([k, v]) => `; ${k}: linear ${pct(v.linearTop1)}, kNN ${pct(v.knnTop1)}`).join(""));
-    const r = await rotate({ run: runUri, keepLast: input.keepLast, keepBest: input.keepBest, keepEvery: 0 });
-    log(`      rotate: kept ${r.kept.map((k) => k.step).join(", ")}${r.deleted.length ? `; deleted ${r.deleted.join(", ")}` : ""}`);
-    log(`[4/4] report`);
-    await buildRunReport(run);
-    if (after && after.step === latest?.step) throw new IjepaError(`training made no progress past step ${after.step}`, "look at the trainer's output above");
+    if (!after || after.step === latest?.step) throw new IjepaError(`training made no progress past step ${latest?.step ?? 0}`, "look at the trainer's output above");
+    await evaluate(after.step);
   }
   const final = await readLatestPointer(run);
   const reportUri = run.uriOf("report/report.html");
@@ -111,17 +118,26 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
   return { runUri, manifestUri: shard.manifestUri, step: final?.step ?? 0, probes, reportUri };
 }
 
+/**
+ * Runs `ijepa <args>` as a child process. The child gets its own process group, so a Ctrl-C in the
+ * terminal reaches only this process, which passes it on once: the trainer then finishes its step and
+ * writes a checkpoint (a second signal would make it quit at once).
+ */
 function runChild(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(repoRoot, "bin/ijepa.js"), ...args], { stdio: "inherit" });
+    const child = spawn(process.execPath, [path.join(repoRoot, "bin/ijepa.js"), ...args], { stdio: "inherit", detached: true });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
+    const stopChild = () => child.kill("SIGKILL");
     process.on("SIGINT", forward);
     process.on("SIGTERM", forward);
+    process.on("exit", stopChild);
     child.on("error", reject);
     child.on("exit", (code, signal) => {
       process.off("SIGINT", forward);
       process.off("SIGTERM", forward);
+      process.off("exit", stopChild);
       if (code === 0) resolve();
+      else if (code === 130) reject(new InterruptedError("the trainer stopped on request after writing a checkpoint", "run the same command again: it resumes from that checkpoint"));
       else reject(new IjepaError(`the trainer exited with ${signal ?? `code ${code}`}`, "fix what it reported above, then run the same command again: it resumes from the last checkpoint"));
     });
   });

@@ -1,9 +1,9 @@
-// Resolves --config: a path to a YAML file, or the name of a preset in configs/.
+// Resolves a config argument: a path to a YAML file, or the name of a preset in configs/.
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** A config path, or the name of a preset in configs/ ("smoke", "fmnist-vit-tiny" …). */
 export function resolveConfigPath(nameOrPath: string): string {
