@@ -63,6 +63,7 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
   const { train } = await import("../trainer/train/train_loop.js");
   const { resolveConfigPath } = await import("../trainer/config/config_path.js");
   const { MultiBlockMaskSampler } = await import("../trainer/masks/multiblock.js");
+  const { maskOptionsFromConfig } = await import("../trainer/masks/mask_config.js");
   const { stepIndices } = await import("../trainer/models/ijepa.js");
   const { resolveModelDims } = await import("../trainer/models/model_dims.js");
   const { stepFlops } = await import("../trainer/train/step_flops.js");
@@ -86,11 +87,7 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
     const ms = measured.map((r) => r.msPerStep as number).sort((a, b) => a - b);
     const median = ms[Math.floor(ms.length / 2)];
     const dims = resolveModelDims(config, 1);
-    const sampler = new MultiBlockMaskSampler({
-      inputSize: config.data.crop_size, patchSize: config.mask.patch_size, encMaskScale: config.mask.enc_mask_scale, predMaskScale: config.mask.pred_mask_scale,
-      aspectRatio: config.mask.aspect_ratio, nenc: config.mask.num_enc_masks, npred: config.mask.num_pred_masks, minKeep: config.mask.min_keep,
-      allowOverlap: config.mask.allow_overlap, cornerSampling: config.mask.corner_sampling,
-    });
+    const sampler = new MultiBlockMaskSampler(maskOptionsFromConfig(config));
     // GFLOP/s over the measured steps as a whole: their FLOPs (mask sizes vary by step) over their time.
     let flops = 0;
     let totalMs = 0;

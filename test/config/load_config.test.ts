@@ -61,3 +61,14 @@ describe("config errors name the key and the fix", () => {
     await expect(loadConfigFile("/nonexistent/cfg.yaml")).rejects.toThrow(/config file not found: \/nonexistent\/cfg\.yaml/);
   });
 });
+
+describe("config consistency checked when the config is read", () => {
+  it("refuses masks that can never be sampled, naming the mask keys, before any data is touched", () => {
+    const official = base.replace("min_keep: 3, pred_mask_scale: [0.1, 0.2], num_pred_masks: 3", "min_keep: 10, pred_mask_scale: [0.15, 0.2], num_pred_masks: 4");
+    expect(() => parseConfig(official, "fm.yaml")).toThrow(/fm\.yaml: mask\.min_keep=10 cannot be met by target blocks/);
+  });
+
+  it("refuses meta.read_checkpoint, pointing at --resume-from", () => {
+    expect(() => parseConfig(base.replace("pred_emb_dim: 24", "pred_emb_dim: 24, read_checkpoint: jepa-ep10.pth.tar"))).toThrow(/meta\.read_checkpoint: .*--resume-from/);
+  });
+});

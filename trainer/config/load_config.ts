@@ -5,6 +5,8 @@ import type { z } from "zod";
 import { ConfigError } from "../errors.js";
 import { trainConfigSchema, type TrainConfig } from "./schema.js";
 import { resolveModelDims } from "../models/model_dims.js";
+import { maskOptionsFromConfig } from "../masks/mask_config.js";
+import { MultiBlockMaskSampler } from "../masks/multiblock.js";
 
 /** Loads and validates a config file. Throws ConfigError whose message names the file and the key. */
 export async function loadConfigFile(path: string): Promise<TrainConfig> {
@@ -53,8 +55,13 @@ function checkConsistency(config: TrainConfig, origin: string): void {
   } catch (err) {
     throw new ConfigError(`${origin}: ${(err as Error).message}`);
   }
-  const [e0, e1] = config.optimization.ema;
-  if (e0 > e1) throw new ConfigError(`${origin}: optimization.ema [${e0}, ${e1}] must rise`, "use e.g. [0.996, 1.0]");
+  // Impossible masks (e.g. the official min_keep 10 on a 7×7 grid) are refused here, before any data is read.
+  try {
+    new MultiBlockMaskSampler(maskOptionsFromConfig(config));
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError(`${origin}: ${err.message.split("\n")[0]}`, err.hint);
+    throw err;
+  }
 }
 
 /** "mask.min_kep: unknown key (did you mean min_keep?)", "meta.model_name: expected one of vit_tiny, …". */

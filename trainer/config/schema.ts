@@ -52,7 +52,9 @@ const meta = z.strictObject({
     .literal(false, { message: "TensorFlow.js computes in float32 only; set meta.use_bfloat16: false (we do not fake bf16)" })
     .default(false),
   load_checkpoint: z.boolean().default(false),
-  read_checkpoint: z.string().nullable().default(null),
+  read_checkpoint: z
+    .null({ message: "choosing a checkpoint in the config is not supported; leave meta.read_checkpoint null and pass --resume-from <step>" })
+    .default(null),
   copy_data: z.boolean().optional(),
   /** Extensions: override the preset's width/depth/heads/MLP ratio (e.g. a 6-block vit_tiny). */
   embed_dim: z.number().int().min(2).optional(),

@@ -4,7 +4,7 @@ import { gatherRowsIndex, maskedPatchIndex, repeatInterleaveBatch } from "../mas
 import type { BatchMasks } from "../masks/multiblock.js";
 import { layerNormNoAffine, regressionLoss } from "./layers.js";
 import type { ModelDims } from "./model_dims.js";
-import type { StateTensor } from "./param_table.js";
+import type { ParamSpec, StateTensor } from "./param_table.js";
 import { VisionTransformer, VisionTransformerPredictor } from "./vision_transformer.js";
 
 export type LossKind = "smooth_l1" | "l2";
@@ -74,6 +74,21 @@ export class IJepa {
     const predictor = VisionTransformerPredictor.initialise(dims, seed);
     const targetEncoder = new VisionTransformer(dims, (spec) => Float32Array.from(encoder.params.get(spec.name).dataSync() as Float32Array), "target_encoder");
     return new IJepa(dims, encoder, predictor, targetEncoder);
+  }
+
+  /**
+   * Fixed values only (sin-cos position embeddings; zeros elsewhere): for a model whose weights are
+   * about to be overwritten (a resumed run, a replica), without drawing millions of random numbers.
+   */
+  static blank(dims: ModelDims): IJepa {
+    const fixedOrZero = (spec: ParamSpec) =>
+      spec.init.kind === "fixed" ? Float32Array.from(spec.init.values) : new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+    return new IJepa(
+      dims,
+      new VisionTransformer(dims, fixedOrZero, "encoder"),
+      new VisionTransformerPredictor(dims, fixedOrZero),
+      new VisionTransformer(dims, fixedOrZero, "target_encoder"),
+    );
   }
 
   /** The variables that get gradients: context encoder + predictor (never the target encoder). */

@@ -113,14 +113,12 @@ let tableCounter = 0;
 export class ParamTable {
   readonly specs: ParamSpec[];
   readonly vars = new Map<string, tf.Variable>();
-  private readonly specByName = new Map<string, ParamSpec>();
 
   constructor(specs: ParamSpec[], values: (spec: ParamSpec) => Float32Array, readonly scope: string) {
     this.specs = specs;
     // tfjs variable names are global to the process: make them unique per table.
     const id = tableCounter++;
     for (const spec of specs) {
-      this.specByName.set(spec.name, spec);
       const v = values(spec);
       // tidy disposes the temporary tensor; the variable keeps its data.
       this.vars.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(v, spec.shape, "float32"), spec.trainable, `${scope}#${id}/${spec.name}`)));
@@ -131,12 +129,6 @@ export class ParamTable {
     const v = this.vars.get(name);
     if (!v) throw new Error(`${this.scope} has no parameter ${name}`);
     return v;
-  }
-
-  spec(name: string): ParamSpec {
-    const s = this.specByName.get(name);
-    if (!s) throw new Error(`${this.scope} has no parameter ${name}`);
-    return s;
   }
 
   trainableVars(): tf.Variable[] {
@@ -169,11 +161,6 @@ export class ParamTable {
         this.get(spec.name).assign(tf.tensor(fromOfficialLayout(spec, t.data), spec.shape, "float32"));
       }
     });
-  }
-
-  /** Copies every value from another table with the same specs (target encoder ← context encoder). */
-  copyFrom(other: ParamTable): void {
-    for (const spec of this.specs) this.get(spec.name).assign(other.get(spec.name));
   }
 
   dispose(): void {

@@ -23,7 +23,6 @@ export interface AdamWSettings {
  */
 export class AdamW {
   private readonly slots: Slot[] = [];
-  private readonly byVariable = new Map<string, Slot>();
   /** Number of updates applied so far (PyTorch's per-parameter `step`, identical for all of ours). */
   stepCount = 0;
 
@@ -44,7 +43,6 @@ export class AdamW {
           expAvgSq: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
         };
         this.slots.push(slot);
-        this.byVariable.set(param.name, slot);
       }
     }
   }

@@ -147,10 +147,10 @@ export class DataParallelEngine implements GradientEngine {
         const grads = new SharedArrayBuffer(trainableTotal * 4);
         engine.gradViews.push(new Float32Array(grads));
         const init: ReplicaWorkerInit = { dims: model.dims, backend, lossKind, weights: engine.weightView.buffer as SharedArrayBuffer, grads, trainableCount: variables.length };
-        const worker = new Worker(entry, { workerData: { init, layout: { shapes: engine.layout.shapes, offsets: engine.layout.offsets } } });
-        engine.workers.push(worker);
-        await request(worker, { type: "ready" });
+        engine.workers.push(new Worker(entry, { workerData: { init, layout: { shapes: engine.layout.shapes, offsets: engine.layout.offsets } } }));
       }
+      // Workers load their backend and model in parallel.
+      await Promise.all(engine.workers.map((w) => request(w, { type: "ready" })));
     } catch (err) {
       await engine.close();
       throw err;
@@ -161,9 +161,17 @@ export class DataParallelEngine implements GradientEngine {
   async compute(batch: StepBatch) {
     this.publishWeights();
     const slices = splitBatch(batch, this.replicas);
-    const pending = this.workers.map((w, i) => request<{ loss: number }>(w, { type: "step", batch: slices[i + 1] }));
+    // Each worker gets a copy of its own slice only (posting a subarray would copy the whole buffer).
+    const pending = this.workers.map((w, i) => request<{ loss: number }>(w, { type: "step", batch: { ...slices[i + 1], patches: slices[i + 1].patches.slice() } }));
     // Slice 0 runs here while the workers run theirs; `pending` settles once this thread yields.
-    const own = await this.inProcess.compute(slices[0]);
+    let own: Awaited<ReturnType<InProcessEngine["compute"]>>;
+    try {
+      own = await this.inProcess.compute(slices[0]);
+    } catch (err) {
+      // Wait for the workers (their errors are secondary) so no rejection is left unhandled.
+      await Promise.allSettled(pending);
+      throw err;
+    }
     let replies: Array<{ loss: number }>;
     try {
       replies = await Promise.all(pending);

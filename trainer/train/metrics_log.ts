@@ -46,6 +46,18 @@ export class MetricsLog {
     this.dirty = false;
   }
 
+  /** Losses of `epoch`'s step records, scanning back from the end (an epoch's lines are the last ones). */
+  epochLosses(epoch: number): number[] {
+    const losses: number[] = [];
+    for (let i = this.lines.length - 1; i >= 0; i--) {
+      const rec = JSON.parse(this.lines[i]) as MetricsRecord;
+      if (rec.type !== "step") continue;
+      if (rec.epoch < epoch) break;
+      if (rec.epoch === epoch) losses.push(rec.loss);
+    }
+    return losses.reverse();
+  }
+
   records(): MetricsRecord[] {
     return this.lines.map((l) => JSON.parse(l) as MetricsRecord);
   }

@@ -12,7 +12,7 @@ export interface StartRecord {
   configName: string;
 }
 
-/** Written every `logging.log_every` steps. */
+/** Written after every step (`logging.log_every` sets how often one is also printed). */
 export interface StepRecord {
   type: "step";
   time: string;

@@ -9,8 +9,8 @@ const { init, layout } = workerData as { init: ReplicaWorkerInit; layout: { shap
 const port = parentPort!;
 
 await initBackend(init.backend);
-// Any seed will do: every weight that is not fixed (the sin-cos position embeddings) is overwritten from main's.
-const model = IJepa.initialise(init.dims, 0);
+// Every trainable weight (and the whole target encoder) is overwritten from main's before each step.
+const model = IJepa.blank(init.dims);
 const trainable = model.trainableVariables();
 const syncVars = [...trainable, ...model.targetEncoder.params.specs.map((s) => model.targetEncoder.params.get(s.name))];
 if (syncVars.length !== layout.shapes.length || trainable.length !== init.trainableCount) {
@@ -38,8 +38,13 @@ port.on("message", (msg: { id: number; type: string; batch?: StepBatch }) => {
       loadWeights();
       const b = msg.batch!;
       const patches = tf.tensor2d(b.patches, [b.patches.length / b.patchWidth, b.patchWidth]);
-      const { loss, grads: g } = model.lossAndGrads(patches, b.indices, init.lossKind, trainable);
-      patches.dispose();
+      let result: ReturnType<typeof model.lossAndGrads>;
+      try {
+        result = model.lossAndGrads(patches, b.indices, init.lossKind, trainable);
+      } finally {
+        patches.dispose();
+      }
+      const { loss, grads: g } = result;
       let offset = 0;
       for (const v of trainable) {
         grads.set(g[v.name].dataSync() as Float32Array, offset);

@@ -11,6 +11,7 @@ import type { ImageSourceInfo, RawBatch, TrainBatchSource } from "../data/batch_
 import { openTrainSource } from "../data/open_train_source.js";
 import { pooledFeatures } from "../eval/features.js";
 import { MultiBlockMaskSampler, type BatchMasks } from "../masks/multiblock.js";
+import { maskOptionsFromConfig } from "../masks/mask_config.js";
 import { MASKS_FIGURE_KEY, renderMaskFigure } from "../report/mask_figure.js";
 import { describeMaskStats, formatMaskStats } from "../masks/mask_stats.js";
 import { IJepa, stepIndices } from "../models/ijepa.js";
@@ -114,13 +115,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     );
   }
   const checkpoint = wantResume ? await loadCheckpoint<TrainState>(store, options.resumeFrom ?? "latest") : undefined;
-  if (checkpoint && options.config && JSON.stringify(options.config) !== JSON.stringify(checkpoint.state.config)) {
-    log("note: --config differs from the config this run was trained with; resuming uses the run's own (only --epochs, --seed and --data can change on resume)");
-  }
   const base = checkpoint ? checkpoint.state.config : options.config;
   if (!base) throw new ConfigError("no config given", "pass --config with a YAML file or a preset name (smoke, fmnist-vit-tiny, …)");
   const config = structuredClone(base);
   if (options.epochs !== undefined) config.optimization.epochs = options.epochs;
+  if (checkpoint && options.config) {
+    const given = structuredClone(options.config);
+    given.optimization.epochs = config.optimization.epochs;
+    if (JSON.stringify(given) !== JSON.stringify(config)) {
+      log("note: --config differs from the config this run was trained with; resuming uses the run's own (only --epochs, --seed and --data can change on resume)");
+    }
+  }
   const seed = options.seed ?? checkpoint?.state.seed ?? config.meta.seed;
   // An injected source names itself; otherwise --data, then the checkpoint's, then the config's.
   const data = options.data ?? (options.source ? options.source.info.origin : (checkpoint?.state.data ?? config.data.dataset));
@@ -185,7 +190,7 @@ class TrainingRun {
       throw new DataError(`${this.info.origin} has ${this.info.numExamples} training images, fewer than one batch of ${this.batchSize}`, "lower data.batch_size or use more images");
     }
     this.dims = resolveModelDims(config, this.info.channels);
-    this.sampler = maskSamplerFor(config);
+    this.sampler = new MultiBlockMaskSampler(maskOptionsFromConfig(config));
     const o = config.optimization;
     this.totalSteps = o.epochs * this.itersPerEpoch;
     this.lastStep = Math.min(this.totalSteps, options.maxSteps ?? this.totalSteps, (options.untilEpoch ?? o.epochs) * this.itersPerEpoch);
@@ -201,7 +206,8 @@ class TrainingRun {
       finalWeightDecay: o.final_weight_decay,
       ema: o.ema,
     });
-    this.model = IJepa.initialise(this.dims, ctx.seed);
+    // A resumed run's weights all come from the checkpoint: skip drawing an initialisation.
+    this.model = ctx.checkpoint ? IJepa.blank(this.dims) : IJepa.initialise(this.dims, ctx.seed);
     this.optimizer = new AdamW(
       [
         { prefix: "encoder.", table: this.model.encoder.params },
@@ -243,9 +249,16 @@ class TrainingRun {
       await this.metrics.loadForResume(this.step);
       log(`resumed from ${origin} (step ${this.step}, epoch ${Math.floor(this.step / this.itersPerEpoch)})`);
     }
-    this.replicas = chooseReplicas(ctx.options.replicas ?? checkpoint?.state.replicas, backend, this.batchSize);
-    if (checkpoint && checkpoint.state.replicas !== this.replicas) {
-      log(`note: the checkpoint was trained with ${checkpoint.state.replicas} replica(s), this process uses ${this.replicas}: results stay valid but are not bit-identical to an uninterrupted run`);
+    this.replicas = chooseReplicas(ctx.options.replicas, checkpoint?.state.replicas, backend, this.batchSize);
+    if (checkpoint) {
+      // Exact resume needs the same backend, replica count and data; anything else still resumes, but say so.
+      const s = checkpoint.state;
+      const differences = [
+        s.replicas !== this.replicas ? `${s.replicas} replica(s), now ${this.replicas}` : "",
+        s.backend !== backend.name ? `backend ${s.backend}, now ${backend.name}` : "",
+        s.itersPerEpoch !== this.itersPerEpoch ? `${s.itersPerEpoch} steps per epoch, now ${this.itersPerEpoch} (other data: epoch boundaries and schedules shift)` : "",
+      ].filter(Boolean);
+      if (differences.length) log(`note: the checkpoint was trained with ${differences.join("; ")}: training continues, but not bit-identically to an uninterrupted run`);
     }
     await store.put(CONFIG_KEY, toYaml(config), { contentType: "application/yaml" });
     describeRun(this.dims, config, this.model, this.info.origin, this.info.numExamples, this.itersPerEpoch, this.lastStep, this.replicas, backend).forEach((l) => log(l));
@@ -371,7 +384,7 @@ class TrainingRun {
   private async endEpoch(): Promise<void> {
     const { config, source } = this.ctx;
     const epoch = this.step / this.itersPerEpoch - 1;
-    const losses = this.metrics.records().flatMap((r) => (r.type === "step" && r.epoch === epoch ? [r.loss] : []));
+    const losses = this.metrics.epochLosses(epoch);
     const rec = await epochMetrics(this.model, source, config, this.step, epoch, losses);
     this.metrics.append(rec);
     this.progress.note(`epoch ${epoch + 1} done: mean loss ${rec.meanLoss.toFixed(5)}, target std ${rec.targetStd.toFixed(4)}, effective rank ${rec.effectiveRank.toFixed(1)}`);
@@ -421,20 +434,6 @@ class TrainingRun {
   }
 }
 
-function maskSamplerFor(config: TrainConfig): MultiBlockMaskSampler {
-  return new MultiBlockMaskSampler({
-    inputSize: config.data.crop_size,
-    patchSize: config.mask.patch_size,
-    encMaskScale: config.mask.enc_mask_scale,
-    predMaskScale: config.mask.pred_mask_scale,
-    aspectRatio: config.mask.aspect_ratio,
-    nenc: config.mask.num_enc_masks,
-    npred: config.mask.num_pred_masks,
-    minKeep: config.mask.min_keep,
-    allowOverlap: config.mask.allow_overlap,
-    cornerSampling: config.mask.corner_sampling,
-  });
-}
 
 function fetchBatch(source: TrainBatchSource, step: number, itersPerEpoch: number, batchSize: number) {
   return source.batch(Math.floor(step / itersPerEpoch), step % itersPerEpoch, batchSize);
@@ -460,12 +459,14 @@ async function epochMetrics(model: IJepa, source: TrainBatchSource, config: Trai
   };
 }
 
-function chooseReplicas(requested: number | undefined, backend: BackendInfo, batchSize: number): number {
+/** Replicas for this process: an explicit --replicas, else the checkpoint's count, else min(cores, 4) — on wasm/cpu only. */
+function chooseReplicas(requested: number | undefined, fromCheckpoint: number | undefined, backend: BackendInfo, batchSize: number): number {
+  if (requested !== undefined && requested < 1) throw new IjepaError(`--replicas ${requested}`, "use 1 or more");
   if (backend.name === "node" || backend.name === "node-gpu") {
     if (requested && requested > 1) throw new IjepaError(`--replicas ${requested} is for the wasm/cpu backends`, "TensorFlow's native backend uses every core (or the GPU) in one process; drop --replicas");
     return 1;
   }
-  let replicas = requested ?? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  let replicas = requested ?? fromCheckpoint ?? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
   while (replicas > 1 && batchSize % replicas !== 0) replicas -= 1;
   if (requested && replicas !== requested) {
     throw new IjepaError(`data.batch_size ${batchSize} does not split evenly over --replicas ${requested}`, `use a replica count that divides the batch size`);

@@ -1,4 +1,4 @@
-// Seeded random numbers whose whole state is four uint32s, so a checkpoint can store and restore it exactly.
+// Seeded random numbers (xoshiro128**): every random choice is drawn from a stream named by (seed, purpose, step).
 
 /** Serializable generator state (xoshiro128**). */
 export type RngState = [number, number, number, number];
