@@ -1,4 +1,5 @@
 // Reads the source records of one planned chunk (IDX slice, CIFAR records, or image files) into uint8 NHWC + labels.
+import { NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import { cifarRecordFormat, decodeCifarRecords } from "./cifar_reader.js";
 import { decodeSquareImage } from "./image_decode.js";
@@ -83,6 +84,10 @@ async function readImageFolderChunk(store: ObjectStore, chunk: ShardChunk, concu
       try {
         bytes = await store.get(key);
       } catch (err) {
+        // A file gone since planning is skipped like a bad one. Anything else (throttling that outlasted
+        // the retries, access denied, a dropped connection) fails the chunk so it is retried: recording
+        // it as rejected would drop the image from the dataset for good, under an unchanged fingerprint.
+        if (!(err instanceof NotFoundError)) throw err;
         reasons[i] = `cannot read: ${(err as Error).message.split("\n")[0]}`;
         continue;
       }

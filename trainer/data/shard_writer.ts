@@ -211,6 +211,8 @@ export async function finalizeShards(rawInput: ShardInput, plan: ShardPlan, opti
   const published = await readManifestIfPresent(output);
   if (published) {
     if (published.fingerprint !== plan.fingerprint) throw outputTakenError(output, published.fingerprint, plan.fingerprint);
+    // A finalize that stopped after publishing left its work files: finish the clean-up (idempotent).
+    await removeWorkFiles(output, referencedShardKeys(published));
     return published;
   }
   const parts: ShardPart[] = [];
@@ -276,9 +278,12 @@ export async function finalizeShards(rawInput: ShardInput, plan: ShardPlan, opti
   };
   const manifest = parseManifest(document, output.uriOf(MANIFEST_KEY)); // our own output must pass our own reader
   await output.publish(MANIFEST_KEY, manifest);
-  const referenced = new Set([...manifest.splits.train.shards, ...manifest.splits.test.shards].flatMap((s) => [s.images.key, s.labels.key]));
-  await removeWorkFiles(output, referenced);
+  await removeWorkFiles(output, referencedShardKeys(manifest));
   return manifest;
+}
+
+function referencedShardKeys(manifest: DatasetManifest): Set<string> {
+  return new Set([...manifest.splits.train.shards, ...manifest.splits.test.shards].flatMap((s) => [s.images.key, s.labels.key]));
 }
 
 /** Deletes parts/ and every shard file not in `keep` (leftovers of an interrupted or failed run). */

@@ -10,6 +10,8 @@ import { NotFoundError } from "../errors.js";
 import { type Body, type ObjectInfo, type ObjectStore, type PutOptions, checkKey, checkPrefix } from "./object_store.js";
 
 const TEMP_MARK = ".tmp-";
+/** Exactly the names writeTemp makes (".<name>.tmp-<pid>-<12 hex>"), so a real "photo.tmp-1.jpg" still lists. */
+const TEMP_FILE = /^\..+\.tmp-\d+-[0-9a-f]{12}$/;
 
 export class LocalObjectStore implements ObjectStore {
   readonly baseUri: string;
@@ -26,7 +28,7 @@ export class LocalObjectStore implements ObjectStore {
 
   async get(key: string): Promise<Uint8Array> {
     try {
-      return new Uint8Array(await fs.readFile(this.uriOf(key)));
+      return await fs.readFile(this.uriOf(key)); // a Buffer is a Uint8Array: no copy needed
     } catch (err) {
       throw this.translate(err, key);
     }
@@ -47,7 +49,12 @@ export class LocalObjectStore implements ObjectStore {
   async put(key: string, body: Body, _options?: PutOptions): Promise<{ etag: string }> {
     const file = this.uriOf(key);
     const temp = await this.writeTemp(file, body);
-    await fs.rename(temp, file);
+    try {
+      await fs.rename(temp, file);
+    } catch (err) {
+      await fs.rm(temp, { force: true });
+      throw err;
+    }
     return { etag: etagOf(await fs.stat(file, { bigint: true })) };
   }
 
@@ -111,8 +118,12 @@ export class LocalObjectStore implements ObjectStore {
     await this.put(key, JSON.stringify(document, null, 2) + "\n", { contentType: "application/json" });
   }
 
-  private async walk(dirKey: string, out: string[]): Promise<void> {
+  /** Collects file keys under dirKey; symbolic links are followed (a folder of links to images is common), cycles are not. */
+  private async walk(dirKey: string, out: string[], seen = new Set<string>()): Promise<void> {
     const dir = dirKey ? path.join(this.root, dirKey) : this.root;
+    const real = await fs.realpath(dir).catch(() => dir);
+    if (seen.has(real)) return;
+    seen.add(real);
     let entries: import("node:fs").Dirent[];
     try {
       entries = await fs.readdir(dir, { withFileTypes: true });
@@ -122,8 +133,15 @@ export class LocalObjectStore implements ObjectStore {
     }
     for (const entry of entries) {
       const key = dirKey ? `${dirKey}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) await this.walk(key, out);
-      else if (entry.isFile() && !entry.name.includes(TEMP_MARK)) out.push(key);
+      let isDirectory = entry.isDirectory();
+      let isFile = entry.isFile();
+      if (entry.isSymbolicLink()) {
+        const target = await fs.stat(path.join(dir, entry.name)).catch(() => undefined); // a dangling link lists nothing
+        isDirectory = target?.isDirectory() ?? false;
+        isFile = target?.isFile() ?? false;
+      }
+      if (isDirectory) await this.walk(key, out, seen);
+      else if (isFile && !TEMP_FILE.test(entry.name)) out.push(key);
     }
   }
 

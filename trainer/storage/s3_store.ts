@@ -42,8 +42,10 @@ export interface S3ObjectStoreOptions {
   forcePathStyle?: boolean;
   /** Default: env AWS_REGION, then AWS_DEFAULT_REGION, then us-east-1. */
   region?: string;
-  /** Attempts per request, first one included, for the SDK and for this store's own retries. Default 5. */
+  /** Attempts per request, first one included, for the SDK and for this store's own retries. Default: env AWS_MAX_ATTEMPTS, else 5. */
   maxAttempts?: number;
+  /** A connection idle this long fails (and is retried). Default 60 s. */
+  socketTimeoutMs?: number;
   /** Keys per ListObjectsV2 page (at most 1000). */
   listPageSize?: number;
   /** Byte bodies larger than this go up as multipart uploads. Default 8 MiB. */
@@ -65,6 +67,8 @@ export interface S3ConnectionSettings {
   endpoint: string | undefined;
   forcePathStyle: boolean;
   region: string;
+  /** AWS_MAX_ATTEMPTS when set (the SDK's own variable), else our default. */
+  maxAttempts: number;
 }
 
 const MIB = 1024 * 1024;
@@ -78,20 +82,34 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Conne
   const endpoint = env.IJEPA_S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
   const pathStyle = env.IJEPA_S3_FORCE_PATH_STYLE?.trim().toLowerCase();
   const forcePathStyle = pathStyle === undefined || pathStyle === "" ? endpoint !== undefined : ["1", "true", "yes", "on"].includes(pathStyle);
-  return { endpoint, forcePathStyle, region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1" };
+  const attempts = Number(env.AWS_MAX_ATTEMPTS);
+  return {
+    endpoint,
+    forcePathStyle,
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
+    maxAttempts: Number.isInteger(attempts) && attempts >= 1 ? attempts : DEFAULT_MAX_ATTEMPTS,
+  };
 }
+
+/**
+ * A connection that stops sending must fail, not hang: S3 clients get no socket timeout by default.
+ * The idle timeout covers reading a body too and raises a TimeoutError, which the retries handle.
+ */
+const CONNECTION_TIMEOUT_MS = 10_000;
+const SOCKET_IDLE_TIMEOUT_MS = 60_000;
 
 /** An S3Client for AWS or for the endpoint override in `settings` / the environment (see s3SettingsFromEnv). */
 export function createS3Client(
-  settings: { endpoint?: string; forcePathStyle?: boolean; region?: string; maxAttempts?: number } = {},
+  settings: { endpoint?: string; forcePathStyle?: boolean; region?: string; maxAttempts?: number; socketTimeoutMs?: number } = {},
   processEnv: NodeJS.ProcessEnv = process.env,
 ): S3Client {
   const env = s3SettingsFromEnv(processEnv);
   const endpoint = settings.endpoint ?? env.endpoint;
   const config: S3ClientConfig = {
     region: settings.region ?? env.region,
-    maxAttempts: settings.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    maxAttempts: settings.maxAttempts ?? env.maxAttempts,
     retryMode: "standard",
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: settings.socketTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS },
   };
   if (endpoint !== undefined) {
     config.endpoint = endpoint;
@@ -146,7 +164,7 @@ export class S3ObjectStore implements ObjectStore {
     this.prefix = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
     if (this.prefix) checkKey(this.prefix);
     this.baseUri = this.prefix ? `s3://${this.bucket}/${this.prefix}` : `s3://${this.bucket}`;
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? s3SettingsFromEnv().maxAttempts);
     this.listPageSize = Math.min(1000, Math.max(1, options.listPageSize ?? 1000));
     this.multipartThresholdBytes = options.multipartThresholdBytes ?? 8 * MIB;
     this.partSizeBytes = Math.max(5 * MIB, options.partSizeBytes ?? 8 * MIB);
@@ -192,6 +210,8 @@ export class S3ObjectStore implements ObjectStore {
           if (total !== undefined && offset < total) throw truncatedBody(offset, total);
           return;
         } catch (err) {
+          // Every byte arrived before the connection dropped: there is nothing left to resume.
+          if (total !== undefined && offset >= total && isConnectionError(err)) return;
           failures++;
           if (!isConnectionError(err) || failures >= store.maxAttempts) throw store.translate(err, "GetObject", uri, failures);
           await store.backoff(failures);
@@ -425,7 +445,7 @@ export class S3ObjectStore implements ObjectStore {
     }
     return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
       isRetryable(err)
-        ? "S3 kept failing with a retryable error (throttling, 5xx or dropped connections): check the endpoint and network, try again later, or raise maxAttempts"
+        ? "S3 kept failing with a retryable error (throttling, 5xx or dropped connections): check the endpoint and network, try again later, or raise AWS_MAX_ATTEMPTS"
         : undefined);
   }
 }
