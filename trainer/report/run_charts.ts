@@ -10,6 +10,17 @@ const RESUME_COLOR = "#777777";
 export type LossScale = "auto" | "log" | "linear";
 
 /** Loss per logged step (faint points), its EMA (the line to read), epoch means, and where the run resumed. */
+/** A figure 1800 px wide cannot show more: long runs are thinned so the SVG stays small and quick to draw. */
+const MAX_MARKERS = 4000;
+const MAX_LINE_POINTS = 2000;
+
+/** Every k-th point (and the last), at most `max` of them; non-finite points are always kept (they mark gaps). */
+export function thin<T extends readonly [number, number]>(points: readonly T[], max: number): T[] {
+  if (points.length <= max) return [...points];
+  const stride = Math.ceil(points.length / max);
+  return points.filter((p, i) => i % stride === 0 || i === points.length - 1 || !Number.isFinite(p[1]));
+}
+
 export function lossFigure(history: RunHistory, scale: LossScale = "auto"): ChartFigure {
   const raw = history.steps.map((s) => [s.step, s.loss] as const);
   const smoothed = emaSmooth(
@@ -17,8 +28,8 @@ export function lossFigure(history: RunHistory, scale: LossScale = "auto"): Char
     emaDecayFor(raw.length),
   );
   const series: ChartSeries[] = [
-    { name: "loss per step", points: raw, color: OKABE_ITO.skyBlue, draw: "markers", markerRadius: 1.8, opacity: 0.55 },
-    { name: "loss (EMA)", points: raw.map(([step], i) => [step, smoothed[i]] as const), color: OKABE_ITO.blue, draw: "line", lineWidth: 2.2 },
+    { name: "loss per step", points: thin(raw, MAX_MARKERS), color: OKABE_ITO.skyBlue, draw: "markers", markerRadius: 1.8, opacity: 0.55 },
+    { name: "loss (EMA)", points: thin(raw.map(([step], i) => [step, smoothed[i]] as const), MAX_LINE_POINTS), color: OKABE_ITO.blue, draw: "line", lineWidth: 2.2 },
     { name: "epoch mean", points: epochMeanSegments(history), color: OKABE_ITO.orange, draw: "line", lineWidth: 2.5 },
   ];
   const referenceLines: ReferenceLine[] = [
@@ -50,7 +61,7 @@ export function schedulesFigure(history: RunHistory): ChartFigure {
   const panel = (yLabel: string, pick: (s: RunHistory["steps"][number]) => number, color: string, first: boolean, last: boolean) => ({
     yLabel,
     xLabel: last ? "step" : undefined,
-    series: [{ name: yLabel, points: history.steps.map((s) => [s.step, pick(s)] as const), color, draw: "line" as const, legend: false }],
+    series: [{ name: yLabel, points: thin(history.steps.map((s) => [s.step, pick(s)] as const), MAX_LINE_POINTS), color, draw: "line" as const, legend: false }],
     // Every panel marks the resume; only the first names it in a legend.
     referenceLines: resumeLines(history).map((r) => ({ ...r, legend: first })),
     xInclude: [0],

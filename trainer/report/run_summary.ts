@@ -1,4 +1,5 @@
 // The final figures of a run as label/value rows: where it got to, how healthy it looks, what the probe says.
+import { extent } from "./svg_chart.js";
 import { formatValue } from "./axis_ticks.js";
 import type { RunHistory } from "./run_history.js";
 import { emaDecayFor, emaSmooth } from "./smoothing.js";
@@ -123,7 +124,8 @@ function plural(count: number, noun: string): string {
 function wallTime(history: RunHistory): string | undefined {
   const times = [...history.starts, ...history.steps, ...history.epochs].map((r) => Date.parse(r.time)).filter((t) => Number.isFinite(t));
   if (times.length < 2) return undefined;
-  const seconds = Math.round((Math.max(...times) - Math.min(...times)) / 1000);
+  const [first, last] = extent(times);
+  const seconds = Math.round((last - first) / 1000);
   const h = Math.floor(seconds / 3600);
   const m = Math.floor((seconds % 3600) / 60);
   const s = seconds % 60;

@@ -149,14 +149,24 @@ function axesOf(panel: ChartPanel): PanelAxes {
   }
   for (const y of panel.yInclude ?? []) if (!wantLog || y > 0) ys.push(y);
   const format = panel.yFormat ?? "number";
-  const x = xs.length
-    ? linearTicks(Math.min(...xs), Math.max(...xs), { integer: panel.xInteger, targetCount: 6 })
-    : linearTicks(0, 1, { integer: panel.xInteger });
+  // Loops, not Math.min(...values): a long run has more points than a call may take arguments.
+  const [xLo, xHi] = extent(xs);
+  const x = xs.length ? linearTicks(xLo, xHi, { integer: panel.xInteger, targetCount: 6 }) : linearTicks(0, 1, { integer: panel.xInteger });
   if (ys.length === 0) return { x, y: linearTicks(0, 1, { format }), yLog: false, hasData };
-  const lo = Math.min(...ys);
-  const hi = Math.max(...ys);
+  const [lo, hi] = extent(ys);
   const y = wantLog ? logTicks(lo, hi, { format }) : linearTicks(lo, hi, { format, targetCount: Math.max(3, Math.round(panel.height / 55)) });
   return { x, y, yLog: wantLog, hasData };
+}
+
+/** [min, max] of a non-empty list. */
+export function extent(values: readonly number[]): [number, number] {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }
 
 function leftMarginOf(panel: ChartPanel, axes: PanelAxes): number {
