@@ -2,7 +2,7 @@
 // NodejsFunction bundles it) with tfjs's wasm binaries beside it, run from a folder outside the repo —
 // timed on the full Fashion-MNIST test set, with its peak memory and its unzipped size (Lambda allows 250 MB).
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,12 +20,24 @@ const { values } = parseArgs({
 
 const scratch = mkdtempSync(path.join(tmpdir(), "ijepa-bench-probe-"));
 try {
-  let checkpoint = values.checkpoint;
-  if (!checkpoint) {
+  let checkpoint: string;
+  if (values.checkpoint) {
+    // Probe a copy without its probe results, so the first run really computes its baselines and the
+    // user's run is left as it was (the probe writes its results into the run it probes).
+    const given = path.resolve(values.checkpoint);
+    if (!existsSync(path.join(given, "checkpoints"))) {
+      console.error(`bench:probe: ${given} is not a local run folder (no checkpoints/ inside); pull an S3 run first with ijepa pull`);
+      process.exitCode = 1;
+      throw new Error("no run");
+    }
+    checkpoint = path.join(scratch, "run");
+    cpSync(given, checkpoint, { recursive: true });
+    rmSync(path.join(checkpoint, "probe"), { recursive: true, force: true });
+  } else {
     // No run given: a 2-step fmnist-vit-tiny run is enough to time the probe (its scores are not the point).
     checkpoint = path.join(scratch, "run");
     const t = spawnSync(process.execPath, [path.join(root, "bin/ijepa.js"), "train", "--config", "fmnist-vit-tiny", "--data", "fashion-mnist", "--out", checkpoint, "--max-steps", "2", "--no-progress"], { stdio: "inherit" });
-    if (t.status !== 0) process.exit(1);
+    if (t.status !== 0) throw new Error("training the throwaway run failed");
   }
 
   const bundle = path.join(scratch, "lambda");
@@ -68,10 +80,7 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
     const event = JSON.stringify({ checkpoint, trainLimit: Number(values["train-limit"]) });
     const child = spawnSync(process.execPath, [driver, event], { cwd: bundle, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, IJEPA_NO_DOWNLOAD: "1" } });
     const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
-    if (child.status !== 0 || !line) {
-      console.error(`probe failed (exit ${child.status})\n${child.stdout}`);
-      process.exit(1);
-    }
+    if (child.status !== 0 || !line) throw new Error(`probe failed (exit ${child.status})\n${child.stdout}`);
     const r = JSON.parse(line.slice(7));
     runs.push({ run: label, seconds: r.wallSeconds, peakRssMb: r.peakRssMb, linearTop1: r.linearTop1, knnTop1: r.knnTop1 });
   }
@@ -85,6 +94,9 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
     }
     console.log(`bundle: ${bundleMb.toFixed(1)} MB unzipped (index.mjs + tfjs wasm binaries; Lambda allows 250 MB)`);
   }
+} catch (err) {
+  if (!process.exitCode) console.error(`bench:probe: ${(err as Error).message}`);
+  process.exitCode = 1;
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

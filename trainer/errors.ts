@@ -1,4 +1,5 @@
 // Error classes a user can act on: each names the thing that is wrong (key, URI, file, step) and the fix.
+import type { z } from "zod";
 
 /** Base class: `message` says what is wrong, `hint` says what to do about it. */
 export class IjepaError extends Error {
@@ -44,4 +45,15 @@ export class NonFiniteLossError extends IjepaError {
     );
     this.step = step;
   }
+}
+
+/** A schema's problems on one line, each led by the field it is about: "chunkIndex: Too small …; keepLast: …". */
+export function describeZodIssues(error: z.ZodError, whole = "(the document itself)"): string {
+  return error.issues
+    .map((issue) => {
+      const field = issue.path.length > 0 ? issue.path.map(String).join(".") : whole;
+      const keys = issue.code === "unrecognized_keys" ? ` (${issue.keys.join(", ")})` : "";
+      return `${field}: ${issue.message}${keys}`;
+    })
+    .join("; ");
 }

@@ -1,7 +1,7 @@
 // The linear-probe Lambda: validates its event, runs the probe on the wasm backend (no tfjs-node in Lambda), returns pointers and scores.
 import { z } from "zod";
 import { initBackend } from "../../trainer/backend.js";
-import { ConfigError } from "../../trainer/errors.js";
+import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
 import { runProbe } from "../../trainer/eval/probe.js";
 
 export const probeEventSchema = z.object({
@@ -29,7 +29,7 @@ export interface ProbeHandlerResult {
 export async function handler(event: unknown): Promise<ProbeHandlerResult> {
   const parsed = probeEventSchema.safeParse(event);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; ");
+    const problems = describeZodIssues(parsed.error, "event");
     throw new ConfigError(`invalid linear-probe event: ${problems}`, 'send {"checkpoint": "s3://bucket/runs/<id>"} (data, trainLimit, testLimit, baselines optional)');
   }
   await initBackend(process.env.IJEPA_BACKEND ?? "wasm");

@@ -1,6 +1,6 @@
 // The rotate-checkpoints Lambda's logic: validate the event, open the run's store, apply the rotation policy.
 import { z } from "zod";
-import { ConfigError } from "../../trainer/errors.js";
+import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { PROBE_METRICS, type RotationResult, rotateCheckpoints } from "../../trainer/checkpoint/rotation.js";
 
@@ -25,7 +25,7 @@ export type OpenStore = (uri: string) => ObjectStore | Promise<ObjectStore>;
 export function parseRotateEvent(event: unknown): RotateEvent {
   const parsed = rotateEventSchema.safeParse(event);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "event"}: ${i.message}`).join("; ");
+    const problems = describeZodIssues(parsed.error, "event");
     throw new ConfigError(
       `invalid rotate-checkpoints event: ${problems}`,
       'send {"run": "s3://bucket/runs/<id>", "keepLast": 3, "keepBest": 1, "keepEvery": 0} (metric and dryRun optional)',

@@ -1,7 +1,7 @@
 // Lambda handlers for ShardDataset: the whole job in one call, or plan / work (one per chunk, Distributed Map) / finalize.
 import { z } from "zod";
-import { ConfigError } from "../../trainer/errors.js";
-import { ShardInputSchema, describeZodIssues, parseShardInput } from "../../trainer/data/shard_input.js";
+import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
+import { ShardInputSchema, parseShardInput } from "../../trainer/data/shard_input.js";
 import { type ShardJobOptions, planShards } from "../../trainer/data/shard_plan.js";
 import {
   type ShardResult,

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { DataError } from "../../trainer/errors.js";
 import { GREY_OUT, type MaskFigureInput, maskFigureLayout, renderMaskFigure } from "../../trainer/report/mask_figure.js";
 import { TARGET_BLOCK_COLORS } from "../../trainer/report/palette.js";
-import { renderSampleGrid, sampleGridLayout } from "../../trainer/report/sample_grid.js";
 
 type Rgb = [number, number, number];
 
@@ -129,23 +128,5 @@ describe("renderMaskFigure", () => {
 
   it("refuses pixel bytes that do not match the stated shape", async () => {
     await expect(renderMaskFigure(input({ images: new Uint8Array(100) }))).rejects.toBeInstanceOf(DataError);
-  });
-});
-
-describe("renderSampleGrid", () => {
-  it("lays images out in rows of `columns`, upscaled", async () => {
-    const images = new Uint8Array(5 * 4 * 4).map((_, i) => (Math.floor(i / 16) * 50) % 256);
-    const options = { images, count: 5, height: 4, width: 4, channels: 1, columns: 3, scale: 2 };
-    const figure = await decode(await renderSampleGrid(options));
-    const layout = sampleGridLayout(options);
-    expect([figure.width, figure.height]).toEqual([layout.width, layout.height]);
-    const fourth = layout.origin(3);
-    expect(fourth.x).toBe(layout.origin(0).x); // second row starts under the first image
-    expect(figure.at(fourth.x + 3, fourth.y + 3)).toEqual([150, 150, 150]);
-  });
-
-  it("needs one caption per image shown", async () => {
-    const options = { images: new Uint8Array(2 * 16), count: 2, height: 4, width: 4, channels: 1, captions: ["coat"] };
-    await expect(renderSampleGrid(options)).rejects.toThrow(/2 images to draw but 1 captions/);
   });
 });

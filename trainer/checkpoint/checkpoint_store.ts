@@ -1,7 +1,7 @@
 // Saving, loading, listing and verifying checkpoints in a run's store: safetensors files, their checksums in state.json, then latest.json.
-import { createHash } from "node:crypto";
 import { z } from "zod";
-import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
+import { sha256Hex } from "../utils/sha256.js";
+import { CorruptDataError, DataError, NotFoundError, describeZodIssues } from "../errors.js";
 import { type ObjectInfo, type ObjectStore, getJson } from "../storage/object_store.js";
 import {
   CHECKPOINTS_PREFIX,
@@ -228,11 +228,6 @@ export async function readLatestPointer(store: ObjectStore): Promise<LatestPoint
   return parsed.data;
 }
 
-/** SHA-256 of bytes as lower-case hex. */
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
 /** "/runs/r1/checkpoints/00000120/": the URI of a folder (uriOf rejects keys ending in "/"). */
 export function folderUri(store: ObjectStore, prefix: string): string {
   return store.uriOf(prefix.replace(/\/$/, "")) + "/";
@@ -288,7 +283,8 @@ async function readStateDocument(store: ObjectStore, prefix: string, step: numbe
   throw new CorruptDataError(read.uri, read.problem, await repairHint(store, prefix, step));
 }
 
-async function readVerifiedFile(store: ObjectStore, prefix: string, step: number, name: string, expected: CheckpointFileInfo): Promise<Uint8Array> {
+/** Reads one file of a checkpoint and checks it against the size and sha256 its state.json lists. */
+export async function readVerifiedFile(store: ObjectStore, prefix: string, step: number, name: string, expected: CheckpointFileInfo): Promise<Uint8Array> {
   const key = prefix + name;
   let bytes: Uint8Array;
   try {
@@ -370,5 +366,5 @@ async function expectStoredSize(store: ObjectStore, key: string, sizeBytes: numb
 }
 
 function describeIssues(error: z.ZodError): string {
-  return error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "document"}: ${i.message}`).join("; ");
+  return describeZodIssues(error, "document");
 }

@@ -1,7 +1,7 @@
 // Which checkpoint of a run a user means: the one latest.json points to, the best by a probe metric, or a step.
 import { listCheckpoints, readLatestPointer, folderUri, type CheckpointListing, type CheckpointStateDocument } from "./checkpoint_store.js";
 import { LATEST_KEY, PROBE_HISTORY_KEY, checkpointPrefix } from "./layout.js";
-import { PROBE_METRICS, readProbeScores, type ProbeMetric } from "./rotation.js";
+import { PROBE_METRICS, rankByScore, readProbeScores, type ProbeMetric } from "./rotation.js";
 import { ConfigError, CorruptDataError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
 
@@ -48,11 +48,9 @@ export async function chooseCheckpoint(store: ObjectStore, which: CheckpointChoi
         `no probe results with ${metric} in this run, so there is no "best" checkpoint: run \`ijepa probe\` on it first, or ask for "latest" or a step; ${available}`,
       );
     }
-    // Same ranking as rotation's keepBest: highest score, ties to the later step.
-    const ranked = complete
-      .filter((c) => Number.isFinite(scores.get(c.step)))
-      .sort((a, b) => scores.get(b.step)! - scores.get(a.step)! || b.step - a.step);
-    const best = ranked[0];
+    // The same ranking as rotation's keepBest.
+    const top = rankByScore(complete.map((c) => c.step), scores)[0];
+    const best = top && complete.find((c) => c.step === top.step);
     if (best === undefined) {
       throw new NotFoundError(
         store.uriOf(PROBE_HISTORY_KEY),

@@ -3,7 +3,6 @@
 export const METRICS_KEY = "metrics.jsonl";
 export const CONFIG_KEY = "config.yaml";
 export const INPUT_KEY = "input.json";
-export const LOCK_KEY = "lock.json";
 export const CHECKPOINTS_PREFIX = "checkpoints/";
 /** Pointer to the newest complete checkpoint; replaced only after that checkpoint's files are all written. */
 export const LATEST_KEY = "checkpoints/latest.json";

@@ -90,11 +90,7 @@ export function planRotation(history: RotationHistory, policy: RotationPolicy): 
 
   for (const c of complete.slice(Math.max(0, complete.length - policy.keepLast))) keepFor(c.step, `one of the last ${policy.keepLast}`);
 
-  const ranked = complete
-    .filter((c) => Number.isFinite(history.scores.get(c.step)))
-    .map((c) => ({ step: c.step, score: history.scores.get(c.step)! }))
-    // Ties go to the later step, so the order (and therefore the plan) is fully determined.
-    .sort((a, b) => b.score - a.score || b.step - a.step);
+  const ranked = rankByScore(complete.map((c) => c.step), history.scores);
   ranked.slice(0, Math.max(1, policy.keepBest)).forEach((r, i) => keepFor(r.step, `best ${metric} #${i + 1} (${r.score})`));
 
   if (policy.keepEvery > 0) {
@@ -198,6 +194,14 @@ export async function readProbeScores(store: ObjectStore, metric: ProbeMetric): 
     if (typeof score === "number" && Number.isFinite(score)) scores.set(Number(match[1]), score);
   }
   return scores;
+}
+
+/** Steps that have a finite score, best first; ties go to the later step, so the order is fully determined. */
+export function rankByScore(steps: readonly number[], scores: ReadonlyMap<number, number>): Array<{ step: number; score: number }> {
+  return steps
+    .filter((step) => Number.isFinite(scores.get(step)))
+    .map((step) => ({ step, score: scores.get(step)! }))
+    .sort((a, b) => b.score - a.score || b.step - a.step);
 }
 
 function checkPolicy(policy: RotationPolicy): void {

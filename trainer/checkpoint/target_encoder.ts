@@ -1,5 +1,5 @@
 // Reads the target encoder (the one I-JEPA evaluates) out of a checkpoint: checksum-verified, shapes checked against the model its config builds.
-import { folderUri, sha256Hex } from "./checkpoint_store.js";
+import { folderUri, readVerifiedFile } from "./checkpoint_store.js";
 import { MODEL_FILE, STATE_FILE } from "./layout.js";
 import { decodeSafetensors } from "./safetensors.js";
 import { parseConfig } from "../config/load_config.js";
@@ -47,16 +47,7 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
   const chosen = await chooseCheckpoint(store, location.step);
   const folder = folderUri(store, chosen.prefix);
   const modelKey = chosen.prefix + MODEL_FILE;
-  const expected = chosen.document.files[MODEL_FILE];
-  const bytes = await store.get(modelKey);
-  const actual = sha256Hex(bytes);
-  if (actual !== expected.sha256 || bytes.byteLength !== expected.sizeBytes) {
-    throw new CorruptDataError(
-      store.uriOf(modelKey),
-      `expected sha256 ${expected.sha256} and ${expected.sizeBytes} bytes (from ${STATE_FILE}), found sha256 ${actual} and ${bytes.byteLength} bytes`,
-      "export another checkpoint (give its folder, …/checkpoints/<step>/), or restore this file from a copy",
-    );
-  }
+  const bytes = await readVerifiedFile(store, chosen.prefix, chosen.step, MODEL_FILE, chosen.document.files[MODEL_FILE]);
   const tensors = decodeSafetensors(bytes, store.uriOf(modelKey)).tensors;
 
   const state = chosen.document.state;

@@ -2,7 +2,8 @@
 import { z } from "zod";
 import { CorruptDataError } from "../errors.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
-import { SOURCE_FORMATS, describeZodIssues } from "./shard_input.js";
+import { SOURCE_FORMATS } from "./shard_input.js";
+import { describeZodIssues } from "../errors.js";
 
 export const MANIFEST_KEY = "manifest.json";
 export const MANIFEST_FORMAT_VERSION = 1;

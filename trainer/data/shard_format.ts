@@ -1,6 +1,6 @@
 // The shard files: where they live (shards/<split>-<5 digits>.{images,labels}.npy), how they are encoded and verified.
-import { createHash } from "node:crypto";
 import { CorruptDataError } from "../errors.js";
+import { sha256Hex } from "../utils/sha256.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import type { ShardEntry, ShardFile } from "./manifest.js";
 import { decodeNpy, encodeNpy } from "./npy.js";
@@ -16,10 +16,6 @@ export function shardKeys(split: SplitName, index: number): { images: string; la
   }
   const stem = `${SHARDS_PREFIX}${split}-${String(index).padStart(5, "0")}`;
   return { images: `${stem}.images.npy`, labels: `${stem}.labels.npy` };
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** The two .npy files of a shard, ready to store. */

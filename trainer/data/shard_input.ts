@@ -1,4 +1,5 @@
 // What a sharding job is asked to do (source, format, output and options), validated with zod, and its defaults.
+import { describeZodIssues } from "../errors.js";
 import { z } from "zod";
 import { ConfigError } from "../errors.js";
 
@@ -43,17 +44,6 @@ export function parseShardInput(raw: unknown, what = "shard input"): ShardInput 
 
 const shardInputHint =
   'pass {source, format: "idx"|"cifar"|"imagefolder", output} plus optional resolution, shardSize, grayscale, testFraction, seed, name';
-
-/** "format: Invalid option: expected one of …; output: Invalid input: expected string" */
-export function describeZodIssues(error: z.ZodError): string {
-  return error.issues
-    .map((issue) => {
-      const field = issue.path.length > 0 ? issue.path.map(String).join(".") : "(the event itself)";
-      const keys = issue.code === "unrecognized_keys" ? ` (${issue.keys.join(", ")})` : "";
-      return `${field}: ${issue.message}${keys}`;
-    })
-    .join("; ");
-}
 
 /** Every setting that changes the bytes a job writes, with defaults filled in; part of the fingerprint. */
 export interface ShardParameters {

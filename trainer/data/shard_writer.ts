@@ -16,7 +16,8 @@ import {
   readManifestIfPresent,
 } from "./manifest.js";
 import { readChunkExamples } from "./shard_chunk_reader.js";
-import { SHARDS_PREFIX, encodeShard, sha256Hex, shardKeys } from "./shard_format.js";
+import { SHARDS_PREFIX, encodeShard, shardKeys } from "./shard_format.js";
+import { sha256Hex } from "../utils/sha256.js";
 import { type ShardInput, parseShardInput } from "./shard_input.js";
 import {
   SHARDER,

@@ -1,7 +1,7 @@
 // What an exported encoder is: config.json (safetensors export) and model.json's modelTopology (tfjs export), with its zod schema.
 import { z } from "zod";
 import type { TrainConfig } from "../config/schema.js";
-import { CorruptDataError } from "../errors.js";
+import { CorruptDataError, describeZodIssues } from "../errors.js";
 import { type ModelDims, VIT_PRESETS } from "../models/model_dims.js";
 import { LN_EPS } from "../models/vision_transformer.js";
 
@@ -118,7 +118,7 @@ export function describeEncoder(
 export function parseEncoderConfig(document: unknown, uri: string): ExportedEncoderConfig {
   const parsed = exportedEncoderConfigSchema.safeParse(document);
   if (parsed.success) return parsed.data;
-  const issues = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "document"}: ${i.message}`).join("; ");
+  const issues = describeZodIssues(parsed.error, "document");
   throw new CorruptDataError(uri, `not an exported I-JEPA encoder description (${issues})`, "export the encoder again with `ijepa export`");
 }
 

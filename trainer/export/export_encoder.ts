@@ -79,6 +79,8 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
     files.push({ key, uri: target.uriOf(key), sizeBytes: typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength });
   };
 
+  // Re-exporting into a folder: take its marker away first, so it never shows the old config beside new weights.
+  await target.delete(MARKER_FILE[options.format]);
   let config: ExportedEncoderConfig;
   if (options.format === "safetensors") {
     config = describeEncoder(encoder.config, encoder.dims, "pytorch", normalization, provenance);

@@ -1,7 +1,8 @@
 // `ijepa pull`: copies one checkpoint of a run, with the run's config, metrics, probes and report, into a folder laid out like a run.
 import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { folderUri, readLatestPointer, sha256Hex, verifyCheckpoint } from "../checkpoint/checkpoint_store.js";
+import { folderUri, readLatestPointer, verifyCheckpoint } from "../checkpoint/checkpoint_store.js";
+import { sha256Hex } from "../utils/sha256.js";
 import { CONFIG_KEY, LATEST_KEY, type LatestPointer, METRICS_KEY, PROBE_PREFIX, REPORT_PREFIX, STATE_FILE } from "../checkpoint/layout.js";
 import type { ProbeMetric } from "../checkpoint/rotation.js";
 import { ConfigError, CorruptDataError, IjepaError } from "../errors.js";

@@ -1,7 +1,7 @@
 // The tfjs export: model.json (weightsManifest + our own modelTopology describing the ViT) and one weights shard, via tf.io.encodeWeights.
 import * as tf from "@tensorflow/tfjs-core";
 import { z } from "zod";
-import { CorruptDataError } from "../errors.js";
+import { CorruptDataError, describeZodIssues } from "../errors.js";
 import { checkKey } from "../storage/object_store.js";
 import { EXPORT_FORMAT, type ExportedEncoderConfig, parseEncoderConfig } from "./encoder_config.js";
 import { TFJS_WEIGHTS_FILE } from "./export_files.js";
@@ -55,7 +55,7 @@ export async function encodeTfjsEncoder(topology: ExportedEncoderConfig, weights
 export function parseTfjsModelJson(document: unknown, uri: string): { topology: ExportedEncoderConfig; groups: z.infer<typeof modelJsonSchema>["weightsManifest"] } {
   const parsed = modelJsonSchema.safeParse(document);
   if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.length > 0 ? i.path.join(".") : "document"}: ${i.message}`).join("; ");
+    const issues = describeZodIssues(parsed.error, "document");
     throw new CorruptDataError(uri, `not a tfjs export of an I-JEPA encoder (${issues})`, "export the encoder again with `ijepa export --format tfjs`");
   }
   for (const group of parsed.data.weightsManifest) {

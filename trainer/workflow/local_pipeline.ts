@@ -8,7 +8,7 @@ import { z } from "zod";
 import { resolveConfigPath } from "../config/config_path.js";
 import { loadConfigFile } from "../config/load_config.js";
 import { readLatestPointer } from "../checkpoint/checkpoint_store.js";
-import { ConfigError, IjepaError } from "../errors.js";
+import { ConfigError, IjepaError, describeZodIssues } from "../errors.js";
 import { joinUri, openStore } from "../storage/open_store.js";
 import { INPUT_KEY, probeKey } from "../checkpoint/layout.js";
 import { InterruptedError } from "../train/train_loop.js";
@@ -53,7 +53,7 @@ export interface PipelineResult {
 export async function runLocalPipeline(rawInput: PipelineInput, log: (line: string) => void = console.log): Promise<PipelineResult> {
   const parsed = pipelineInputSchema.safeParse(rawInput);
   if (!parsed.success) {
-    throw new ConfigError(`invalid pipeline input: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    throw new ConfigError(`invalid pipeline input: ${describeZodIssues(parsed.error, "input")}`);
   }
   const input = parsed.data;
   const configPath = resolveConfigPath(input.config);
