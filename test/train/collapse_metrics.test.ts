@@ -24,6 +24,19 @@ describe("collapse metrics", () => {
     expect(collapseMetrics(shifted, n, d).effectiveRank).toBeGreaterThan(10);
   });
 
+  it("with fewer samples than dimensions, gives the same rank as the full-size computation", () => {
+    const rng = Rng.fromSeed(3);
+    const n = 6;
+    const d = 20;
+    const f = Float32Array.from({ length: n * d }, () => rng.normal());
+    // Reference: pad with zero rows to n = d, which leaves ZᵀZ (and so RankMe) unchanged.
+    const padded = new Float32Array(d * d);
+    padded.set(f);
+    // (Equal up to the eps RankMe adds to each of the extra zero singular values.)
+    expect(rankMe(f, n, d)).toBeCloseTo(rankMe(padded, d, d), 3);
+    expect(rankMe(f, n, d)).toBeLessThanOrEqual(n);
+  });
+
   it("isotropic features have a rank close to their width; rank-2 features close to 2", () => {
     const rng = Rng.fromSeed(1);
     const n = 400;

@@ -177,7 +177,15 @@ async function copyStreaming(source: ObjectStore, target: ObjectStore, file: Pla
     },
   });
   const body = new PassThrough();
-  await Promise.all([pipeline(await source.getStream(file.key), counter, body), target.put(file.key, body, { contentType: "application/octet-stream" })]);
+  const input = await source.getStream(file.key);
+  const results = await Promise.allSettled([pipeline(input, counter, body), target.put(file.key, body, { contentType: "application/octet-stream" })]);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    // Whichever side failed, release the other (a failed put would otherwise leave the download paused).
+    input.destroy();
+    body.destroy();
+    throw failed.reason;
+  }
   const stored = await target.head(file.key);
   if (stored?.sizeBytes !== file.sizeBytes) {
     throw new CorruptDataError(

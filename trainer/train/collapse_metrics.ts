@@ -32,19 +32,33 @@ export function collapseMetrics(features: Float32Array, n: number, d: number): C
   return { targetStd: stdSum / d, effectiveRank: rankMe(centred, n, d) };
 }
 
-/** RankMe of a feature matrix as given (the paper's definition): σ from the eigenvalues of ZᵀZ. */
+/**
+ * RankMe of a feature matrix as given (the paper's definition): σ² are the eigenvalues of ZᵀZ, or of
+ * ZZᵀ when there are fewer samples than dimensions (the same non-zero values, on the smaller matrix).
+ */
 export function rankMe(features: Float32Array, n: number, d: number, eps = 1e-7): number {
-  const gram = new Float64Array(d * d);
-  for (let i = 0; i < n; i++) {
-    const row = i * d;
-    for (let a = 0; a < d; a++) {
-      const x = features[row + a];
-      if (x === 0) continue;
-      for (let b = a; b < d; b++) gram[a * d + b] += x * features[row + b];
+  const size = Math.min(n, d);
+  const gram = new Float64Array(size * size);
+  if (d <= n) {
+    for (let i = 0; i < n; i++) {
+      const row = i * d;
+      for (let a = 0; a < d; a++) {
+        const x = features[row + a];
+        if (x === 0) continue;
+        for (let b = a; b < d; b++) gram[a * d + b] += x * features[row + b];
+      }
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      for (let j = i; j < n; j++) {
+        let dot = 0;
+        for (let k = 0; k < d; k++) dot += features[i * d + k] * features[j * d + k];
+        gram[i * n + j] = dot;
+      }
     }
   }
-  for (let a = 0; a < d; a++) for (let b = 0; b < a; b++) gram[a * d + b] = gram[b * d + a];
-  const eigen = symmetricEigenvalues(gram, d);
+  for (let a = 0; a < size; a++) for (let b = 0; b < a; b++) gram[a * size + b] = gram[b * size + a];
+  const eigen = symmetricEigenvalues(gram, size);
   const sigma = eigen.map((l) => Math.sqrt(Math.max(0, l)));
   const total = sigma.reduce((s, x) => s + x, 0);
   if (total === 0) return 1;
