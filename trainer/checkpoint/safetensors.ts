@@ -50,7 +50,11 @@ export type NamedTensor<D extends Dtype = Dtype> = D extends Dtype
   : never;
 
 export interface DecodedSafetensors {
-  /** Tensors in file order (by data offset), which is the order they were given to `encodeSafetensors`. */
+  /**
+   * Tensors in file order (by data offset), which is the order they were given to `encodeSafetensors`
+   * — except among zero-size tensors sharing one offset, whose relative order is JSON.parse's property
+   * order (integer-like names such as "0" come first): the file does not record it otherwise.
+   */
   tensors: Map<string, NamedTensor>;
   /** The header's `__metadata__` map; empty when the file has none. */
   metadata: Record<string, string>;
@@ -191,7 +195,8 @@ export function decodeSafetensors(bytes: Uint8Array, uriForErrors: string): Deco
       throw corrupt(`tensor "${info.name}" data_offsets [${info.begin}, ${info.end}] run past the data buffer (${bufferLength} bytes)`);
     }
   }
-  // Stable sort: zero-size tensors sharing an offset keep their header order.
+  // Stable sort: zero-size tensors sharing an offset keep JSON.parse's property order (the header's
+  // order, except that integer-like names come first).
   infos.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let covered = 0;
   let previous = "";
