@@ -64,7 +64,7 @@ program
       progressBar: o.progress === false ? false : undefined,
       stopRequested: () => stop,
     });
-    console.log(`done: step ${result.step} (${result.epochsCompleted} epochs), last loss ${result.lastLoss.toFixed(5)}; run in ${result.outUri}`);
+    console.log(`done: step ${result.step} (${result.epochsCompleted} full epochs), last loss ${result.lastLoss.toFixed(5)}; run in ${result.outUri}`);
   });
 
 program
