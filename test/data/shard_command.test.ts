@@ -4,24 +4,15 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../trainer/errors.js";
 import { runShardCommand } from "../../trainer/data/shard_command.js";
+import { captureIo } from "../support/capture_io.js";
 import { tempDir, writeIdxFolder, writeImageFolder } from "./fixtures.js";
-
-function capture(isTTY: boolean) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    io: { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t), isTTY }, progressIntervalMs: 0 },
-    stdout: () => out.join(""),
-    stderr: () => err.join(""),
-  };
-}
 
 describe("runShardCommand", () => {
   it("prints plain progress lines when stderr is not a terminal, then the summary", async () => {
     const src = await writeImageFolder(await tempDir(), ["a", "b"], 3, 16);
     await fs.writeFile(path.join(src, "a", "broken.jpg"), "not a jpeg");
     const out = await tempDir();
-    const c = capture(false);
+    const c = captureIo(false);
     const result = await runShardCommand({ source: src, format: "imagefolder", out, resolution: 8, shardSize: 2, testFraction: 0 }, c.io);
     expect(result.counts.train).toBe(6);
     expect(c.stderr()).toMatch(/^shard: plan: 0\/7 images/m);
@@ -36,15 +27,15 @@ describe("runShardCommand", () => {
   it("draws a progress bar on a terminal and says when nothing had to be written", async () => {
     const src = await writeIdxFolder(await tempDir());
     const out = await tempDir();
-    await runShardCommand({ source: src, format: "idx", out }, capture(false).io);
-    const c = capture(true);
+    await runShardCommand({ source: src, format: "idx", out }, captureIo(false).io);
+    const c = captureIo(true);
     await runShardCommand({ source: src, format: "idx", out }, c.io);
     expect(c.stderr()).toMatch(/sharding \[.*\] \d+% \| \d+\/70 images/);
     expect(c.stdout()).toMatch(/^already sharded \(same fingerprint\), nothing written/);
   });
 
   it("refuses a bad flag with a ConfigError naming it", async () => {
-    await expect(runShardCommand({ source: "x", format: "zip", out: "y" }, capture(false).io)).rejects.toThrow(ConfigError);
-    await expect(runShardCommand({ source: "x", format: "idx", out: "y", shardSize: 0 }, capture(false).io)).rejects.toThrow(/shardSize/);
+    await expect(runShardCommand({ source: "x", format: "zip", out: "y" }, captureIo(false).io)).rejects.toThrow(ConfigError);
+    await expect(runShardCommand({ source: "x", format: "idx", out: "y", shardSize: 0 }, captureIo(false).io)).rejects.toThrow(/shardSize/);
   });
 });

@@ -11,6 +11,7 @@ import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 import type { ProbeHistoryRecord } from "../../trainer/train/metrics_record.js";
+import { captureIo } from "../support/capture_io.js";
 import { tempDir, trainSmokeRun } from "./smoke_run.js";
 
 let run: string;
@@ -199,19 +200,9 @@ describe("pullRun", () => {
 });
 
 describe("runPullCommand", () => {
-  const capture = (isTTY: boolean) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    return {
-      io: { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t), isTTY }, progressIntervalMs: 0 },
-      stdout: () => out.join(""),
-      stderr: () => err.join(""),
-    };
-  };
-
   it("prints a progress line per file when stderr is not a terminal, then every file written and how to resume", async () => {
     const to = tempDir("cmd");
-    const c = capture(false);
+    const c = captureIo(false);
     await runPullCommand({ run, which: "2", to }, c.io);
     expect(c.stderr()).toContain("checkpoints/00000002/optimizer.safetensors");
     expect(c.stderr()).toMatch(/^pulling \d+% \(/m);
@@ -221,7 +212,7 @@ describe("runPullCommand", () => {
   });
 
   it("draws a byte progress bar on a terminal", async () => {
-    const c = capture(true);
+    const c = captureIo(true);
     await runPullCommand({ run, to: tempDir("cmd-tty") }, c.io);
     expect(c.stderr()).toContain("pulling [");
     expect(c.stderr()).toContain("100%");

@@ -1,5 +1,5 @@
 // `ijepa shard`: runs a whole sharding job with a progress bar (TTY) or periodic lines, then prints a summary.
-import cliProgress from "cli-progress";
+import { type CommandIo, type ProgressReporter, processIo, terminalBar } from "../utils/command_io.js";
 import { type ShardInput, parseShardInput } from "./shard_input.js";
 import { type ShardDatasetOptions, type ShardProgress, type ShardResult, shardDataset } from "./shard_writer.js";
 
@@ -17,18 +17,11 @@ export interface ShardCommandOptions {
 }
 
 /** Where the command writes: the summary to stdout, progress to stderr (a bar when it is a TTY). */
-export interface ShardCommandIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
-  /** Milliseconds between plain progress lines when stderr is not a TTY (default 10 s). */
-  progressIntervalMs?: number;
-}
-
-const defaultIo: ShardCommandIo = { stdout: process.stdout, stderr: process.stderr };
+export type ShardCommandIo = CommandIo;
 
 export async function runShardCommand(
   opts: ShardCommandOptions,
-  io: ShardCommandIo = defaultIo,
+  io: ShardCommandIo = processIo,
   jobOptions: Omit<ShardDatasetOptions, "onProgress"> = {},
 ): Promise<ShardResult> {
   const input: ShardInput = parseShardInput(
@@ -57,31 +50,15 @@ export async function runShardCommand(
   return result;
 }
 
-interface Reporter {
-  update(p: ShardProgress): void;
-  stop(): void;
+function barReporter(io: ShardCommandIo): ProgressReporter<ShardProgress> {
+  return terminalBar<ShardProgress>(io, "sharding [{bar}] {percentage}% | {value}/{total} images | {phase}", (p) => ({
+    value: p.imagesDone,
+    total: p.imagesTotal,
+    payload: { phase: p.phase },
+  }));
 }
 
-function barReporter(io: ShardCommandIo): Reporter {
-  const bar = new cliProgress.SingleBar(
-    { stream: io.stderr as NodeJS.WritableStream, format: "sharding [{bar}] {percentage}% | {value}/{total} images | {phase}", hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(p) {
-      if (!started) {
-        bar.start(p.imagesTotal, p.imagesDone, { phase: p.phase });
-        started = true;
-      } else bar.update(p.imagesDone, { phase: p.phase });
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
-}
-
-function lineReporter(io: ShardCommandIo, started: number): Reporter {
+function lineReporter(io: ShardCommandIo, started: number): ProgressReporter<ShardProgress> {
   const interval = io.progressIntervalMs ?? 10_000;
   let lastLine = 0;
   return {

@@ -1,11 +1,11 @@
 // `ijepa pull` for a terminal: parses the checkpoint choice, shows a byte progress bar (TTY) or plain lines, and lists what was written.
-import cliProgress from "cli-progress";
 import { type ProbeMetric } from "../checkpoint/rotation.js";
 import { ConfigError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import { formatBytes } from "./byte_size.js";
 import type { CheckpointChoice } from "../checkpoint/choose_checkpoint.js";
 import { type PullProgress, type PullResult, pullRun } from "./pull_run.js";
+import { type CommandIo, type ProgressReporter, processIo, terminalBar } from "../utils/command_io.js";
 
 /** The command's flags, as the CLI parses them. */
 export interface PullCommandOptions {
@@ -18,16 +18,10 @@ export interface PullCommandOptions {
 }
 
 /** Where the command writes: the list of files to stdout, progress to stderr (a bar when it is a TTY). */
-export interface PullCommandIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown; isTTY?: boolean };
-  /** Milliseconds between plain progress lines when stderr is not a TTY (default 10 s). */
-  progressIntervalMs?: number;
+export interface PullCommandIo extends CommandIo {
   /** Defaults to trainer/storage/open_store.ts's openStore. */
   openStore?: (uri: string) => ObjectStore;
 }
-
-const defaultIo: PullCommandIo = { stdout: process.stdout, stderr: process.stderr };
 
 /** "latest" | "best" | "120" | 120 → a CheckpointChoice; anything else is a ConfigError. */
 export function parseCheckpointChoice(text: string | number): CheckpointChoice {
@@ -41,7 +35,7 @@ export function parseCheckpointChoice(text: string | number): CheckpointChoice {
   throw new ConfigError(`checkpoint ${JSON.stringify(text)} is not "latest", "best" or a step number`, "give latest, best, or a step such as 120");
 }
 
-export async function runPullCommand(opts: PullCommandOptions, io: PullCommandIo = defaultIo): Promise<PullResult> {
+export async function runPullCommand(opts: PullCommandOptions, io: PullCommandIo = processIo): Promise<PullResult> {
   const which = parseCheckpointChoice(opts.which ?? "latest");
   const reporter = io.stderr.isTTY ? barReporter(io) : lineReporter(io);
   let result: PullResult;
@@ -68,32 +62,15 @@ export function formatPull(result: PullResult): string[] {
   ];
 }
 
-interface Reporter {
-  update(progress: PullProgress): void;
-  stop(): void;
+function barReporter(io: PullCommandIo): ProgressReporter<PullProgress> {
+  return terminalBar<PullProgress>(io, "pulling [{bar}] {percentage}% | {done} of {size} | {file}", (p) => ({
+    value: p.bytesDone,
+    total: p.bytesTotal,
+    payload: { done: formatBytes(p.bytesDone), size: formatBytes(p.bytesTotal), file: p.key },
+  }));
 }
 
-function barReporter(io: PullCommandIo): Reporter {
-  const bar = new cliProgress.SingleBar(
-    { stream: io.stderr as NodeJS.WritableStream, format: "pulling [{bar}] {percentage}% | {done} of {size} | {file}", hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  let started = false;
-  return {
-    update(p) {
-      const payload = { done: formatBytes(p.bytesDone), size: formatBytes(p.bytesTotal), file: p.key };
-      if (!started) {
-        bar.start(p.bytesTotal, p.bytesDone, payload);
-        started = true;
-      } else bar.update(p.bytesDone, payload);
-    },
-    stop() {
-      if (started) bar.stop();
-    },
-  };
-}
-
-function lineReporter(io: PullCommandIo): Reporter {
+function lineReporter(io: PullCommandIo): ProgressReporter<PullProgress> {
   const interval = io.progressIntervalMs ?? 10_000;
   let last = Date.now();
   let lastKey = "";
