@@ -10,7 +10,7 @@ import {
   verifyCheckpoint,
 } from "../../trainer/checkpoint/checkpoint_store.js";
 import { sha256Hex } from "../../trainer/utils/sha256.js";
-import { LATEST_KEY, type LatestPointer } from "../../trainer/checkpoint/layout.js";
+import { LATEST_KEY, type LatestPointer } from "../../trainer/run/run_layout.js";
 import { getJson, type ObjectStore } from "../../trainer/storage/object_store.js";
 import { CrashingStore, InjectedCrash, type StoreFactory, flipByte, keysUnder, sampleCheckpoint } from "./fixtures.js";
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { CorruptDataError } from "../../trainer/errors.js";
 import { listCheckpoints, loadCheckpoint, saveCheckpoint, verifyCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
-import { PROBE_HISTORY_KEY, STATE_FILE, checkpointPrefix, probeKey } from "../../trainer/checkpoint/layout.js";
+import { PROBE_HISTORY_KEY, STATE_FILE, checkpointPrefix, probeKey } from "../../trainer/run/run_layout.js";
 import { type RotationPolicy, planRotation, rotateCheckpoints } from "../../trainer/checkpoint/rotation.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { CrashingStore, InjectedCrash, type StoreFactory, keysUnder, sampleCheckpoint } from "./fixtures.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/checkpoint/layout.js";
+import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
 import { DataError, NotFoundError } from "../../trainer/errors.js";
 import { buildRunReport } from "../../trainer/report/build_run_report.js";
 import { collapseFigure, lossFigure } from "../../trainer/report/run_charts.js";

@@ -1,5 +1,5 @@
 // Test fixture: a realistic fake run (noisy decaying loss, I-JEPA schedules, epochs, probes, a resume) written as metrics.jsonl lines.
-import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/checkpoint/layout.js";
+import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import type { EpochRecord, ProbeHistoryRecord, StartRecord, StepRecord } from "../../trainer/train/metrics_record.js";
 import { Rng } from "../../trainer/utils/rng.js";

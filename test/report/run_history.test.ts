@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/checkpoint/layout.js";
+import { METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
 import { NotFoundError } from "../../trainer/errors.js";
 import { assembleRunHistory, parseMetricsJsonl, parseProbeHistoryJsonl, readRunHistory } from "../../trainer/report/run_history.js";
 import { emaSmooth } from "../../trainer/report/smoothing.js";

@@ -1,5 +1,5 @@
 // Reads a checkpoint URI: a run (use its latest.json) or one checkpoint folder (…/checkpoints/00000120/), local or s3://.
-import { CHECKPOINTS_PREFIX } from "./layout.js";
+import { CHECKPOINTS_PREFIX } from "../run/run_layout.js";
 import { ConfigError } from "../errors.js";
 
 export interface CheckpointLocation {

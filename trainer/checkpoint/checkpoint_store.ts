@@ -12,7 +12,7 @@ import {
   STATE_FILE,
   checkpointPrefix,
   stepOfCheckpointKey,
-} from "./layout.js";
+} from "../run/run_layout.js";
 import { type NamedTensor, decodeSafetensors, encodeSafetensors } from "./safetensors.js";
 
 export const CHECKPOINT_FORMAT_VERSION = 1;

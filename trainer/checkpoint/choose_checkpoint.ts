@@ -1,6 +1,6 @@
 // Which checkpoint of a run a user means: the one latest.json points to, the best by a probe metric, or a step.
 import { listCheckpoints, readLatestPointer, folderUri, type CheckpointListing, type CheckpointStateDocument } from "./checkpoint_store.js";
-import { LATEST_KEY, PROBE_HISTORY_KEY, checkpointPrefix } from "./layout.js";
+import { LATEST_KEY, PROBE_HISTORY_KEY, checkpointPrefix } from "../run/run_layout.js";
 import { PROBE_METRICS, rankByScore, readProbeScores, type ProbeMetric } from "./rotation.js";
 import { ConfigError, CorruptDataError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";

@@ -4,7 +4,7 @@ import type { ObjectStore } from "../storage/object_store.js";
 import { getJson } from "../storage/object_store.js";
 import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
 import { DELETING_MARKER_FILE, listCheckpoints, readLatestPointer } from "./checkpoint_store.js";
-import { PROBE_HISTORY_KEY, PROBE_PREFIX, STATE_FILE, checkpointPrefix } from "./layout.js";
+import { PROBE_HISTORY_KEY, PROBE_PREFIX, STATE_FILE, checkpointPrefix } from "../run/run_layout.js";
 
 /** Probe metrics a policy can rank by; higher is better for all of them. */
 export const PROBE_METRICS = ["linearTop1", "linearTop5", "knnTop1"] as const satisfies ReadonlyArray<keyof ProbeHistoryRecord>;

@@ -1,6 +1,6 @@
 // Reads the target encoder (the one I-JEPA evaluates) out of a checkpoint: checksum-verified, shapes checked against the model its config builds.
 import { folderUri, readVerifiedFile } from "./checkpoint_store.js";
-import { MODEL_FILE, STATE_FILE } from "./layout.js";
+import { MODEL_FILE, STATE_FILE } from "../run/run_layout.js";
 import { decodeSafetensors } from "./safetensors.js";
 import { parseConfig } from "../config/load_config.js";
 import type { TrainConfig } from "../config/schema.js";

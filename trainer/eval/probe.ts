@@ -1,6 +1,6 @@
 // `ijepa probe`: linear-probe and kNN top-1 of a checkpoint's target encoder, next to raw-pixel and random-init baselines.
 import { createHash } from "node:crypto";
-import { PROBE_HISTORY_KEY, probeKey } from "../checkpoint/layout.js";
+import { PROBE_HISTORY_KEY, probeKey } from "../run/run_layout.js";
 import { buildTargetEncoder, readTargetEncoder } from "../checkpoint/target_encoder.js";
 import { openEvalSplit, type EvalSplit } from "../data/open_train_source.js";
 import { imageStats } from "../data/in_memory_source.js";

@@ -3,7 +3,7 @@ import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { folderUri, readLatestPointer, verifyCheckpoint } from "../checkpoint/checkpoint_store.js";
 import { sha256Hex } from "../utils/sha256.js";
-import { CONFIG_KEY, LATEST_KEY, type LatestPointer, METRICS_KEY, PROBE_PREFIX, REPORT_PREFIX, STATE_FILE } from "../checkpoint/layout.js";
+import { CONFIG_KEY, LATEST_KEY, type LatestPointer, METRICS_KEY, PROBE_PREFIX, REPORT_PREFIX, STATE_FILE } from "../run/run_layout.js";
 import type { ProbeMetric } from "../checkpoint/rotation.js";
 import { ConfigError, CorruptDataError, IjepaError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";

@@ -1,6 +1,6 @@
 // Builds a run's report/ folder: loss, schedule, collapse and probe PNGs, then report.html pointing at them.
 import { parse as parseYaml } from "yaml";
-import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_PREFIX } from "../checkpoint/layout.js";
+import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_PREFIX } from "../run/run_layout.js";
 import { trainConfigSchema } from "../config/schema.js";
 import { DataError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";

@@ -1,6 +1,6 @@
 // A run's metrics and probe history as clean, ordered series: resumes folded in, repeats resolved, bad lines set aside.
 import { NotFoundError } from "../errors.js";
-import { METRICS_KEY, PROBE_HISTORY_KEY } from "../checkpoint/layout.js";
+import { METRICS_KEY, PROBE_HISTORY_KEY } from "../run/run_layout.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import type { EpochRecord, MetricsRecord, ProbeHistoryRecord, StartRecord, StepRecord } from "../train/metrics_record.js";
 

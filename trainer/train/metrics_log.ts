@@ -1,6 +1,6 @@
 // A run's metrics.jsonl: appended in memory, written whole to the store now and then (stores have no append).
 import type { ObjectStore } from "../storage/object_store.js";
-import { METRICS_KEY } from "../checkpoint/layout.js";
+import { METRICS_KEY } from "../run/run_layout.js";
 import type { MetricsRecord } from "./metrics_record.js";
 
 export class MetricsLog {

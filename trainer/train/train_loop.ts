@@ -3,7 +3,7 @@ import os from "node:os";
 import { stringify as toYaml } from "yaml";
 import { describeBackend, initBackend, type BackendInfo, type BackendName } from "../backend.js";
 import { folderUri, loadCheckpoint, readLatestPointer, saveCheckpoint, type LoadedCheckpoint } from "../checkpoint/checkpoint_store.js";
-import { CONFIG_KEY, stepName } from "../checkpoint/layout.js";
+import { CONFIG_KEY, stepName } from "../run/run_layout.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import type { TrainConfig } from "../config/schema.js";
 import { ConfigError, DataError, IjepaError, NonFiniteLossError } from "../errors.js";

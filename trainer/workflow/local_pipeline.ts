@@ -10,7 +10,7 @@ import { loadConfigFile } from "../config/load_config.js";
 import { readLatestPointer } from "../checkpoint/checkpoint_store.js";
 import { ConfigError, IjepaError, describeZodIssues } from "../errors.js";
 import { joinUri, openStore } from "../storage/open_store.js";
-import { INPUT_KEY, probeKey } from "../checkpoint/layout.js";
+import { INPUT_KEY, probeKey } from "../run/run_layout.js";
 import { InterruptedError } from "../train/train_loop.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");

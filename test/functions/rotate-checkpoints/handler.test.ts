@@ -2,7 +2,7 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../../trainer/errors.js";
 import { saveCheckpoint } from "../../../trainer/checkpoint/checkpoint_store.js";
-import { PROBE_HISTORY_KEY } from "../../../trainer/checkpoint/layout.js";
+import { PROBE_HISTORY_KEY } from "../../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../../trainer/storage/object_store.js";
 import { makeHandler, parseRotateEvent } from "../../../functions/rotate-checkpoints/handler.js";
 import { formatRotation, runRotateCommand } from "../../../functions/rotate-checkpoints/command.js";

@@ -13,6 +13,32 @@ export const STATE_FILE = "state.json";
 export const PROBE_PREFIX = "probe/";
 export const PROBE_HISTORY_KEY = "probe/history.jsonl";
 export const REPORT_PREFIX = "report/";
+/** Run locks, one object per generation (see run_lock.ts): `locks/00000001.json`, `locks/00000002.json`, … */
+export const LOCKS_PREFIX = "locks/";
+/** The event history of each workflow execution on this run. */
+export const EXECUTIONS_PREFIX = "executions/";
+/** What the workflow told its users (SNS on AWS), one JSON document per line. */
+export const NOTIFICATIONS_KEY = "notifications.jsonl";
+
+/** "locks/00000003.json" */
+export function lockKey(generation: number): string {
+  if (!Number.isInteger(generation) || generation < 1 || generation > 99_999_999) {
+    throw new Error(`invalid lock generation ${generation}`);
+  }
+  return `${LOCKS_PREFIX}${String(generation).padStart(8, "0")}.json`;
+}
+
+/** Parses the generation out of "locks/00000003.json", else undefined. */
+export function generationOfLockKey(key: string): number | undefined {
+  const m = /^locks\/(\d{8})\.json$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** "executions/<name>.json"; names are Step Functions execution names (letters, digits, '-', '_'). */
+export function executionKey(name: string): string {
+  if (!/^[A-Za-z0-9_-]{1,80}$/.test(name)) throw new Error(`invalid execution name ${JSON.stringify(name)}`);
+  return `${EXECUTIONS_PREFIX}${name}.json`;
+}
 
 /** Steps are zero-padded to 8 digits so that key order is step order. */
 export function stepName(step: number): string {
