@@ -7,7 +7,7 @@ import { loadCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import { type EvalSplit, openEvalSplit } from "../../trainer/data/open_train_source.js";
 import { ConfigError, CorruptDataError, NotFoundError } from "../../trainer/errors.js";
-import { pooledFeatures } from "../../trainer/eval/features.js";
+import { pooledFeatures } from "../../trainer/models/pooled_features.js";
 import { parseCheckpointLocation } from "../../trainer/checkpoint/checkpoint_location.js";
 import { describeEncoder } from "../../trainer/export/encoder_config.js";
 import { runExportCommand } from "../../trainer/export/export_command.js";

@@ -10,7 +10,7 @@ import { type PullProgress, pullRun } from "../../trainer/export/pull_run.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { openStore } from "../../trainer/storage/open_store.js";
-import type { ProbeHistoryRecord } from "../../trainer/train/metrics_record.js";
+import type { ProbeHistoryRecord } from "../../trainer/run/probe_record.js";
 import { captureIo } from "../support/capture_io.js";
 import { tempDir, trainSmokeRun } from "./smoke_run.js";
 

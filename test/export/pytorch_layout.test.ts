@@ -6,7 +6,7 @@ import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
 import { openEvalSplit } from "../../trainer/data/open_train_source.js";
-import { pooledFeatures } from "../../trainer/eval/features.js";
+import { pooledFeatures } from "../../trainer/models/pooled_features.js";
 import { exportEncoder } from "../../trainer/export/export_encoder.js";
 import { loadExportedEncoder } from "../../trainer/export/load_exported_encoder.js";
 import { resizeBatch } from "../../trainer/transforms.js";

@@ -1,7 +1,8 @@
 // Test fixture: a realistic fake run (noisy decaying loss, I-JEPA schedules, epochs, probes, a resume) written as metrics.jsonl lines.
 import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
-import type { EpochRecord, ProbeHistoryRecord, StartRecord, StepRecord } from "../../trainer/train/metrics_record.js";
+import type { EpochRecord, StartRecord, StepRecord } from "../../trainer/run/metrics_record.js";
+import type { ProbeHistoryRecord } from "../../trainer/run/probe_record.js";
 import { Rng } from "../../trainer/utils/rng.js";
 
 export interface FakeRunOptions {

@@ -4,7 +4,7 @@ import { lossFigure, schedulesFigure, thin } from "../../trainer/report/run_char
 import { assembleRunHistory } from "../../trainer/report/run_history.js";
 import { renderChartSvg } from "../../trainer/report/svg_chart.js";
 import { summariseRun } from "../../trainer/report/run_summary.js";
-import type { MetricsRecord } from "../../trainer/train/metrics_record.js";
+import type { MetricsRecord } from "../../trainer/run/metrics_record.js";
 
 describe("charts of a long run", () => {
   it("render 200,000 steps without overflowing the call stack, with a bounded number of points", () => {

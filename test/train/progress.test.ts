@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { TrainProgress } from "../../trainer/train/progress.js";
-import type { StepRecord } from "../../trainer/train/metrics_record.js";
+import type { StepRecord } from "../../trainer/run/metrics_record.js";
 
 const record = (step: number): StepRecord => ({
   type: "step", time: "", step, epoch: Math.floor(step / 10), loss: 0.5 - step * 0.01, lr: 1e-4, wd: 0.04, momentum: 0.996,

@@ -8,7 +8,7 @@ import { loadConfigFile } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
 import { NonFiniteLossError } from "../../trainer/errors.js";
 import { InterruptedError, train } from "../../trainer/train/train_loop.js";
-import type { MetricsRecord, StepRecord } from "../../trainer/train/metrics_record.js";
+import type { MetricsRecord, StepRecord } from "../../trainer/run/metrics_record.js";
 import { squaresSource } from "../support/squares_source.js";
 
 const configs = path.resolve(__dirname, "../../configs");

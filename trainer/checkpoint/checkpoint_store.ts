@@ -5,42 +5,27 @@ import { CorruptDataError, DataError, NotFoundError, describeZodIssues } from ".
 import { type ObjectInfo, type ObjectStore, getJson } from "../storage/object_store.js";
 import {
   CHECKPOINTS_PREFIX,
+  DELETING_MARKER_FILE,
   LATEST_KEY,
-  type LatestPointer,
   MODEL_FILE,
   OPTIMIZER_FILE,
   STATE_FILE,
   checkpointPrefix,
   stepOfCheckpointKey,
 } from "../run/run_layout.js";
+import {
+  CHECKPOINT_FORMAT_VERSION,
+  type CheckpointFileInfo,
+  type CheckpointStateDocument,
+  checkpointStateDocumentSchema,
+} from "../run/checkpoint_state.js";
+import { type LatestPointer, latestPointerSchema } from "../run/latest_pointer.js";
 import { type NamedTensor, decodeSafetensors, encodeSafetensors } from "./safetensors.js";
 
-export const CHECKPOINT_FORMAT_VERSION = 1;
+// The documents' schemas are the run contract's; re-exported for the callers that know them from here.
+export { CHECKPOINT_FORMAT_VERSION, type CheckpointFileInfo, type CheckpointStateDocument } from "../run/checkpoint_state.js";
 
-/**
- * Put into a checkpoint folder before rotation deletes anything in it, removed last. Without it a
- * folder that lost its state.json half-way through a delete would look like one being written, and
- * would be kept (as possibly in progress) forever.
- */
-export const DELETING_MARKER_FILE = "deleting.json";
-
-export interface CheckpointFileInfo {
-  /** Lower-case hex SHA-256 of the whole file. */
-  sha256: string;
-  sizeBytes: number;
-}
-
-/** The document at checkpoints/<step>/state.json. The caller's own state sits under `state`, so its keys never collide with ours. */
-export interface CheckpointStateDocument<S = Record<string, unknown>> {
-  formatVersion: typeof CHECKPOINT_FORMAT_VERSION;
-  step: number;
-  epoch: number;
-  /** ISO time the checkpoint was written. */
-  writtenAt: string;
-  /** Every other file of the checkpoint, by file name: model.safetensors and optimizer.safetensors. */
-  files: Record<string, CheckpointFileInfo>;
-  state: S;
-}
+export { DELETING_MARKER_FILE } from "../run/run_layout.js";
 
 export interface CheckpointToSave<S extends object = Record<string, unknown>> {
   step: number;
@@ -77,29 +62,6 @@ export interface CheckpointListing {
   deleting?: boolean;
   state?: CheckpointStateDocument;
 }
-
-const fileInfoSchema = z.object({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lower-case hex digits"),
-  sizeBytes: z.number().int().nonnegative(),
-});
-
-const stateDocumentSchema = z.object({
-  formatVersion: z.literal(CHECKPOINT_FORMAT_VERSION),
-  step: z.number().int().nonnegative(),
-  epoch: z.number().int().nonnegative(),
-  writtenAt: z.string(),
-  files: z.record(z.string(), fileInfoSchema).refine((files) => MODEL_FILE in files && OPTIMIZER_FILE in files, {
-    message: `must list ${MODEL_FILE} and ${OPTIMIZER_FILE}`,
-  }),
-  state: z.record(z.string(), z.unknown()),
-});
-
-const latestPointerSchema = z.object({
-  step: z.number().int().nonnegative(),
-  epoch: z.number().int().nonnegative(),
-  prefix: z.string().regex(/^(?:(?!\.\.?\/)[^/]+\/)+$/, 'expected a folder relative to the run, like "checkpoints/00000120/"'),
-  writtenAt: z.string(),
-});
 
 /**
  * Writes checkpoints/<step>/{model,optimizer}.safetensors, checks their sizes in the store, writes
@@ -268,7 +230,7 @@ async function tryReadStateDocument(store: ObjectStore, prefix: string, step: nu
     if (err instanceof CorruptDataError) return { ok: false, missing: false, uri, problem: "not valid JSON" };
     throw err;
   }
-  const parsed = stateDocumentSchema.safeParse(raw);
+  const parsed = checkpointStateDocumentSchema.safeParse(raw);
   if (!parsed.success) return { ok: false, missing: false, uri, problem: `not a checkpoint state document (${describeIssues(parsed.error)})` };
   if (parsed.data.step !== step) return { ok: false, missing: false, uri, problem: `records step ${parsed.data.step} but is the state of step ${step}` };
   return { ok: true, document: parsed.data as CheckpointStateDocument };

@@ -2,9 +2,9 @@
 import { ConfigError, CorruptDataError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import { getJson } from "../storage/object_store.js";
-import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
+import { type ProbeHistoryRecord, parseProbeHistoryLine, probeReportScoresSchema } from "../run/probe_record.js";
 import { DELETING_MARKER_FILE, listCheckpoints, readLatestPointer } from "./checkpoint_store.js";
-import { PROBE_HISTORY_KEY, PROBE_PREFIX, STATE_FILE, checkpointPrefix } from "../run/run_layout.js";
+import { PROBE_HISTORY_KEY, PROBE_PREFIX, STATE_FILE, checkpointPrefix, stepOfProbeKey } from "../run/run_layout.js";
 
 /** Probe metrics a policy can rank by; higher is better for all of them. */
 export const PROBE_METRICS = ["linearTop1", "linearTop5", "knnTop1"] as const satisfies ReadonlyArray<keyof ProbeHistoryRecord>;
@@ -186,12 +186,12 @@ export async function readProbeScores(store: ObjectStore, metric: ProbeMetric): 
   }
 
   for await (const info of store.list(PROBE_PREFIX)) {
-    const match = /^probe\/(\d{8})\.json$/.exec(info.key);
-    if (!match || scores.has(Number(match[1]))) continue;
-    // probe/<step>.json is a ProbeReport (trainer/eval/probe.ts): the encoder's scores sit under `encoder`.
-    const result = await getJson<{ encoder?: Record<string, unknown> }>(store, info.key);
-    const score = result?.encoder?.[metric];
-    if (typeof score === "number" && Number.isFinite(score)) scores.set(Number(match[1]), score);
+    const step = stepOfProbeKey(info.key);
+    if (step === undefined || scores.has(step)) continue;
+    // probe/<step>.json is a ProbeReport (trainer/run/probe_record.ts): the encoder's scores sit under `encoder`.
+    const result = probeReportScoresSchema.safeParse(await getJson(store, info.key));
+    const score = result.success ? result.data.encoder?.[metric] : undefined;
+    if (typeof score === "number" && Number.isFinite(score)) scores.set(step, score);
   }
   return scores;
 }

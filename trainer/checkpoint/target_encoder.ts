@@ -1,8 +1,8 @@
 // Reads the target encoder (the one I-JEPA evaluates) out of a checkpoint: checksum-verified, shapes checked against the model its config builds.
 import { folderUri, readVerifiedFile } from "./checkpoint_store.js";
+import { parseEncoderState } from "../run/checkpoint_state.js";
 import { MODEL_FILE, STATE_FILE } from "../run/run_layout.js";
 import { decodeSafetensors } from "./safetensors.js";
-import { parseConfig } from "../config/load_config.js";
 import type { TrainConfig } from "../config/schema.js";
 import { CorruptDataError, IjepaError } from "../errors.js";
 import { type ModelDims, resolveModelDims } from "../models/model_dims.js";
@@ -50,12 +50,9 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
   const bytes = await readVerifiedFile(store, chosen.prefix, chosen.step, MODEL_FILE, chosen.document.files[MODEL_FILE]);
   const tensors = decodeSafetensors(bytes, store.uriOf(modelKey)).tensors;
 
-  const state = chosen.document.state;
   const stateUri = store.uriOf(chosen.prefix + STATE_FILE);
-  if (typeof state.config !== "object" || state.config === null) {
-    throw new CorruptDataError(stateUri, "state.config is missing: this checkpoint was not written by `ijepa train`", "export a checkpoint written by `ijepa train`");
-  }
-  const config = parseConfig(state.config, `${stateUri} state.config`);
+  const state = parseEncoderState(chosen.document.state, stateUri);
+  const config = state.config;
   const patchWeight = tensors.get(`${TARGET_ENCODER_PREFIX}patch_embed.proj.weight`);
   if (patchWeight === undefined || patchWeight.shape.length !== 4) {
     throw new CorruptDataError(store.uriOf(modelKey), `no 4-D ${TARGET_ENCODER_PREFIX}patch_embed.proj.weight: not an I-JEPA model file`, "export a checkpoint written by `ijepa train`");
@@ -99,17 +96,11 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
     writtenAt: chosen.document.writtenAt,
     folder,
     run: store,
-    configName: typeof state.configName === "string" ? state.configName : undefined,
-    data: typeof state.data === "string" ? state.data : undefined,
-    seed: typeof state.seed === "number" ? state.seed : config.meta.seed,
-    normalization: readNormalization(state.normalization),
+    configName: state.configName,
+    data: state.data,
+    seed: state.seed ?? config.meta.seed,
+    normalization: state.normalization,
   };
-}
-
-function readNormalization(value: unknown): { mean: number[]; std: number[] } | undefined {
-  const v = value as { mean?: unknown; std?: unknown } | undefined;
-  const numbers = (x: unknown): x is number[] => Array.isArray(x) && x.every((n) => typeof n === "number" && Number.isFinite(n));
-  return v && numbers(v.mean) && numbers(v.std) ? { mean: v.mean, std: v.std } : undefined;
 }
 
 /** Builds the encoder the checkpoint's target weights describe (weights converted from PyTorch layout). */

@@ -5,7 +5,9 @@ import { type ObjectStore, getJson } from "../storage/object_store.js";
 import { SOURCE_FORMATS } from "./shard_input.js";
 import { describeZodIssues } from "../errors.js";
 
-export const MANIFEST_KEY = "manifest.json";
+import { MANIFEST_KEY } from "../run/dataset_layout.js";
+
+export { MANIFEST_KEY };
 export const MANIFEST_FORMAT_VERSION = 1;
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex digits");

@@ -6,17 +6,8 @@ import type { ShardEntry, ShardFile } from "./manifest.js";
 import { decodeNpy, encodeNpy } from "./npy.js";
 import type { SplitName } from "./split_name.js";
 
-export const SHARDS_PREFIX = "shards/";
-export const MAX_SHARDS_PER_SPLIT = 100_000;
-
-/** Keys of shard `index` of a split, relative to the manifest's folder. */
-export function shardKeys(split: SplitName, index: number): { images: string; labels: string } {
-  if (!Number.isInteger(index) || index < 0 || index >= MAX_SHARDS_PER_SPLIT) {
-    throw new Error(`shard index ${index} is outside 0..${MAX_SHARDS_PER_SPLIT - 1}; use a larger shardSize`);
-  }
-  const stem = `${SHARDS_PREFIX}${split}-${String(index).padStart(5, "0")}`;
-  return { images: `${stem}.images.npy`, labels: `${stem}.labels.npy` };
-}
+// The keys are the run contract's (trainer/run/dataset_layout.ts); re-exported for the readers that know them from here.
+export { MAX_SHARDS_PER_SPLIT, SHARDS_PREFIX, shardKeys } from "../run/dataset_layout.js";
 
 /** The two .npy files of a shard, ready to store. */
 export interface EncodedShard {

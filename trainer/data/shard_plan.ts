@@ -11,7 +11,7 @@ import { findIdxSplitKeys, idxFileNames } from "./idx_reader.js";
 import { layOutImageFolder } from "./image_folder_layout.js";
 import { type Rejection, RejectionSchema, readManifestIfPresent } from "./manifest.js";
 import { readIdxPair, type SourceReadCache } from "./source_read_cache.js";
-import { MAX_SHARDS_PER_SPLIT } from "./shard_format.js";
+import { MANIFEST_KEY, MAX_SHARDS_PER_SPLIT } from "../run/dataset_layout.js";
 import {
   DEFAULT_IMAGE_FOLDER_RESOLUTION,
   DEFAULT_TEST_FRACTION,
@@ -154,7 +154,7 @@ export async function planShards(rawInput: ShardInput, options: ShardJobOptions 
 /** The error for an output that already holds a different dataset: never overwrite half of it. */
 export function outputTakenError(output: ObjectStore, existing: string, wanted: string): ConfigError {
   return new ConfigError(
-    `${output.uriOf("manifest.json")} already holds a dataset with fingerprint ${existing.slice(0, 12)}…, but this source and these options give ${wanted.slice(0, 12)}…`,
+    `${output.uriOf(MANIFEST_KEY)} already holds a dataset with fingerprint ${existing.slice(0, 12)}…, but this source and these options give ${wanted.slice(0, 12)}…`,
     `choose another output, or delete ${output.baseUri} first if the old dataset is no longer needed`,
   );
 }

@@ -3,11 +3,11 @@ import { z } from "zod";
 import { CorruptDataError, DataError, IjepaError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import { getJson } from "../storage/object_store.js";
+import { MANIFEST_KEY } from "../run/dataset_layout.js";
 import { type PixelSums, addPixels, emptyPixelSums, meanStd, mergePixelSums } from "./channel_stats.js";
 import {
   type DatasetManifest,
   MANIFEST_FORMAT_VERSION,
-  MANIFEST_KEY,
   type Rejection,
   RejectionSchema,
   type ShardEntry,
@@ -16,7 +16,8 @@ import {
   readManifestIfPresent,
 } from "./manifest.js";
 import { readChunkExamples } from "./shard_chunk_reader.js";
-import { SHARDS_PREFIX, encodeShard, shardKeys } from "./shard_format.js";
+import { encodeShard } from "./shard_format.js";
+import { PARTS_PREFIX, PLAN_KEY, SHARDS_PREFIX, partKey, shardKeys } from "../run/dataset_layout.js";
 import { sha256Hex } from "../utils/sha256.js";
 import { type ShardInput, parseShardInput } from "./shard_input.js";
 import {
@@ -33,14 +34,7 @@ import {
 import type { SplitName } from "./split_name.js";
 import { SourceReadCache } from "./source_read_cache.js";
 
-export const PARTS_PREFIX = "parts/";
-/** Where a plan is kept for the Distributed Map's workers (removed by finalize, like the parts). */
-export const PLAN_KEY = `${PARTS_PREFIX}plan.json`;
-
-/** parts/00003.json */
-export function partKey(chunkIndex: number): string {
-  return `${PARTS_PREFIX}${String(chunkIndex).padStart(5, "0")}.json`;
-}
+export { PARTS_PREFIX, PLAN_KEY, partKey } from "../run/dataset_layout.js";
 
 const PixelSumsSchema = z.object({
   pixelCount: z.number().nonnegative(),

@@ -1,17 +1,18 @@
 // `ijepa probe`: linear-probe and kNN top-1 of a checkpoint's target encoder, next to raw-pixel and random-init baselines.
 import { createHash } from "node:crypto";
-import { PROBE_HISTORY_KEY, probeKey } from "../run/run_layout.js";
+import { PROBE_HISTORY_KEY, probeBaselineKey, probeKey } from "../run/run_layout.js";
 import { buildTargetEncoder, readTargetEncoder } from "../checkpoint/target_encoder.js";
 import { openEvalSplit, type EvalSplit } from "../data/open_train_source.js";
 import { imageStats } from "../data/in_memory_source.js";
 import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
 import { VisionTransformer } from "../models/vision_transformer.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
-import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
-import { pooledFeatures } from "./features.js";
+import { type BaselineName, type ProbeHistoryRecord, type ProbeReport, type ProbeScores, parseProbeHistoryLine } from "../run/probe_record.js";
+import { pooledFeatures } from "../models/pooled_features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
 
-export type BaselineName = "raw" | "random";
+// The documents a probe writes are the run contract's; re-exported for the callers that know them from here.
+export type { BaselineName, ProbeReport, ProbeScores } from "../run/probe_record.js";
 
 export interface ProbeOptions {
   /** A run (its latest checkpoint) or one checkpoint folder, local or s3://. */
@@ -27,34 +28,6 @@ export interface ProbeOptions {
   write?: boolean;
   probe?: Omit<LinearProbeOptions, "onProgress">;
   log?: (line: string) => void;
-}
-
-/** Linear and kNN scores of one feature extractor (accuracies are fractions in [0, 1]). */
-export interface ProbeScores {
-  linearTop1: number;
-  linearTop5?: number;
-  knnTop1: number;
-  knnTop5?: number;
-  knnK: number;
-  knnTemperature: number;
-  weightDecay: number;
-  sweep: Array<{ weightDecay: number; heldOutTop1: number }>;
-  featureDim: number;
-  timingsMs: { features: number; probe: number };
-}
-
-export interface ProbeReport {
-  step: number;
-  checkpoint: string;
-  dataset: string;
-  rows: { train: number; test: number };
-  numClasses: number;
-  encoder: ProbeScores;
-  baselines: Partial<Record<BaselineName, ProbeScores & { cached: boolean }>>;
-  settings: { trainLimit: number; testLimit: number | null };
-  timingsMs: { total: number };
-  peakRssMb: number;
-  writtenTo?: string;
 }
 
 export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
@@ -101,7 +74,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   for (const name of options.baselines ?? ["raw", "random"]) {
     // Training never changes a baseline: cache it under a hash of the exact images and labels probed, the
     // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
-    const cacheKey = `probe/baselines/${name}-${hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null])}.json`;
+    const cacheKey = probeBaselineKey(name, hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null]));
     const cached = await readJsonIfPresent<ProbeScores>(run, cacheKey);
     if (cached) {
       baselines[name] = { ...cached, cached: true };

@@ -103,7 +103,7 @@ function tfjsSection(folder: string): string[] {
     "```ts",
     'import { initBackend } from "./trainer/backend.js";',
     'import { buildExportedEncoder, readExportedEncoder } from "./trainer/export/load_exported_encoder.js";',
-    'import { pooledFeatures } from "./trainer/eval/features.js";',
+    'import { pooledFeatures } from "./trainer/models/pooled_features.js";',
     "",
     "await initBackend();",
     `const exported = await readExportedEncoder(${JSON.stringify(folder)}); // or loadExportedEncoder(folder) for the encoder alone`,

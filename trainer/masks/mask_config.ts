@@ -1,8 +1,27 @@
 // The mask sampler's options as the config's data.* and mask.* keys give them.
-import type { TrainConfig } from "../config/schema.js";
-import type { MultiBlockMaskOptions } from "./multiblock.js";
+import type { ValueRange } from "./block_size.js";
+import type { CornerSampling, MultiBlockMaskOptions } from "./multiblock.js";
 
-export function maskOptionsFromConfig(config: TrainConfig): MultiBlockMaskOptions {
+/**
+ * The config keys the sampler reads, declared here so that masks/ sits below config/ (a TrainConfig
+ * is one of these; config/ checks the keys, this file only maps them).
+ */
+export interface MaskConfigKeys {
+  data: { crop_size: number };
+  mask: {
+    patch_size: number;
+    enc_mask_scale: ValueRange;
+    pred_mask_scale: ValueRange;
+    aspect_ratio: ValueRange;
+    num_enc_masks: number;
+    num_pred_masks: number;
+    min_keep: number;
+    allow_overlap: boolean;
+    corner_sampling?: CornerSampling;
+  };
+}
+
+export function maskOptionsFromConfig(config: MaskConfigKeys): MultiBlockMaskOptions {
   return {
     inputSize: config.data.crop_size,
     patchSize: config.mask.patch_size,

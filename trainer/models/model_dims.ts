@@ -1,5 +1,4 @@
 // The official ViT presets (facebookresearch/ijepa vision_transformer.py) and the dims a config resolves to.
-import type { TrainConfig } from "../config/schema.js";
 
 export interface VitPreset {
   embedDim: number;
@@ -35,9 +34,30 @@ export interface ModelDims {
   initRescale: boolean;
 }
 
+/**
+ * The config keys the model's shape comes from, declared here so that models/ sits below config/
+ * (a TrainConfig is one of these; config/ checks the keys, this file resolves them).
+ */
+export interface ModelConfigKeys {
+  meta: {
+    model_name: string;
+    embed_dim?: number;
+    depth?: number;
+    num_heads?: number;
+    mlp_ratio?: number;
+    pred_depth: number;
+    pred_emb_dim: number;
+    pred_num_heads?: number;
+    init_rescale: boolean;
+  };
+  data: { crop_size: number };
+  mask: { patch_size: number };
+}
+
 /** Resolves preset + overrides; throws an Error naming the offending keys when dims do not fit together. */
-export function resolveModelDims(config: TrainConfig, inChannels = 1): ModelDims {
+export function resolveModelDims(config: ModelConfigKeys, inChannels = 1): ModelDims {
   const preset = VIT_PRESETS[config.meta.model_name];
+  if (preset === undefined) throw new Error(`meta.model_name ${config.meta.model_name} is not one of ${Object.keys(VIT_PRESETS).join(", ")}`);
   const embedDim = config.meta.embed_dim ?? preset.embedDim;
   const depth = config.meta.depth ?? preset.depth;
   const numHeads = config.meta.num_heads ?? preset.numHeads;

@@ -1,6 +1,6 @@
 // Builds a run's report/ folder: loss, schedule, collapse and probe PNGs, then report.html pointing at them.
 import { parse as parseYaml } from "yaml";
-import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_PREFIX } from "../run/run_layout.js";
+import { CONFIG_KEY, MASKS_FIGURE_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_HTML_KEY, REPORT_PREFIX, reportKey } from "../run/run_layout.js";
 import { trainConfigSchema } from "../config/schema.js";
 import { DataError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
@@ -10,9 +10,8 @@ import { summariseRun } from "./run_summary.js";
 import { type ReportFigure, renderReportHtml } from "./report_html.js";
 import { type ChartFigure, renderChartSvg } from "./svg_chart.js";
 import { svgToPng } from "./svg_to_png.js";
-import { MASKS_FIGURE_KEY } from "./mask_figure.js";
 
-export const REPORT_HTML_KEY = `${REPORT_PREFIX}report.html`;
+export { REPORT_HTML_KEY };
 
 export interface RunReportOptions {
   /** Where the std threshold line goes; defaults to config.yaml's logging.collapse_std_threshold (or the schema's default). */
@@ -85,7 +84,7 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   const pngs = await Promise.all(pictures.map((p) => svgToPng(renderChartSvg(p.figure), options.pixelRatio ?? 2)));
   const files: string[] = [];
   for (let i = 0; i < pictures.length; i++) {
-    const key = `${REPORT_PREFIX}${pictures[i].file}`;
+    const key = reportKey(pictures[i].file);
     await store.put(key, pngs[i], { contentType: "image/png" });
     files.push(key);
   }

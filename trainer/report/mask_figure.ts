@@ -20,8 +20,8 @@ export interface MaskFigureInput extends ImageBatch {
   columns?: number;
 }
 
-/** Where the trainer puts the first batch's mask figure in a run. */
-export const MASKS_FIGURE_KEY = "report/masks.png";
+/** Where the trainer puts the first batch's mask figure in a run (the run contract's key, re-exported). */
+export { MASKS_FIGURE_KEY } from "../run/run_layout.js";
 
 /** What a patch outside the context (or outside every target, in the targets panel) is blended towards. */
 export const GREY_OUT: Rgb = [128, 128, 128];

@@ -2,7 +2,8 @@
 import { NotFoundError } from "../errors.js";
 import { METRICS_KEY, PROBE_HISTORY_KEY } from "../run/run_layout.js";
 import type { ObjectStore } from "../storage/object_store.js";
-import type { EpochRecord, MetricsRecord, ProbeHistoryRecord, StartRecord, StepRecord } from "../train/metrics_record.js";
+import type { EpochRecord, MetricsRecord, StartRecord, StepRecord } from "../run/metrics_record.js";
+import type { ProbeHistoryRecord } from "../run/probe_record.js";
 
 /** What a report draws from: one record per step / epoch / probe, ascending, from the timeline that survived. */
 export interface RunHistory {

@@ -10,9 +10,21 @@ export const MODEL_FILE = "model.safetensors";
 export const OPTIMIZER_FILE = "optimizer.safetensors";
 /** Written last inside a checkpoint folder: a folder without a valid state.json is incomplete. */
 export const STATE_FILE = "state.json";
+/**
+ * Put into a checkpoint folder before rotation deletes anything in it, removed last. Without it a
+ * folder that lost its state.json half-way through a delete would look like one being written, and
+ * would be kept (as possibly in progress) forever.
+ */
+export const DELETING_MARKER_FILE = "deleting.json";
 export const PROBE_PREFIX = "probe/";
 export const PROBE_HISTORY_KEY = "probe/history.jsonl";
+/** Baseline scores (raw pixels, random init), cached: training never changes them. */
+export const PROBE_BASELINES_PREFIX = "probe/baselines/";
 export const REPORT_PREFIX = "report/";
+/** The page that shows the run; written after every picture it shows. */
+export const REPORT_HTML_KEY = "report/report.html";
+/** The first batch's crops with their context and target blocks, drawn by the trainer at step 0. */
+export const MASKS_FIGURE_KEY = "report/masks.png";
 /** Run locks, one object per generation (see run_lock.ts): `locks/00000001.json`, `locks/00000002.json`, … */
 export const LOCKS_PREFIX = "locks/";
 /** The event history of each workflow execution on this run. */
@@ -56,16 +68,31 @@ export function probeKey(step: number): string {
   return `${PROBE_PREFIX}${stepName(step)}.json`;
 }
 
+/** Parses the step out of "probe/00000120.json" (not history.jsonl, not baselines/), else undefined. */
+export function stepOfProbeKey(key: string): number | undefined {
+  const m = /^probe\/(\d{8})\.json$/.exec(key);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** "probe/baselines/raw-0123456789abcdef.json": a baseline's scores under a digest of what was probed and how. */
+export function probeBaselineKey(baseline: string, digest: string): string {
+  if (!/^[a-z]+$/.test(baseline) || !/^[0-9a-f]{1,64}$/.test(digest)) {
+    throw new Error(`invalid probe baseline key parts ${JSON.stringify([baseline, digest])}`);
+  }
+  return `${PROBE_BASELINES_PREFIX}${baseline}-${digest}.json`;
+}
+
+/** "report/loss.png": a file of the report, by its name in the report folder. */
+export function reportKey(file: string): string {
+  if (!/^[A-Za-z0-9_.-]+$/.test(file)) throw new Error(`invalid report file name ${JSON.stringify(file)}`);
+  return `${REPORT_PREFIX}${file}`;
+}
+
 /** Parses the step out of a key under checkpoints/ ("checkpoints/00000120/state.json" → 120), else undefined. */
 export function stepOfCheckpointKey(key: string): number | undefined {
   const m = /^checkpoints\/(\d{8})\//.exec(key);
   return m ? Number(m[1]) : undefined;
 }
 
-/** The document at checkpoints/latest.json. `prefix` is relative to the run, so a run can be copied or pulled elsewhere. */
-export interface LatestPointer {
-  step: number;
-  epoch: number;
-  prefix: string;
-  writtenAt: string;
-}
+/** The document at checkpoints/latest.json (its schema: latest_pointer.ts). */
+export type { LatestPointer } from "./latest_pointer.js";

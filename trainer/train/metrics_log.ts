@@ -1,7 +1,7 @@
 // A run's metrics.jsonl: appended in memory, written whole to the store now and then (stores have no append).
 import type { ObjectStore } from "../storage/object_store.js";
 import { METRICS_KEY } from "../run/run_layout.js";
-import type { MetricsRecord } from "./metrics_record.js";
+import { type MetricsRecord, metricsLineSchema } from "../run/metrics_record.js";
 
 export class MetricsLog {
   private lines: string[] = [];
@@ -23,12 +23,15 @@ export class MetricsLog {
     const text = new TextDecoder().decode(await this.store.get(METRICS_KEY));
     this.lines = text.split("\n").filter((line) => {
       if (!line.trim()) return false;
+      let value: unknown;
       try {
-        const rec = JSON.parse(line) as MetricsRecord;
-        return rec.type === "step" ? rec.step < step : rec.step <= step;
+        value = JSON.parse(line);
       } catch {
         return false; // a line torn by a crash mid-write of an older format: drop it
       }
+      const rec = metricsLineSchema.safeParse(value);
+      if (!rec.success) return false;
+      return rec.data.type === "step" ? rec.data.step < step : rec.data.step <= step;
     });
   }
 

@@ -1,6 +1,6 @@
 // Training progress: a live bar on a terminal, plain periodic lines in logs (CloudWatch, CI).
 import cliProgress from "cli-progress";
-import type { StepRecord } from "./metrics_record.js";
+import type { StepRecord } from "../run/metrics_record.js";
 
 export interface ProgressOptions {
   total: number;

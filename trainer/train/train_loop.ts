@@ -9,7 +9,7 @@ import type { TrainConfig } from "../config/schema.js";
 import { ConfigError, DataError, IjepaError, NonFiniteLossError } from "../errors.js";
 import type { ImageSourceInfo, RawBatch, TrainBatchSource } from "../data/batch_source.js";
 import { openTrainSource } from "../data/open_train_source.js";
-import { pooledFeatures } from "../eval/features.js";
+import { pooledFeatures } from "../models/pooled_features.js";
 import { MultiBlockMaskSampler, type BatchMasks } from "../masks/multiblock.js";
 import { maskOptionsFromConfig } from "../masks/mask_config.js";
 import { MASKS_FIGURE_KEY, renderMaskFigure } from "../report/mask_figure.js";
@@ -26,7 +26,7 @@ import { makeSchedules } from "../utils/schedulers.js";
 import { collapseMetrics } from "./collapse_metrics.js";
 import { DataParallelEngine, InProcessEngine, type GradientEngine } from "./gradient_engine.js";
 import { MetricsLog } from "./metrics_log.js";
-import type { EpochRecord, StepRecord } from "./metrics_record.js";
+import type { EpochRecord, StepRecord } from "../run/metrics_record.js";
 import { TrainProgress } from "./progress.js";
 
 export interface TrainOptions {

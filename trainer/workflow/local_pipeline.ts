@@ -10,7 +10,8 @@ import { loadConfigFile } from "../config/load_config.js";
 import { readLatestPointer } from "../checkpoint/checkpoint_store.js";
 import { ConfigError, IjepaError, describeZodIssues } from "../errors.js";
 import { joinUri, openStore } from "../storage/open_store.js";
-import { INPUT_KEY, probeKey } from "../run/run_layout.js";
+import { datasetFolder } from "../run/dataset_layout.js";
+import { INPUT_KEY, REPORT_HTML_KEY, probeKey } from "../run/run_layout.js";
 import { InterruptedError } from "../train/train_loop.js";
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -66,9 +67,9 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
   const epochs = input.epochs ?? config.optimization.epochs;
 
   // ShardDataset (Lambda in AWS): idempotent, reuses a published manifest with the same fingerprint.
-  log(`[1/4] shard ${input.dataset} → ${joinUri(input.root, `datasets/${datasetName}`)}`);
+  log(`[1/4] shard ${input.dataset} → ${joinUri(input.root, datasetFolder(datasetName))}`);
   const { makeShardHandlers } = await import("../../functions/shard-dataset/index.js");
-  const shard = await makeShardHandlers().handler({ source: input.dataset, format: input.format, output: joinUri(input.root, `datasets/${datasetName}`), name: datasetName });
+  const shard = await makeShardHandlers().handler({ source: input.dataset, format: input.format, output: joinUri(input.root, datasetFolder(datasetName)), name: datasetName });
   log(`      ${shard.reused ? "reused" : "wrote"} ${shard.manifestUri}: ${shard.counts.train} train / ${shard.counts.test} test images`);
   await run.put(INPUT_KEY, JSON.stringify({ ...input, configPath }, null, 2) + "\n", { contentType: "application/json" });
 
@@ -113,7 +114,7 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
     await evaluate(after.step);
   }
   const final = await readLatestPointer(run);
-  const reportUri = run.uriOf("report/report.html");
+  const reportUri = run.uriOf(REPORT_HTML_KEY);
   log(`done: ${runUri} at step ${final?.step}; report ${reportUri}`);
   return { runUri, manifestUri: shard.manifestUri, step: final?.step ?? 0, probes, reportUri };
 }

@@ -1,7 +1,7 @@
 // Average-pooled encoder features of whole images (the probe's and the collapse metrics' input).
 import * as tf from "@tensorflow/tfjs-core";
-import type { VisionTransformer } from "../models/vision_transformer.js";
-import { patchify } from "../models/vision_transformer.js";
+import type { VisionTransformer } from "./vision_transformer.js";
+import { patchify } from "./vision_transformer.js";
 import { resizeBatch } from "../transforms.js";
 
 export interface FeatureImages {
