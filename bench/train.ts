@@ -79,7 +79,6 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
       maxSteps: warmup + steps,
       backend: values.backend,
       replicas: values.replicas ? Number(values.replicas) : undefined,
-      progressBar: false,
       log: () => {},
     });
     const records = readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));

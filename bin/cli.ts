@@ -5,6 +5,8 @@ import { loadConfigFile } from "../trainer/config/load_config.js";
 import { IjepaError } from "../trainer/errors.js";
 import { BACKEND_NAMES } from "../trainer/backend.js";
 import { InterruptedError, train } from "../trainer/train/train_loop.js";
+import { renderMaskFigure } from "../trainer/report/mask_figure.js";
+import { terminalTrainProgress } from "./commands/train_progress_bar.js";
 import { runShardCommand } from "../trainer/data/shard_command.js";
 import { runRotateCommand } from "../functions/rotate-checkpoints/command.js";
 import { resolveConfigPath } from "../trainer/config/config_path.js";
@@ -61,7 +63,8 @@ program
       seed: o.seed,
       backend: o.backend,
       replicas: o.replicas,
-      progressBar: o.progress === false ? false : undefined,
+      progress: terminalTrainProgress(o.progress === false ? false : undefined),
+      drawMaskFigure: renderMaskFigure,
       stopRequested: () => stop,
     });
     console.log(`done: step ${result.step} (${result.epochsCompleted} full epochs), last loss ${result.lastLoss.toFixed(5)}; run in ${result.outUri}`);

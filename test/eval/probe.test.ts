@@ -19,7 +19,7 @@ beforeAll(async () => {
   await initBackend("wasm");
   const config = await loadConfigFile(path.join(root, "configs/smoke.yaml"));
   run = mkdtempSync(path.join(tmpdir(), "ijepa-probe-"));
-  await train({ config, configName: "smoke", data: "fashion-mnist", out: run, maxSteps: 3, replicas: 1, progressBar: false, log: () => {} });
+  await train({ config, configName: "smoke", data: "fashion-mnist", out: run, maxSteps: 3, replicas: 1, log: () => {} });
 });
 
 describe("runProbe", () => {
@@ -66,7 +66,7 @@ describe("runProbe", () => {
     config.optimization.lr = 0;
     config.optimization.start_lr = 0;
     config.optimization.final_lr = 0;
-    await train({ config, configName: "smoke", data: "fashion-mnist", out: fresh, maxSteps: 1, replicas: 1, progressBar: false, log: () => {} });
+    await train({ config, configName: "smoke", data: "fashion-mnist", out: fresh, maxSteps: 1, replicas: 1, log: () => {} });
     const settings = { trainLimit: 400, testLimit: 200, probe: { weightDecays: [1e-3], maxIterations: 30 }, write: false } as const;
     const untrained = await runProbe({ checkpoint: fresh, ...settings, baselines: ["random"] });
     expect(untrained.encoder.linearTop1).toBe(untrained.baselines.random!.linearTop1);

@@ -3,6 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
+import { renderMaskFigure } from "../../trainer/report/mask_figure.js";
 import { type TrainResult, train } from "../../trainer/train/train_loop.js";
 import { squaresSource } from "../support/squares_source.js";
 
@@ -34,7 +35,7 @@ export async function trainSmokeRun(out: string, options: SmokeRunOptions): Prom
     maxSteps: options.steps,
     resume: options.resume,
     replicas: 1,
-    progressBar: false,
+    drawMaskFigure: renderMaskFigure,
     log: () => undefined,
     ...(options.data ? { data: options.data } : { source: squaresSource() }),
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { TrainProgress } from "../../trainer/train/progress.js";
+import { TrainProgressLog } from "../../trainer/train/progress.js";
 import type { StepRecord } from "../../trainer/run/metrics_record.js";
 
 const record = (step: number): StepRecord => ({
@@ -7,10 +7,10 @@ const record = (step: number): StepRecord => ({
   imgPerSec: 100, msPerStep: 10, contextPatches: 18, targetPatches: 6,
 });
 
-describe("TrainProgress off a terminal", () => {
+describe("TrainProgressLog (training progress off a terminal)", () => {
   it("prints the first step, every log_every-th step and the last, with epoch position, loss, schedules and speed", () => {
     const lines: string[] = [];
-    const p = new TrainProgress({ total: 25, start: 0, itersPerEpoch: 10, logEvery: 10, bar: false, log: (l) => lines.push(l) });
+    const p = new TrainProgressLog({ total: 25, start: 0, itersPerEpoch: 10, logEvery: 10, log: (l) => lines.push(l) });
     for (let s = 0; s < 25; s++) p.step(record(s));
     p.stop();
     expect(lines.map((l) => l.split(" ")[1])).toEqual(["1/25", "10/25", "20/25", "25/25"]);
@@ -19,7 +19,7 @@ describe("TrainProgress off a terminal", () => {
 
   it("after a resume, counts from the resumed step", () => {
     const lines: string[] = [];
-    const p = new TrainProgress({ total: 30, start: 20, itersPerEpoch: 10, logEvery: 5, bar: false, log: (l) => lines.push(l) });
+    const p = new TrainProgressLog({ total: 30, start: 20, itersPerEpoch: 10, logEvery: 5, log: (l) => lines.push(l) });
     for (let s = 20; s < 30; s++) p.step(record(s));
     expect(lines.map((l) => l.split(" ")[1])).toEqual(["21/30", "25/30", "30/30"]);
   });

@@ -7,6 +7,7 @@ import { initBackend } from "../../trainer/backend.js";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
 import { NonFiniteLossError } from "../../trainer/errors.js";
+import { renderMaskFigure } from "../../trainer/report/mask_figure.js";
 import { InterruptedError, train } from "../../trainer/train/train_loop.js";
 import type { MetricsRecord, StepRecord } from "../../trainer/run/metrics_record.js";
 import { squaresSource } from "../support/squares_source.js";
@@ -33,7 +34,7 @@ describe("train()", () => {
     config.optimization.epochs = 1;
     config.optimization.lr = 1e-3;
     const lines: string[] = [];
-    const result = await train({ config, configName: "smoke", out, source: squaresSource(640), replicas: 1, progressBar: false, log: (l) => lines.push(l) });
+    const result = await train({ config, configName: "smoke", out, source: squaresSource(640), replicas: 1, drawMaskFigure: renderMaskFigure, log: (l) => lines.push(l) });
     expect(result.step).toBe(40);
     expect(result.epochsCompleted).toBe(1);
     const metrics = readMetrics(out);
@@ -66,12 +67,12 @@ describe("train()", () => {
     const out = tempRun();
     const config = structuredClone(smoke);
     config.logging.checkpoint_every = 5;
-    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 5, progressBar: false, log: () => {} });
+    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 5, log: () => {} });
     const latestBefore = readFileSync(path.join(out, "checkpoints/latest.json"), "utf8");
     const modelBefore = readFileSync(path.join(out, "checkpoints/00000005/model.safetensors"));
     // std 0 in the normalisation turns every pixel into ±Inf/NaN: the first step's loss is NaN.
     const broken = squaresSource(320, 0);
-    const err = await train({ config, configName: "smoke", out, source: broken, replicas: 1, resume: true, maxSteps: 10, progressBar: false, log: () => {} }).catch((e) => e);
+    const err = await train({ config, configName: "smoke", out, source: broken, replicas: 1, resume: true, maxSteps: 10, log: () => {} }).catch((e) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect((err as NonFiniteLossError).step).toBe(5);
     expect((err as Error).message).toMatch(/loss became NaN at step 5/);
@@ -83,14 +84,14 @@ describe("train()", () => {
   it("refuses to overwrite an existing run unless asked to resume", async () => {
     const out = tempRun();
     const config = structuredClone(smoke);
-    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, progressBar: false, log: () => {} });
-    await expect(train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, progressBar: false, log: () => {} })).rejects.toThrow(
+    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, log: () => {} });
+    await expect(train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, log: () => {} })).rejects.toThrow(
       /already holds a run \(checkpoint at step 2\)[\s\S]*--resume/,
     );
   });
 
   it("--resume on an empty folder says there is no checkpoint yet", async () => {
-    await expect(train({ config: smoke, configName: "smoke", out: tempRun(), source: squaresSource(320), resume: true, progressBar: false, log: () => {} })).rejects.toThrow(
+    await expect(train({ config: smoke, configName: "smoke", out: tempRun(), source: squaresSource(320), resume: true, log: () => {} })).rejects.toThrow(
       /checkpoint/i,
     );
   });
@@ -105,7 +106,6 @@ describe("train()", () => {
       source: squaresSource(320),
       replicas: 1,
       maxSteps: 8,
-      progressBar: false,
       log: (l) => {
         if (l.startsWith("step ")) counts.push(tf.memory().numTensors);
       },
@@ -118,10 +118,10 @@ describe("train()", () => {
     const out = tempRun();
     let steps = 0;
     const stopAfter3 = () => ++steps >= 3;
-    const err = await train({ config: smoke, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, progressBar: false, stopRequested: stopAfter3, log: () => {} }).catch((e) => e);
+    const err = await train({ config: smoke, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, stopRequested: stopAfter3, log: () => {} }).catch((e) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     expect(JSON.parse(readFileSync(path.join(out, "checkpoints/latest.json"), "utf8")).step).toBe(3);
-    const resumed = await train({ configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, resume: true, progressBar: false, log: () => {} });
+    const resumed = await train({ configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, resume: true, log: () => {} });
     expect(resumed.step).toBe(8);
   });
 
@@ -130,10 +130,10 @@ describe("train()", () => {
     config.logging.checkpoint_every = 0;
     config.logging.collapse_sample = 16;
     const straight = tempRun();
-    await train({ config, configName: "smoke", out: straight, source: squaresSource(160), replicas: 1, progressBar: false, log: () => {} });
+    await train({ config, configName: "smoke", out: straight, source: squaresSource(160), replicas: 1, log: () => {} });
     const split = tempRun();
-    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, maxSteps: 4, progressBar: false, log: () => {} });
-    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, resume: true, progressBar: false, log: () => {} });
+    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, maxSteps: 4, log: () => {} });
+    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, resume: true, log: () => {} });
     const epochOf = (dir: string) => readMetrics(dir).find((r) => r.type === "epoch");
     expect(epochOf(split)).toEqual({ ...epochOf(straight), time: expect.any(String) });
   });

@@ -12,7 +12,7 @@ import { pooledFeatures } from "../models/pooled_features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
 
 // The documents a probe writes are the run contract's; re-exported for the callers that know them from here.
-export type { BaselineName, ProbeReport, ProbeScores } from "../run/probe_record.js";
+export { BASELINE_NAMES, type BaselineName, type ProbeReport, type ProbeScores } from "../run/probe_record.js";
 
 export interface ProbeOptions {
   /** A run (its latest checkpoint) or one checkpoint folder, local or s3://. */

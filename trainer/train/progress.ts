@@ -1,50 +1,41 @@
-// Training progress: a live bar on a terminal, plain periodic lines in logs (CloudWatch, CI).
-import cliProgress from "cli-progress";
+// Training progress as the core reports it: an injected reporter, by default plain periodic lines (logs, CloudWatch, CI).
 import type { StepRecord } from "../run/metrics_record.js";
 
-export interface ProgressOptions {
+/** What a reporter is told when training starts. */
+export interface ProgressPlan {
+  /** The step training stops at. */
   total: number;
+  /** The step training starts from (0, or the resumed checkpoint's). */
   start: number;
   itersPerEpoch: number;
+  /** logging.log_every: how often a plain line is written. */
   logEvery: number;
-  /** Force the bar on/off; default: on when stdout is a TTY. */
-  bar?: boolean;
+  /** Where lines go (TrainOptions.log). */
   log: (line: string) => void;
 }
 
-export class TrainProgress {
-  private readonly bar: cliProgress.SingleBar | undefined;
+export interface TrainProgressReporter {
+  step(record: StepRecord): void;
+  /** A message that must not be drawn over (a terminal bar redraws around it). */
+  note(line: string): void;
+  stop(): void;
+}
+
+/** Makes the reporter for one training process; the CLI passes one that draws a bar on a terminal. */
+export type TrainProgressFactory = (plan: ProgressPlan) => TrainProgressReporter;
+
+/** Plain lines: the first step, every log_every-th step and the last, with loss, schedules, speed and ETA. */
+export class TrainProgressLog implements TrainProgressReporter {
   private readonly startedAt = Date.now();
   private lossEma: number | undefined;
-  private done: number;
-  private payload: Record<string, string> = { epoch: "-", loss: "-", lr: "-", ips: "-" };
 
-  constructor(private readonly o: ProgressOptions) {
-    this.done = o.start;
-    if (o.bar ?? Boolean(process.stdout.isTTY)) {
-      this.bar = new cliProgress.SingleBar(
-        {
-          format: "train [{bar}] {value}/{total} steps | epoch {epoch} | loss {loss} | lr {lr} | {ips} img/s | ETA {eta_formatted}",
-          hideCursor: true,
-          etaBuffer: 20,
-        },
-        cliProgress.Presets.shades_classic,
-      );
-      this.bar.start(o.total, o.start, this.payload);
-    }
-  }
+  constructor(private readonly o: ProgressPlan) {}
 
   step(r: StepRecord): void {
-    this.lossEma = this.lossEma === undefined ? r.loss : 0.9 * this.lossEma + 0.1 * r.loss;
+    this.lossEma = smoothLoss(this.lossEma, r.loss);
     const done = r.step + 1;
-    this.done = done;
-    if (this.bar) {
-      this.payload = { epoch: `${r.epoch + 1}`, loss: this.lossEma.toFixed(5), lr: r.lr.toExponential(2), ips: r.imgPerSec.toFixed(1) };
-      this.bar.update(done, this.payload);
-      return;
-    }
     if (done % this.o.logEvery === 0 || done === this.o.total || done === this.o.start + 1) {
-      const eta = this.eta(done);
+      const eta = formatEta(this.startedAt, this.o.start, done, this.o.total);
       this.o.log(
         `step ${done}/${this.o.total} epoch ${r.epoch + 1} (${(r.step % this.o.itersPerEpoch) + 1}/${this.o.itersPerEpoch}) ` +
           `loss ${r.loss.toFixed(5)} (avg ${this.lossEma.toFixed(5)}) lr ${r.lr.toExponential(3)} wd ${r.wd.toFixed(4)} m ${r.momentum.toFixed(5)} ` +
@@ -53,29 +44,29 @@ export class TrainProgress {
     }
   }
 
-  /** A message that must not be drawn over by the bar. */
   note(line: string): void {
-    if (this.bar) {
-      this.bar.stop();
-      this.o.log(line);
-      this.bar.start(this.o.total, this.done, this.payload);
-    } else {
-      this.o.log(line);
-    }
+    this.o.log(line);
   }
 
-  stop(): void {
-    this.bar?.stop();
-  }
+  stop(): void {}
+}
 
-  private eta(done: number): string {
-    const elapsed = (Date.now() - this.startedAt) / 1000;
-    const rate = (done - this.o.start) / Math.max(elapsed, 1e-9);
-    const left = (this.o.total - done) / Math.max(rate, 1e-9);
-    if (!Number.isFinite(left)) return "?";
-    const h = Math.floor(left / 3600);
-    const m = Math.floor((left % 3600) / 60);
-    const s = Math.floor(left % 60);
-    return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(s).padStart(2, "0")}s`;
-  }
+/** The default reporter: plain lines. */
+export const plainTrainProgress: TrainProgressFactory = (plan) => new TrainProgressLog(plan);
+
+/** The loss shown beside the step's own: an exponential moving average (0.9). */
+export function smoothLoss(ema: number | undefined, loss: number): number {
+  return ema === undefined ? loss : 0.9 * ema + 0.1 * loss;
+}
+
+/** "3m07s", "1h05m", or "?" before the rate is known. */
+export function formatEta(startedAt: number, start: number, done: number, total: number): string {
+  const elapsed = (Date.now() - startedAt) / 1000;
+  const rate = (done - start) / Math.max(elapsed, 1e-9);
+  const left = (total - done) / Math.max(rate, 1e-9);
+  if (!Number.isFinite(left)) return "?";
+  const h = Math.floor(left / 3600);
+  const m = Math.floor((left % 3600) / 60);
+  const s = Math.floor(left % 60);
+  return h > 0 ? `${h}h${String(m).padStart(2, "0")}m` : `${m}m${String(s).padStart(2, "0")}s`;
 }
