@@ -1,4 +1,4 @@
-// Import rules (dependency-cruiser): the README's "may import" table as rules, and no cycles between folders of trainer/.
+// Import rules (dependency-cruiser): the README's "may import" table as rules; no cycles between folders of trainer/.
 //
 // MAY_IMPORT is the README's table (Design notes → The tree), row for row: a module under a key may import
 // modules of its own folder and of the folders listed, nothing else of this repository. Keep the two in step
@@ -18,19 +18,47 @@ const MAY_IMPORT = {
   "trainer/config/": ["trainer/models/", "trainer/masks/", "trainer/errors.ts"],
   "trainer/run/": ["trainer/config/", "trainer/storage/", "trainer/errors.ts"],
   "trainer/data/": ["trainer/run/", "trainer/storage/", "trainer/utils/", "trainer/errors.ts"],
-  "trainer/checkpoint/": ["trainer/run/", "trainer/storage/", "trainer/models/", "trainer/config/", "trainer/utils/", "trainer/errors.ts"],
+  "trainer/checkpoint/": [
+    "trainer/run/",
+    "trainer/storage/",
+    "trainer/models/",
+    "trainer/config/",
+    "trainer/utils/",
+    "trainer/errors.ts",
+  ],
   "trainer/report/": ["trainer/run/", "trainer/storage/", "trainer/config/", "trainer/errors.ts"],
   "trainer/eval/": [
-    "trainer/checkpoint/", "trainer/data/", "trainer/run/", "trainer/models/", "trainer/storage/", "trainer/utils/",
+    "trainer/checkpoint/",
+    "trainer/data/",
+    "trainer/run/",
+    "trainer/models/",
+    "trainer/storage/",
+    "trainer/utils/",
     "trainer/errors.ts",
   ],
   "trainer/export/": [
-    "trainer/checkpoint/", "trainer/data/", "trainer/run/", "trainer/models/", "trainer/config/", "trainer/storage/",
-    "trainer/utils/", "trainer/backend.ts", "trainer/errors.ts",
+    "trainer/checkpoint/",
+    "trainer/data/",
+    "trainer/run/",
+    "trainer/models/",
+    "trainer/config/",
+    "trainer/storage/",
+    "trainer/utils/",
+    "trainer/backend.ts",
+    "trainer/errors.ts",
   ],
   "trainer/train/": [
-    "trainer/checkpoint/", "trainer/data/", "trainer/run/", "trainer/optim/", "trainer/models/", "trainer/masks/",
-    "trainer/config/", "trainer/storage/", "trainer/utils/", "trainer/backend.ts", "trainer/transforms.ts",
+    "trainer/checkpoint/",
+    "trainer/data/",
+    "trainer/run/",
+    "trainer/optim/",
+    "trainer/models/",
+    "trainer/masks/",
+    "trainer/config/",
+    "trainer/storage/",
+    "trainer/utils/",
+    "trainer/backend.ts",
+    "trainer/transforms.ts",
     "trainer/errors.ts",
   ],
   "trainer/workflow/": ["trainer/", "functions/"],
@@ -55,10 +83,15 @@ const ownFolders = ["trainer/", "functions/", "bin/", "lib/", "test/", "bench/",
 
 const tableRules = Object.entries(MAY_IMPORT).map(([from, allowed]) => ({
   name: `may-import:${from}`,
-  comment: `${from} may import ${allowed.length ? allowed.join(", ") : "nothing of this repository"} (README: The tree)`,
+  comment: `${from} may import ${allowed.length ? allowed.join(", ") : "nothing of this repository"} (README)`,
   severity: "error",
   // A more specific row (bin/cdk_app.ts within bin/) decides for its own modules.
-  from: { path: pathOf(from), pathNot: Object.keys(MAY_IMPORT).filter((k) => k !== from && k.startsWith(from)).map(pathOf) },
+  from: {
+    path: pathOf(from),
+    pathNot: Object.keys(MAY_IMPORT)
+      .filter((k) => k !== from && k.startsWith(from))
+      .map(pathOf),
+  },
   to: {
     path: `^(${ownFolders.map(escape).join("|")})`,
     pathNot: [pathOf(from), ...allowed.map(pathOf)],

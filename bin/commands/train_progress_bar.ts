@@ -24,7 +24,9 @@ export class TrainProgressBar implements TrainProgressReporter {
     this.done = o.start;
     this.bar = new cliProgress.SingleBar(
       {
-        format: "train [{bar}] {value}/{total} steps | epoch {epoch} | loss {loss} | lr {lr} | {ips} img/s | ETA {eta_formatted}",
+        format:
+          "train [{bar}] {value}/{total} steps | epoch {epoch} | loss {loss} | lr {lr} | {ips} img/s | " +
+          "ETA {eta_formatted}",
         hideCursor: true,
         etaBuffer: 20,
       },
@@ -36,7 +38,12 @@ export class TrainProgressBar implements TrainProgressReporter {
   step(r: StepRecord): void {
     this.lossEma = smoothLoss(this.lossEma, r.loss);
     this.done = r.step + 1;
-    this.payload = { epoch: `${r.epoch + 1}`, loss: this.lossEma.toFixed(5), lr: r.lr.toExponential(2), ips: r.imgPerSec.toFixed(1) };
+    this.payload = {
+      epoch: `${r.epoch + 1}`,
+      loss: this.lossEma.toFixed(5),
+      lr: r.lr.toExponential(2),
+      ips: r.imgPerSec.toFixed(1),
+    };
     this.bar.update(this.done, this.payload);
   }
 

@@ -45,7 +45,9 @@ describe("the import rules", () => {
   it("stack the parts of trainer/ in layers: no part may import, through others, a part that may import it", () => {
     const parts = Object.keys(config.MAY_IMPORT).filter((k) => k.startsWith("trainer/") && k !== "trainer/workflow/");
     const reaches = (from: string, to: string, seen = new Set<string>()): boolean =>
-      (config.MAY_IMPORT[from] ?? []).some((next) => next === to || (!seen.has(next) && (seen.add(next), reaches(next, to, seen))));
+      (config.MAY_IMPORT[from] ?? []).some(
+        (next) => next === to || (!seen.has(next) && (seen.add(next), reaches(next, to, seen))),
+      );
     const cycles = parts.filter((p) => reaches(p, p));
     expect(cycles).toEqual([]);
   });

@@ -14,12 +14,29 @@ beforeAll(async () => {
   const config = await loadConfigFile(path.resolve(import.meta.dirname, "../../configs/smoke.yaml"));
   const o = config.optimization;
   const schedules = makeSchedules({
-    itersPerEpoch: 20, epochs: o.epochs, ipeScale: o.ipe_scale, warmupEpochs: o.warmup, startLr: o.start_lr, lr: o.lr,
-    finalLr: o.final_lr, weightDecay: o.weight_decay, finalWeightDecay: o.final_weight_decay, ema: o.ema,
+    itersPerEpoch: 20,
+    epochs: o.epochs,
+    ipeScale: o.ipe_scale,
+    warmupEpochs: o.warmup,
+    startLr: o.start_lr,
+    lr: o.lr,
+    finalLr: o.final_lr,
+    weightDecay: o.weight_decay,
+    finalWeightDecay: o.final_weight_decay,
+    ema: o.ema,
   });
   state = assembleTrainState({
-    step: 40, itersPerEpoch: 20, seed: 7, configName: "smoke", config, data: "fashion-mnist", backend: "wasm", replicas: 2,
-    optimizerStep: 40, normalization: { mean: [0.286], std: [0.353] }, schedules,
+    step: 40,
+    itersPerEpoch: 20,
+    seed: 7,
+    configName: "smoke",
+    config,
+    data: "fashion-mnist",
+    backend: "wasm",
+    replicas: 2,
+    optimizerStep: 40,
+    normalization: { mean: [0.286], std: [0.353] },
+    schedules,
   });
 });
 

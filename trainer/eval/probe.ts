@@ -4,10 +4,17 @@ import { PROBE_HISTORY_KEY, probeBaselineKey, probeKey } from "../run/run_layout
 import { buildTargetEncoder, readTargetEncoder } from "../checkpoint/target_encoder.js";
 import { openEvalSplit, type EvalSplit } from "../data/open_train_source.js";
 import { imageStats } from "../data/in_memory_source.js";
-import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
+import { CorruptDataError, DataError, NotFoundError, describeZodIssues } from "../errors.js";
 import { VisionTransformer } from "../models/vision_transformer.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
-import { type BaselineName, type ProbeHistoryRecord, type ProbeReport, type ProbeScores, parseProbeHistoryLine } from "../run/probe_record.js";
+import {
+  type BaselineName,
+  type ProbeHistoryRecord,
+  type ProbeReport,
+  type ProbeScores,
+  parseProbeHistoryLine,
+  probeScoresSchema,
+} from "../run/probe_record.js";
 import { pooledFeatures } from "../models/pooled_features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
 
@@ -75,7 +82,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     // Training never changes a baseline: cache it under a hash of the exact images and labels probed, the
     // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
     const cacheKey = probeBaselineKey(name, hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null]));
-    const cached = await readJsonIfPresent<ProbeScores>(run, cacheKey);
+    const cached = await readCachedScores(run, cacheKey);
     if (cached) {
       baselines[name] = { ...cached, cached: true };
       log(`probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`);
@@ -175,13 +182,22 @@ async function appendHistory(run: ObjectStore, record: ProbeHistoryRecord): Prom
   await run.put(PROBE_HISTORY_KEY, records.map((r) => JSON.stringify(r)).join("\n") + "\n", { contentType: "application/x-ndjson" });
 }
 
-async function readJsonIfPresent<T>(store: ObjectStore, key: string): Promise<T | undefined> {
+/** A cached baseline's scores, or undefined when there is none yet; CorruptDataError when the file is not scores. */
+async function readCachedScores(store: ObjectStore, key: string): Promise<ProbeScores | undefined> {
+  let raw: unknown;
   try {
-    return await getJson<T>(store, key);
+    raw = await getJson(store, key);
   } catch (err) {
     if (err instanceof NotFoundError) return undefined;
     throw err;
   }
+  const parsed = probeScoresSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  throw new CorruptDataError(
+    store.uriOf(key),
+    `not a baseline's probe scores (${describeZodIssues(parsed.error)})`,
+    "delete it: the next probe computes the baseline again",
+  );
 }
 
 /** A digest of exactly what is probed: both splits' images and labels. */

@@ -25,13 +25,16 @@ export const checkpointStateDocumentSchema = z.object({
   /** ISO time the checkpoint was written. */
   writtenAt: z.string(),
   /** Every other file of the checkpoint, by file name: model.safetensors and optimizer.safetensors. */
-  files: z.record(z.string(), checkpointFileInfoSchema).refine((files) => MODEL_FILE in files && OPTIMIZER_FILE in files, {
-    message: `must list ${MODEL_FILE} and ${OPTIMIZER_FILE}`,
-  }),
+  files: z
+    .record(z.string(), checkpointFileInfoSchema)
+    .refine((files) => MODEL_FILE in files && OPTIMIZER_FILE in files, {
+      message: `must list ${MODEL_FILE} and ${OPTIMIZER_FILE}`,
+    }),
   state: z.record(z.string(), z.unknown()),
 });
 
-export interface CheckpointStateDocument<S = Record<string, unknown>> extends Omit<z.infer<typeof checkpointStateDocumentSchema>, "state"> {
+export interface CheckpointStateDocument<S = Record<string, unknown>>
+  extends Omit<z.infer<typeof checkpointStateDocumentSchema>, "state"> {
   state: S;
 }
 
@@ -67,9 +70,9 @@ export type TrainState = z.infer<typeof trainStateSchema>;
  * What evaluation and export read of a trainer's state: the config builds the model; the rest is
  * optional because checkpoints written before it was recorded lack it (normalization, for one).
  */
-export const encoderStateSchema = trainStateSchema.pick({ config: true }).extend(
-  trainStateSchema.pick({ configName: true, data: true, seed: true, normalization: true }).partial().shape,
-);
+export const encoderStateSchema = trainStateSchema
+  .pick({ config: true })
+  .extend(trainStateSchema.pick({ configName: true, data: true, seed: true, normalization: true }).partial().shape);
 export type EncoderState = z.infer<typeof encoderStateSchema>;
 
 /** The trainer's state to resume from; CorruptDataError naming `uri` (the state.json) when it is not one. */

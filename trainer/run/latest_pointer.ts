@@ -5,7 +5,9 @@ import { z } from "zod";
 export const latestPointerSchema = z.object({
   step: z.number().int().nonnegative(),
   epoch: z.number().int().nonnegative(),
-  prefix: z.string().regex(/^(?:(?!\.\.?\/)[^/]+\/)+$/, 'expected a folder relative to the run, like "checkpoints/00000120/"'),
+  prefix: z
+    .string()
+    .regex(/^(?:(?!\.\.?\/)[^/]+\/)+$/, 'expected a folder relative to the run, like "checkpoints/00000120/"'),
   writtenAt: z.string(),
 });
 export type LatestPointer = z.infer<typeof latestPointerSchema>;

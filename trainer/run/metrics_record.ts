@@ -47,7 +47,11 @@ export const epochRecordSchema = z.object({
   collapseWarning: z.boolean(),
 });
 
-export const metricsRecordSchema = z.discriminatedUnion("type", [startRecordSchema, stepRecordSchema, epochRecordSchema]);
+export const metricsRecordSchema = z.discriminatedUnion("type", [
+  startRecordSchema,
+  stepRecordSchema,
+  epochRecordSchema,
+]);
 
 export type StartRecord = z.infer<typeof startRecordSchema>;
 export type StepRecord = z.infer<typeof stepRecordSchema>;

@@ -20,8 +20,12 @@ export function describeRun(r: RunDescription): string[] {
   const { dims, config, model, itersPerEpoch: ipe } = r;
   const m = (n: number) => `${(n / 1e6).toFixed(2)}M`;
   return [
-    `data ${r.origin}: ${r.numExamples} images → ${ipe} steps/epoch of ${config.data.batch_size}; training to step ${r.lastStep} of ${ipe * config.optimization.epochs}`,
-    `encoder ${config.meta.model_name} ${dims.embedDim}×${dims.depth} (${dims.numHeads} heads, ${m(model.encoder.params.numParams(true))} params) on ${dims.gridSize}×${dims.gridSize} patches of ${dims.patchSize}px; ` +
-      `predictor ${dims.predEmbedDim}×${dims.predDepth} (${m(model.predictor.params.numParams(true))}); float32; ${r.replicas} replica(s) × ${r.backend.threads} thread(s)`,
+    `data ${r.origin}: ${r.numExamples} images → ${ipe} steps/epoch of ${config.data.batch_size}; ` +
+      `training to step ${r.lastStep} of ${ipe * config.optimization.epochs}`,
+    `encoder ${config.meta.model_name} ${dims.embedDim}×${dims.depth} ` +
+      `(${dims.numHeads} heads, ${m(model.encoder.params.numParams(true))} params) ` +
+      `on ${dims.gridSize}×${dims.gridSize} patches of ${dims.patchSize}px; ` +
+      `predictor ${dims.predEmbedDim}×${dims.predDepth} (${m(model.predictor.params.numParams(true))}); ` +
+      `float32; ${r.replicas} replica(s) × ${r.backend.threads} thread(s)`,
   ];
 }

@@ -6,12 +6,24 @@ import { pooledFeatures } from "../models/pooled_features.js";
 import type { EpochRecord } from "../run/metrics_record.js";
 import { collapseMetrics } from "./collapse_metrics.js";
 
-export async function epochMetrics(model: IJepa, source: TrainBatchSource, config: TrainConfig, step: number, epoch: number, losses: number[]): Promise<EpochRecord> {
+export async function epochMetrics(
+  model: IJepa,
+  source: TrainBatchSource,
+  config: TrainConfig,
+  step: number,
+  epoch: number,
+  losses: number[],
+): Promise<EpochRecord> {
   const info = source.info;
   const n = Math.min(config.logging.collapse_sample, info.numExamples);
   // A fixed sample: the first n images of epoch 0's order (same images at every epoch end).
   const sample = await source.batch(0, 0, n);
-  const features = pooledFeatures(model.targetEncoder, { images: sample.images, count: n, height: info.height, width: info.width, channels: info.channels }, info.mean, info.std);
+  const features = pooledFeatures(
+    model.targetEncoder,
+    { images: sample.images, count: n, height: info.height, width: info.width, channels: info.channels },
+    info.mean,
+    info.std,
+  );
   const { targetStd, effectiveRank } = collapseMetrics(features, n, model.dims.embedDim);
   return {
     type: "epoch",

@@ -35,7 +35,8 @@ export function firstBatchFigure(
   const { size, channels: c, mean, std } = crop;
   const count = Math.min(8, batchSize);
   const pixels = new Uint8Array(count * size * size * c);
-  for (let i = 0; i < pixels.length; i++) pixels[i] = Math.max(0, Math.min(255, Math.round((crops[i] * std[i % c] + mean[i % c]) * 255)));
+  for (let i = 0; i < pixels.length; i++)
+    pixels[i] = Math.max(0, Math.min(255, Math.round((crops[i] * std[i % c] + mean[i % c]) * 255)));
   const rows = (mask: Int32Array, keep: number, b: number) => mask.subarray(b * keep, (b + 1) * keep);
   return {
     images: pixels,

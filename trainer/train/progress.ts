@@ -1,4 +1,4 @@
-// Training progress as the core reports it: an injected reporter, by default plain periodic lines (logs, CloudWatch, CI).
+// Training progress as the core reports it: an injected reporter, by default plain lines (logs, CloudWatch, CI).
 import type { StepRecord } from "../run/metrics_record.js";
 
 /** What a reporter is told when training starts. */
@@ -37,8 +37,10 @@ export class TrainProgressLog implements TrainProgressReporter {
     if (done % this.o.logEvery === 0 || done === this.o.total || done === this.o.start + 1) {
       const eta = formatEta(this.startedAt, this.o.start, done, this.o.total);
       this.o.log(
-        `step ${done}/${this.o.total} epoch ${r.epoch + 1} (${(r.step % this.o.itersPerEpoch) + 1}/${this.o.itersPerEpoch}) ` +
-          `loss ${r.loss.toFixed(5)} (avg ${this.lossEma.toFixed(5)}) lr ${r.lr.toExponential(3)} wd ${r.wd.toFixed(4)} m ${r.momentum.toFixed(5)} ` +
+        `step ${done}/${this.o.total} epoch ${r.epoch + 1} ` +
+          `(${(r.step % this.o.itersPerEpoch) + 1}/${this.o.itersPerEpoch}) ` +
+          `loss ${r.loss.toFixed(5)} (avg ${this.lossEma.toFixed(5)}) lr ${r.lr.toExponential(3)} ` +
+          `wd ${r.wd.toFixed(4)} m ${r.momentum.toFixed(5)} ` +
           `ctx ${r.contextPatches} tgt ${r.targetPatches} ${r.imgPerSec.toFixed(1)} img/s ETA ${eta}`,
       );
     }

@@ -34,8 +34,13 @@ export interface ResumePlan {
  * Resume first: the checkpoint's config, seed and data win unless overridden (only --epochs, --seed and
  * --data can change on resume). Refuses to start afresh over an existing run.
  */
-export async function planResume(store: ObjectStore, request: ResumeRequest, log: (line: string) => void): Promise<ResumePlan> {
-  const wantResume = request.resume || request.resumeFrom !== undefined || Boolean(request.config?.meta.load_checkpoint);
+export async function planResume(
+  store: ObjectStore,
+  request: ResumeRequest,
+  log: (line: string) => void,
+): Promise<ResumePlan> {
+  const wantResume =
+    request.resume || request.resumeFrom !== undefined || Boolean(request.config?.meta.load_checkpoint);
   const latest = await readLatestPointer(store);
   if (!wantResume && latest) {
     throw new IjepaError(
@@ -45,41 +50,71 @@ export async function planResume(store: ObjectStore, request: ResumeRequest, log
   }
   const checkpoint = wantResume ? await loadTrainCheckpoint(store, request.resumeFrom ?? "latest") : undefined;
   const base = checkpoint ? checkpoint.state.config : request.config;
-  if (!base) throw new ConfigError("no config given", "pass --config with a YAML file or a preset name (smoke, fmnist-vit-tiny, …)");
+  if (!base)
+    throw new ConfigError(
+      "no config given",
+      "pass --config with a YAML file or a preset name (smoke, fmnist-vit-tiny, …)",
+    );
   const config = structuredClone(base);
   if (request.epochs !== undefined) config.optimization.epochs = request.epochs;
   if (checkpoint && request.config) {
     const given = structuredClone(request.config);
     given.optimization.epochs = config.optimization.epochs;
     if (JSON.stringify(given) !== JSON.stringify(config)) {
-      log("note: --config differs from the config this run was trained with; resuming uses the run's own (only --epochs, --seed and --data can change on resume)");
+      log(
+        "note: --config differs from the config this run was trained with; resuming uses the run's own " +
+          "(only --epochs, --seed and --data can change on resume)",
+      );
     }
   }
   const seed = request.seed ?? checkpoint?.state.seed ?? config.meta.seed;
   // An injected source names itself; otherwise --data, then the checkpoint's, then the config's.
   const data = request.data ?? request.sourceOrigin ?? checkpoint?.state.data ?? config.data.dataset;
-  if (!data) throw new DataError("no dataset given", "pass --data (e.g. --data fashion-mnist) or set data.dataset in the config");
+  if (!data)
+    throw new DataError(
+      "no dataset given",
+      "pass --data (e.g. --data fashion-mnist) or set data.dataset in the config",
+    );
   const configName = request.configName ?? checkpoint?.state.configName ?? "config";
   return { checkpoint, config, configName, seed, data };
 }
 
 /** A checkpoint with its trainer state checked against the run contract's schema. */
-async function loadTrainCheckpoint(store: ObjectStore, which: "latest" | number): Promise<LoadedCheckpoint<TrainState>> {
+async function loadTrainCheckpoint(
+  store: ObjectStore,
+  which: "latest" | number,
+): Promise<LoadedCheckpoint<TrainState>> {
   const checkpoint = await loadCheckpoint(store, which);
   return { ...checkpoint, state: parseTrainState(checkpoint.state, store.uriOf(checkpoint.prefix + STATE_FILE)) };
 }
 
-/** Replicas for this process: an explicit --replicas, else the checkpoint's count, else min(cores, 4) — on wasm/cpu only. */
-export function chooseReplicas(requested: number | undefined, fromCheckpoint: number | undefined, backend: BackendInfo, batchSize: number): number {
+/**
+ * Replicas for this process: an explicit --replicas, else the checkpoint's count, else min(cores, 4) — on
+ * wasm/cpu only.
+ */
+export function chooseReplicas(
+  requested: number | undefined,
+  fromCheckpoint: number | undefined,
+  backend: BackendInfo,
+  batchSize: number,
+): number {
   if (requested !== undefined && requested < 1) throw new IjepaError(`--replicas ${requested}`, "use 1 or more");
   if (backend.name === "node" || backend.name === "node-gpu") {
-    if (requested && requested > 1) throw new IjepaError(`--replicas ${requested} is for the wasm/cpu backends`, "TensorFlow's native backend uses every core (or the GPU) in one process; drop --replicas");
+    if (requested && requested > 1)
+      throw new IjepaError(
+        `--replicas ${requested} is for the wasm/cpu backends`,
+        "TensorFlow's native backend uses every core (or the GPU) in one process; drop --replicas",
+      );
     return 1;
   }
-  let replicas = requested ?? fromCheckpoint ?? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
+  let replicas =
+    requested ?? fromCheckpoint ?? Math.min(4, Math.max(1, os.availableParallelism?.() ?? os.cpus().length));
   while (replicas > 1 && batchSize % replicas !== 0) replicas -= 1;
   if (requested && replicas !== requested) {
-    throw new IjepaError(`data.batch_size ${batchSize} does not split evenly over --replicas ${requested}`, `use a replica count that divides the batch size`);
+    throw new IjepaError(
+      `data.batch_size ${batchSize} does not split evenly over --replicas ${requested}`,
+      `use a replica count that divides the batch size`,
+    );
   }
   return replicas;
 }
@@ -88,15 +123,20 @@ export function chooseReplicas(requested: number | undefined, fromCheckpoint: nu
  * Exact resume needs the same backend, replica count and data; anything else still resumes, but the
  * returned note says so (undefined when nothing differs).
  */
-export function resumeDifferences(state: TrainState, now: { replicas: number; backend: string; itersPerEpoch: number }): string | undefined {
+export function resumeDifferences(
+  state: TrainState,
+  now: { replicas: number; backend: string; itersPerEpoch: number },
+): string | undefined {
   const differences = [
     state.replicas !== now.replicas ? `${state.replicas} replica(s), now ${now.replicas}` : "",
     state.backend !== now.backend ? `backend ${state.backend}, now ${now.backend}` : "",
     state.itersPerEpoch !== now.itersPerEpoch
-      ? `${state.itersPerEpoch} steps per epoch, now ${now.itersPerEpoch} (other data: epoch boundaries and schedules shift)`
+      ? `${state.itersPerEpoch} steps per epoch, now ${now.itersPerEpoch} ` +
+        "(other data: epoch boundaries and schedules shift)"
       : "",
   ].filter(Boolean);
   return differences.length
-    ? `note: the checkpoint was trained with ${differences.join("; ")}: training continues, but not bit-identically to an uninterrupted run`
+    ? `note: the checkpoint was trained with ${differences.join("; ")}: ` +
+        "training continues, but not bit-identically to an uninterrupted run"
     : undefined;
 }

@@ -1,4 +1,4 @@
-// What a training checkpoint holds: the trainer's state (the run contract's TrainState) and the tensors in safetensors form.
+// What a training checkpoint holds: the trainer's state (the contract's TrainState) and its tensors as safetensors.
 import type { BackendName } from "../backend.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import type { TrainConfig } from "../config/schema.js";
@@ -8,7 +8,14 @@ import type { TrainState } from "../run/checkpoint_state.js";
 import type { makeSchedules } from "../utils/schedulers.js";
 
 /** The random streams a run draws from, each keyed by step or epoch (see TrainState.rng). */
-export const RNG_STREAMS = ["mask-size/<step>", "mask-position/<step>", "augment/<step>", "epoch/<epoch>", "init/encoder", "init/predictor"];
+export const RNG_STREAMS = [
+  "mask-size/<step>",
+  "mask-position/<step>",
+  "augment/<step>",
+  "epoch/<epoch>",
+  "init/encoder",
+  "init/predictor",
+];
 
 export interface TrainStateInputs {
   /** Steps completed: the step the next process starts at. */

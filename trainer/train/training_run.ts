@@ -97,13 +97,20 @@ class TrainingRun {
     this.batchSize = config.data.batch_size;
     this.itersPerEpoch = source.batchesPerEpoch(this.batchSize);
     if (this.itersPerEpoch < 1) {
-      throw new DataError(`${this.info.origin} has ${this.info.numExamples} training images, fewer than one batch of ${this.batchSize}`, "lower data.batch_size or use more images");
+      throw new DataError(
+        `${this.info.origin} has ${this.info.numExamples} training images, fewer than one batch of ${this.batchSize}`,
+        "lower data.batch_size or use more images",
+      );
     }
     this.dims = resolveModelDims(config, this.info.channels);
     this.sampler = new MultiBlockMaskSampler(maskOptionsFromConfig(config));
     const o = config.optimization;
     this.totalSteps = o.epochs * this.itersPerEpoch;
-    this.lastStep = Math.min(this.totalSteps, ctx.maxSteps ?? this.totalSteps, (ctx.untilEpoch ?? o.epochs) * this.itersPerEpoch);
+    this.lastStep = Math.min(
+      this.totalSteps,
+      ctx.maxSteps ?? this.totalSteps,
+      (ctx.untilEpoch ?? o.epochs) * this.itersPerEpoch,
+    );
     this.schedules = makeSchedules({
       itersPerEpoch: this.itersPerEpoch,
       epochs: o.epochs,
@@ -161,14 +168,32 @@ class TrainingRun {
     }
     this.replicas = chooseReplicas(ctx.replicas, checkpoint?.state.replicas, backend, this.batchSize);
     if (checkpoint) {
-      const note = resumeDifferences(checkpoint.state, { replicas: this.replicas, backend: backend.name, itersPerEpoch: this.itersPerEpoch });
+      const note = resumeDifferences(checkpoint.state, {
+        replicas: this.replicas,
+        backend: backend.name,
+        itersPerEpoch: this.itersPerEpoch,
+      });
       if (note) log(note);
     }
     await store.put(CONFIG_KEY, toYaml(config), { contentType: "application/yaml" });
     const { dims, model, itersPerEpoch, lastStep, replicas } = this;
-    const described = describeRun({ dims, config, model, origin: this.info.origin, numExamples: this.info.numExamples, itersPerEpoch, lastStep, replicas, backend });
+    const described = describeRun({
+      dims,
+      config,
+      model,
+      origin: this.info.origin,
+      numExamples: this.info.numExamples,
+      itersPerEpoch,
+      lastStep,
+      replicas,
+      backend,
+    });
     described.forEach((l) => log(l));
-    log(formatMaskStats(describeMaskStats(this.sampler.options, { batchSize: this.batchSize, batches: 20, seed: ctx.seed })));
+    log(
+      formatMaskStats(
+        describeMaskStats(this.sampler.options, { batchSize: this.batchSize, batches: 20, seed: ctx.seed }),
+      ),
+    );
     this.metrics.append({
       type: "start",
       time: new Date().toISOString(),
@@ -182,19 +207,31 @@ class TrainingRun {
     const variables = this.model.trainableVariables();
     const loss = config.optimization.loss;
     this.engine =
-      this.replicas > 1 ? await DataParallelEngine.start(this.replicas, this.model, variables, loss, backend.name) : new InProcessEngine(this.model, variables, loss);
-    this.progress = (ctx.progress ?? plainTrainProgress)({ total: this.lastStep, start: this.step, itersPerEpoch: this.itersPerEpoch, logEvery: config.logging.log_every, log });
+      this.replicas > 1
+        ? await DataParallelEngine.start(this.replicas, this.model, variables, loss, backend.name)
+        : new InProcessEngine(this.model, variables, loss);
+    this.progress = (ctx.progress ?? plainTrainProgress)({
+      total: this.lastStep,
+      start: this.step,
+      itersPerEpoch: this.itersPerEpoch,
+      logEvery: config.logging.log_every,
+      log,
+    });
   }
 
   async loop(): Promise<TrainingOutcome> {
     const { config, source } = this.ctx;
     let lastLoss = Number.NaN;
-    let pending = this.step < this.lastStep ? fetchBatch(source, this.step, this.itersPerEpoch, this.batchSize) : undefined;
+    let pending =
+      this.step < this.lastStep ? fetchBatch(source, this.step, this.itersPerEpoch, this.batchSize) : undefined;
     try {
       while (this.step < this.lastStep) {
         const raw = await pending!;
         // Start reading the next batch now; it overlaps with this step's compute where the source does I/O.
-        pending = this.step + 1 < this.lastStep ? fetchBatch(source, this.step + 1, this.itersPerEpoch, this.batchSize) : undefined;
+        pending =
+          this.step + 1 < this.lastStep
+            ? fetchBatch(source, this.step + 1, this.itersPerEpoch, this.batchSize)
+            : undefined;
         lastLoss = await this.trainStep(raw);
         const epochEnd = this.step % this.itersPerEpoch === 0;
         if (epochEnd) await this.endEpoch();
@@ -203,7 +240,10 @@ class TrainingRun {
         if (epochEnd || periodic || this.step === this.lastStep || interrupted) await this.saveCheckpoint();
         else await this.metrics.flush();
         if (interrupted && this.step < this.lastStep) {
-          throw new InterruptedError(`stopped at step ${this.step} on request; checkpoint ${stepName(this.step)} is complete`, "run again with --resume to continue");
+          throw new InterruptedError(
+            `stopped at step ${this.step} on request; checkpoint ${stepName(this.step)} is complete`,
+            "run again with --resume to continue",
+          );
         }
       }
     } finally {
@@ -233,7 +273,11 @@ class TrainingRun {
     const wd = this.schedules.wd.at(step);
     const momentum = this.schedules.momentum.at(step);
     const patchWidth = dims.inChannels * dims.patchSize * dims.patchSize;
-    const { loss, grads } = await this.engine.compute({ patches: patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize), patchWidth, indices });
+    const { loss, grads } = await this.engine.compute({
+      patches: patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize),
+      patchWidth,
+      indices,
+    });
     if (!Number.isFinite(loss)) {
       for (const g of Object.values(grads)) g.dispose();
       await this.metrics.flush(true);
@@ -268,7 +312,9 @@ class TrainingRun {
     const draw = this.ctx.drawMaskFigure;
     if (!draw) return;
     const { cropSize, mean, std } = this.augment;
-    const png = await draw(firstBatchFigure(crops, masks, { size: cropSize, channels: this.info.channels, mean, std }, this.batchSize));
+    const png = await draw(
+      firstBatchFigure(crops, masks, { size: cropSize, channels: this.info.channels, mean, std }, this.batchSize),
+    );
     await this.ctx.store.put(MASKS_FIGURE_KEY, png, { contentType: "image/png" });
   }
 
@@ -279,11 +325,16 @@ class TrainingRun {
     const losses = this.metrics.epochLosses(epoch);
     const rec = await epochMetrics(this.model, source, config, this.step, epoch, losses);
     this.metrics.append(rec);
-    this.progress.note(`epoch ${epoch + 1} done: mean loss ${rec.meanLoss.toFixed(5)}, target std ${rec.targetStd.toFixed(4)}, effective rank ${rec.effectiveRank.toFixed(1)}`);
+    this.progress.note(
+      `epoch ${epoch + 1} done: mean loss ${rec.meanLoss.toFixed(5)}, target std ${rec.targetStd.toFixed(4)}, ` +
+        `effective rank ${rec.effectiveRank.toFixed(1)}`,
+    );
     if (rec.collapseWarning) {
       this.progress.note(
-        `WARNING: representation collapse: the mean per-dimension std of pooled target features fell to ${rec.targetStd.toFixed(5)} ` +
-          `(below logging.collapse_std_threshold ${config.logging.collapse_std_threshold}); lower optimization.lr or raise optimization.warmup`,
+        "WARNING: representation collapse: the mean per-dimension std of pooled target features fell to " +
+          `${rec.targetStd.toFixed(5)} ` +
+          `(below logging.collapse_std_threshold ${config.logging.collapse_std_threshold}); ` +
+          "lower optimization.lr or raise optimization.warmup",
       );
     }
   }
