@@ -8,6 +8,8 @@ import { loadConfigFile } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
 import { NonFiniteLossError } from "../../trainer/errors.js";
 import { renderMaskFigure } from "../../trainer/report/mask_figure.js";
+import type { FirstBatchFigure } from "../../trainer/train/first_batch_figure.js";
+import type { ProgressPlan } from "../../trainer/train/progress.js";
 import { InterruptedError, train } from "../../trainer/train/train_loop.js";
 import type { MetricsRecord, StepRecord } from "../../trainer/run/metrics_record.js";
 import { squaresSource } from "../support/squares_source.js";
@@ -88,6 +90,44 @@ describe("train()", () => {
     await expect(train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, log: () => {} })).rejects.toThrow(
       /already holds a run \(checkpoint at step 2\)[\s\S]*--resume/,
     );
+  });
+
+  it("reports progress and draws the first batch only through what the caller injects", async () => {
+    const plain = tempRun();
+    await train({ config: smoke, configName: "smoke", out: plain, source: squaresSource(320), replicas: 1, maxSteps: 3, log: () => {} });
+    expect(existsSync(path.join(plain, "report/masks.png"))).toBe(false);
+
+    const seen: { plan?: ProgressPlan; steps: number[]; notes: string[]; stopped: boolean } = { steps: [], notes: [], stopped: false };
+    const figures: FirstBatchFigure[] = [];
+    const out = tempRun();
+    await train({
+      config: smoke,
+      configName: "smoke",
+      out,
+      source: squaresSource(320),
+      replicas: 1,
+      maxSteps: 3,
+      log: () => {},
+      progress: (plan) => {
+        seen.plan = plan;
+        return { step: (r) => seen.steps.push(r.step), note: (l) => seen.notes.push(l), stop: () => (seen.stopped = true) };
+      },
+      drawMaskFigure: async (figure) => {
+        figures.push(figure);
+        return new Uint8Array([1, 2, 3]);
+      },
+    });
+    expect(seen.plan).toMatchObject({ total: 3, start: 0, logEvery: smoke.logging.log_every });
+    expect(seen.steps).toEqual([0, 1, 2]);
+    expect(seen.notes.at(-1)).toBe("checkpoint 00000003 written");
+    expect(seen.stopped).toBe(true);
+    // Step 0's crops back in 0–255 with their masks, and the drawer's bytes stored as they came.
+    expect(figures).toHaveLength(1);
+    const f = figures[0];
+    expect(f.images.length).toBe(f.count * f.height * f.width * f.channels);
+    expect(f.context).toHaveLength(f.count);
+    expect(f.targets[0]).toHaveLength(smoke.mask.num_pred_masks);
+    expect([...readFileSync(path.join(out, "report/masks.png"))]).toEqual([1, 2, 3]);
   });
 
   it("--resume on an empty folder says there is no checkpoint yet", async () => {
