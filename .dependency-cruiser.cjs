@@ -65,8 +65,10 @@ const MAY_IMPORT = {
   "functions/": ["trainer/"],
   // house-shell moves the rotate command to bin/commands/; until then bin/cli.ts imports it from functions/.
   "bin/": ["trainer/", "functions/rotate-checkpoints/command.ts"],
-  "bin/cdk_app.ts": ["lib/"],
-  "lib/": ["functions/"],
+  "bin/cdk_app.ts": ["lib/", "trainer/errors.ts"],
+  // The CDK app shares names with the code it deploys (the run contract's keys and input schema, the trainer's
+  // metric names in trainer/aws/, coming), never the ML core: the rule "cdk-never-loads-the-ml-core" below.
+  "lib/": ["functions/", "trainer/run/", "trainer/aws/", "trainer/errors.ts"],
   "test/": ["trainer/", "functions/", "bin/", "lib/", "scripts/"],
   "bench/": ["trainer/", "functions/", "test/"],
   "scripts/": ["trainer/"],
@@ -119,6 +121,13 @@ module.exports = {
       severity: "error",
       from: { path: "^trainer/([^/]+)/" },
       to: { circular: true, via: { pathNot: "^trainer/$1/" } },
+    },
+    {
+      name: "cdk-never-loads-the-ml-core",
+      comment: "synthesizing the CDK app loads no TensorFlow.js and no image library, however indirectly",
+      severity: "error",
+      from: { path: "^(lib/|bin/cdk_app\\.ts$)" },
+      to: { path: "node_modules/(@tensorflow|sharp)/", reachable: true },
     },
     {
       name: "no-terminal-in-core",
