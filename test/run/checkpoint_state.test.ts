@@ -60,13 +60,25 @@ describe("parseTrainState (resuming)", () => {
     })();
     expect(err).toBeInstanceOf(CorruptDataError);
     expect(err?.message.split("\n")[0]).toContain(URI);
-    expect(err?.message.split("\n")[0]).toContain("state.normalization");
+    expect(err?.message.split("\n")[0]).toContain("state: normalization: ");
   });
 
   it("checks the config inside it against the config schema", () => {
     const bad = stored(state);
     (bad.config as { data: { crop_size: unknown } }).data.crop_size = "28";
-    expect(() => parseTrainState(bad, URI)).toThrow(/state\.config\.data\.crop_size/);
+    expect(() => parseTrainState(bad, URI)).toThrow(/state: config\.data\.crop_size/);
+  });
+
+  it("refuses the state of another step than the checkpoint's", () => {
+    expect(() => parseTrainState({ ...stored(state), step: 7 }, URI, 40)).toThrow(
+      /state\.step is 7, but this is the checkpoint of step 40/,
+    );
+    expect(parseTrainState(stored(state), URI, 40).step).toBe(40);
+  });
+
+  it("refuses a normalization std of 0, which would make every pixel infinite", () => {
+    const bad = { ...stored(state), normalization: { mean: [0.5], std: [0] } };
+    expect(() => parseTrainState(bad, URI)).toThrow(/normalization\.std\.0: expected a positive std/);
   });
 });
 
@@ -81,11 +93,11 @@ describe("parseEncoderState (probe and export)", () => {
   it("refuses a state without a config: the model cannot be built", () => {
     const { config: _, ...noConfig } = stored(state);
     expect(() => parseEncoderState(noConfig, URI)).toThrow(CorruptDataError);
-    expect(() => parseEncoderState(noConfig, URI)).toThrow(/state\.config/);
+    expect(() => parseEncoderState(noConfig, URI)).toThrow(/state: config: /);
   });
 
   it("refuses non-finite normalization values", () => {
     const bad = { ...stored(state), normalization: { mean: [null], std: [0.3] } };
-    expect(() => parseEncoderState(bad, URI)).toThrow(/state\.normalization\.mean\.0/);
+    expect(() => parseEncoderState(bad, URI)).toThrow(/state: normalization\.mean\.0/);
   });
 });

@@ -38,21 +38,26 @@ export interface CheckpointStateDocument<S = Record<string, unknown>>
   state: S;
 }
 
-const channelStats = z.object({ mean: z.array(z.number()), std: z.array(z.number()) });
+const wholeNumber = z.number().int().nonnegative();
+/** Per channel; a std of 0 would turn every normalised pixel into ±Infinity. */
+const channelStats = z.object({
+  mean: z.array(z.number()).min(1),
+  std: z.array(z.number().positive("expected a positive std")).min(1),
+});
 
 /** What `ijepa train` keeps under state.json's `state` (everything else is in the safetensors files). */
 export const trainStateSchema = z.object({
-  step: z.number().int().nonnegative(),
-  epochsCompleted: z.number().int().nonnegative(),
+  step: wholeNumber,
+  epochsCompleted: wholeNumber,
   itersPerEpoch: z.number().int().positive(),
-  seed: z.number().int(),
+  seed: wholeNumber,
   configName: z.string(),
   config: trainConfigSchema,
-  data: z.string(),
+  data: z.string().min(1),
   /** A BackendName (backend.ts); kept a string here so that reading a state does not load TensorFlow.js. */
   backend: z.string(),
   replicas: z.number().int().positive(),
-  optimizerStep: z.number().int().nonnegative(),
+  optimizerStep: wholeNumber,
   /** Per-channel mean/std (pixels in [0, 1]) the inputs were normalised with; evaluation uses the same. */
   normalization: channelStats,
   /** Schedule values the next step will use (for inspection; they are recomputed from the step). */
@@ -62,7 +67,7 @@ export const trainStateSchema = z.object({
    * "mask-position/<step>", crops "augment/<step>", data order "epoch/<e>" (or shard windows), init
    * "init/*". So the generator state to restore is the seed plus the step counter.
    */
-  rng: z.object({ seed: z.number().int(), streams: z.array(z.string()), nextStep: z.number().int().nonnegative() }),
+  rng: z.object({ seed: wholeNumber, streams: z.array(z.string()), nextStep: wholeNumber }),
 });
 export type TrainState = z.infer<typeof trainStateSchema>;
 
@@ -75,9 +80,20 @@ export const encoderStateSchema = trainStateSchema
   .extend(trainStateSchema.pick({ configName: true, data: true, seed: true, normalization: true }).partial().shape);
 export type EncoderState = z.infer<typeof encoderStateSchema>;
 
-/** The trainer's state to resume from; CorruptDataError naming `uri` (the state.json) when it is not one. */
-export function parseTrainState(state: unknown, uri: string): TrainState {
-  return parseState(trainStateSchema, state, uri);
+/**
+ * The trainer's state to resume from; CorruptDataError naming `uri` (the state.json) and the field when it
+ * is not one, or when it is the state of another step than `step`, the checkpoint's.
+ */
+export function parseTrainState(state: unknown, uri: string, step?: number): TrainState {
+  const parsed = parseState(trainStateSchema, state, uri);
+  if (step !== undefined && parsed.step !== step) {
+    throw new CorruptDataError(
+      uri,
+      `state.step is ${parsed.step}, but this is the checkpoint of step ${step}`,
+      RESUME_HINT,
+    );
+  }
+  return parsed;
 }
 
 /** The part of a trainer's state that evaluation needs; CorruptDataError naming `uri` when it is not there. */
@@ -85,13 +101,11 @@ export function parseEncoderState(state: unknown, uri: string): EncoderState {
   return parseState(encoderStateSchema, state, uri);
 }
 
+const RESUME_HINT = "use a checkpoint written by `ijepa train`, or resume from another with --resume-from <step>";
+
 function parseState<T>(schema: z.ZodType<T>, state: unknown, uri: string): T {
-  // Wrapped so that the issues name their field as it sits in the file: "state.config.data.crop_size: …".
-  const parsed = z.object({ state: schema }).safeParse({ state });
-  if (parsed.success) return parsed.data.state;
-  throw new CorruptDataError(
-    uri,
-    `not the state of an \`ijepa train\` checkpoint (${describeZodIssues(parsed.error)})`,
-    "use a checkpoint written by `ijepa train`, or resume from another with --resume-from <step>",
-  );
+  const parsed = schema.safeParse(state);
+  if (parsed.success) return parsed.data;
+  // "corrupt: …/state.json: state: config.data.batch_size: Too small: …"
+  throw new CorruptDataError(uri, `state: ${describeZodIssues(parsed.error, "state")}`, RESUME_HINT);
 }

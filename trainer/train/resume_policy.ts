@@ -85,7 +85,10 @@ async function loadTrainCheckpoint(
   which: "latest" | number,
 ): Promise<LoadedCheckpoint<TrainState>> {
   const checkpoint = await loadCheckpoint(store, which);
-  return { ...checkpoint, state: parseTrainState(checkpoint.state, store.uriOf(checkpoint.prefix + STATE_FILE)) };
+  return {
+    ...checkpoint,
+    state: parseTrainState(checkpoint.state, store.uriOf(checkpoint.prefix + STATE_FILE), checkpoint.step),
+  };
 }
 
 /**
