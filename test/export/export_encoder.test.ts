@@ -10,7 +10,7 @@ import { ConfigError, CorruptDataError, NotFoundError } from "../../trainer/erro
 import { pooledFeatures } from "../../trainer/eval/features.js";
 import { parseCheckpointLocation } from "../../trainer/checkpoint/checkpoint_location.js";
 import { describeEncoder } from "../../trainer/export/encoder_config.js";
-import { runExportCommand } from "../../trainer/export/export_command.js";
+import { runExportCommand } from "../../bin/commands/export.js";
 import { exportEncoder } from "../../trainer/export/export_encoder.js";
 import { pytorchConstructor, safetensorsReadme } from "../../trainer/export/export_readme.js";
 import { loadExportedEncoder, readExportedEncoder } from "../../trainer/export/load_exported_encoder.js";

@@ -11,7 +11,9 @@ import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics
 import { pooledFeatures } from "./features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
 
-export type BaselineName = "raw" | "random";
+/** Feature extractors scored next to the encoder: raw pixels and the run's own step-0 encoder. */
+export const BASELINE_NAMES = ["raw", "random"] as const;
+export type BaselineName = (typeof BASELINE_NAMES)[number];
 
 export interface ProbeOptions {
   /** A run (its latest checkpoint) or one checkpoint folder, local or s3://. */

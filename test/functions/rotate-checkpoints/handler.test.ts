@@ -1,11 +1,10 @@
-// Tests of the rotate-checkpoints Lambda handler and the `ijepa rotate` command, on local folders injected as the store.
+// Tests of the rotate-checkpoints Lambda handler, on local folders injected as the store.
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../../trainer/errors.js";
 import { saveCheckpoint } from "../../../trainer/checkpoint/checkpoint_store.js";
 import { PROBE_HISTORY_KEY } from "../../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../../trainer/storage/object_store.js";
 import { makeHandler, parseRotateEvent } from "../../../functions/rotate-checkpoints/handler.js";
-import { formatRotation, runRotateCommand } from "../../../functions/rotate-checkpoints/command.js";
 import { handler } from "../../../functions/rotate-checkpoints/index.js";
 import { localStoreFactory, sampleCheckpoint } from "../../checkpoint/fixtures.js";
 
@@ -88,31 +87,5 @@ describe("the deployed entry point", () => {
     const first = await handler({ ...EVENT, run: store.baseUri });
     expect(first.deleted).toEqual([10, 30]);
     expect((await handler({ ...EVENT, run: store.baseUri })).deleted).toEqual([]);
-  });
-});
-
-describe("ijepa rotate (runRotateCommand)", () => {
-  it("prints one row per checkpoint with its action and reasons, then a summary", async () => {
-    const { open } = await runWithCheckpoints();
-    const lines: string[] = [];
-    const result = await runRotateCommand({ ...EVENT, dryRun: true }, { openStore: open, print: (l) => lines.push(l) });
-    expect(result.deleted).toEqual([10, 30]);
-    expect(lines[0]).toBe("checkpoints of s3://runs/r1 (dry run: nothing deleted)");
-    expect(lines[1]).toMatch(/^\s+step\s+action\s+reasons$/);
-    expect(lines.slice(2, 7).map((l) => l.trim().split(/\s{2,}/))).toEqual([
-      ["10", "would delete"],
-      ["20", "keep", "best linearTop1 #1 (0.8)"],
-      ["30", "would delete"],
-      ["40", "keep", "one of the last 2"],
-      ["50", "keep", "latest.json points here; one of the last 2"],
-    ]);
-    expect(lines.at(-1)).toBe("3 kept, 2 would delete");
-  });
-
-  it("says deleted, not would delete, when it really deletes", () => {
-    const lines = formatRotation("/runs/r1", { kept: [{ step: 50, reasons: ["latest.json points here"] }], deleted: [40], dryRun: false });
-    expect(lines[0]).toBe("checkpoints of /runs/r1");
-    expect(lines[2].trim().split(/\s{2,}/)).toEqual(["40", "deleted"]);
-    expect(lines.at(-1)).toBe("1 kept, 1 deleted");
   });
 });

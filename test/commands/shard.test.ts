@@ -3,9 +3,9 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../trainer/errors.js";
-import { runShardCommand } from "../../trainer/data/shard_command.js";
+import { runShardCommand } from "../../bin/commands/shard.js";
 import { captureIo } from "../support/capture_io.js";
-import { tempDir, writeIdxFolder, writeImageFolder } from "./fixtures.js";
+import { tempDir, writeIdxFolder, writeImageFolder } from "../data/fixtures.js";
 
 describe("runShardCommand", () => {
   it("prints plain progress lines when stderr is not a terminal, then the summary", async () => {
