@@ -6,6 +6,7 @@ import { PROBE_HISTORY_KEY } from "../../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../../trainer/storage/object_store.js";
 import { makeHandler, parseRotateEvent } from "../../../functions/rotate-checkpoints/handler.js";
 import { handler } from "../../../functions/rotate-checkpoints/index.js";
+import { testDeps } from "../../support/handler_deps.js";
 import { localStoreFactory, sampleCheckpoint } from "../../checkpoint/fixtures.js";
 
 const { makeStore, cleanup } = localStoreFactory();
@@ -29,7 +30,7 @@ const EVENT = { run: "s3://runs/r1", keepLast: 2, keepBest: 1, keepEvery: 0 };
 describe("rotate-checkpoints handler", () => {
   it("opens the run named in the event and returns what it kept and deleted", async () => {
     const { open, opened } = await runWithCheckpoints();
-    const result = await makeHandler(open)(EVENT);
+    const result = await makeHandler(testDeps(open))(EVENT);
     expect(opened).toEqual(["s3://runs/r1"]);
     expect(result.deleted).toEqual([10, 30]);
     expect(result.kept.map((k) => k.step)).toEqual([20, 40, 50]);
@@ -39,7 +40,7 @@ describe("rotate-checkpoints handler", () => {
 
   it("deletes nothing when invoked a second time with the same event", async () => {
     const { open } = await runWithCheckpoints();
-    const handler = makeHandler(open);
+    const handler = makeHandler(testDeps(open));
     const first = await handler(EVENT);
     const second = await handler(EVENT);
     expect(first.deleted).not.toEqual([]);
@@ -49,11 +50,11 @@ describe("rotate-checkpoints handler", () => {
 
   it("ranks by the metric the event names, and only reports in a dry run", async () => {
     const { open } = await runWithCheckpoints();
-    const result = await makeHandler(open)({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
+    const result = await makeHandler(testDeps(open))({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
     expect(result.dryRun).toBe(true);
     expect(result.deleted).toEqual([10, 30, 40]);
     expect(result.kept[0].reasons).toEqual(["best knnTop1 #1 (0.6)"]);
-    const again = await makeHandler(open)({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
+    const again = await makeHandler(testDeps(open))({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
     expect(again.deleted).toEqual([10, 30, 40]);
   });
 
@@ -66,10 +67,12 @@ describe("rotate-checkpoints handler", () => {
     ["dryRun", { ...EVENT, dryRun: "yes" }],
   ])("rejects an event with a bad %s, naming the field, before opening any store", async (field, event) => {
     const opened: string[] = [];
-    const handler = makeHandler((uri) => {
-      opened.push(uri);
-      throw new Error("must not be opened");
-    });
+    const handler = makeHandler(
+      testDeps((uri) => {
+        opened.push(uri);
+        throw new Error("must not be opened");
+      }),
+    );
     const err = await handler(event).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain(`${field}:`);

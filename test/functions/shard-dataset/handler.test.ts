@@ -4,6 +4,9 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../trainer/errors.js";
 import { finalizeHandler, handler, planHandler, workHandler } from "../../../functions/shard-dataset/index.js";
+import { makeHandler, makePlanHandler } from "../../../functions/shard-dataset/handler.js";
+import { openStore } from "../../../trainer/storage/open_store.js";
+import { testDeps } from "../../support/handler_deps.js";
 import { exists, snapshotEtags, tempDir, writeIdxFolder, writeImageFolder } from "../../data/fixtures.js";
 
 describe("shard-dataset handler", () => {
@@ -60,5 +63,40 @@ describe("shard-dataset handler", () => {
       /parts\/plan\.json.*run the plan step first/s,
     );
     expect(await fs.readdir(output)).toEqual([]);
+  });
+});
+
+describe("shard-dataset handler factories", () => {
+  /** The real opener, recording what it was asked to open. */
+  const recordingOpener = () => {
+    const opened: string[] = [];
+    return { opened, open: (uri: string) => (opened.push(uri), openStore(uri)) };
+  };
+
+  it("opens the event's output and source through the injected opener, and nothing else", async () => {
+    const source = await writeIdxFolder(await tempDir(), { train: 12, test: 4 });
+    const output = await tempDir();
+    const { opened, open } = recordingOpener();
+    const plan = await makePlanHandler(testDeps(open))({ source, format: "idx", output, shardSize: 8 });
+    expect(plan.chunkIndices).toEqual([0, 1, 2]);
+    expect(opened).toEqual([output, source]);
+  });
+
+  it("finds a named dataset through the injected environment, without opening the name as a folder", async () => {
+    const dir = await writeIdxFolder(await tempDir(), { train: 12, test: 4 });
+    const output = await tempDir();
+    const { opened, open } = recordingOpener();
+    const env = { FASHION_MNIST_DIR: dir, IJEPA_NO_DOWNLOAD: "1" };
+    const done = await makeHandler(testDeps(open, env))({ source: "fashion-mnist", format: "idx", output });
+    expect(done.counts).toEqual({ train: 12, test: 4 });
+    expect(opened).toEqual([output]);
+  });
+
+  it("rejects a bad event before opening any store, showing an event that works", async () => {
+    const { opened, open } = recordingOpener();
+    const err = await makeHandler(testDeps(open))({ source: "/x", format: "png", output: "/y" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/^invalid shard-dataset event: format: .*\n {2}fix: send \{"source": /);
+    expect(opened).toEqual([]);
   });
 });
