@@ -63,8 +63,14 @@ if (skipReason) {
         const store = openStore(uri);
         if (!uri.startsWith("s3://")) return store;
         return Object.assign(Object.create(store) as ObjectStore, {
-          get: (key: string) => (reads.push(key), store.get(key)),
-          getStream: (key: string) => (reads.push(key), store.getStream(key)),
+          get: (key: string) => {
+            reads.push(key);
+            return store.get(key);
+          },
+          getStream: (key: string) => {
+            reads.push(key);
+            return store.getStream(key);
+          },
         });
       };
       const again = await pullRun({ run: runUri, which: "best", to }, { openStore: counting });

@@ -261,7 +261,8 @@ class TrainingRun {
       if (differences.length) log(`note: the checkpoint was trained with ${differences.join("; ")}: training continues, but not bit-identically to an uninterrupted run`);
     }
     await store.put(CONFIG_KEY, toYaml(config), { contentType: "application/yaml" });
-    describeRun(this.dims, config, this.model, this.info.origin, this.info.numExamples, this.itersPerEpoch, this.lastStep, this.replicas, backend).forEach((l) => log(l));
+    const { dims, model, info, itersPerEpoch, lastStep, replicas } = this;
+    for (const line of describeRun(dims, config, model, info.origin, info.numExamples, itersPerEpoch, lastStep, replicas, backend)) log(line);
     log(formatMaskStats(describeMaskStats(this.sampler.options, { batchSize: this.batchSize, batches: 20, seed: ctx.seed })));
     this.metrics.append({
       type: "start",

@@ -70,7 +70,11 @@ describe("shard-dataset handler factories", () => {
   /** The real opener, recording what it was asked to open. */
   const recordingOpener = () => {
     const opened: string[] = [];
-    return { opened, open: (uri: string) => (opened.push(uri), openStore(uri)) };
+    const open = (uri: string) => {
+      opened.push(uri);
+      return openStore(uri);
+    };
+    return { opened, open };
   };
 
   it("opens the event's output and source through the injected opener, and nothing else", async () => {
