@@ -4,16 +4,10 @@ import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { ShardedTrainSource } from "../../trainer/data/sharded_source.js";
 import { shardDataset } from "../../trainer/data/shard_writer.js";
-import { makeTestBucket, s3TestServer } from "../support/s3_test_bucket.js";
+import { makeTestBucket, withS3Server } from "../support/s3_test_bucket.js";
 import { tempDir, writeIdxFolder, writeImageFolder } from "./fixtures.js";
 
-const { skipReason } = s3TestServer();
-
-if (skipReason) {
-  describe("sharded datasets on S3", () => {
-    it.skip(skipReason, () => undefined);
-  });
-} else {
+withS3Server("sharded datasets on S3", () => {
   describe("sharded datasets on S3", () => {
     /** Opens s3://<bucket>/<prefix> on the test bucket, anything else as a local folder. */
     async function bucketOpener(name: string) {
@@ -58,4 +52,4 @@ if (skipReason) {
       expect(result.manifest.classNames).toEqual(["a", "b"]);
     });
   });
-}
+});
