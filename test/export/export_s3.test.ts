@@ -10,7 +10,8 @@ import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { type TestBucket, makeTestBucket, s3TestEnv, withS3Server } from "../support/s3_test_bucket.js";
-import { tempDir, trainSmokeRun } from "./smoke_run.js";
+import { trainSmokeRun } from "./smoke_run.js";
+import { tempDir } from "../support/temp_dir.js";
 
 withS3Server("pull and export on S3", () => {
   describe("pull and export on S3 (radosgw)", () => {

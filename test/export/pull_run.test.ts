@@ -12,7 +12,8 @@ import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 import type { ProbeHistoryRecord } from "../../trainer/train/metrics_record.js";
 import { captureIo } from "../support/capture_io.js";
-import { tempDir, trainSmokeRun } from "./smoke_run.js";
+import { trainSmokeRun } from "./smoke_run.js";
+import { tempDir } from "../support/temp_dir.js";
 
 let run: string;
 
