@@ -1,7 +1,7 @@
 // `ijepa pull`: its flags, the checkpoint choice, a byte progress bar (TTY) or plain lines, and what was written.
 import type { Command } from "commander";
 import type { CheckpointChoice } from "../../trainer/checkpoint/choose_checkpoint.js";
-import type { ProbeMetric } from "../../trainer/checkpoint/rotation.js";
+import { PROBE_METRICS, type ProbeMetric } from "../../trainer/checkpoint/rotation.js";
 import { ConfigError } from "../../trainer/errors.js";
 import { formatBytes } from "../../trainer/export/byte_size.js";
 import type { PullProgress, PullResult } from "../../trainer/export/pull_run.js";
@@ -17,7 +17,7 @@ export function registerPull(program: Command): void {
     )
     .requiredOption("--run <uri>", "run folder or s3:// prefix")
     .option("--which <latest|best|step>", "which checkpoint: latest, best (by probe metric) or a step", "latest")
-    .option("--metric <name>", "probe metric for --which best (linearTop1, linearTop5, knnTop1)", "linearTop1")
+    .option("--metric <name>", `probe metric for --which best (${PROBE_METRICS.join(", ")})`, "linearTop1")
     .requiredOption("--to <dir>", "local folder (resume it with ijepa train --config <dir>/config.yaml --resume --out <dir>)")
     .action(async (o) => {
       await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to });

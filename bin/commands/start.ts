@@ -1,6 +1,7 @@
 // `ijepa start` (`npm start`): its flags, handed as one input to the local workflow runner.
 import { type Command, Option } from "commander";
 import { BACKEND_NAMES } from "../../trainer/backend.js";
+import { FASHION_MNIST_NAME } from "../../trainer/data/fashion_mnist.js";
 import { SOURCE_FORMATS } from "../../trainer/data/shard_input.js";
 import { int } from "./flag_parsers.js";
 
@@ -11,7 +12,11 @@ export function registerStart(program: Command): void {
       "the whole job on this machine: shard the dataset, train in epoch segments, probe, rotate and report after each " +
         "(re-running resumes)",
     )
-    .option("--dataset <name|dir|uri>", "dataset name (fashion-mnist) or source folder / s3:// prefix", "fashion-mnist")
+    .option(
+      "--dataset <name|dir|uri>",
+      `dataset name (${FASHION_MNIST_NAME}) or source folder / s3:// prefix`,
+      FASHION_MNIST_NAME,
+    )
     .addOption(
       new Option("--format <format>", "source format when --dataset is a folder").choices(SOURCE_FORMATS).default("idx"),
     )

@@ -7,6 +7,7 @@ import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import type { HandlerDeps } from "../../functions/handler_deps.js";
 import { BACKEND_NAMES } from "../backend.js";
+import { FASHION_MNIST_NAME } from "../data/fashion_mnist.js";
 import { SOURCE_FORMATS } from "../data/shard_input.js";
 import { resolveConfigPath } from "../config/config_path.js";
 import { loadConfigFile } from "../config/load_config.js";
@@ -21,7 +22,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../
 /** The execution input (the same small JSON a user gives the Step Functions console). */
 export const pipelineInputSchema = z.strictObject({
   /** A dataset name (fashion-mnist) or a source folder / s3:// prefix to shard. */
-  dataset: z.string().min(1).default("fashion-mnist"),
+  dataset: z.string().min(1).default(FASHION_MNIST_NAME),
   /** Source format when `dataset` is a folder (idx, cifar, imagefolder). */
   format: z.enum(SOURCE_FORMATS).default("idx"),
   /** Config preset name or YAML path. */
@@ -62,7 +63,7 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
   const configPath = resolveConfigPath(input.config);
   const config = await loadConfigFile(configPath);
   const configName = path.basename(configPath, ".yaml");
-  const datasetName = input.dataset === "fashion-mnist" ? "fashion-mnist" : path.basename(input.dataset.replace(/\/+$/, ""));
+  const datasetName = input.dataset === FASHION_MNIST_NAME ? FASHION_MNIST_NAME : path.basename(input.dataset.replace(/\/+$/, ""));
   const runId = input.runId ?? `${datasetName}-${configName}`;
   const runUri = joinUri(input.root, `${runId}`);
   const run = openStore(runUri);
