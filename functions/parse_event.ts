@@ -7,7 +7,12 @@ import { ConfigError, describeZodIssues } from "../trainer/errors.js";
  * The event as `schema` parses it. `lambda` names the function in the message ("invalid shard-dataset
  * event: output: …"); `example` is a working event, shown as the fix.
  */
-export function parseEvent<S extends z.ZodType>(schema: S, event: unknown, lambda: string, example: string): z.output<S> {
+export function parseEvent<S extends z.ZodType>(
+  schema: S,
+  event: unknown,
+  lambda: string,
+  example: string,
+): z.output<S> {
   const parsed = schema.safeParse(event);
   if (parsed.success) return parsed.data;
   throw new ConfigError(`invalid ${lambda} event: ${describeZodIssues(parsed.error, "event")}`, `send ${example}`);

@@ -58,10 +58,16 @@ function torchvisionGetParams(rng: Rng, height: number, width: number, scale: nu
 }
 
 describe("randomResizedCropBox (torchvision's RandomResizedCrop.get_params)", () => {
-  it("draws the area from the scale range and the aspect ratio log-uniformly, then a position with randint's exclusive bound", () => {
-    // area 10000 × (0.08 + 0.5 × 0.92) = 5400; ratio exp((log ¾ + log 4⁄3) / 2) = 1; side round(√5400 = 73.48) = 73.
+  it("draws the area from scale, the ratio log-uniformly, then a position with randint's exclusive bound", () => {
+    // area 10000 × (0.08 + 0.5 × 0.92) = 5400; ratio exp((log ¾ + log 4⁄3) / 2) = 1;
+    // side round(√5400 = 73.48) = 73.
     const { rng, intRanges } = scriptedRng([0.5, 0.5], [7, 11]);
-    expect(randomResizedCropBox(rng, 100, 100, [0.08, 1], [3 / 4, 4 / 3])).toEqual({ top: 7, left: 11, height: 73, width: 73 });
+    expect(randomResizedCropBox(rng, 100, 100, [0.08, 1], [3 / 4, 4 / 3])).toEqual({
+      top: 7,
+      left: 11,
+      height: 73,
+      width: 73,
+    });
     expect(intRanges).toEqual([
       [0, 28],
       [0, 28],
@@ -107,7 +113,7 @@ describe("randomResizedCropBox (torchvision's RandomResizedCrop.get_params)", ()
     expect(randomResizedCropBox(rng, 10, 10, [0.0625, 0.0625], [1, 1])).toMatchObject({ height: 2, width: 2 });
   });
 
-  it("makes the box get_params makes from the same draws, and uses as many draws, for any image, scale and ratio", () => {
+  it("makes get_params's box from the same draws, using as many, for any image, scale and ratio", () => {
     const setting = fc.record({
       height: fc.integer({ min: 1, max: 300 }),
       width: fc.integer({ min: 1, max: 300 }),

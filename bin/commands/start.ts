@@ -9,8 +9,8 @@ export function registerStart(program: Command): void {
   program
     .command("start")
     .description(
-      "the whole job on this machine: shard the dataset, train in epoch segments, probe, rotate and report after each " +
-        "(re-running resumes)",
+      "the whole job on this machine: shard the dataset, train in epoch segments, " +
+        "probe, rotate and report after each (re-running resumes)",
     )
     .option(
       "--dataset <name|dir|uri>",
@@ -18,7 +18,9 @@ export function registerStart(program: Command): void {
       FASHION_MNIST_NAME,
     )
     .addOption(
-      new Option("--format <format>", "source format when --dataset is a folder").choices(SOURCE_FORMATS).default("idx"),
+      new Option("--format <format>", "source format when --dataset is a folder")
+        .choices(SOURCE_FORMATS)
+        .default("idx"),
     )
     .option("--config <yaml|preset>", "config file or preset", "fmnist-vit-tiny")
     .option("--epochs <n>", "override optimization.epochs", int("--epochs"))

@@ -22,13 +22,21 @@ export function registerTrain(program: Command): void {
     )
     .requiredOption("--out <dir|uri>", "run folder or s3://bucket/prefix")
     .option("--epochs <n>", "override optimization.epochs", int("--epochs"))
-    .option("--max-steps <n>", "stop after this many steps in total (the schedules still span all epochs)", int("--max-steps"))
+    .option(
+      "--max-steps <n>",
+      "stop after this many steps in total (the schedules still span all epochs)",
+      int("--max-steps"),
+    )
     .option("--until-epoch <k>", "stop once k epochs are complete (a segment of a longer run)", int("--until-epoch"))
     .option("--resume", "continue from <out>/checkpoints/latest.json")
     .option("--resume-from <step>", "continue from the checkpoint of this step", int("--resume-from"))
     .option("--seed <n>", "override meta.seed", int("--seed"))
     .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
-    .option("--replicas <n>", "data-parallel replicas on this machine (wasm/cpu; default min(cores, 4))", int("--replicas"))
+    .option(
+      "--replicas <n>",
+      "data-parallel replicas on this machine (wasm/cpu; default min(cores, 4))",
+      int("--replicas"),
+    )
     .option("--no-progress", "plain log lines even on a terminal")
     .action(async (o) => {
       const configPath = o.config ? resolveConfigPath(o.config) : undefined;
@@ -58,6 +66,8 @@ export function registerTrain(program: Command): void {
         stopRequested: () => stop,
       });
       const loss = result.lastLoss.toFixed(5);
-      console.log(`done: step ${result.step} (${result.epochsCompleted} full epochs), last loss ${loss}; run in ${result.outUri}`);
+      console.log(
+        `done: step ${result.step} (${result.epochsCompleted} full epochs), last loss ${loss}; run in ${result.outUri}`,
+      );
     });
 }

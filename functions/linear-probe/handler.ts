@@ -39,7 +39,10 @@ export function makeHandler(deps: HandlerDeps): (event: unknown) => Promise<Prob
     const probeEvent = parseEvent(probeEventSchema, event, "linear-probe", EXAMPLE_EVENT);
     await initBackend(deps.env.IJEPA_BACKEND ?? "wasm");
     const report = await runProbe({ ...probeEvent, log: (line) => console.log(line) });
-    const baselines = Object.entries(report.baselines).map(([k, v]) => [k, { linearTop1: v.linearTop1, knnTop1: v.knnTop1 }]);
+    const baselines = Object.entries(report.baselines).map(([k, v]) => [
+      k,
+      { linearTop1: v.linearTop1, knnTop1: v.knnTop1 },
+    ]);
     return {
       step: report.step,
       probeUri: report.writtenTo,

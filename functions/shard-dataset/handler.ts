@@ -28,7 +28,7 @@ const EXAMPLE_EVENT =
 const EXAMPLE_WORK_EVENT =
   '{"source": …, "format": …, "output": …, "chunkIndex": 0} (the job input plus an index from the plan step)';
 
-/** What travels back to the state machine: pointers and counts, never the data (the rejected list stays in the manifest). */
+/** What travels back to the state machine: pointers and counts, never the data (rejections stay in the manifest). */
 export interface ShardJobOutput {
   manifestUri: string;
   fingerprint: string;

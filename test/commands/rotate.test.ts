@@ -31,7 +31,10 @@ describe("ijepa rotate (runRotateCommand)", () => {
   it("prints one row per checkpoint with its action and reasons, then a summary", async () => {
     const { open, opened } = await runWithCheckpoints();
     const lines: string[] = [];
-    const result = await runRotateCommand({ ...OPTIONS, dryRun: true }, { openStore: open, print: (l) => lines.push(l) });
+    const result = await runRotateCommand(
+      { ...OPTIONS, dryRun: true },
+      { openStore: open, print: (l) => lines.push(l) },
+    );
     expect(opened).toEqual(["s3://runs/r1"]);
     expect(result.deleted).toEqual([10, 30]);
     expect(lines[0]).toBe("checkpoints of s3://runs/r1 (dry run: nothing deleted)");
@@ -50,15 +53,23 @@ describe("ijepa rotate (runRotateCommand)", () => {
     const { open } = await runWithCheckpoints();
     const lines: string[] = [];
     const options = { ...OPTIONS, metric: "top1" as ProbeMetric };
-    const err = await runRotateCommand(options, { openStore: open, print: (l) => lines.push(l) }).catch((e: unknown) => e);
+    const err = await runRotateCommand(options, { openStore: open, print: (l) => lines.push(l) }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/metric is "top1".*linearTop1, linearTop5, knnTop1/s);
     expect(lines).toEqual([]);
-    expect((await runRotateCommand({ ...OPTIONS, dryRun: true }, { openStore: open, print: () => {} })).deleted).toEqual([10, 30]);
+    expect(
+      (await runRotateCommand({ ...OPTIONS, dryRun: true }, { openStore: open, print: () => {} })).deleted,
+    ).toEqual([10, 30]);
   });
 
   it("says deleted, not would delete, when it really deletes", () => {
-    const lines = formatRotation("/runs/r1", { kept: [{ step: 50, reasons: ["latest.json points here"] }], deleted: [40], dryRun: false });
+    const lines = formatRotation("/runs/r1", {
+      kept: [{ step: 50, reasons: ["latest.json points here"] }],
+      deleted: [40],
+      dryRun: false,
+    });
     expect(lines[0]).toBe("checkpoints of /runs/r1");
     expect(lines[2].trim().split(/\s{2,}/)).toEqual(["40", "deleted"]);
     expect(lines.at(-1)).toBe("1 kept, 1 deleted");

@@ -26,7 +26,9 @@ describe("linear-probe handler", () => {
     const handler = makeHandler(testDeps());
     const err = await handler({ checkpoint: 3 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/^invalid linear-probe event: checkpoint: .*\n {2}fix: send \{"checkpoint": /);
+    expect((err as Error).message).toMatch(
+      /^invalid linear-probe event: checkpoint: .*\n {2}fix: send \{"checkpoint": /,
+    );
     await expect(handler({ checkpoint: run, trainLimit: -1 })).rejects.toThrow(/trainLimit/);
     await expect(handler({ checkpoint: run, baselines: ["pixels"] })).rejects.toThrow(/baselines\.0: /);
   });
