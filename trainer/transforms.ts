@@ -18,8 +18,8 @@ export function randomResizedCropBox(rng: Rng, height: number, width: number, sc
   for (let attempt = 0; attempt < 10; attempt++) {
     const targetArea = area * (scale[0] + rng.float() * (scale[1] - scale[0]));
     const aspect = Math.exp(logRatio[0] + rng.float() * (logRatio[1] - logRatio[0]));
-    const w = Math.round(Math.sqrt(targetArea * aspect));
-    const h = Math.round(Math.sqrt(targetArea / aspect));
+    const w = pythonRound(Math.sqrt(targetArea * aspect));
+    const h = pythonRound(Math.sqrt(targetArea / aspect));
     if (w > 0 && w <= width && h > 0 && h <= height) {
       return { top: rng.int(0, height - h + 1), left: rng.int(0, width - w + 1), height: h, width: w };
     }
@@ -29,15 +29,24 @@ export function randomResizedCropBox(rng: Rng, height: number, width: number, sc
   let h: number;
   if (inRatio < Math.min(...ratio)) {
     w = width;
-    h = Math.round(w / Math.min(...ratio));
+    h = pythonRound(w / Math.min(...ratio));
   } else if (inRatio > Math.max(...ratio)) {
     h = height;
-    w = Math.round(h * Math.max(...ratio));
+    w = pythonRound(h * Math.max(...ratio));
   } else {
     w = width;
     h = height;
   }
   return { top: Math.floor((height - h) / 2), left: Math.floor((width - w) / 2), height: h, width: w };
+}
+
+/**
+ * Python 3's round(), which get_params's int(round(x)) uses: a half goes to the even neighbour (2.5 → 2,
+ * 3.5 → 4), where Math.round would go up; a crop side of exactly n + ½ then matches torchvision's.
+ */
+function pythonRound(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /**

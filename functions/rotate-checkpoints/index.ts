@@ -1,5 +1,5 @@
-// Lambda entry point for RotateCheckpoints: the handler from handler.ts, wired to the real store opener.
-import { openStore } from "../../trainer/storage/open_store.js";
+// Lambda entry point for RotateCheckpoints: the handler from handler.ts, wired to the deployed dependencies.
+import { lambdaDeps } from "../handler_deps.js";
 import { makeHandler } from "./handler.js";
 
-export const handler = makeHandler(openStore);
+export const handler = makeHandler(lambdaDeps());

@@ -1,16 +1,10 @@
 // The checkpoint-store and rotation suites again, against the real S3 server (radosgw) the test setup starts.
-import { describe, it } from "vitest";
-import { makeTestBucket, s3TestServer } from "../support/s3_test_bucket.js";
+import { describe } from "vitest";
+import { makeTestBucket, withS3Server } from "../support/s3_test_bucket.js";
 import { describeCheckpointStore } from "./checkpoint_store.suite.js";
 import { describeCheckpointRotation } from "./rotation.suite.js";
 
-const { skipReason } = s3TestServer();
-
-if (skipReason) {
-  describe("checkpoints on S3", () => {
-    it.skip(skipReason, () => undefined);
-  });
-} else {
+withS3Server("checkpoints on S3", () => {
   let counter = 0;
   const makeStore = async () => {
     const bucket = await makeTestBucket(`ckpt-${counter++}`);
@@ -20,4 +14,4 @@ if (skipReason) {
     describeCheckpointStore(makeStore);
     describeCheckpointRotation(makeStore);
   });
-}
+});

@@ -175,9 +175,9 @@ export function describeCheckpointStore(makeStore: StoreFactory): void {
       expect((err as CorruptDataError).uri).toBe(store.uriOf(LATEST_KEY));
 
       await store.put(LATEST_KEY, JSON.stringify({ step: 20, epoch: 2, prefix: "../other-run/checkpoints/00000020/", writtenAt: "x" }));
-      const escape = await caught(loadCheckpoint(store, "latest"));
-      expect(escape).toBeInstanceOf(CorruptDataError);
-      expect(escape.message).toContain("prefix");
+      const escaping = await caught(loadCheckpoint(store, "latest"));
+      expect(escaping).toBeInstanceOf(CorruptDataError);
+      expect(escaping.message).toContain("prefix");
     });
 
     it("keeps latest.json on the previous checkpoint when the process dies anywhere before the publish", async () => {

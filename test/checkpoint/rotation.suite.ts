@@ -128,7 +128,9 @@ export function describeCheckpointRotation(makeStore: StoreFactory): void {
           async (steps, incomplete, scoreValues, policy) => {
             const store = await makeStore();
             const scores: Record<number, number> = {};
-            steps.forEach((s, i) => (scores[s] = scoreValues[i]));
+            steps.forEach((s, i) => {
+              scores[s] = scoreValues[i];
+            });
             await buildRun(store, steps, scores);
             // Earlier checkpoints may be interrupted saves; the last stays the published one.
             for (const [i, s] of steps.slice(0, -1).entries()) if (incomplete[i]) await store.delete(checkpointPrefix(s) + STATE_FILE);

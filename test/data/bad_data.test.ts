@@ -8,11 +8,12 @@ import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import { readManifest } from "../../trainer/data/manifest.js";
 import { readShard } from "../../trainer/data/shard_format.js";
 import { shardDataset } from "../../trainer/data/shard_writer.js";
-import { exists, makeImage, tempDir, writeImageFolder } from "./fixtures.js";
+import { exists, makeImage, writeImageFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 /** Good images in three class folders with awkward names, plus one of each kind of broken file. */
 async function corpus(): Promise<string> {
-  const src = await tempDir("ijepa-corpus-");
+  const src = tempDir("corpus");
   await writeImageFolder(src, ["café au lait", "日本", "with#hash%pct"], 4, 24);
   const jpeg = await makeImage("jpeg", 40, 30, 9);
   await fs.writeFile(path.join(src, "日本", "truncated.jpg"), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
@@ -26,7 +27,7 @@ async function corpus(): Promise<string> {
 describe("bad-data corpus", () => {
   it("shards the good images, lists every bad file with its reason, and publishes a valid manifest", async () => {
     const src = await corpus();
-    const out = await tempDir();
+    const out = tempDir();
     const result = await shardDataset({ source: src, format: "imagefolder", output: out, resolution: 16, testFraction: 0.25, shardSize: 3, seed: 4 });
     const manifest = await readManifest(new LocalObjectStore(out));
     expect(manifest.classNames).toEqual(["café au lait", "with#hash%pct", "日本"]);
@@ -52,23 +53,23 @@ describe("bad-data corpus", () => {
   });
 
   it("is not stopped by a folder whose name is not valid UTF-8", async () => {
-    const src = await tempDir("ijepa-corpus-");
+    const src = tempDir("corpus");
     await writeImageFolder(src, ["ok"], 3, 16);
     const badName = Buffer.concat([Buffer.from(path.join(src, "bad")), Buffer.from([0xff, 0xfe])]);
     await fs.mkdir(badName);
     await fs.writeFile(Buffer.concat([badName, Buffer.from("/x.png")]), await makeImage("png", 16, 16, 1));
-    const out = await tempDir();
+    const out = tempDir();
     const result = await shardDataset({ source: src, format: "imagefolder", output: out, resolution: 8, testFraction: 0 });
     expect(result.counts.train).toBeGreaterThanOrEqual(3);
     expect(await exists(path.join(out, "manifest.json"))).toBe(true);
   });
 
   it("with every image broken, publishes nothing and leaves no shard or part behind", async () => {
-    const src = await tempDir();
+    const src = tempDir();
     await fs.mkdir(path.join(src, "a"));
     await fs.writeFile(path.join(src, "a", "1.jpg"), "text");
     await fs.writeFile(path.join(src, "a", "2.png"), Buffer.alloc(0));
-    const out = await tempDir();
+    const out = tempDir();
     const err = await shardDataset({ source: src, format: "imagefolder", output: out, resolution: 8, testFraction: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
     expect((err as Error).message).toMatch(/empty dataset: none of the 2 train images could be decoded .*nothing was published/);

@@ -13,7 +13,8 @@ import {
   loadIdxSplit,
   resolveDatasetDir,
 } from "../../trainer/data/fashion_mnist.js";
-import { exists, idxImagesBytes, idxLabelsBytes, tempDir, writeIdxFolder } from "./fixtures.js";
+import { exists, idxImagesBytes, idxLabelsBytes, writeIdxFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 /** The four .gz files a fake mirror serves, and their MD5s. */
 const served = new Map<string, Buffer>([
@@ -49,7 +50,7 @@ afterAll(async () => {
 
 /** Options with a fresh cache and no real folders in the way. */
 async function isolated(extra: Record<string, string> = {}) {
-  const home = await tempDir("ijepa-home-");
+  const home = tempDir("home");
   return {
     env: { XDG_CACHE_HOME: path.join(home, "cache"), HOME: home, ...extra },
     systemDir: path.join(home, "no-such-system-dir"),
@@ -61,7 +62,7 @@ async function isolated(extra: Record<string, string> = {}) {
 
 describe("Fashion-MNIST resolution", () => {
   it("prefers FASHION_MNIST_DIR, then the Debian folder, then the cache", async () => {
-    const own = await writeIdxFolder(await tempDir());
+    const own = await writeIdxFolder(tempDir());
     const opts = await isolated({ FASHION_MNIST_DIR: own });
     expect(await resolveDatasetDir("fashion-mnist", opts)).toBe(own);
     expect(await resolveDatasetDir("fashion-mnist", { ...opts, env: {}, systemDir: DEBIAN_FASHION_MNIST_DIR })).toBe(DEBIAN_FASHION_MNIST_DIR);
@@ -112,8 +113,8 @@ describe("Fashion-MNIST resolution", () => {
   });
 
   it("accepts a folder path holding IDX files and refuses one that does not", async () => {
-    const dir = await writeIdxFolder(await tempDir(), { gzip: false });
+    const dir = await writeIdxFolder(tempDir(), { gzip: false });
     expect(await resolveDatasetDir(dir)).toBe(dir);
-    await expect(resolveDatasetDir(await tempDir())).rejects.toThrow(/an IDX dataset folder/);
+    await expect(resolveDatasetDir(tempDir())).rejects.toThrow(/an IDX dataset folder/);
   });
 });

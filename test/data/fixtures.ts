@@ -1,16 +1,11 @@
 // Tiny generated datasets for the data tests: IDX folders, CIFAR binary folders and image folders in temp dirs.
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
-import * as os from "node:os";
 import * as path from "node:path";
 import { gzipSync } from "node:zlib";
 import sharp from "sharp";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { ObjectInfo } from "../../trainer/storage/object_store.js";
-
-export async function tempDir(prefix = "ijepa-data-"): Promise<string> {
-  return fs.mkdtemp(path.join(os.tmpdir(), prefix));
-}
 
 /** Pixel value of image `i` at byte `j`: distinct per image so order mix-ups show. */
 export function pixelOf(i: number, j: number): number {

@@ -6,12 +6,13 @@ import { describe, expect, it } from "vitest";
 import { DataError } from "../../trainer/errors.js";
 import { findIdxSplitKeys, loadIdxSplit, parseIdx } from "../../trainer/data/idx_reader.js";
 import { DEBIAN_FASHION_MNIST_DIR } from "../../trainer/data/fashion_mnist.js";
-import { idxImagesBytes, idxLabelsBytes, pixelOf, tempDir, writeIdxFolder } from "./fixtures.js";
+import { idxImagesBytes, idxLabelsBytes, pixelOf, writeIdxFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 describe("IDX reader", () => {
   it("reads gzipped and raw folders to the same images and labels", async () => {
-    const gz = await loadIdxSplit(await writeIdxFolder(await tempDir(), { gzip: true, train: 7, height: 3, width: 4 }), "train");
-    const raw = await loadIdxSplit(await writeIdxFolder(await tempDir(), { gzip: false, train: 7, height: 3, width: 4 }), "train");
+    const gz = await loadIdxSplit(await writeIdxFolder(tempDir(), { gzip: true, train: 7, height: 3, width: 4 }), "train");
+    const raw = await loadIdxSplit(await writeIdxFolder(tempDir(), { gzip: false, train: 7, height: 3, width: 4 }), "train");
     expect(gz.count).toBe(7);
     expect([gz.height, gz.width, gz.channels]).toEqual([3, 4, 1]);
     expect(gz.images[5 * 12 + 2]).toBe(pixelOf(5, 2));
@@ -39,7 +40,7 @@ describe("IDX reader", () => {
   });
 
   it("rejects a damaged gzip stream as a DataError naming the file", async () => {
-    const dir = await writeIdxFolder(await tempDir());
+    const dir = await writeIdxFolder(tempDir());
     const file = path.join(dir, "train-images-idx3-ubyte.gz");
     const gz = await fs.readFile(file);
     await fs.writeFile(file, gz.subarray(0, gz.length - 10));
@@ -47,7 +48,7 @@ describe("IDX reader", () => {
   });
 
   it("rejects images and labels whose counts differ, naming both files and both counts", async () => {
-    const dir = await writeIdxFolder(await tempDir(), { train: 5 });
+    const dir = await writeIdxFolder(tempDir(), { train: 5 });
     await fs.writeFile(path.join(dir, "train-labels-idx1-ubyte.gz"), gzipSync(idxLabelsBytes(4)));
     const err = await loadIdxSplit(dir, "train").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);

@@ -5,11 +5,12 @@ import { parseManifest } from "../../trainer/data/manifest.js";
 import { planShards } from "../../trainer/data/shard_plan.js";
 import { shardDataset } from "../../trainer/data/shard_writer.js";
 import { FASHION_MNIST_CLASSES } from "../../trainer/data/fashion_mnist.js";
-import { tempDir, writeIdxFolder } from "./fixtures.js";
+import { writeIdxFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 describe("dataset manifest", () => {
   it("accepts what the sharder writes and refuses edits that break it, naming the field", async () => {
-    const { manifest } = await shardDataset({ source: await writeIdxFolder(await tempDir()), format: "idx", output: await tempDir(), shardSize: 20 });
+    const { manifest } = await shardDataset({ source: await writeIdxFolder(tempDir()), format: "idx", output: tempDir(), shardSize: 20 });
     expect(parseManifest(JSON.parse(JSON.stringify(manifest)), "m.json")).toEqual(manifest);
     const broken: Array<[object, RegExp]> = [
       [{ ...manifest, splits: { ...manifest.splits, train: { ...manifest.splits.train, count: 49 } } }, /splits\.train: count must equal the sum/],
@@ -34,7 +35,7 @@ describe("dataset manifest", () => {
 
   it("plans the real Fashion-MNIST by name with its class names and ~32 MiB shards", async () => {
     const plan = await planShards(
-      { source: "fashion-mnist", format: "idx", output: await tempDir() },
+      { source: "fashion-mnist", format: "idx", output: tempDir() },
       { datasetResolution: { env: {}, download: false } },
     );
     expect(plan.classNames).toEqual(FASHION_MNIST_CLASSES);

@@ -5,7 +5,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { CorruptDataError } from "../../trainer/errors.js";
 import { decodeNpy, encodeNpy, encodeNpyHeader, parseNpyHeader } from "../../trainer/data/npy.js";
-import { numpyAvailable, tempDir } from "./fixtures.js";
+import { numpyAvailable } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 
 describe("npy", () => {
@@ -60,7 +61,7 @@ describe("npy", () => {
 
   // NumPy is the reader that matters; machines without it still run the byte-for-byte header test above.
   it.skipIf(!numpyAvailable())("gives files np.load reads with the right dtype, shape and values, and headers identical to np.save's", async () => {
-    const dir = await tempDir();
+    const dir = tempDir();
     const images = Uint8Array.from({ length: 3 * 4 * 5 * 3 }, (_, i) => (i * 13) % 256);
     const labels = Int32Array.from([0, -1, 9]);
     await fs.writeFile(path.join(dir, "x.images.npy"), encodeNpy("|u1", [3, 4, 5, 3], images));

@@ -8,14 +8,15 @@ import { loadIdxSplit } from "../../trainer/data/idx_reader.js";
 import { openEvalSplit, openTrainSource } from "../../trainer/data/open_train_source.js";
 import { ShardedTrainSource } from "../../trainer/data/sharded_source.js";
 import { shardDataset } from "../../trainer/data/shard_writer.js";
-import { tempDir, writeIdxFolder } from "./fixtures.js";
+import { writeIdxFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 let idxDir: string;
 let shardedDir: string;
 
 beforeAll(async () => {
-  idxDir = await writeIdxFolder(await tempDir(), { train: 40, test: 12, height: 4, width: 4 });
-  shardedDir = await tempDir();
+  idxDir = await writeIdxFolder(tempDir(), { train: 40, test: 12, height: 4, width: 4 });
+  shardedDir = tempDir();
   await shardDataset({ source: idxDir, format: "idx", output: shardedDir, shardSize: 5 });
 });
 
@@ -44,7 +45,7 @@ describe("openTrainSource", () => {
   });
 
   it("names what it looked for when the folder holds neither a manifest nor IDX files", async () => {
-    const err = await openTrainSource(await tempDir(), { seed: 0 }).catch((e: unknown) => e);
+    const err = await openTrainSource(tempDir(), { seed: 0 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(NotFoundError);
     expect((err as Error).message).toMatch(/manifest\.json, or the IDX files/);
   });

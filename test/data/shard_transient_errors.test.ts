@@ -5,12 +5,13 @@ import { shardDataset } from "../../trainer/data/shard_writer.js";
 import { IjepaError } from "../../trainer/errors.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
-import { exists, tempDir, writeImageFolder } from "./fixtures.js";
+import { exists, writeImageFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 describe("shardDataset and transient read errors", () => {
   it("fails the chunk (nothing published) on a transient error, and a retry shards every image", async () => {
-    const src = await writeImageFolder(await tempDir(), ["a", "b"], 4, 12);
-    const out = await tempDir();
+    const src = await writeImageFolder(tempDir(), ["a", "b"], 4, 12);
+    const out = tempDir();
     let failOnce = true;
     const flaky = (uri: string): ObjectStore => {
       const store = new LocalObjectStore(uri);

@@ -12,7 +12,8 @@ import { type DatasetManifest, readManifest } from "../../trainer/data/manifest.
 import { readShard } from "../../trainer/data/shard_format.js";
 import { planShards } from "../../trainer/data/shard_plan.js";
 import { finalizeShards, partKey, shardDataset, writeShardChunk } from "../../trainer/data/shard_writer.js";
-import { cifarRecord, exists, idxImagesBytes, numpyAvailable, snapshotEtags, tempDir, writeCifar10Folder, writeIdxFolder } from "./fixtures.js";
+import { cifarRecord, exists, idxImagesBytes, numpyAvailable, snapshotEtags, writeCifar10Folder, writeIdxFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 async function readSplit(out: string, manifest: DatasetManifest, split: "train" | "test") {
   const store = new LocalObjectStore(out);
@@ -30,8 +31,8 @@ function withoutTime(m: DatasetManifest) {
 
 describe("shardDataset on IDX", () => {
   it("writes shards of shardSize holding the source images in order, and a valid manifest with train mean/std", async () => {
-    const src = await writeIdxFolder(await tempDir(), { train: 50, test: 20, height: 6, width: 5 });
-    const out = path.join(await tempDir(), "mini");
+    const src = await writeIdxFolder(tempDir(), { train: 50, test: 20, height: 6, width: 5 });
+    const out = path.join(tempDir(), "mini");
     const result = await shardDataset({ source: src, format: "idx", output: out, shardSize: 16 });
     expect(result.reused).toBe(false);
     expect(result.counts).toEqual({ train: 50, test: 20 });
@@ -53,15 +54,15 @@ describe("shardDataset on IDX", () => {
   });
 
   it("picks a default shard size of about 32 MiB of pixels", async () => {
-    const src = await writeIdxFolder(await tempDir(), { train: 30, test: 5 });
-    const plan = await planShards({ source: src, format: "idx", output: await tempDir() });
+    const src = await writeIdxFolder(tempDir(), { train: 30, test: 5 });
+    const plan = await planShards({ source: src, format: "idx", output: tempDir() });
     expect(plan.parameters.shardSize).toBe(Math.floor((32 * 1024 * 1024) / 30));
     expect(plan.chunks).toHaveLength(2);
   });
 
   it("run twice with the same input, writes nothing the second time and returns the same manifest", async () => {
-    const src = await writeIdxFolder(await tempDir());
-    const out = await tempDir();
+    const src = await writeIdxFolder(tempDir());
+    const out = tempDir();
     const first = await shardDataset({ source: src, format: "idx", output: out, shardSize: 7 });
     const before = await snapshotEtags(out);
     const second = await shardDataset({ source: src, format: "idx", output: out, shardSize: 7 });
@@ -71,8 +72,8 @@ describe("shardDataset on IDX", () => {
   });
 
   it("refuses an output that holds a dataset made from other options or a changed source, leaving it intact", async () => {
-    const src = await writeIdxFolder(await tempDir());
-    const out = await tempDir();
+    const src = await writeIdxFolder(tempDir());
+    const out = tempDir();
     await shardDataset({ source: src, format: "idx", output: out, shardSize: 7 });
     const before = await snapshotEtags(out);
     const err = await shardDataset({ source: src, format: "idx", output: out, shardSize: 8 }).catch((e: unknown) => e);
@@ -87,8 +88,8 @@ describe("shardDataset on IDX", () => {
 
   // NumPy is the reader that matters; where it is missing, test/data/npy.test.ts still checks the header bytes.
   it.skipIf(!numpyAvailable())("gives NumPy files it can load", async () => {
-    const src = await writeIdxFolder(await tempDir(), { train: 9, test: 3, height: 4, width: 3 });
-    const out = await tempDir();
+    const src = await writeIdxFolder(tempDir(), { train: 9, test: 3, height: 4, width: 3 });
+    const out = tempDir();
     await shardDataset({ source: src, format: "idx", output: out, shardSize: 5 });
     const script = "import numpy as np,sys;a=np.load(sys.argv[1]+'/shards/train-00000.images.npy');l=np.load(sys.argv[1]+'/shards/train-00000.labels.npy');print(a.dtype,a.shape,l.dtype,l.tolist())";
     expect(execFileSync("python3", ["-c", script, out], { encoding: "utf8" }).trim()).toBe("uint8 (5, 4, 3, 1) int32 [0, 1, 2, 3, 4]");
@@ -97,9 +98,9 @@ describe("shardDataset on IDX", () => {
 
 describe("plan / work / finalize", () => {
   it("produces the same manifest as the whole job, re-running a chunk rewrites nothing, finalize removes parts/", async () => {
-    const src = await writeIdxFolder(await tempDir(), { train: 23, test: 9 });
-    const whole = await tempDir();
-    const fanned = await tempDir();
+    const src = await writeIdxFolder(tempDir(), { train: 23, test: 9 });
+    const whole = tempDir();
+    const fanned = tempDir();
     const input = { source: src, format: "idx" as const, output: fanned, shardSize: 6, name: "tiny" };
     const expected = (await shardDataset({ ...input, output: whole })).manifest;
     const plan = await planShards(input);
@@ -122,8 +123,8 @@ describe("plan / work / finalize", () => {
   });
 
   it("will not finalize while a chunk is unwritten, and names that chunk", async () => {
-    const src = await writeIdxFolder(await tempDir(), { train: 12, test: 4 });
-    const out = await tempDir();
+    const src = await writeIdxFolder(tempDir(), { train: 12, test: 4 });
+    const out = tempDir();
     const input = { source: src, format: "idx" as const, output: out, shardSize: 4 };
     const plan = await planShards(input);
     for (const chunk of plan.chunks) if (chunk.chunkIndex !== 1) await writeShardChunk(input, chunk);
@@ -136,9 +137,9 @@ describe("plan / work / finalize", () => {
 
 describe("shardDataset on CIFAR", () => {
   it("shards records across batch files in order, HWC, with the class names of batches.meta.txt", async () => {
-    const src = path.join(await tempDir(), "cifar-10-batches-bin");
+    const src = path.join(tempDir(), "cifar-10-batches-bin");
     await writeCifar10Folder(src, 7, 3, 5);
-    const out = await tempDir();
+    const out = tempDir();
     const result = await shardDataset({ source: path.dirname(src), format: "cifar", output: out, shardSize: 5 });
     expect(result.counts).toEqual({ train: 21, test: 5 });
     const m = result.manifest;
@@ -156,9 +157,9 @@ describe("shardDataset on CIFAR", () => {
   });
 
   it("refuses a batch file that ends inside a record, publishing nothing", async () => {
-    const src = await writeCifar10Folder(await tempDir(), 3, 1, 2);
+    const src = await writeCifar10Folder(tempDir(), 3, 1, 2);
     await fs.writeFile(path.join(src, "data_batch_1.bin"), Buffer.concat([cifarRecord([1], 0), cifarRecord([2], 1).subarray(0, 100)]));
-    const out = await tempDir();
+    const out = tempDir();
     await expect(shardDataset({ source: src, format: "cifar", output: out })).rejects.toThrow(/data_batch_1\.bin: truncated record/);
     expect(await fs.readdir(out)).toEqual([]);
   });
@@ -201,8 +202,8 @@ describe("bad input publishes nothing", () => {
   ];
   for (const [name, prepare, message, type] of cases) {
     it(`${name}: a clear error and no manifest`, async () => {
-      const src = await tempDir();
-      const out = path.join(await tempDir(), "out");
+      const src = tempDir();
+      const out = path.join(tempDir(), "out");
       const extra = await prepare(src);
       const err = await shardDataset({ source: src, output: out, ...extra } as never).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(type);
@@ -215,8 +216,8 @@ describe("bad input publishes nothing", () => {
 
 describe("reading shards back", () => {
   it("raises CorruptDataError naming the shard when its bytes changed or it was cut short", async () => {
-    const src = await writeIdxFolder(await tempDir(), { train: 10, test: 2 });
-    const out = await tempDir();
+    const src = await writeIdxFolder(tempDir(), { train: 10, test: 2 });
+    const out = tempDir();
     const { manifest } = await shardDataset({ source: src, format: "idx", output: out, shardSize: 5 });
     const store = new LocalObjectStore(out);
     const entry = manifest.splits.train.shards[0];

@@ -4,16 +4,11 @@ import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { ShardedTrainSource } from "../../trainer/data/sharded_source.js";
 import { shardDataset } from "../../trainer/data/shard_writer.js";
-import { makeTestBucket, s3TestServer } from "../support/s3_test_bucket.js";
-import { tempDir, writeIdxFolder, writeImageFolder } from "./fixtures.js";
+import { makeTestBucket, withS3Server } from "../support/s3_test_bucket.js";
+import { writeIdxFolder, writeImageFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
-const { skipReason } = s3TestServer();
-
-if (skipReason) {
-  describe("sharded datasets on S3", () => {
-    it.skip(skipReason, () => undefined);
-  });
-} else {
+withS3Server("sharded datasets on S3", () => {
   describe("sharded datasets on S3", () => {
     /** Opens s3://<bucket>/<prefix> on the test bucket, anything else as a local folder. */
     async function bucketOpener(name: string) {
@@ -27,8 +22,8 @@ if (skipReason) {
 
     it("writes the same shards to S3 as to a local folder, and reads back the same batches", async () => {
       const s3 = await bucketOpener("shards");
-      const src = await writeIdxFolder(await tempDir(), { train: 45, test: 10 });
-      const local = await tempDir();
+      const src = await writeIdxFolder(tempDir(), { train: 45, test: 10 });
+      const local = tempDir();
       const a = await shardDataset({ source: src, format: "idx", output: local, shardSize: 8, name: "d" });
       const b = await shardDataset({ source: src, format: "idx", output: s3.uri("ds/d"), shardSize: 8, name: "d" }, { openStore: s3.openStore });
       expect({ ...b.manifest, createdAt: "" }).toEqual({ ...a.manifest, createdAt: "" });
@@ -46,7 +41,7 @@ if (skipReason) {
 
     it("shards an image folder that lives in S3", async () => {
       const s3 = await bucketOpener("images");
-      const folder = await writeImageFolder(await tempDir(), ["a", "b"], 3, 12);
+      const folder = await writeImageFolder(tempDir(), ["a", "b"], 3, 12);
       const raw = s3.openStore(s3.uri("raw"));
       const files = new LocalObjectStore(folder);
       for await (const info of files.list("")) await raw.put(info.key, await files.get(info.key));
@@ -58,4 +53,4 @@ if (skipReason) {
       expect(result.manifest.classNames).toEqual(["a", "b"]);
     });
   });
-}
+});

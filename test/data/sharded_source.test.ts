@@ -8,7 +8,8 @@ import { windowedEpochOrder } from "../../trainer/data/epoch_order.js";
 import { loadIdxSplit } from "../../trainer/data/idx_reader.js";
 import { ShardedTrainSource, type ShardedSourceOptions, openShardedTrainSource } from "../../trainer/data/sharded_source.js";
 import { shardDataset } from "../../trainer/data/shard_writer.js";
-import { tempDir, writeIdxFolder } from "./fixtures.js";
+import { writeIdxFolder } from "./fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 const H = 6;
 const W = 5;
@@ -16,8 +17,8 @@ let src: string;
 let out: string;
 
 beforeAll(async () => {
-  src = await writeIdxFolder(await tempDir(), { train: 103, test: 7, height: H, width: W });
-  out = await tempDir();
+  src = await writeIdxFolder(tempDir(), { train: 103, test: 7, height: H, width: W });
+  out = tempDir();
   await shardDataset({ source: src, format: "idx", output: out, shardSize: 10 }); // 11 train shards, the last of 3
 });
 
@@ -79,7 +80,7 @@ describe("ShardedTrainSource", () => {
   });
 
   it("gives identical batches from a copy of the shards in another store", async () => {
-    const copy = path.join(await tempDir(), "copy");
+    const copy = path.join(tempDir(), "copy");
     await fs.cp(out, copy, { recursive: true });
     const a = await epoch(await open(), 3, 10);
     const b = await epoch(await open({}, copy), 3, 10);
@@ -111,7 +112,7 @@ describe("ShardedTrainSource", () => {
   });
 
   it("fails a batch with CorruptDataError naming the shard whose bytes changed", async () => {
-    const copy = path.join(await tempDir(), "damaged");
+    const copy = path.join(tempDir(), "damaged");
     await fs.cp(out, copy, { recursive: true });
     const victim = path.join(copy, "shards", "train-00004.images.npy");
     const bytes = await fs.readFile(victim);

@@ -1,4 +1,4 @@
-// ijepa probe end to end on a tiny trained run: scores next to baselines, files in the run, caching, and the Lambda shell.
+// ijepa probe end to end on a tiny trained run: scores next to baselines, files in the run, caching.
 import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -7,7 +7,6 @@ import { initBackend } from "../../trainer/backend.js";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import { runProbe } from "../../trainer/eval/probe.js";
 import { train } from "../../trainer/train/train_loop.js";
-import { handler } from "../../functions/linear-probe/index.js";
 import { readProbeScores } from "../../trainer/checkpoint/rotation.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import { rmSync } from "node:fs";
@@ -72,20 +71,5 @@ describe("runProbe", () => {
     expect(untrained.encoder.linearTop1).toBe(untrained.baselines.random!.linearTop1);
     expect(untrained.encoder.knnTop1).toBe(untrained.baselines.random!.knnTop1);
     expect(existsSync(path.join(fresh, "probe"))).toBe(false);
-  });
-});
-
-describe("linear-probe Lambda handler", () => {
-  it("rejects a malformed event, naming the field", async () => {
-    await expect(handler({ checkpoint: 3 })).rejects.toThrow(/invalid linear-probe event: checkpoint/);
-    await expect(handler({ checkpoint: run, trainLimit: -1 })).rejects.toThrow(/trainLimit/);
-  });
-
-  it("returns pointers and scores, not data", async () => {
-    const r = await handler({ checkpoint: run, trainLimit: 300, testLimit: 200, baselines: [] });
-    expect(r.step).toBe(3);
-    expect(r.probeUri).toBe(path.join(run, "probe/00000003.json"));
-    expect(r.linearTop1).toBeGreaterThan(0.3);
-    expect(r.baselines).toEqual({});
   });
 });

@@ -10,7 +10,7 @@ import { ConfigError, CorruptDataError, NotFoundError } from "../../trainer/erro
 import { pooledFeatures } from "../../trainer/models/pooled_features.js";
 import { parseCheckpointLocation } from "../../trainer/checkpoint/checkpoint_location.js";
 import { describeEncoder } from "../../trainer/export/encoder_config.js";
-import { runExportCommand } from "../../trainer/export/export_command.js";
+import { runExportCommand } from "../../bin/commands/export.js";
 import { exportEncoder } from "../../trainer/export/export_encoder.js";
 import { pytorchConstructor, safetensorsReadme } from "../../trainer/export/export_readme.js";
 import { loadExportedEncoder, readExportedEncoder } from "../../trainer/export/load_exported_encoder.js";
@@ -18,7 +18,8 @@ import { resolveModelDims } from "../../trainer/models/model_dims.js";
 import { toOfficialLayout } from "../../trainer/models/param_table.js";
 import { VisionTransformer } from "../../trainer/models/vision_transformer.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
-import { tempDir, trainSmokeRun } from "./smoke_run.js";
+import { trainSmokeRun } from "./smoke_run.js";
+import { tempDir } from "../support/temp_dir.js";
 
 /** Fashion-MNIST's training-split pixel statistics (the values torchvision users quote: 0.2860, 0.3530). */
 const FMNIST_MEAN = 0.286;

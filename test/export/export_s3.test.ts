@@ -9,16 +9,11 @@ import { pullRun } from "../../trainer/export/pull_run.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
-import { type TestBucket, makeTestBucket, s3TestEnv, s3TestServer } from "../support/s3_test_bucket.js";
-import { tempDir, trainSmokeRun } from "./smoke_run.js";
+import { type TestBucket, makeTestBucket, s3TestEnv, withS3Server } from "../support/s3_test_bucket.js";
+import { trainSmokeRun } from "./smoke_run.js";
+import { tempDir } from "../support/temp_dir.js";
 
-const { skipReason } = s3TestServer();
-
-if (skipReason) {
-  describe("pull and export on S3", () => {
-    it.skip(skipReason, () => undefined);
-  });
-} else {
+withS3Server("pull and export on S3", () => {
   describe("pull and export on S3 (radosgw)", () => {
     let bucket: TestBucket;
     let local: string;
@@ -63,8 +58,14 @@ if (skipReason) {
         const store = openStore(uri);
         if (!uri.startsWith("s3://")) return store;
         return Object.assign(Object.create(store) as ObjectStore, {
-          get: (key: string) => (reads.push(key), store.get(key)),
-          getStream: (key: string) => (reads.push(key), store.getStream(key)),
+          get: (key: string) => {
+            reads.push(key);
+            return store.get(key);
+          },
+          getStream: (key: string) => {
+            reads.push(key);
+            return store.getStream(key);
+          },
         });
       };
       const again = await pullRun({ run: runUri, which: "best", to }, { openStore: counting });
@@ -86,4 +87,4 @@ if (skipReason) {
       for (const [name, data] of fromDisk.weights) expect(Array.from(fromS3.weights.get(name)!), name).toEqual(Array.from(data));
     });
   });
-}
+});

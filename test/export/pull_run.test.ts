@@ -5,14 +5,15 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
 import { type CheckpointStateDocument, loadCheckpoint, verifyCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
 import { CorruptDataError, IjepaError, NotFoundError } from "../../trainer/errors.js";
-import { formatPull, parseCheckpointChoice, runPullCommand } from "../../trainer/export/pull_command.js";
+import { formatPull, parseCheckpointChoice, runPullCommand } from "../../bin/commands/pull.js";
 import { type PullProgress, pullRun } from "../../trainer/export/pull_run.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 import type { ProbeHistoryRecord } from "../../trainer/run/probe_record.js";
 import { captureIo } from "../support/capture_io.js";
-import { tempDir, trainSmokeRun } from "./smoke_run.js";
+import { trainSmokeRun } from "./smoke_run.js";
+import { tempDir } from "../support/temp_dir.js";
 
 let run: string;
 

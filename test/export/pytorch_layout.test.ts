@@ -11,7 +11,8 @@ import { exportEncoder } from "../../trainer/export/export_encoder.js";
 import { loadExportedEncoder } from "../../trainer/export/load_exported_encoder.js";
 import { resizeBatch } from "../../trainer/transforms.js";
 import { officialPooledFeatures, readSafetensorsLikeTorch } from "./official_vit_reference.js";
-import { tempDir, trainSmokeRun } from "./smoke_run.js";
+import { trainSmokeRun } from "./smoke_run.js";
+import { tempDir } from "../support/temp_dir.js";
 
 let exportDir: string;
 

@@ -1,6 +1,4 @@
 // Test fixture: small real runs made by train() with the smoke config (a few steps, a checkpoint after each), and helpers to look at them.
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import { renderMaskFigure } from "../../trainer/report/mask_figure.js";
@@ -10,8 +8,6 @@ import { squaresSource } from "../support/squares_source.js";
 export { squaresSource };
 
 const SMOKE_CONFIG = path.resolve(__dirname, "../../configs/smoke.yaml");
-
-export const tempDir = (label: string): string => mkdtempSync(path.join(tmpdir(), `ijepa-${label}-`));
 
 export interface SmokeRunOptions {
   steps: number;

@@ -1,5 +1,5 @@
 // Plain-JS batched matmul in float64 and the error measure the kernel tests hold the SIMD kernels to.
-import { Rng } from "../../trainer/utils/rng.js";
+import type { Rng } from "../../trainer/utils/rng.js";
 
 /** A product to check: op(A) is m×k, op(B) is k×n, each of `batch` matrices; A is stored k×m when transposeA. */
 export interface ProductCase {

@@ -210,8 +210,14 @@ describe("registerFastWasmKernels", () => {
       const free = wasm._free;
       let allocations = 0;
       let frees = 0;
-      wasm._malloc = (bytes: number) => (allocations++, malloc(bytes));
-      wasm._free = (pointer: number) => (frees++, free(pointer));
+      wasm._malloc = (bytes: number) => {
+        allocations++;
+        return malloc(bytes);
+      };
+      wasm._free = (pointer: number) => {
+        frees++;
+        return free(pointer);
+      };
       try {
         for (const { layout, a, b } of inputs) {
           tf.matMul(a, b, layout.transposeA, layout.transposeB).dispose();

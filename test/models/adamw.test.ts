@@ -56,12 +56,12 @@ describe("AdamW", () => {
       // Gradients arrive in the internal [in, out] layout, the same as the parameter.
       const grads = { [w.name]: tf.tensor(gradsW[k], [2, 3]), [b.name]: tf.tensor(gradsB[k], [3]), [table.get("mask_token").name]: tf.zeros([3]) };
       opt.apply(grads, lrs[k], wds[k]);
-      Object.values(grads).forEach((g) => g.dispose());
+      for (const g of Object.values(grads)) g.dispose();
     }
     const expectedW = referenceAdamW([0.5, -1, 2, 0.25, 1.5, -0.75], gradsW, lrs, wds, true);
     const expectedB = referenceAdamW([0.1, 0.2, 0.3], gradsB, lrs, wds, false);
-    Array.from(w.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(expectedW[i], 6));
-    Array.from(b.dataSync()).forEach((x, i) => expect(x).toBeCloseTo(expectedB[i], 6));
+    for (const [i, x] of Array.from(w.dataSync()).entries()) expect(x).toBeCloseTo(expectedW[i], 6);
+    for (const [i, x] of Array.from(b.dataSync()).entries()) expect(x).toBeCloseTo(expectedB[i], 6);
     expect(opt.stepCount).toBe(3);
     opt.dispose();
     table.dispose();
@@ -77,9 +77,9 @@ describe("AdamW", () => {
     expect(state.find((s) => s.name === "enc.fc.weight.exp_avg")!.shape).toEqual([3, 2]);
     const other = new AdamW([{ prefix: "enc.", table }], { betas: [0.9, 0.999], eps: 1e-8 });
     other.importState(new Map(state.map((s) => [s.name, s])), 1);
-    other.exportState().forEach((s, i) => expect(Array.from(s.data)).toEqual(Array.from(state[i].data)));
+    for (const [i, s] of other.exportState().entries()) expect(Array.from(s.data)).toEqual(Array.from(state[i].data));
     expect(() => other.importState(new Map(), 1)).toThrow(/missing tensor enc\.fc\.weight\.exp_avg/);
-    Object.values(grads).forEach((g) => g.dispose());
+    for (const g of Object.values(grads)) g.dispose();
     opt.dispose();
     other.dispose();
     table.dispose();

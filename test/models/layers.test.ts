@@ -33,7 +33,7 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
     expectClose(linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), reference(x, w, b));
     const ours = gradsOf((xi, wi, bi) => linear(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D), [x, w, b], weight);
     const theirs = gradsOf(reference, [x, w, b], weight);
-    ours.forEach((g, i) => expectClose(g, theirs[i]));
+    for (const [i, g] of ours.entries()) expectClose(g, theirs[i]);
   });
 
   it("layerNorm: PyTorch's biased-variance normalisation, and its gradients", () => {
@@ -49,7 +49,7 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
     expectClose(layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, eps), reference(x, g, b));
     const ours = gradsOf((xi, gi, bi) => layerNorm(xi as tf.Tensor2D, gi as tf.Tensor1D, bi as tf.Tensor1D, eps), [x, g, b], weight);
     const theirs = gradsOf(reference, [x, g, b], weight);
-    ours.forEach((gr, i) => expectClose(gr, theirs[i], 2e-4));
+    for (const [i, gr] of ours.entries()) expectClose(gr, theirs[i], 2e-4);
   });
 
   it("gelu: exact erf GELU and its derivative Φ(x) + xφ(x)", () => {

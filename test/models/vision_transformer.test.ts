@@ -28,7 +28,7 @@ describe("2-D sin-cos position embedding", () => {
       for (let c = 0; c < 3; c++) {
         const row = Array.from(pe.subarray((r * 3 + c) * dim, (r * 3 + c + 1) * dim));
         const expected = [Math.sin(c * omega[0]), Math.sin(c * omega[1]), Math.cos(c * omega[0]), Math.cos(c * omega[1]), Math.sin(r * omega[0]), Math.sin(r * omega[1]), Math.cos(r * omega[0]), Math.cos(r * omega[1])];
-        row.forEach((v, i) => expect(v).toBeCloseTo(expected[i], 6));
+        for (const [i, v] of row.entries()) expect(v).toBeCloseTo(expected[i], 6);
       }
     }
   });
@@ -65,7 +65,7 @@ describe("state dict", () => {
     b.importState(new Map(a.exportState().map((t) => [t.name, t])), "test");
     const sa = a.exportState();
     const sb = b.exportState();
-    sa.forEach((t, i) => expect(Buffer.from(sb[i].data.buffer).equals(Buffer.from(t.data.buffer))).toBe(true));
+    for (const [i, t] of sa.entries()) expect(Buffer.from(sb[i].data.buffer).equals(Buffer.from(t.data.buffer))).toBe(true);
     a.dispose();
     b.dispose();
   });
@@ -103,7 +103,7 @@ describe("initialisation", () => {
     const m = IJepa.initialise(dims, 4);
     const ctx = m.encoder.params.exportState();
     const tgt = m.targetEncoder.params.exportState();
-    ctx.forEach((t, i) => expect(Array.from(tgt[i].data)).toEqual(Array.from(t.data)));
+    for (const [i, t] of ctx.entries()) expect(Array.from(tgt[i].data)).toEqual(Array.from(t.data));
     m.dispose();
   });
 });
@@ -166,7 +166,7 @@ describe("I-JEPA step", () => {
     for (const v of vars) expect(tf.max(tf.abs(grads[v.name])).dataSync()[0]).toBeGreaterThan(0);
     for (const g of Object.values(grads)) g.dispose();
     const after = model.targetEncoder.params.exportState();
-    before.forEach((t, i) => expect(Array.from(after[i].data)).toEqual(Array.from(t.data)));
+    for (const [i, t] of before.entries()) expect(Array.from(after[i].data)).toEqual(Array.from(t.data));
     model.dispose();
   });
 
@@ -214,7 +214,7 @@ describe("predictor", () => {
     // Swap the two target masks: the outputs swap with them.
     const swapped = tf.tensor1d([14, 15, 3, 7, 10, 11, 12, 13], "int32");
     const out2 = pred.forward(ctx, ctxPatches, swapped, 2, 5, 2, 2).arraySync();
-    for (let r = 0; r < 4; r++) out[r].forEach((v, j) => expect(out2[r + 4][j]).toBeCloseTo(v, 5));
+    for (let r = 0; r < 4; r++) for (const [j, v] of out[r].entries()) expect(out2[r + 4][j]).toBeCloseTo(v, 5);
     pred.params.dispose();
   });
 });

@@ -24,7 +24,10 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 const clock = (start: string) => {
   let t = Date.parse(start);
   const now = () => new Date(t);
-  return { now, advance: (seconds: number) => void (t += seconds * 1000) };
+  return { now, advance: (seconds: number) => {
+      t += seconds * 1000;
+    },
+  };
 };
 
 describe("run lock", () => {

@@ -12,7 +12,7 @@ beforeAll(async () => {
   process.env.AWS_ACCESS_KEY_ID ??= "test";
   process.env.AWS_SECRET_ACCESS_KEY ??= "test";
   // Every GET gets its headers and 100 of 1000 promised bytes, then silence (the socket stays open).
-  server = http.createServer((req, res) => {
+  server = http.createServer((_req, res) => {
     requests++;
     res.writeHead(200, { "content-length": "1000", etag: '"abc"', "content-type": "application/octet-stream" });
     res.write(Buffer.alloc(100, 7));

@@ -1,5 +1,5 @@
 // A CommandIo that records what a command writes, as a terminal (isTTY) or as a log.
-import type { CommandIo } from "../../trainer/utils/command_io.js";
+import type { CommandIo } from "../../bin/commands/command_io.js";
 
 export function captureIo(isTTY: boolean): { io: CommandIo; stdout: () => string; stderr: () => string } {
   const out: string[] = [];

@@ -1,6 +1,6 @@
 // Test-side access to the radosgw that test/setup/global_s3.ts starts: its endpoint and keys, fresh buckets, env for child processes.
 import { CreateBucketCommand, PutBucketVersioningCommand, S3Client } from "@aws-sdk/client-s3";
-import { inject } from "vitest";
+import { describe, inject, it } from "vitest";
 import { S3ObjectStore, type S3ObjectStoreOptions } from "../../trainer/storage/s3_store.js";
 import { CEPH_INSTALL_HINT, uniqueBucketName } from "./s3_server.js";
 
@@ -33,6 +33,16 @@ export function s3TestServer(): { server: S3TestServer; skipReason?: undefined }
   if (reason === undefined) return { server: provided as S3TestServer };
   if (process.env.CI) throw new Error(`${reason} (CI is set, so S3 integration tests may not be skipped; install with: ${CEPH_INSTALL_HINT})`);
   return { skipReason: reason };
+}
+
+/**
+ * Declares a file's S3 integration tests: `declare(server)` with the test server, or, when there is none
+ * (and CI is not set), one skipped test under `name` whose title says why.
+ */
+export function withS3Server(name: string, declare: (server: S3TestServer) => void): void {
+  const { server, skipReason } = s3TestServer();
+  if (server) declare(server);
+  else describe(name, () => it.skip(skipReason, () => undefined));
 }
 
 /** A client for the test server with its fixed keys, path-style addressing and the same retry settings the store uses by default. */

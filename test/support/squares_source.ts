@@ -22,7 +22,7 @@ export function squaresSource(count = 64, std = 0.3): TrainBatchSource {
       const order = Rng.fromSeed(3, `epoch/${epoch}`).shuffle(Array.from({ length: count }, (_, i) => i));
       const picked = order.slice(index * b, (index + 1) * b);
       const out = new Uint8Array(b * size * size);
-      picked.forEach((src, j) => out.set(images.subarray(src * size * size, (src + 1) * size * size), j * size * size));
+      for (const [j, src] of picked.entries()) out.set(images.subarray(src * size * size, (src + 1) * size * size), j * size * size);
       return { images: out, labels: new Int32Array(b).fill(-1), indices: Int32Array.from(picked) };
     },
     async close() {},

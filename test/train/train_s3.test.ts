@@ -4,10 +4,9 @@ import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { makeTestBucket, s3TestEnv, s3TestServer } from "../support/s3_test_bucket.js";
+import { makeTestBucket, s3TestEnv, withS3Server } from "../support/s3_test_bucket.js";
 
 const root = path.resolve(__dirname, "../..");
-const { server, skipReason } = s3TestServer();
 
 function ijepa(args: string[], env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [path.join(root, "bin/ijepa.js"), ...args], { cwd: root, encoding: "utf8", timeout: 240_000, env: { ...process.env, ...env } });
@@ -16,15 +15,11 @@ function ijepa(args: string[], env: Record<string, string> = {}) {
 
 const losses = (jsonl: string) => jsonl.trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "step").map((r) => r.loss as number);
 
-if (skipReason) {
-  describe("training against S3", () => {
-    it.skip(skipReason, () => undefined);
-  });
-} else {
+withS3Server("training against S3", (server) => {
   describe("training against S3", () => {
     it("shards Fashion-MNIST locally and into S3, then trains from s3://…/manifest.json into s3://… with the local copy's losses", async () => {
       const bucket = await makeTestBucket("train-e2e");
-      const env = s3TestEnv(server!);
+      const env = s3TestEnv(server);
       const dir = mkdtempSync(path.join(tmpdir(), "ijepa-s3-train-"));
       const s3Data = `s3://${bucket.bucket}/datasets/fashion-mnist`;
       for (const out of [path.join(dir, "shards"), s3Data]) {
@@ -44,4 +39,4 @@ if (skipReason) {
       expect(await store.head("checkpoints/00000004/model.safetensors")).toBeDefined();
     });
   });
-}
+});

@@ -91,7 +91,7 @@ export function planRotation(history: RotationHistory, policy: RotationPolicy): 
   for (const c of complete.slice(Math.max(0, complete.length - policy.keepLast))) keepFor(c.step, `one of the last ${policy.keepLast}`);
 
   const ranked = rankByScore(complete.map((c) => c.step), history.scores);
-  ranked.slice(0, Math.max(1, policy.keepBest)).forEach((r, i) => keepFor(r.step, `best ${metric} #${i + 1} (${r.score})`));
+  for (const [i, r] of ranked.slice(0, Math.max(1, policy.keepBest)).entries()) keepFor(r.step, `best ${metric} #${i + 1} (${r.score})`);
 
   if (policy.keepEvery > 0) {
     for (const c of complete) if (c.step % policy.keepEvery === 0) keepFor(c.step, `step is a multiple of ${policy.keepEvery}`);

@@ -43,7 +43,8 @@ export function parseShardInput(raw: unknown, what = "shard input"): ShardInput 
 }
 
 const shardInputHint =
-  'pass {source, format: "idx"|"cifar"|"imagefolder", output} plus optional resolution, shardSize, grayscale, testFraction, seed, name';
+  `pass {source, format: ${SOURCE_FORMATS.map((f) => JSON.stringify(f)).join("|")}, output} ` +
+  "plus optional resolution, shardSize, grayscale, testFraction, seed, name";
 
 /** Every setting that changes the bytes a job writes, with defaults filled in; part of the fingerprint. */
 export interface ShardParameters {

@@ -33,7 +33,7 @@ export function gatherRowsIndex(masks: readonly Int32Array[], batchSize: number,
 export function maskedPatchIndex(masks: readonly Int32Array[], batchSize: number): Int32Array {
   const keep = maskWidth(masks, batchSize);
   const patches = new Int32Array(masks.length * batchSize * keep);
-  masks.forEach((mask, m) => patches.set(mask, m * batchSize * keep));
+  for (const [m, mask] of masks.entries()) patches.set(mask, m * batchSize * keep);
   return patches;
 }
 

@@ -5,7 +5,7 @@ import * as path from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
 import { createWriteStream } from "node:fs";
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import { NotFoundError } from "../errors.js";
 import { type Body, type ObjectInfo, type ObjectStore, type PutOptions, checkKey, checkPrefix } from "./object_store.js";
 

@@ -381,7 +381,10 @@ export class S3ObjectStore implements ObjectStore {
   private checkConditionalWrites(): Promise<void> {
     if (!this.verifyConditionalWrites) return Promise.resolve();
     let byBucket = conditionalWriteChecks.get(this.client);
-    if (!byBucket) conditionalWriteChecks.set(this.client, (byBucket = new Map()));
+    if (!byBucket) {
+      byBucket = new Map();
+      conditionalWriteChecks.set(this.client, byBucket);
+    }
     let honoured = byBucket.get(this.bucket);
     if (!honoured) {
       honoured = this.probeConditionalWrites();

@@ -196,7 +196,7 @@ export class DataParallelEngine implements GradientEngine {
   }
 
   private publishWeights(): void {
-    this.syncVars.forEach((v, i) => this.weightView.set(v.dataSync() as Float32Array, this.layout.offsets[i]));
+    for (const [i, v] of this.syncVars.entries()) this.weightView.set(v.dataSync() as Float32Array, this.layout.offsets[i]);
   }
 
   async close() {

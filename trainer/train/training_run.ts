@@ -188,7 +188,7 @@ class TrainingRun {
       replicas,
       backend,
     });
-    described.forEach((l) => log(l));
+    for (const line of described) log(line);
     log(
       formatMaskStats(
         describeMaskStats(this.sampler.options, { batchSize: this.batchSize, batches: 20, seed: ctx.seed }),

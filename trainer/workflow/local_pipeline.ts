@@ -5,6 +5,10 @@ import { spawn } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
+import type { HandlerDeps } from "../../functions/handler_deps.js";
+import { BACKEND_NAMES } from "../backend.js";
+import { FASHION_MNIST_NAME } from "../data/fashion_mnist.js";
+import { SOURCE_FORMATS } from "../data/shard_input.js";
 import { resolveConfigPath } from "../config/config_path.js";
 import { loadConfigFile } from "../config/load_config.js";
 import { readLatestPointer } from "../checkpoint/checkpoint_store.js";
@@ -19,9 +23,9 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../
 /** The execution input (the same small JSON a user gives the Step Functions console). */
 export const pipelineInputSchema = z.strictObject({
   /** A dataset name (fashion-mnist) or a source folder / s3:// prefix to shard. */
-  dataset: z.string().min(1).default("fashion-mnist"),
+  dataset: z.string().min(1).default(FASHION_MNIST_NAME),
   /** Source format when `dataset` is a folder (idx, cifar, imagefolder). */
-  format: z.enum(["idx", "cifar", "imagefolder"]).default("idx"),
+  format: z.enum(SOURCE_FORMATS).default("idx"),
   /** Config preset name or YAML path. */
   config: z.string().min(1).default("fmnist-vit-tiny"),
   /** Overrides optimization.epochs. */
@@ -38,7 +42,7 @@ export const pipelineInputSchema = z.strictObject({
   keepLast: z.number().int().nonnegative().default(2),
   keepBest: z.number().int().nonnegative().default(1),
   replicas: z.number().int().positive().optional(),
-  backend: z.enum(["node-gpu", "node", "wasm", "cpu"]).optional(),
+  backend: z.enum(BACKEND_NAMES).optional(),
 });
 
 export type PipelineInput = z.input<typeof pipelineInputSchema>;
@@ -60,7 +64,7 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
   const configPath = resolveConfigPath(input.config);
   const config = await loadConfigFile(configPath);
   const configName = path.basename(configPath, ".yaml");
-  const datasetName = input.dataset === "fashion-mnist" ? "fashion-mnist" : path.basename(input.dataset.replace(/\/+$/, ""));
+  const datasetName = input.dataset === FASHION_MNIST_NAME ? FASHION_MNIST_NAME : path.basename(input.dataset.replace(/\/+$/, ""));
   const runId = input.runId ?? `${datasetName}-${configName}`;
   const runUri = joinUri(input.root, `${runId}`);
   const run = openStore(runUri);
@@ -68,14 +72,17 @@ export async function runLocalPipeline(rawInput: PipelineInput, log: (line: stri
 
   // ShardDataset (Lambda in AWS): idempotent, reuses a published manifest with the same fingerprint.
   log(`[1/4] shard ${input.dataset} → ${joinUri(input.root, datasetFolder(datasetName))}`);
-  const { makeShardHandlers } = await import("../../functions/shard-dataset/index.js");
-  const shard = await makeShardHandlers().handler({ source: input.dataset, format: input.format, output: joinUri(input.root, datasetFolder(datasetName)), name: datasetName });
+  // The Lambdas' handlers, called here with this process's store opener, environment and clock.
+  const deps: HandlerDeps = { openStore, env: process.env, now: () => new Date() };
+  const { makeHandler: makeShardHandler } = await import("../../functions/shard-dataset/handler.js");
+  const shard = await makeShardHandler(deps)({ source: input.dataset, format: input.format, output: joinUri(input.root, datasetFolder(datasetName)), name: datasetName });
   log(`      ${shard.reused ? "reused" : "wrote"} ${shard.manifestUri}: ${shard.counts.train} train / ${shard.counts.test} test images`);
   await run.put(INPUT_KEY, JSON.stringify({ ...input, configPath }, null, 2) + "\n", { contentType: "application/json" });
 
-  const { handler: probeHandler } = await import("../../functions/linear-probe/index.js");
+  const { makeHandler: makeProbeHandler } = await import("../../functions/linear-probe/handler.js");
   const { makeHandler: makeRotateHandler } = await import("../../functions/rotate-checkpoints/handler.js");
-  const rotate = makeRotateHandler(openStore);
+  const probeHandler = makeProbeHandler(deps);
+  const rotate = makeRotateHandler(deps);
   const { buildRunReport } = await import("../report/build_run_report.js");
   const probes: PipelineResult["probes"] = [];
 

@@ -1,12 +1,12 @@
-// Tests of the rotate-checkpoints Lambda handler and the `ijepa rotate` command, on local folders injected as the store.
+// Tests of the rotate-checkpoints Lambda handler, on local folders injected as the store.
 import { afterAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../../trainer/errors.js";
 import { saveCheckpoint } from "../../../trainer/checkpoint/checkpoint_store.js";
 import { PROBE_HISTORY_KEY } from "../../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../../trainer/storage/object_store.js";
 import { makeHandler, parseRotateEvent } from "../../../functions/rotate-checkpoints/handler.js";
-import { formatRotation, runRotateCommand } from "../../../functions/rotate-checkpoints/command.js";
 import { handler } from "../../../functions/rotate-checkpoints/index.js";
+import { testDeps } from "../../support/handler_deps.js";
 import { localStoreFactory, sampleCheckpoint } from "../../checkpoint/fixtures.js";
 
 const { makeStore, cleanup } = localStoreFactory();
@@ -30,7 +30,7 @@ const EVENT = { run: "s3://runs/r1", keepLast: 2, keepBest: 1, keepEvery: 0 };
 describe("rotate-checkpoints handler", () => {
   it("opens the run named in the event and returns what it kept and deleted", async () => {
     const { open, opened } = await runWithCheckpoints();
-    const result = await makeHandler(open)(EVENT);
+    const result = await makeHandler(testDeps(open))(EVENT);
     expect(opened).toEqual(["s3://runs/r1"]);
     expect(result.deleted).toEqual([10, 30]);
     expect(result.kept.map((k) => k.step)).toEqual([20, 40, 50]);
@@ -40,7 +40,7 @@ describe("rotate-checkpoints handler", () => {
 
   it("deletes nothing when invoked a second time with the same event", async () => {
     const { open } = await runWithCheckpoints();
-    const handler = makeHandler(open);
+    const handler = makeHandler(testDeps(open));
     const first = await handler(EVENT);
     const second = await handler(EVENT);
     expect(first.deleted).not.toEqual([]);
@@ -50,11 +50,11 @@ describe("rotate-checkpoints handler", () => {
 
   it("ranks by the metric the event names, and only reports in a dry run", async () => {
     const { open } = await runWithCheckpoints();
-    const result = await makeHandler(open)({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
+    const result = await makeHandler(testDeps(open))({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
     expect(result.dryRun).toBe(true);
     expect(result.deleted).toEqual([10, 30, 40]);
     expect(result.kept[0].reasons).toEqual(["best knnTop1 #1 (0.6)"]);
-    const again = await makeHandler(open)({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
+    const again = await makeHandler(testDeps(open))({ ...EVENT, keepLast: 0, metric: "knnTop1", dryRun: true });
     expect(again.deleted).toEqual([10, 30, 40]);
   });
 
@@ -67,10 +67,12 @@ describe("rotate-checkpoints handler", () => {
     ["dryRun", { ...EVENT, dryRun: "yes" }],
   ])("rejects an event with a bad %s, naming the field, before opening any store", async (field, event) => {
     const opened: string[] = [];
-    const handler = makeHandler((uri) => {
-      opened.push(uri);
-      throw new Error("must not be opened");
-    });
+    const handler = makeHandler(
+      testDeps((uri) => {
+        opened.push(uri);
+        throw new Error("must not be opened");
+      }),
+    );
     const err = await handler(event).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toContain(`${field}:`);
@@ -88,31 +90,5 @@ describe("the deployed entry point", () => {
     const first = await handler({ ...EVENT, run: store.baseUri });
     expect(first.deleted).toEqual([10, 30]);
     expect((await handler({ ...EVENT, run: store.baseUri })).deleted).toEqual([]);
-  });
-});
-
-describe("ijepa rotate (runRotateCommand)", () => {
-  it("prints one row per checkpoint with its action and reasons, then a summary", async () => {
-    const { open } = await runWithCheckpoints();
-    const lines: string[] = [];
-    const result = await runRotateCommand({ ...EVENT, dryRun: true }, { openStore: open, print: (l) => lines.push(l) });
-    expect(result.deleted).toEqual([10, 30]);
-    expect(lines[0]).toBe("checkpoints of s3://runs/r1 (dry run: nothing deleted)");
-    expect(lines[1]).toMatch(/^\s+step\s+action\s+reasons$/);
-    expect(lines.slice(2, 7).map((l) => l.trim().split(/\s{2,}/))).toEqual([
-      ["10", "would delete"],
-      ["20", "keep", "best linearTop1 #1 (0.8)"],
-      ["30", "would delete"],
-      ["40", "keep", "one of the last 2"],
-      ["50", "keep", "latest.json points here; one of the last 2"],
-    ]);
-    expect(lines.at(-1)).toBe("3 kept, 2 would delete");
-  });
-
-  it("says deleted, not would delete, when it really deletes", () => {
-    const lines = formatRotation("/runs/r1", { kept: [{ step: 50, reasons: ["latest.json points here"] }], deleted: [40], dryRun: false });
-    expect(lines[0]).toBe("checkpoints of /runs/r1");
-    expect(lines[2].trim().split(/\s{2,}/)).toEqual(["40", "deleted"]);
-    expect(lines.at(-1)).toBe("1 kept, 1 deleted");
   });
 });

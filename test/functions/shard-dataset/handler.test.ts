@@ -4,12 +4,16 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../../trainer/errors.js";
 import { finalizeHandler, handler, planHandler, workHandler } from "../../../functions/shard-dataset/index.js";
-import { exists, snapshotEtags, tempDir, writeIdxFolder, writeImageFolder } from "../../data/fixtures.js";
+import { makeHandler, makePlanHandler } from "../../../functions/shard-dataset/handler.js";
+import { openStore } from "../../../trainer/storage/open_store.js";
+import { testDeps } from "../../support/handler_deps.js";
+import { exists, snapshotEtags, writeIdxFolder, writeImageFolder } from "../../data/fixtures.js";
+import { tempDir } from "../../support/temp_dir.js";
 
 describe("shard-dataset handler", () => {
   it("shards a dataset, and a second invocation with the same input rewrites nothing", async () => {
-    const source = await writeImageFolder(await tempDir(), ["x", "y"], 4, 16);
-    const output = await tempDir();
+    const source = await writeImageFolder(tempDir(), ["x", "y"], 4, 16);
+    const output = tempDir();
     const event = { source, format: "imagefolder", output, resolution: 8, shardSize: 3, seed: 2 };
     const first = await handler(event);
     expect(first).toMatchObject({ manifestUri: path.join(output, "manifest.json"), reused: false, rejected: 0 });
@@ -29,8 +33,8 @@ describe("shard-dataset handler", () => {
   });
 
   it("plan → work per chunk → finalize gives the manifest the whole job gives; repeating any step rewrites nothing", async () => {
-    const source = await writeIdxFolder(await tempDir(), { train: 30, test: 10 });
-    const output = await tempDir();
+    const source = await writeIdxFolder(tempDir(), { train: 30, test: 10 });
+    const output = tempDir();
     const event = { source, format: "idx", output, shardSize: 8 };
     const plan = await planHandler(event);
     expect(plan.chunkIndices).toEqual([0, 1, 2, 3, 4, 5]);
@@ -50,15 +54,54 @@ describe("shard-dataset handler", () => {
     expect(await finalizeHandler(event)).toEqual({ ...done, reused: true });
     expect(await snapshotEtags(output)).toEqual(afterFinalize);
 
-    const whole = await handler({ ...event, output: await tempDir() });
+    const whole = await handler({ ...event, output: tempDir() });
     expect(whole.fingerprint).toBe(done.fingerprint);
   });
 
   it("tells a worker to run the plan step first when no plan is stored", async () => {
-    const output = await tempDir();
-    await expect(workHandler({ source: await writeIdxFolder(await tempDir()), format: "idx", output, chunkIndex: 0 })).rejects.toThrow(
+    const output = tempDir();
+    await expect(workHandler({ source: await writeIdxFolder(tempDir()), format: "idx", output, chunkIndex: 0 })).rejects.toThrow(
       /parts\/plan\.json.*run the plan step first/s,
     );
     expect(await fs.readdir(output)).toEqual([]);
+  });
+});
+
+describe("shard-dataset handler factories", () => {
+  /** The real opener, recording what it was asked to open. */
+  const recordingOpener = () => {
+    const opened: string[] = [];
+    const open = (uri: string) => {
+      opened.push(uri);
+      return openStore(uri);
+    };
+    return { opened, open };
+  };
+
+  it("opens the event's output and source through the injected opener, and nothing else", async () => {
+    const source = await writeIdxFolder(tempDir(), { train: 12, test: 4 });
+    const output = tempDir();
+    const { opened, open } = recordingOpener();
+    const plan = await makePlanHandler(testDeps(open))({ source, format: "idx", output, shardSize: 8 });
+    expect(plan.chunkIndices).toEqual([0, 1, 2]);
+    expect(opened).toEqual([output, source]);
+  });
+
+  it("finds a named dataset through the injected environment, without opening the name as a folder", async () => {
+    const dir = await writeIdxFolder(tempDir(), { train: 12, test: 4 });
+    const output = tempDir();
+    const { opened, open } = recordingOpener();
+    const env = { FASHION_MNIST_DIR: dir, IJEPA_NO_DOWNLOAD: "1" };
+    const done = await makeHandler(testDeps(open, env))({ source: "fashion-mnist", format: "idx", output });
+    expect(done.counts).toEqual({ train: 12, test: 4 });
+    expect(opened).toEqual([output]);
+  });
+
+  it("rejects a bad event before opening any store, showing an event that works", async () => {
+    const { opened, open } = recordingOpener();
+    const err = await makeHandler(testDeps(open))({ source: "/x", format: "png", output: "/y" }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as Error).message).toMatch(/^invalid shard-dataset event: format: .*\n {2}fix: send \{"source": /);
+    expect(opened).toEqual([]);
   });
 });

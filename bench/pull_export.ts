@@ -1,21 +1,21 @@
 // Measures pull (fresh and repeated), export (both formats) and loading on a ViT-Tiny/16 at 224 px run (87 MiB of checkpoint files).
-// Run: node bin/run-ts.js test/export/measure_pull_export.ts   (not a test: vitest only picks up *.test.ts)
+// Run: npm run bench:pull-export
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { initBackend } from "../../trainer/backend.js";
-import { saveCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
-import type { NamedTensor } from "../../trainer/checkpoint/safetensors.js";
-import { loadConfigFile } from "../../trainer/config/load_config.js";
-import { formatBytes } from "../../trainer/export/byte_size.js";
-import { exportEncoder } from "../../trainer/export/export_encoder.js";
-import { loadExportedEncoder } from "../../trainer/export/load_exported_encoder.js";
-import { pullRun } from "../../trainer/export/pull_run.js";
-import { IJepa } from "../../trainer/models/ijepa.js";
-import { resolveModelDims } from "../../trainer/models/model_dims.js";
-import { AdamW } from "../../trainer/optim/adamw.js";
-import { LocalObjectStore } from "../../trainer/storage/local_store.js";
+import { initBackend } from "../trainer/backend.js";
+import { saveCheckpoint } from "../trainer/checkpoint/checkpoint_store.js";
+import type { NamedTensor } from "../trainer/checkpoint/safetensors.js";
+import { loadConfigFile } from "../trainer/config/load_config.js";
+import { formatBytes } from "../trainer/export/byte_size.js";
+import { exportEncoder } from "../trainer/export/export_encoder.js";
+import { loadExportedEncoder } from "../trainer/export/load_exported_encoder.js";
+import { pullRun } from "../trainer/export/pull_run.js";
+import { IJepa } from "../trainer/models/ijepa.js";
+import { resolveModelDims } from "../trainer/models/model_dims.js";
+import { AdamW } from "../trainer/optim/adamw.js";
+import { LocalObjectStore } from "../trainer/storage/local_store.js";
 
 async function timed<T>(label: string, run: () => Promise<T>): Promise<T> {
   const start = performance.now();
@@ -27,7 +27,7 @@ async function timed<T>(label: string, run: () => Promise<T>): Promise<T> {
 const backend = await initBackend("wasm");
 const root = await mkdtemp(path.join(tmpdir(), "ijepa-measure-export-"));
 try {
-  const config = await loadConfigFile(path.resolve(import.meta.dirname, "../../configs/fmnist-vit-tiny.yaml"));
+  const config = await loadConfigFile(path.resolve(import.meta.dirname, "../configs/fmnist-vit-tiny.yaml"));
   // The official vit_tiny preset (192 wide, 12 blocks, 3 heads) on 224 px RGB in 16 px patches.
   Object.assign(config.meta, { embed_dim: undefined, depth: undefined, num_heads: undefined, pred_emb_dim: 96 });
   Object.assign(config.data, { crop_size: 224, dataset: undefined });

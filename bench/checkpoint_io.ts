@@ -1,12 +1,12 @@
 // Measures safetensors encode/decode throughput (100 MiB of F32) and checkpoint save/load time (~25 MB) on a local folder.
-// Run: node bin/run-ts.js test/checkpoint/measure_checkpoint_io.ts   (not a test: vitest only picks up *.test.ts)
+// Run: npm run bench:checkpoint-io
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "../../trainer/checkpoint/safetensors.js";
-import { loadCheckpoint, saveCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
-import { LocalObjectStore } from "../../trainer/storage/local_store.js";
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from "../trainer/checkpoint/safetensors.js";
+import { loadCheckpoint, saveCheckpoint } from "../trainer/checkpoint/checkpoint_store.js";
+import { LocalObjectStore } from "../trainer/storage/local_store.js";
 
 const MIB = 1024 * 1024;
 const REPEATS = 5;

@@ -1,9 +1,27 @@
-// `ijepa export` for a terminal: runs the export and prints what was written and how to load it.
-import { currentBackend, initBackend } from "../backend.js";
-import type { ObjectStore } from "../storage/object_store.js";
-import { formatBytes } from "./byte_size.js";
-import { type ExportResult, exportEncoder } from "./export_encoder.js";
-import { type ExportFormat, README_FILE } from "./export_files.js";
+// `ijepa export`: its flags, the export of a checkpoint's target encoder, and what was written and how to load it.
+import { type Command, Option } from "commander";
+import type { ExportResult } from "../../trainer/export/export_encoder.js";
+import { EXPORT_FORMATS, type ExportFormat, README_FILE } from "../../trainer/export/export_files.js";
+import { formatBytes } from "../../trainer/export/byte_size.js";
+import type { ObjectStore } from "../../trainer/storage/object_store.js";
+import { numbers } from "./flag_parsers.js";
+
+export function registerExport(program: Command): void {
+  program
+    .command("export")
+    .description(
+      "export a checkpoint's target encoder: safetensors with the official PyTorch names (load_state_dict), " +
+        "or TensorFlow.js weights",
+    )
+    .requiredOption("--checkpoint <uri>", "a run (its latest checkpoint) or one checkpoint folder, local or s3://")
+    .addOption(new Option("--format <format>", "safetensors (PyTorch) or tfjs").choices(EXPORT_FORMATS).makeOptionMandatory())
+    .requiredOption("--to <dir|uri>", "output folder")
+    .option("--mean <m,...>", "per-channel input mean, when the checkpoint does not record it", numbers("--mean"))
+    .option("--std <s,...>", "per-channel input std, when the checkpoint does not record it", numbers("--std"))
+    .action(async (o) => {
+      await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std });
+    });
+}
 
 /** The command's flags, as the CLI parses them. */
 export interface ExportCommandOptions {
@@ -24,6 +42,8 @@ export interface ExportCommandIo {
 const defaultIo: ExportCommandIo = { stdout: process.stdout };
 
 export async function runExportCommand(opts: ExportCommandOptions, io: ExportCommandIo = defaultIo): Promise<ExportResult> {
+  // Loaded when the command runs, not whenever the CLI starts.
+  const { exportEncoder } = await import("../../trainer/export/export_encoder.js");
   if (opts.format === "tfjs") await ensureBackend();
   const normalization = opts.mean !== undefined || opts.std !== undefined ? { mean: opts.mean ?? [], std: opts.std ?? [] } : undefined;
   const result = await exportEncoder({ checkpoint: opts.checkpoint, format: opts.format as ExportFormat, to: opts.to, normalization }, { openStore: io.openStore });
@@ -48,6 +68,7 @@ export function formatExport(result: ExportResult): string[] {
 
 /** Encoding tfjs weights needs some backend to hold tensors; keep the one this process chose, if any. */
 async function ensureBackend(): Promise<void> {
+  const { currentBackend, initBackend } = await import("../../trainer/backend.js");
   try {
     currentBackend();
   } catch {

@@ -1,7 +1,31 @@
-// `ijepa shard`: runs a whole sharding job with a progress bar (TTY) or periodic lines, then prints a summary.
-import { type CommandIo, type ProgressReporter, processIo, terminalBar } from "../utils/command_io.js";
-import { type ShardInput, parseShardInput } from "./shard_input.js";
-import { type ShardDatasetOptions, type ShardProgress, type ShardResult, shardDataset } from "./shard_writer.js";
+// `ijepa shard`: its flags, the whole sharding job with a progress bar (TTY) or periodic lines, then a summary.
+import { type Command, Option } from "commander";
+import { SOURCE_FORMATS, type ShardInput, parseShardInput } from "../../trainer/data/shard_input.js";
+import {
+  type ShardDatasetOptions,
+  type ShardProgress,
+  type ShardResult,
+  shardDataset,
+} from "../../trainer/data/shard_writer.js";
+import { type CommandIo, type ProgressReporter, processIo, terminalBar } from "./command_io.js";
+import { int } from "./flag_parsers.js";
+
+export function registerShard(program: Command): void {
+  program
+    .command("shard")
+    .description("convert a dataset into shards (.npy) + manifest.json that training streams from")
+    .requiredOption("--source <uri>", "folder or s3:// prefix holding the source dataset")
+    .addOption(new Option("--format <format>", "source format").choices(SOURCE_FORMATS).makeOptionMandatory())
+    .requiredOption("--out <uri>", "output folder or s3:// prefix (manifest.json is written last)")
+    .option("--resolution <px>", "side of the square images (imagefolder: resize + centre crop)", int("--resolution"))
+    .option("--shard-size <n>", "images per shard (default: ~32 MiB per shard)", int("--shard-size"))
+    .option("--grayscale", "imagefolder: keep one channel")
+    .option("--name <name>", "dataset name recorded in the manifest")
+    .action(async (o) => {
+      const { source, format, out, resolution, shardSize, grayscale, name } = o;
+      await runShardCommand({ source, format, out, resolution, shardSize, grayscale, name });
+    });
+}
 
 /** The command's flags, as the CLI parses them. */
 export interface ShardCommandOptions {

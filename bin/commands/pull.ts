@@ -1,11 +1,28 @@
-// `ijepa pull` for a terminal: parses the checkpoint choice, shows a byte progress bar (TTY) or plain lines, and lists what was written.
-import { type ProbeMetric } from "../checkpoint/rotation.js";
-import { ConfigError } from "../errors.js";
-import type { ObjectStore } from "../storage/object_store.js";
-import { formatBytes } from "./byte_size.js";
-import type { CheckpointChoice } from "../checkpoint/choose_checkpoint.js";
-import { type PullProgress, type PullResult, pullRun } from "./pull_run.js";
-import { type CommandIo, type ProgressReporter, processIo, terminalBar } from "../utils/command_io.js";
+// `ijepa pull`: its flags, the checkpoint choice, a byte progress bar (TTY) or plain lines, and what was written.
+import type { Command } from "commander";
+import type { CheckpointChoice } from "../../trainer/checkpoint/choose_checkpoint.js";
+import { PROBE_METRICS, type ProbeMetric } from "../../trainer/checkpoint/rotation.js";
+import { ConfigError } from "../../trainer/errors.js";
+import { formatBytes } from "../../trainer/export/byte_size.js";
+import type { PullProgress, PullResult } from "../../trainer/export/pull_run.js";
+import type { ObjectStore } from "../../trainer/storage/object_store.js";
+import { type CommandIo, type ProgressReporter, processIo, terminalBar } from "./command_io.js";
+
+export function registerPull(program: Command): void {
+  program
+    .command("pull")
+    .description(
+      "copy one checkpoint (checksum-verified) and the run's config, metrics, probes and report into a local folder " +
+        "laid out like a run",
+    )
+    .requiredOption("--run <uri>", "run folder or s3:// prefix")
+    .option("--which <latest|best|step>", "which checkpoint: latest, best (by probe metric) or a step", "latest")
+    .option("--metric <name>", `probe metric for --which best (${PROBE_METRICS.join(", ")})`, "linearTop1")
+    .requiredOption("--to <dir>", "local folder (resume it with ijepa train --config <dir>/config.yaml --resume --out <dir>)")
+    .action(async (o) => {
+      await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to });
+    });
+}
 
 /** The command's flags, as the CLI parses them. */
 export interface PullCommandOptions {
@@ -38,6 +55,8 @@ export function parseCheckpointChoice(text: string | number): CheckpointChoice {
 export async function runPullCommand(opts: PullCommandOptions, io: PullCommandIo = processIo): Promise<PullResult> {
   const which = parseCheckpointChoice(opts.which ?? "latest");
   const reporter = io.stderr.isTTY ? barReporter(io) : lineReporter(io);
+  // Loaded when the command runs, not whenever the CLI starts.
+  const { pullRun } = await import("../../trainer/export/pull_run.js");
   let result: PullResult;
   try {
     result = await pullRun(

@@ -3,15 +3,16 @@ import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../trainer/errors.js";
-import { runShardCommand } from "../../trainer/data/shard_command.js";
+import { runShardCommand } from "../../bin/commands/shard.js";
 import { captureIo } from "../support/capture_io.js";
-import { tempDir, writeIdxFolder, writeImageFolder } from "./fixtures.js";
+import { writeIdxFolder, writeImageFolder } from "../data/fixtures.js";
+import { tempDir } from "../support/temp_dir.js";
 
 describe("runShardCommand", () => {
   it("prints plain progress lines when stderr is not a terminal, then the summary", async () => {
-    const src = await writeImageFolder(await tempDir(), ["a", "b"], 3, 16);
+    const src = await writeImageFolder(tempDir(), ["a", "b"], 3, 16);
     await fs.writeFile(path.join(src, "a", "broken.jpg"), "not a jpeg");
-    const out = await tempDir();
+    const out = tempDir();
     const c = captureIo(false);
     const result = await runShardCommand({ source: src, format: "imagefolder", out, resolution: 8, shardSize: 2, testFraction: 0 }, c.io);
     expect(result.counts.train).toBe(6);
@@ -25,8 +26,8 @@ describe("runShardCommand", () => {
   });
 
   it("draws a progress bar on a terminal and says when nothing had to be written", async () => {
-    const src = await writeIdxFolder(await tempDir());
-    const out = await tempDir();
+    const src = await writeIdxFolder(tempDir());
+    const out = tempDir();
     await runShardCommand({ source: src, format: "idx", out }, captureIo(false).io);
     const c = captureIo(true);
     await runShardCommand({ source: src, format: "idx", out }, c.io);
