@@ -1,15 +1,17 @@
-// Builds a run's report/ folder: loss, schedule, collapse and probe PNGs, then report.html pointing at them.
+// Builds a run's report/ folder: loss, schedule, collapse and probe PNGs drawn from Vega-Lite specs, then report.html with the same charts live.
 import { parse as parseYaml } from "yaml";
 import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_PREFIX } from "../run/run_layout.js";
 import { trainConfigSchema } from "../config/schema.js";
 import { DataError, NotFoundError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
-import { type LossScale, collapseFigure, lossFigure, probeFigure, schedulesFigure, useLogScale } from "./run_charts.js";
+import type { TopLevelSpec } from "vega-lite";
+import { FIGURE_WIDTH } from "./chart_style.js";
+import { type LossScale, collapseChart, lossChart, probeChart, schedulesChart, useLogScale } from "./run_chart_specs.js";
 import { readRunHistory } from "./run_history.js";
 import { summariseRun } from "./run_summary.js";
 import { type ReportFigure, renderReportHtml } from "./report_html.js";
-import { type ChartFigure, renderChartSvg } from "./svg_chart.js";
 import { svgToPng } from "./svg_to_png.js";
+import { compileChart, renderChartSvg } from "./vega_render.js";
 import { MASKS_FIGURE_KEY } from "./mask_figure.js";
 
 export const REPORT_HTML_KEY = `${REPORT_PREFIX}report.html`;
@@ -51,19 +53,19 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   const notes: string[] = [];
   const threshold = options.collapseStdThreshold ?? (await collapseThresholdFromConfig(store, notes));
 
-  const pictures: { file: string; figure: ChartFigure; heading: string; alt: string }[] = [
+  const pictures: { file: string; spec: TopLevelSpec; heading: string; alt: string }[] = [
     {
       file: "loss.png",
-      figure: lossFigure(history, options.lossScale),
+      spec: lossChart(history, options.lossScale),
       heading: "Loss",
       alt: `Training loss per step${useLogScale(history, options.lossScale ?? "auto") ? " on a log scale" : ""}, with its moving average and epoch means`,
     },
-    { file: "schedules.png", figure: schedulesFigure(history), heading: "Schedules", alt: "Learning rate, weight decay and EMA momentum per step" },
+    { file: "schedules.png", spec: schedulesChart(history), heading: "Schedules", alt: "Learning rate, weight decay and EMA momentum per step" },
   ];
   if (history.epochs.length) {
     pictures.push({
       file: "collapse.png",
-      figure: collapseFigure(history, threshold),
+      spec: collapseChart(history, threshold),
       heading: "Collapse checks",
       alt: "Target feature standard deviation and effective rank per epoch",
     });
@@ -73,7 +75,7 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   if (history.probes.length) {
     pictures.push({
       file: "probe.png",
-      figure: probeFigure(history),
+      spec: probeChart(history),
       heading: "Probe accuracy",
       alt: "Linear-probe and kNN top-1 accuracy per probed step, with baselines",
     });
@@ -82,14 +84,22 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   }
   notes.push(...history.problems.map((p) => `Skipped ${p}`));
 
-  const pngs = await Promise.all(pictures.map((p) => svgToPng(renderChartSvg(p.figure), options.pixelRatio ?? 2)));
+  const pngs: Uint8Array[] = [];
+  // One at a time: each render holds a whole scenegraph, and the machine may be training beside us.
+  for (const p of pictures) pngs.push(await svgToPng(await renderChartSvg(p.spec, FIGURE_WIDTH), options.pixelRatio ?? 2));
   const files: string[] = [];
   for (let i = 0; i < pictures.length; i++) {
     const key = `${REPORT_PREFIX}${pictures[i].file}`;
     await store.put(key, pngs[i], { contentType: "image/png" });
     files.push(key);
   }
-  const figures: ReportFigure[] = pictures.map((p) => ({ file: p.file, heading: p.heading, alt: p.alt, width: p.figure.width }));
+  const figures: ReportFigure[] = pictures.map((p) => ({
+    file: p.file,
+    heading: p.heading,
+    alt: p.alt,
+    width: FIGURE_WIDTH,
+    spec: compileChart(p.spec),
+  }));
   // Drawn by the trainer at the run's first step (the crops it trained on, with their masks).
   if (await store.head(MASKS_FIGURE_KEY)) {
     figures.push({
