@@ -10,6 +10,7 @@ import { type ObjectStore, getJson } from "../storage/object_store.js";
 import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
 import { pooledFeatures } from "./features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
+import { type ProbeEmbeddingInput, randomInitFeatures, writeProbeEmbeddings } from "./probe_embeddings.js";
 
 export type BaselineName = "raw" | "random";
 
@@ -74,10 +75,11 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   const normalization = trained.normalization ?? imageStats(train.images, train.channels);
   log(`probe: step ${step} of ${run.baseUri} on ${train.origin}: ${train.count} train / ${test.count} test images, ${numClasses} classes`);
 
-  const score = (name: string, features: (split: EvalSplit) => Float32Array, dim: number): ProbeScores => {
+  const score = (name: string, features: (split: EvalSplit) => Float32Array, dim: number, keepTest?: (f: Float32Array) => void): ProbeScores => {
     const t0 = performance.now();
     const trainFeatures = features(train);
     const testFeatures = features(test);
+    keepTest?.(testFeatures);
     const t1 = performance.now();
     const result = linearProbe(
       { train: { features: trainFeatures, labels: train.labels }, test: { features: testFeatures, labels: test.labels }, numClasses, dim },
@@ -90,8 +92,11 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
 
   const encoder = buildTargetEncoder(trained);
   let encoderScores: ProbeScores;
+  // Test features of both encoders are kept for the report's embedding picture (2-D PCA).
+  let trainedTest: Float32Array = new Float32Array(0);
+  let randomEmbedding: ProbeEmbeddingInput["random"];
   try {
-    encoderScores = score("target encoder", (s) => pooledFeatures(encoder, s, normalization.mean, normalization.std), dims.embedDim);
+    encoderScores = score("target encoder", (s) => pooledFeatures(encoder, s, normalization.mean, normalization.std), dims.embedDim, (f) => (trainedTest = f));
   } finally {
     encoder.params.dispose();
   }
@@ -103,6 +108,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
     const cacheKey = `probe/baselines/${name}-${hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null])}.json`;
     const cached = await readJsonIfPresent<ProbeScores>(run, cacheKey);
+    if (name === "random") randomEmbedding = { baselineKey: cacheKey, features: (s) => randomInitFeatures(dims, seed, s, normalization) };
     if (cached) {
       baselines[name] = { ...cached, cached: true };
       log(`probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`);
@@ -116,7 +122,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
       // The same architecture at the run's own initialisation (step 0).
       const random = VisionTransformer.initialise(dims, seed, "random_init");
       try {
-        scores = score("random-init encoder", (s) => pooledFeatures(random, s, normalization.mean, normalization.std), dims.embedDim);
+        scores = score("random-init encoder", (s) => pooledFeatures(random, s, normalization.mean, normalization.std), dims.embedDim, (f) => (randomEmbedding!.testFeatures = f));
       } finally {
         random.params.dispose();
       }
@@ -138,6 +144,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
   if (options.write !== false) {
+    const classNames = test.classNames ?? train.classNames;
+    await writeProbeEmbeddings(run, { step, dataset: train.origin, test, classNames, dim: dims.embedDim, trainedTest, random: randomEmbedding });
     const key = probeKey(step);
     await run.put(key, JSON.stringify(report, null, 2) + "\n", { contentType: "application/json" });
     await appendHistory(run, {
