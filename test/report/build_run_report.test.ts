@@ -31,22 +31,29 @@ describe("buildRunReport", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("writes four decodable PNGs and then report.html, which shows them and the final figures", async () => {
+  it("writes five decodable PNGs and then report.html, which shows them and the final figures", async () => {
     const store = new RecordingStore(dir);
     await writeFakeRun(store);
     store.puts.length = 0;
     const report = await buildRunReport(store, { now: new Date("2025-03-02T00:00:00Z") });
 
-    expect(report.files).toEqual(["report/loss.png", "report/schedules.png", "report/collapse.png", "report/probe.png", "report/report.html"]);
+    expect(report.files).toEqual([
+      "report/loss.png",
+      "report/schedules.png",
+      "report/collapse.png",
+      "report/probe.png",
+      "report/embedding.png",
+      "report/report.html",
+    ]);
     expect(store.puts).toEqual(report.files); // html last: never a page whose pictures are missing
-    for (const key of report.files.slice(0, 4)) {
+    for (const key of report.files.slice(0, 5)) {
       const meta = await sharp(await store.get(key)).metadata();
       expect(meta.format, key).toBe("png");
       expect(meta.width, key).toBe(1800); // 900 CSS pixels at pixel ratio 2
       expect(meta.height, key).toBeGreaterThan(600);
     }
     const html = await text(store, "report/report.html");
-    for (const png of ["loss.png", "schedules.png", "collapse.png", "probe.png"]) expect(html).toContain(`<img src="${png}"`);
+    for (const png of ["loss.png", "schedules.png", "collapse.png", "probe.png", "embedding.png"]) expect(html).toContain(`<img src="${png}"`);
     expect(html).not.toMatch(/src="(\/|https?:|file:)/);
     expect(html).not.toMatch(/<script[^>]* src=/); // vega is inlined: the page works offline and from S3 alike
     expect(html).toContain("<th scope=\"row\">resumes</th><td>1 (from step 1200)</td>");
@@ -61,7 +68,7 @@ describe("buildRunReport", () => {
     await buildRunReport(store, { pixelRatio: 1 });
     const html = await text(store, "report/report.html");
     const specs = [...html.matchAll(/<script type="application\/json" id="spec-(\d+)">(.*?)<\/script>/gs)].map((m) => JSON.parse(m[2]));
-    expect(specs).toHaveLength(4);
+    expect(specs).toHaveLength(5);
     for (const spec of specs) expect(spec.$schema).toMatch(/vega\/v\d/); // Vega, not Vega-Lite: the page needs no compiler
     const probe = JSON.stringify(specs[3]);
     for (const name of ["linear probe", "kNN", "raw pixels, linear", "random init, kNN", "top-1 accuracy"]) expect(probe).toContain(name);

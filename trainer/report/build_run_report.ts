@@ -1,11 +1,13 @@
 // Builds a run's report/ folder: loss, schedule, collapse and probe PNGs drawn from Vega-Lite specs, then report.html with the same charts live.
 import { parse as parseYaml } from "yaml";
-import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_PREFIX } from "../run/run_layout.js";
+import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_PREFIX, probeEmbeddingKey } from "../run/run_layout.js";
+import { type ProbeEmbeddingDocument, probeEmbeddingSchema } from "../run/probe_embedding.js";
 import { trainConfigSchema } from "../config/schema.js";
-import { DataError, NotFoundError } from "../errors.js";
-import type { ObjectStore } from "../storage/object_store.js";
+import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
+import { type ObjectStore, getJson } from "../storage/object_store.js";
 import type { TopLevelSpec } from "vega-lite";
 import { FIGURE_WIDTH } from "./chart_style.js";
+import { embeddingChart } from "./embedding_chart.js";
 import { type LossScale, collapseChart, lossChart, probeChart, schedulesChart, useLogScale } from "./run_chart_specs.js";
 import { readRunHistory } from "./run_history.js";
 import { summariseRun } from "./run_summary.js";
@@ -79,6 +81,17 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
       heading: "Probe accuracy",
       alt: "Linear-probe and kNN top-1 accuracy per probed step, with baselines",
     });
+    const embedding = await readProbeEmbedding(store, history.probes[history.probes.length - 1].step, notes);
+    if (embedding) {
+      pictures.push({
+        file: "embedding.png",
+        spec: embeddingChart(embedding),
+        heading: "What pretraining changed: test-set embeddings",
+        alt:
+          `Test images on the top two principal axes of their embeddings, coloured by class: ` +
+          `${embedding.randomInit ? "the random-init encoder beside " : ""}the encoder at step ${embedding.step}`,
+      });
+    }
   } else {
     notes.push(`No probe chart yet: ${store.uriOf(PROBE_HISTORY_KEY)} has no probe result.`);
   }
@@ -121,6 +134,29 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   await store.put(REPORT_HTML_KEY, html, { contentType: "text/html; charset=utf-8" });
   files.push(REPORT_HTML_KEY);
   return { files, notes };
+}
+
+/** probe/<step>.embedding.json of the latest probe, or undefined (with a note saying why). */
+async function readProbeEmbedding(store: ObjectStore, step: number, notes: string[]): Promise<ProbeEmbeddingDocument | undefined> {
+  const key = probeEmbeddingKey(step);
+  let value: unknown;
+  try {
+    value = await getJson(store, key);
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      notes.push(`No embedding picture: ${store.uriOf(key)} is missing (probed before the probe wrote one? probe that step again).`);
+      return undefined;
+    }
+    if (err instanceof CorruptDataError) {
+      notes.push(`No embedding picture: ${err.message}.`);
+      return undefined;
+    }
+    throw err;
+  }
+  const parsed = probeEmbeddingSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  notes.push(`No embedding picture: ${store.uriOf(key)} does not validate (${parsed.error.issues[0]?.message ?? "unknown problem"}).`);
+  return undefined;
 }
 
 /** logging.collapse_std_threshold from the run's config.yaml, or undefined (with a note saying why). */
