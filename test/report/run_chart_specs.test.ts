@@ -65,6 +65,9 @@ describe("schedules, collapse and probe charts", () => {
     expect((spec as { vconcat: unknown[] }).vconcat).toHaveLength(3);
     expect(rowsOf(spec).filter((r) => r.row.step === 1200 && r.mark === "rule")).toHaveLength(3);
     expect(legendNames(spec)).toEqual([["resumed here"]]);
+    // Each axis fits its data: a weight decay creeping from 0.04 to 0.04006 over a short run still shows its curve.
+    const panels = (spec as { vconcat: { layer: { encoding: { y?: { scale?: unknown } } }[] }[] }).vconcat;
+    expect(panels.map((p) => p.layer[0].encoding.y?.scale)).toEqual([{ zero: false }, { zero: false }, { zero: false }]);
   });
 
   it("draws the collapse threshold as a horizontal line at its value and marks warned epochs", () => {

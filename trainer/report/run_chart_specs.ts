@@ -24,7 +24,10 @@ export function thin<T extends readonly [number, number]>(points: readonly T[], 
 /** One row per point; a value a chart cannot draw becomes null (JSON has no NaN), which breaks a line there. */
 type Row = Record<string, number | string | null>;
 
-/** In the live page: drag to pan, wheel to zoom (double-click resets); the PNG ignores it. */
+/**
+ * In the live page: drag to pan, wheel to zoom (double-click resets); the PNG ignores it. Only on the
+ * dense loss chart: binding scales clips marks to the plot, which would cut the sparse charts' edge markers in half.
+ */
 const ZOOM = [{ name: "zoom", select: "interval", bind: "scales" }];
 
 const STEP_X = { field: "step", type: "quantitative", title: "step", scale: { zero: true } } as const;
@@ -68,7 +71,7 @@ export function lossChart(history: RunHistory, scale: LossScale = "auto"): TopLe
     {
       data: { values: perStep },
       params: ZOOM,
-      mark: { type: "point", filled: true, size: markerSize(3.6), opacity: 0.55, tooltip: true },
+      mark: { type: "point", filled: true, size: markerSize(3.6), opacity: 1, fillOpacity: 0.55, tooltip: true },
       encoding: { x: STEP_X, y, ...enc },
     },
     { data: { values: ema }, mark: { type: "line", strokeWidth: 2.2 }, encoding: { x: STEP_X, y, color: enc.color } },
@@ -97,7 +100,8 @@ export function schedulesChart(history: RunHistory): TopLevelSpec {
       title,
       // 2e-4 reads better than 0.0002 on a learning-rate axis.
       axis: field === "lr" ? { labelExpr: "datum.value === 0 ? '0' : format(datum.value, '~e')", tickCount: 5 } : { tickCount: 4 },
-      scale: { zero: field !== "momentum" },
+      // Fitted to the data, as the old charts were: a weight decay creeping from 0.04 to 0.04006 must still show its curve.
+      scale: { zero: false },
     } as const;
     const x = { ...STEP_X, title: last ? "step" : null };
     // Every panel marks the resume; only the first names it in a legend.
@@ -206,7 +210,7 @@ export function probeChart(history: RunHistory): TopLevelSpec {
     height: 400,
     autosize: { type: "fit-x", contains: "padding" },
     layer: [
-      lineWithMarkers(scores, { x: STEP_X, y }, enc, ZOOM),
+      lineWithMarkers(scores, { x: STEP_X, y }, enc),
       { data: { values: baselines }, mark: { type: "rule", strokeWidth: 1.5 }, encoding: { y, color: enc.color, strokeDash: enc.strokeDash } },
     ],
   });
@@ -241,12 +245,12 @@ function resumeRows(history: RunHistory): Row[] {
 }
 
 /** Series drawn as a line through a marker per point (sparse measurements: epochs, probes), sharing one dataset. */
-function lineWithMarkers(rows: Row[], axes: { x: object; y: object }, enc: ReturnType<typeof seriesEncoding>, params?: object[]): object {
+function lineWithMarkers(rows: Row[], axes: { x: object; y: object }, enc: ReturnType<typeof seriesEncoding>): object {
   return {
     data: { values: rows },
     layer: [
       { mark: { type: "line", strokeWidth: 2.2 }, encoding: { ...axes, color: enc.color } },
-      { ...(params ? { params } : {}), mark: { type: "point", filled: true, size: markerSize(7), opacity: 1, tooltip: true }, encoding: { ...axes, ...enc } },
+      { mark: { type: "point", filled: true, size: markerSize(7), opacity: 1, tooltip: true }, encoding: { ...axes, ...enc } },
     ],
   };
 }
