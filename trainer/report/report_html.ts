@@ -41,6 +41,7 @@ th { font-weight: normal; color: #555; }
 td { font-variant-numeric: tabular-nums; }
 tr.alarm td { color: #b00020; font-weight: bold; }
 figure { margin: 0; }
+.chart { overflow-x: auto; }
 .chart:empty { display: none; }
 .live .chart + a { display: none; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
