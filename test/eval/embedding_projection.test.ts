@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { evenlySpacedIndices, jacobiEigen, principalAxes, projectEmbeddings } from "../../trainer/eval/embedding_projection.js";
+import {
+  evenlySpacedIndices,
+  jacobiEigen,
+  principalAxes,
+  projectEmbeddings,
+} from "../../trainer/eval/embedding_projection.js";
 import { DataError } from "../../trainer/errors.js";
 import { Rng } from "../../trainer/utils/rng.js";
 
@@ -24,7 +29,7 @@ function pointsAlong(basis: Float64Array[], sigmas: number[], n: number, seed: n
   const dim = basis[0].length;
   const rng = Rng.fromSeed(seed, "points");
   const coeffs = sigmas.map(() => Float64Array.from({ length: n }, () => rng.normal()));
-  // Centre and whiten each coefficient column and make the columns uncorrelated, so the sample covariance is exactly diag(sigma²).
+  // Centre, whiten and decorrelate the coefficient columns, so the sample covariance is exactly diag(sigma²).
   for (let k = 0; k < coeffs.length; k++) {
     const c = coeffs[k];
     for (let p = 0; p < k; p++) {
@@ -37,7 +42,9 @@ function pointsAlong(basis: Float64Array[], sigmas: number[], n: number, seed: n
     for (let i = 0; i < n; i++) c[i] /= std;
   }
   const x = new Float64Array(n * dim);
-  for (let i = 0; i < n; i++) for (let k = 0; k < sigmas.length; k++) for (let j = 0; j < dim; j++) x[i * dim + j] += sigmas[k] * coeffs[k][i] * basis[k][j];
+  for (let i = 0; i < n; i++)
+    for (let k = 0; k < sigmas.length; k++)
+      for (let j = 0; j < dim; j++) x[i * dim + j] += sigmas[k] * coeffs[k][i] * basis[k][j];
   return x;
 }
 
@@ -55,7 +62,10 @@ describe("principalAxes", () => {
       expect(dot(axes.components[k], axes.components[k])).toBeCloseTo(1, 12);
     }
     expect(dot(axes.components[0], axes.components[1])).toBeCloseTo(0, 10);
-    expect(axes.totalVariance).toBeCloseTo(sigmas.reduce((s, x) => s + x * x, 0), 8);
+    expect(axes.totalVariance).toBeCloseTo(
+      sigmas.reduce((s, x) => s + x * x, 0),
+      8,
+    );
   });
 
   it("separates two axes whose variances differ by 1 %, among many others of nearly the same size", () => {

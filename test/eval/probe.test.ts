@@ -46,7 +46,8 @@ describe("runProbe", () => {
     expect(lines.some((l) => l.includes("raw pixels"))).toBe(true);
 
     // The embedding picture's data: the same 300 test images through both encoders, on their top two axes.
-    const readEmbedding = () => probeEmbeddingSchema.parse(JSON.parse(readFileSync(path.join(run, "probe/00000003.embedding.json"), "utf8")));
+    const readEmbedding = () =>
+      probeEmbeddingSchema.parse(JSON.parse(readFileSync(path.join(run, "probe/00000003.embedding.json"), "utf8")));
     const embedding = readEmbedding();
     expect(embedding.trained.count).toBe(300);
     expect(embedding.randomInit!.count).toBe(300);
@@ -54,9 +55,10 @@ describe("runProbe", () => {
     expect(embedding.classNames).toHaveLength(10);
     expect(embedding.trained.explainedVariance[0]).toBeGreaterThanOrEqual(embedding.trained.explainedVariance[1]);
     expect(embedding.trained.x).not.toEqual(embedding.randomInit!.x);
-    const cachedProjection = readdirSync(path.join(run, "probe/baselines")).filter((f) => f.endsWith(".embedding.json"));
+    const baselineFiles = readdirSync(path.join(run, "probe/baselines"));
+    const cachedProjection = baselineFiles.filter((f) => f.endsWith(".embedding.json"));
     expect(cachedProjection).toEqual([expect.stringMatching(/^random-[0-9a-f]{16}\.embedding\.json$/)]);
-    // Scores cached but no projection yet (a run probed before pictures existed): only the projected images are encoded again.
+    // Scores cached but no projection yet (probed before pictures existed): only projected images are encoded again.
     rmSync(path.join(run, "probe/baselines", cachedProjection[0]));
 
     // Again: the baselines come from the cache, and history still has one line for step 3.

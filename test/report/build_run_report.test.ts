@@ -22,6 +22,10 @@ class RecordingStore extends LocalObjectStore {
 
 const text = async (store: LocalObjectStore, key: string): Promise<string> => new TextDecoder().decode(await store.get(key));
 
+/** The compiled specs report.html carries, in page order. */
+const embeddedSpecs = (html: string) =>
+  [...html.matchAll(/<script type="application\/json" id="spec-\d+">(.*?)<\/script>/gs)].map((m) => JSON.parse(m[1]));
+
 describe("buildRunReport", () => {
   let dir: string;
   beforeEach(async () => {
@@ -53,7 +57,9 @@ describe("buildRunReport", () => {
       expect(meta.height, key).toBeGreaterThan(600);
     }
     const html = await text(store, "report/report.html");
-    for (const png of ["loss.png", "schedules.png", "collapse.png", "probe.png", "embedding.png"]) expect(html).toContain(`<img src="${png}"`);
+    for (const png of ["loss.png", "schedules.png", "collapse.png", "probe.png", "embedding.png"]) {
+      expect(html).toContain(`<img src="${png}"`);
+    }
     expect(html).not.toMatch(/src="(\/|https?:|file:)/);
     expect(html).not.toMatch(/<script[^>]* src=/); // vega is inlined: the page works offline and from S3 alike
     expect(html).toContain("<th scope=\"row\">resumes</th><td>1 (from step 1200)</td>");
@@ -67,11 +73,14 @@ describe("buildRunReport", () => {
     await writeFakeRun(store);
     await buildRunReport(store, { pixelRatio: 1 });
     const html = await text(store, "report/report.html");
-    const specs = [...html.matchAll(/<script type="application\/json" id="spec-(\d+)">(.*?)<\/script>/gs)].map((m) => JSON.parse(m[2]));
+    const specs = embeddedSpecs(html);
     expect(specs).toHaveLength(5);
-    for (const spec of specs) expect(spec.$schema).toMatch(/vega\/v\d/); // Vega, not Vega-Lite: the page needs no compiler
+    // Vega, not Vega-Lite: the page needs no compiler.
+    for (const spec of specs) expect(spec.$schema).toMatch(/vega\/v\d/);
     const probe = JSON.stringify(specs[3]);
-    for (const name of ["linear probe", "kNN", "raw pixels, linear", "random init, kNN", "top-1 accuracy"]) expect(probe).toContain(name);
+    for (const name of ["linear probe", "kNN", "raw pixels, linear", "random init, kNN", "top-1 accuracy"]) {
+      expect(probe).toContain(name);
+    }
     expect(JSON.stringify(specs[0])).toContain('"series":"resumed here","step":1200');
     // The browser build of vega, inlined, and the script that draws each spec over its PNG.
     expect(html).toMatch(/<script>!function\(t,e\)\{.*vega/s);
@@ -89,7 +98,7 @@ describe("buildRunReport", () => {
     const page = vm.createContext({ setTimeout, clearTimeout }) as { vega?: typeof import("vega") };
     vm.runInContext(vegaBuild, page);
     expect(page.vega?.version).toMatch(/^6\./);
-    const specs = [...html.matchAll(/<script type="application\/json" id="spec-\d+">(.*?)<\/script>/gs)].map((m) => JSON.parse(m[1]));
+    const specs = embeddedSpecs(html);
     for (const spec of specs) {
       const view = new page.vega!.View(page.vega!.parse(spec), { renderer: "none" });
       expect(await view.toSVG()).toContain("<svg");

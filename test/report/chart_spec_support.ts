@@ -16,7 +16,11 @@ export function rowsOf(spec: unknown): { mark: string; row: Json }[] {
   walk(spec, (n) => {
     const values = (n.data as { values?: Json[] } | undefined)?.values;
     // A layer whose children share its data: name it after the marks they draw ("line+point").
-    const marks = n.mark ? [n.mark] : Array.isArray(n.layer) ? (n.layer as Json[]).map((l) => l.mark).filter(Boolean) : [];
+    const marks = n.mark
+      ? [n.mark]
+      : Array.isArray(n.layer)
+        ? (n.layer as Json[]).map((l) => l.mark).filter(Boolean)
+        : [];
     if (!values || marks.length === 0) return;
     const mark = marks.map((m) => (typeof m === "string" ? m : String((m as Json).type))).join("+");
     for (const row of values) rows.push({ mark, row });
@@ -35,7 +39,9 @@ export function seriesRows(spec: unknown, name: string): Json[] {
 export function legendNames(spec: unknown): string[][] {
   const legends: string[][] = [];
   walk(spec, (n) => {
-    const color = (n.encoding as Json | undefined)?.color as { field?: string; scale?: { domain?: string[] } } | undefined;
+    const color = (n.encoding as Json | undefined)?.color as
+      | { field?: string; scale?: { domain?: string[] } }
+      | undefined;
     const domain = color?.field === "series" ? color.scale?.domain : undefined;
     if (domain && !legends.some((l) => l.join("\n") === domain.join("\n"))) legends.push(domain);
   });

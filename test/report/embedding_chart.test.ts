@@ -19,12 +19,15 @@ describe("embeddingChart", () => {
     expect(new Set(rows.map((r) => r.row.class))).toEqual(new Set(FASHION_MNIST_CLASSES));
     const first = rows[500].row; // the pretrained panel's first point
     expect(first).toEqual({ x: doc.trained.x[0], y: doc.trained.y[0], class: "T-shirt/top" });
-    expect(axisTitles(spec)).toEqual({ x: ["PC 1 (8.0 % of variance)", "PC 1 (31 % of variance)"], y: ["PC 2 (5.0 % of variance)", "PC 2 (18 % of variance)"] });
+    expect(axisTitles(spec)).toEqual({
+      x: ["PC 1 (8.0 % of variance)", "PC 1 (31 % of variance)"],
+      y: ["PC 2 (5.0 % of variance)", "PC 2 (18 % of variance)"],
+    });
     // One colour per class, in label order, shared by both panels.
     expect(JSON.stringify(spec)).toContain(JSON.stringify(FASHION_MNIST_CLASSES));
   });
 
-  it("shows the pretrained cloud alone when the random-init baseline was not probed, and numbers unnamed classes", () => {
+  it("shows the pretrained cloud alone without a random-init baseline, and numbers unnamed classes", () => {
     const { randomInit: _, classNames: __, ...doc } = fakeEmbedding(40, 100);
     const spec = embeddingChart(doc) as { hconcat: unknown[] };
     expect(spec.hconcat).toHaveLength(1);

@@ -138,7 +138,10 @@ export async function writeFakeRun(store: ObjectStore, options: FakeRunOptions =
   }
 }
 
-export const FASHION_MNIST_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+export const FASHION_MNIST_CLASSES = [
+  ...["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"],
+  ...["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+];
 
 /**
  * A probe's embedding document: at random init the ten classes overlap in one blob; after pretraining
@@ -155,7 +158,8 @@ export function fakeEmbedding(step: number, count = 1000, seed = 3): ProbeEmbedd
     labels,
     explainedVariance: ring > 1 ? [0.31, 0.18] : [0.08, 0.05],
   });
-  return { step, dataset: "fashion-mnist", classNames: FASHION_MNIST_CLASSES, trained: cloud(1, 6), randomInit: cloud(2, 0.5) };
+  const classNames = FASHION_MNIST_CLASSES;
+  return { step, dataset: "fashion-mnist", classNames, trained: cloud(1, 6), randomInit: cloud(2, 0.5) };
 }
 
 /** The official I-JEPA schedules: linear warmup then cosine lr, cosine wd 0.04 → 0.4, linear EMA momentum 0.996 → 1. */

@@ -11,7 +11,12 @@ function fakeDocument(html: string) {
   const figures = specs.map(([, id, text]) => {
     const classes = new Set<string>();
     const container = { id: `chart-${id.slice(5)}`, textContent: "placeholder" };
-    const figure = { classList: { add: (c: string) => classes.add(c) }, querySelector: (sel: string) => (sel === ".chart" ? container : null), classes, container };
+    const figure = {
+      classList: { add: (c: string) => classes.add(c) },
+      querySelector: (sel: string) => (sel === ".chart" ? container : null),
+      classes,
+      container,
+    };
     return { node: { textContent: text, previousElementSibling: figure }, figure };
   });
   return { document: { querySelectorAll: () => figures.map((f) => f.node) }, figures };
@@ -23,7 +28,11 @@ function drawingScript(html: string): string {
 }
 
 describe("renderReportHtml", () => {
-  const spec = { $schema: "https://vega.github.io/schema/vega/v6.json", marks: [], description: "</script><b>not markup</b>" };
+  const spec = {
+    $schema: "https://vega.github.io/schema/vega/v6.json",
+    marks: [],
+    description: "</script><b>not markup</b>",
+  };
   const figures: ReportFigure[] = [
     { file: "loss.png", heading: "Loss", alt: "loss", width: 900, spec: spec as never },
     { file: "masks.png", heading: "Masks", alt: "masks", width: 900 },

@@ -1,11 +1,21 @@
 import { describe, expect, it } from "vitest";
 import { assembleRunHistory, parseMetricsJsonl, parseProbeHistoryJsonl } from "../../trainer/report/run_history.js";
-import { collapseChart, lossChart, probeChart, schedulesChart, thin, useLogScale } from "../../trainer/report/run_chart_specs.js";
+import {
+  collapseChart,
+  lossChart,
+  probeChart,
+  schedulesChart,
+  thin,
+  useLogScale,
+} from "../../trainer/report/run_chart_specs.js";
 import { fakeLossTrend, fakeMetricsLines, fakeProbeLines } from "./fake_run.js";
 import { axisTitles, legendNames, rowsOf, seriesRows } from "./chart_spec_support.js";
 
 const historyOf = (options: Parameters<typeof fakeMetricsLines>[0] = {}) =>
-  assembleRunHistory(parseMetricsJsonl(fakeMetricsLines(options).join("\n")).records, parseProbeHistoryJsonl(fakeProbeLines(options).join("\n")).records);
+  assembleRunHistory(
+    parseMetricsJsonl(fakeMetricsLines(options).join("\n")).records,
+    parseProbeHistoryJsonl(fakeProbeLines(options).join("\n")).records,
+  );
 
 describe("loss chart", () => {
   it("plots each logged step once, its EMA, the epoch means and the resume, all named in one legend", () => {
@@ -23,7 +33,9 @@ describe("loss chart", () => {
     const spec = lossChart(historyOf({ resume: null }));
     const error = (name: string) => {
       const rows = seriesRows(spec, name).filter((r) => (r.step as number) >= 500);
-      return rows.reduce((sum, r) => sum + Math.abs((r.loss as number) - fakeLossTrend(r.step as number)), 0) / rows.length;
+      return (
+        rows.reduce((sum, r) => sum + Math.abs((r.loss as number) - fakeLossTrend(r.step as number)), 0) / rows.length
+      );
     };
     expect(error("loss (EMA)")).toBeLessThan(error("loss per step") / 2);
   });
@@ -47,7 +59,20 @@ describe("loss chart", () => {
 
   it("switches the loss axis to log scale when the loss spans more than a decade", () => {
     const lines = Array.from({ length: 100 }, (_, i) =>
-      JSON.stringify({ type: "step", time: "", step: i * 10, epoch: 0, loss: 3 * Math.exp(-i / 15), lr: 0, wd: 0, momentum: 1, imgPerSec: 1, msPerStep: 1, contextPatches: 1, targetPatches: 1 }),
+      JSON.stringify({
+        type: "step",
+        time: "",
+        step: i * 10,
+        epoch: 0,
+        loss: 3 * Math.exp(-i / 15),
+        lr: 0,
+        wd: 0,
+        momentum: 1,
+        imgPerSec: 1,
+        msPerStep: 1,
+        contextPatches: 1,
+        targetPatches: 1,
+      }),
     );
     const steep = assembleRunHistory(parseMetricsJsonl(lines.join("\n")).records, []);
     expect(useLogScale(steep, "auto")).toBe(true);
@@ -67,12 +92,18 @@ describe("schedules, collapse and probe charts", () => {
     expect(legendNames(spec)).toEqual([["resumed here"]]);
     // Each axis fits its data: a weight decay creeping from 0.04 to 0.04006 over a short run still shows its curve.
     const panels = (spec as { vconcat: { layer: { encoding: { y?: { scale?: unknown } } }[] }[] }).vconcat;
-    expect(panels.map((p) => p.layer[0].encoding.y?.scale)).toEqual([{ zero: false }, { zero: false }, { zero: false }]);
+    expect(panels.map((p) => p.layer[0].encoding.y?.scale)).toEqual([
+      { zero: false },
+      { zero: false },
+      { zero: false },
+    ]);
   });
 
   it("draws the collapse threshold as a horizontal line at its value and marks warned epochs", () => {
     const spec = collapseChart(historyOf({ collapseFromEpoch: 3 }), 0.05);
-    expect(seriesRows(spec, "collapse threshold (0.05)")).toEqual([{ series: "collapse threshold (0.05)", value: 0.05 }]);
+    expect(seriesRows(spec, "collapse threshold (0.05)")).toEqual([
+      { series: "collapse threshold (0.05)", value: 0.05 },
+    ]);
     expect(seriesRows(spec, "collapse warning").map((r) => r.epoch)).toEqual([3, 4]);
     expect(seriesRows(spec, "effective rank (RankMe)")).toHaveLength(5);
     expect(axisTitles(spec)).toEqual({ x: ["epoch"], y: ["target std", "effective rank"] });
@@ -87,7 +118,9 @@ describe("schedules, collapse and probe charts", () => {
     const spec = probeChart(historyOf());
     expect(seriesRows(spec, "linear probe").map((r) => r.step)).toEqual([800, 1600, 2000]);
     expect(seriesRows(spec, "kNN")).toHaveLength(3);
-    const baselines = rowsOf(spec).filter((r) => r.mark === "rule").map((r) => [r.row.series, r.row.value]);
+    const baselines = rowsOf(spec)
+      .filter((r) => r.mark === "rule")
+      .map((r) => [r.row.series, r.row.value]);
     expect(baselines).toEqual([
       ["raw pixels, linear", 0.841],
       ["raw pixels, kNN", 0.855],

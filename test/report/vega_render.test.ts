@@ -8,9 +8,18 @@ const line = (width: number): TopLevelSpec => ({
   width,
   height: 200,
   title: "A <chart> & its title",
-  data: { values: [{ step: 0, loss: 1 }, { step: 10, loss: 0.5 }, { step: 20, loss: 0.25 }] },
+  data: {
+    values: [
+      { step: 0, loss: 1 },
+      { step: 10, loss: 0.5 },
+      { step: 20, loss: 0.25 },
+    ],
+  },
   mark: "line",
-  encoding: { x: { field: "step", type: "quantitative", title: "step" }, y: { field: "loss", type: "quantitative", title: "loss" } },
+  encoding: {
+    x: { field: "step", type: "quantitative", title: "step" },
+    y: { field: "loss", type: "quantitative", title: "loss" },
+  },
 });
 
 const svgSize = (svg: string) => {
@@ -29,7 +38,8 @@ describe("renderChartSvg", () => {
   });
 
   it("comes out exactly the width asked for, whatever width the spec's plot has", async () => {
-    for (const plotWidth of [300, 600, 900]) expect(svgSize(await renderChartSvg(line(plotWidth), 700)).width).toBeCloseTo(700, 6);
+    for (const plotWidth of [300, 600, 900])
+      expect(svgSize(await renderChartSvg(line(plotWidth), 700)).width).toBeCloseTo(700, 6);
   });
 
   it("rasterises to a PNG of that width times the pixel ratio", async () => {

@@ -17,7 +17,10 @@ export interface PrincipalAxes {
 export interface AxesOptions {
   /** How many axes (default 2, at most dim). */
   count?: number;
-  /** Iteration cap of the subspace iteration (default 1000; reached only when the top eigenvalues are all but equal, where any axes in their span draw the same cloud). */
+  /**
+   * Iteration cap of the subspace iteration (default 1000; reached only when the top eigenvalues are all but
+   * equal, where any axes in their span draw the same cloud).
+   */
   maxIterations?: number;
   /** Relative residual ‖Cv − λv‖ / λ₁ at which an axis counts as found (default 1e-10). */
   tolerance?: number;
@@ -32,7 +35,8 @@ export interface AxesOptions {
  */
 export function principalAxes(centered: Float64Array, dim: number, options: AxesOptions = {}): PrincipalAxes {
   const n = centered.length / dim;
-  if (!Number.isInteger(n) || n < 2) throw new DataError(`PCA needs at least 2 rows of ${dim} values, got ${centered.length} values`);
+  if (!Number.isInteger(n) || n < 2)
+    throw new DataError(`PCA needs at least 2 rows of ${dim} values, got ${centered.length} values`);
   const count = Math.min(options.count ?? 2, dim);
   const tolerance = options.tolerance ?? 1e-10;
   const cov = covariance(centered, n, dim);
@@ -92,9 +96,15 @@ export function evenlySpacedIndices(count: number, max: number): Int32Array {
  * Projects the rows of `features` (row-major [count, dim]) onto their top two principal axes. Rows are
  * first thinned to at most maxPoints, evenly spaced, so a test split stored class by class keeps every class.
  */
-export function projectEmbeddings(features: Float32Array | Float64Array, labels: ArrayLike<number>, dim: number, options: ProjectionOptions = {}): EmbeddingProjection {
+export function projectEmbeddings(
+  features: Float32Array | Float64Array,
+  labels: ArrayLike<number>,
+  dim: number,
+  options: ProjectionOptions = {},
+): EmbeddingProjection {
   const count = features.length / dim;
-  if (!Number.isInteger(count)) throw new DataError(`features: ${features.length} values is not a whole number of rows of ${dim}`);
+  if (!Number.isInteger(count))
+    throw new DataError(`features: ${features.length} values is not a whole number of rows of ${dim}`);
   if (labels.length !== count) throw new DataError(`features have ${count} rows but there are ${labels.length} labels`);
   if (dim < 2) throw new DataError(`a 2-D projection needs features of at least 2 dimensions, got ${dim}`);
   const rows = evenlySpacedIndices(count, options.maxPoints ?? DEFAULT_MAX_POINTS);
@@ -126,7 +136,14 @@ export function projectEmbeddings(features: Float32Array | Float64Array, labels:
     });
   });
   const share = (k: number): number => (axes.totalVariance > 0 ? axes.variances[k] / axes.totalVariance : 0);
-  return { count: n, dim, x: px, y: py, labels: Array.from(rows, (r) => labels[r]), explainedVariance: [share(0), share(1)] };
+  return {
+    count: n,
+    dim,
+    x: px,
+    y: py,
+    labels: Array.from(rows, (r) => labels[r]),
+    explainedVariance: [share(0), share(1)],
+  };
 }
 
 /** Xᵀ X / n of the centred rows, full symmetric D×D in float64. */
@@ -197,7 +214,8 @@ interface Ritz {
 function rayleighRitz(q: Float64Array[], cq: Float64Array[], dim: number): Ritz {
   const k = q.length;
   const t = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) for (let j = i; j < k; j++) t[i * k + j] = t[j * k + i] = (dot(q[i], cq[j]) + dot(q[j], cq[i])) / 2;
+  for (let i = 0; i < k; i++)
+    for (let j = i; j < k; j++) t[i * k + j] = t[j * k + i] = (dot(q[i], cq[j]) + dot(q[j], cq[i])) / 2;
   const { values, vectors } = jacobiEigen(t, k);
   const order = values.map((_, i) => i).sort((a, b) => values[b] - values[a] || a - b);
   const combine = (basis: Float64Array[], i: number): Float64Array => {
@@ -208,7 +226,11 @@ function rayleighRitz(q: Float64Array[], cq: Float64Array[], dim: number): Ritz 
     }
     return v;
   };
-  return { values: order.map((i) => values[i]), vectors: order.map((i) => combine(q, i)), images: order.map((i) => combine(cq, i)) };
+  return {
+    values: order.map((i) => values[i]),
+    vectors: order.map((i) => combine(q, i)),
+    images: order.map((i) => combine(cq, i)),
+  };
 }
 
 /** All eigenpairs of a small symmetric matrix by cyclic Jacobi rotations; eigenvectors are the columns. */

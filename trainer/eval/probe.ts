@@ -8,7 +8,7 @@ import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
 import { VisionTransformer } from "../models/vision_transformer.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
 import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
-import { pooledFeatures } from "./features.js";
+import { type FeatureImages, pooledFeatures } from "./features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
 import { type ProbeEmbeddingInput, randomInitFeatures, writeProbeEmbeddings } from "./probe_embeddings.js";
 
@@ -75,7 +75,12 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   const normalization = trained.normalization ?? imageStats(train.images, train.channels);
   log(`probe: step ${step} of ${run.baseUri} on ${train.origin}: ${train.count} train / ${test.count} test images, ${numClasses} classes`);
 
-  const score = (name: string, features: (split: EvalSplit) => Float32Array, dim: number, keepTest?: (f: Float32Array) => void): ProbeScores => {
+  const score = (
+    name: string,
+    features: (split: EvalSplit) => Float32Array,
+    dim: number,
+    keepTest?: (f: Float32Array) => void,
+  ): ProbeScores => {
     const t0 = performance.now();
     const trainFeatures = features(train);
     const testFeatures = features(test);
@@ -96,7 +101,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   let trainedTest: Float32Array = new Float32Array(0);
   let randomEmbedding: ProbeEmbeddingInput["random"];
   try {
-    encoderScores = score("target encoder", (s) => pooledFeatures(encoder, s, normalization.mean, normalization.std), dims.embedDim, (f) => (trainedTest = f));
+    const features = (s: EvalSplit) => pooledFeatures(encoder, s, normalization.mean, normalization.std);
+    encoderScores = score("target encoder", features, dims.embedDim, (f) => (trainedTest = f));
   } finally {
     encoder.params.dispose();
   }
@@ -108,7 +114,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
     const cacheKey = `probe/baselines/${name}-${hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null])}.json`;
     const cached = await readJsonIfPresent<ProbeScores>(run, cacheKey);
-    if (name === "random") randomEmbedding = { baselineKey: cacheKey, features: (s) => randomInitFeatures(dims, seed, s, normalization) };
+    const randomFeatures = (s: FeatureImages) => randomInitFeatures(dims, seed, s, normalization);
+    if (name === "random") randomEmbedding = { baselineKey: cacheKey, features: randomFeatures };
     if (cached) {
       baselines[name] = { ...cached, cached: true };
       log(`probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`);
@@ -122,7 +129,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
       // The same architecture at the run's own initialisation (step 0).
       const random = VisionTransformer.initialise(dims, seed, "random_init");
       try {
-        scores = score("random-init encoder", (s) => pooledFeatures(random, s, normalization.mean, normalization.std), dims.embedDim, (f) => (randomEmbedding!.testFeatures = f));
+        const features = (s: EvalSplit) => pooledFeatures(random, s, normalization.mean, normalization.std);
+        scores = score("random-init encoder", features, dims.embedDim, (f) => (randomEmbedding!.testFeatures = f));
       } finally {
         random.params.dispose();
       }
@@ -145,7 +153,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   };
   if (options.write !== false) {
     const classNames = test.classNames ?? train.classNames;
-    await writeProbeEmbeddings(run, { step, dataset: train.origin, test, classNames, dim: dims.embedDim, trainedTest, random: randomEmbedding });
+    const [dim, random] = [dims.embedDim, randomEmbedding];
+    await writeProbeEmbeddings(run, { step, dataset: train.origin, test, classNames, dim, trainedTest, random });
     const key = probeKey(step);
     await run.put(key, JSON.stringify(report, null, 2) + "\n", { contentType: "application/json" });
     await appendHistory(run, {

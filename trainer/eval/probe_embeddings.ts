@@ -1,10 +1,15 @@
-// The probe's embedding picture data: test images on their top two principal axes, for the trained and the random-init encoder.
+// The probe's embedding picture data: test images on their top two principal axes, trained and random-init encoder.
 import type { EvalSplit } from "../data/open_train_source.js";
 import { CorruptDataError, NotFoundError } from "../errors.js";
 import { type ProbeEmbeddingDocument, embeddingProjectionSchema } from "../run/probe_embedding.js";
 import { baselineEmbeddingKey, probeEmbeddingKey } from "../run/run_layout.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
-import { DEFAULT_MAX_POINTS, type EmbeddingProjection, evenlySpacedIndices, projectEmbeddings } from "./embedding_projection.js";
+import {
+  DEFAULT_MAX_POINTS,
+  type EmbeddingProjection,
+  evenlySpacedIndices,
+  projectEmbeddings,
+} from "./embedding_projection.js";
 import { type FeatureImages, pooledFeatures } from "./features.js";
 import type { ModelDims } from "../models/model_dims.js";
 import { VisionTransformer } from "../models/vision_transformer.js";
@@ -42,7 +47,9 @@ export async function writeProbeEmbeddings(run: ObjectStore, input: ProbeEmbeddi
       if (input.random.testFeatures) random = compact(projectEmbeddings(input.random.testFeatures, test.labels, dim));
       else {
         const subset = subsetOf(test, evenlySpacedIndices(test.count, DEFAULT_MAX_POINTS));
-        random = compact(projectEmbeddings(input.random.features(subset), subset.labels, dim, { maxPoints: subset.count }));
+        random = compact(
+          projectEmbeddings(input.random.features(subset), subset.labels, dim, { maxPoints: subset.count }),
+        );
       }
       await run.put(cacheKey, JSON.stringify(random), { contentType: "application/json" });
     }
@@ -54,7 +61,12 @@ export async function writeProbeEmbeddings(run: ObjectStore, input: ProbeEmbeddi
 }
 
 /** Features of the run's step-0 encoder (the random-init baseline's), built for this call and released after. */
-export function randomInitFeatures(dims: ModelDims, seed: number, images: FeatureImages, normalization: { mean: number[]; std: number[] }): Float32Array {
+export function randomInitFeatures(
+  dims: ModelDims,
+  seed: number,
+  images: FeatureImages,
+  normalization: { mean: number[]; std: number[] },
+): Float32Array {
   const random = VisionTransformer.initialise(dims, seed, "random_init");
   try {
     return pooledFeatures(random, images, normalization.mean, normalization.std);
@@ -77,7 +89,12 @@ async function readCachedProjection(run: ObjectStore, key: string): Promise<Embe
 /** Five significant digits are far finer than a picture shows, and keep 2,000 points to about 60 kB. */
 function compact(p: EmbeddingProjection): EmbeddingProjection {
   const round = (v: number): number => Number(v.toPrecision(5));
-  return { ...p, x: p.x.map(round), y: p.y.map(round), explainedVariance: [round(p.explainedVariance[0]), round(p.explainedVariance[1])] };
+  return {
+    ...p,
+    x: p.x.map(round),
+    y: p.y.map(round),
+    explainedVariance: [round(p.explainedVariance[0]), round(p.explainedVariance[1])],
+  };
 }
 
 /** The chosen images of a split (and their labels), as a split of their own. */
@@ -85,5 +102,12 @@ function subsetOf(split: EvalSplit, rows: Int32Array): FeatureImages & { labels:
   const bytes = split.height * split.width * split.channels;
   const images = new Uint8Array(rows.length * bytes);
   rows.forEach((row, i) => images.set(split.images.subarray(row * bytes, (row + 1) * bytes), i * bytes));
-  return { images, count: rows.length, height: split.height, width: split.width, channels: split.channels, labels: Int32Array.from(rows, (r) => split.labels[r]) };
+  return {
+    images,
+    count: rows.length,
+    height: split.height,
+    width: split.width,
+    channels: split.channels,
+    labels: Int32Array.from(rows, (r) => split.labels[r]),
+  };
 }

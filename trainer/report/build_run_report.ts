@@ -1,4 +1,4 @@
-// Builds a run's report/ folder: loss, schedule, collapse and probe PNGs drawn from Vega-Lite specs, then report.html with the same charts live.
+// Builds a run's report/ folder: PNGs drawn from Vega-Lite specs, then report.html with the same charts live.
 import { parse as parseYaml } from "yaml";
 import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_PREFIX, probeEmbeddingKey } from "../run/run_layout.js";
 import { type ProbeEmbeddingDocument, probeEmbeddingSchema } from "../run/probe_embedding.js";
@@ -8,7 +8,14 @@ import { type ObjectStore, getJson } from "../storage/object_store.js";
 import type { TopLevelSpec } from "vega-lite";
 import { FIGURE_WIDTH } from "./chart_style.js";
 import { embeddingChart } from "./embedding_chart.js";
-import { type LossScale, collapseChart, lossChart, probeChart, schedulesChart, useLogScale } from "./run_chart_specs.js";
+import {
+  type LossScale,
+  collapseChart,
+  lossChart,
+  probeChart,
+  schedulesChart,
+  useLogScale,
+} from "./run_chart_specs.js";
 import { readRunHistory } from "./run_history.js";
 import { summariseRun } from "./run_summary.js";
 import { type ReportFigure, renderReportHtml } from "./report_html.js";
@@ -62,7 +69,12 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
       heading: "Loss",
       alt: `Training loss per step${useLogScale(history, options.lossScale ?? "auto") ? " on a log scale" : ""}, with its moving average and epoch means`,
     },
-    { file: "schedules.png", spec: schedulesChart(history), heading: "Schedules", alt: "Learning rate, weight decay and EMA momentum per step" },
+    {
+      file: "schedules.png",
+      spec: schedulesChart(history),
+      heading: "Schedules",
+      alt: "Learning rate, weight decay and EMA momentum per step",
+    },
   ];
   if (history.epochs.length) {
     pictures.push({
@@ -99,7 +111,9 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
 
   const pngs: Uint8Array[] = [];
   // One at a time: each render holds a whole scenegraph, and the machine may be training beside us.
-  for (const p of pictures) pngs.push(await svgToPng(await renderChartSvg(p.spec, FIGURE_WIDTH), options.pixelRatio ?? 2));
+  for (const p of pictures) {
+    pngs.push(await svgToPng(await renderChartSvg(p.spec, FIGURE_WIDTH), options.pixelRatio ?? 2));
+  }
   const files: string[] = [];
   for (let i = 0; i < pictures.length; i++) {
     const key = `${REPORT_PREFIX}${pictures[i].file}`;
@@ -137,14 +151,20 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
 }
 
 /** probe/<step>.embedding.json of the latest probe, or undefined (with a note saying why). */
-async function readProbeEmbedding(store: ObjectStore, step: number, notes: string[]): Promise<ProbeEmbeddingDocument | undefined> {
+async function readProbeEmbedding(
+  store: ObjectStore,
+  step: number,
+  notes: string[],
+): Promise<ProbeEmbeddingDocument | undefined> {
   const key = probeEmbeddingKey(step);
   let value: unknown;
   try {
     value = await getJson(store, key);
   } catch (err) {
     if (err instanceof NotFoundError) {
-      notes.push(`No embedding picture: ${store.uriOf(key)} is missing (probed before the probe wrote one? probe that step again).`);
+      notes.push(
+        `No embedding picture: ${store.uriOf(key)} is missing (probed before probes wrote one? probe that step again).`,
+      );
       return undefined;
     }
     if (err instanceof CorruptDataError) {
@@ -155,7 +175,8 @@ async function readProbeEmbedding(store: ObjectStore, step: number, notes: strin
   }
   const parsed = probeEmbeddingSchema.safeParse(value);
   if (parsed.success) return parsed.data;
-  notes.push(`No embedding picture: ${store.uriOf(key)} does not validate (${parsed.error.issues[0]?.message ?? "unknown problem"}).`);
+  const problem = parsed.error.issues[0]?.message ?? "unknown problem";
+  notes.push(`No embedding picture: ${store.uriOf(key)} does not validate (${problem}).`);
   return undefined;
 }
 

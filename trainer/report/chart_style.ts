@@ -1,4 +1,4 @@
-// The look shared by the report's Vega-Lite charts: fonts, axes and top legends, and one legend per chart built from named series styles.
+// The look shared by the report's Vega-Lite charts: fonts, axes, top legends, one legend per chart from named styles.
 import type { Config } from "vega-lite";
 import { FONT_FAMILY } from "./svg_text.js";
 

@@ -1,4 +1,4 @@
-// The embedding picture: test images on the top two principal axes, random-init encoder beside the pretrained one, coloured by class.
+// The embedding picture: test images on their top two principal axes, random init beside pretrained, coloured by class.
 import type { TopLevelSpec } from "vega-lite";
 import type { EmbeddingProjectionDocument, ProbeEmbeddingDocument } from "../run/probe_embedding.js";
 import { CHART_CONFIG } from "./chart_style.js";
@@ -26,7 +26,10 @@ export function embeddingChart(doc: ProbeEmbeddingDocument): TopLevelSpec {
     type: "nominal",
     title: "class",
     scale: { domain, scheme: labels.length <= 10 ? "tableau10" : "tableau20" },
-    legend: labels.length <= MAX_LEGEND_CLASSES ? { orient: "right", direction: "vertical", symbolType: "circle", symbolSize: 90, titleFontSize: 13 } : null,
+    legend:
+      labels.length <= MAX_LEGEND_CLASSES
+        ? { orient: "right", direction: "vertical", symbolType: "circle", symbolSize: 90, titleFontSize: 13 }
+        : null,
   };
   const panel = (title: string, p: EmbeddingProjectionDocument): object => ({
     title: { text: title, fontSize: 14, fontWeight: "normal" },
@@ -35,8 +38,18 @@ export function embeddingChart(doc: ProbeEmbeddingDocument): TopLevelSpec {
     data: { values: p.x.map((x, i) => ({ x, y: p.y[i], class: classNameOf(p.labels[i], doc.classNames) })) },
     mark: { type: "circle", size: 14, opacity: 0.7, tooltip: { content: "data" } },
     encoding: {
-      x: { field: "x", type: "quantitative", title: `PC 1 (${percent(p.explainedVariance[0])} of variance)`, axis: { tickCount: 5 } },
-      y: { field: "y", type: "quantitative", title: `PC 2 (${percent(p.explainedVariance[1])} of variance)`, axis: { tickCount: 5 } },
+      x: {
+        field: "x",
+        type: "quantitative",
+        title: `PC 1 (${percent(p.explainedVariance[0])} of variance)`,
+        axis: { tickCount: 5 },
+      },
+      y: {
+        field: "y",
+        type: "quantitative",
+        title: `PC 2 (${percent(p.explainedVariance[1])} of variance)`,
+        axis: { tickCount: 5 },
+      },
       color,
     },
   });

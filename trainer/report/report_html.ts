@@ -1,4 +1,4 @@
-// The run report page: one HTML file showing the PNGs beside it, drawn again as interactive charts by an inlined copy of vega.
+// The run report page: one HTML file showing the PNGs beside it, drawn again live by an inlined copy of vega.
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
@@ -54,15 +54,20 @@ export function renderReportHtml(page: ReportPage): string {
     .join("\n");
   const figures = page.figures
     .map((f, i) => {
-      const img = `<a href="${escapeXml(f.file)}"><img src="${escapeXml(f.file)}" width="${f.width}" alt="${escapeXml(f.alt)}"></a>`;
+      const file = escapeXml(f.file);
+      const img = `<a href="${file}"><img src="${file}" width="${f.width}" alt="${escapeXml(f.alt)}"></a>`;
       if (!f.spec) return `<h2>${escapeXml(f.heading)}</h2>\n<figure>${img}</figure>`;
       return (
-        `<h2>${escapeXml(f.heading)}</h2>\n<figure><div class="chart" id="chart-${i}" role="img" aria-label="${escapeXml(f.alt)}"></div>${img}</figure>\n` +
+        `<h2>${escapeXml(f.heading)}</h2>\n` +
+        `<figure><div class="chart" id="chart-${i}" role="img" aria-label="${escapeXml(f.alt)}"></div>` +
+        `${img}</figure>\n` +
         `<script type="application/json" id="spec-${i}">${scriptJson(f.spec)}</script>`
       );
     })
     .join("\n");
-  const live = page.figures.some((f) => f.spec) ? `<script>${vegaBrowserBuild()}</script>\n<script>${DRAW_CHARTS}</script>` : "";
+  const live = page.figures.some((f) => f.spec)
+    ? `<script>${vegaBrowserBuild()}</script>\n<script>${DRAW_CHARTS}</script>`
+    : "";
   const notes = page.notes.length ? `<h2>Notes</h2>\n<ul class="notes">\n${page.notes.map((n) => `<li>${escapeXml(n)}</li>`).join("\n")}\n</ul>` : "";
   return `<!doctype html>
 <html lang="en">

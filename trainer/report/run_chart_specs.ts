@@ -1,4 +1,4 @@
-// The four pictures of a run (loss, schedules, collapse checks, probe accuracy) as Vega-Lite specs built from its history.
+// The four pictures of a run (loss, schedules, collapse checks, probe accuracy) as Vega-Lite specs of its history.
 import type { TopLevelSpec } from "vega-lite";
 import { CHART_CONFIG, FIGURE_WIDTH, type SeriesStyle, dashOf, markerSize, seriesEncoding } from "./chart_style.js";
 import { OKABE_ITO } from "./palette.js";
@@ -52,7 +52,9 @@ export function lossChart(history: RunHistory, scale: LossScale = "auto"): TopLe
     .filter((m) => drawable(m.meanLoss) !== null)
     .map((m): Row => ({ series: "epoch mean", step: m.start, end: m.end, loss: m.meanLoss }));
   const resumes = resumeRows(history);
-  const nonFinite = history.steps.filter((s) => !Number.isFinite(s.loss)).map((s): Row => ({ series: "non-finite loss", step: s.step }));
+  const nonFinite = history.steps
+    .filter((s) => !Number.isFinite(s.loss))
+    .map((s): Row => ({ series: "non-finite loss", step: s.step }));
 
   const styles: SeriesStyle[] = [];
   if (perStep.length) styles.push({ name: "loss per step", color: OKABE_ITO.skyBlue, symbol: "circle" });
@@ -83,13 +85,24 @@ export function lossChart(history: RunHistory, scale: LossScale = "auto"): TopLe
     ...verticalRules([...resumes, ...nonFinite], enc),
   ];
   if (perStep.length === 0) layer.push(emptyText("no finite loss logged"));
-  return chart("Training loss", { width: FIGURE_WIDTH, height: 400, autosize: { type: "fit-x", contains: "padding" }, layer });
+  return chart("Training loss", {
+    width: FIGURE_WIDTH,
+    height: 400,
+    autosize: { type: "fit-x", contains: "padding" },
+    layer,
+  });
 }
 
 /** Learning rate, weight decay and EMA momentum per logged step: three small panels sharing the step axis. */
 export function schedulesChart(history: RunHistory): TopLevelSpec {
   const resumes = resumeRows(history);
-  const panel = (title: string, field: "lr" | "wd" | "momentum", color: string, first: boolean, last: boolean): object => {
+  const panel = (
+    title: string,
+    field: "lr" | "wd" | "momentum",
+    color: string,
+    first: boolean,
+    last: boolean,
+  ): object => {
     const values = thin(
       history.steps.map((s) => [s.step, s[field]] as const),
       MAX_LINE_POINTS,
@@ -99,13 +112,18 @@ export function schedulesChart(history: RunHistory): TopLevelSpec {
       type: "quantitative",
       title,
       // 2e-4 reads better than 0.0002 on a learning-rate axis.
-      axis: field === "lr" ? { labelExpr: "datum.value === 0 ? '0' : format(datum.value, '~e')", tickCount: 5 } : { tickCount: 4 },
-      // Fitted to the data, as the old charts were: a weight decay creeping from 0.04 to 0.04006 must still show its curve.
+      axis:
+        field === "lr"
+          ? { labelExpr: "datum.value === 0 ? '0' : format(datum.value, '~e')", tickCount: 5 }
+          : { tickCount: 4 },
+      // Fitted to the data, as the old charts were: a weight decay creeping from 0.04 to 0.04006 still shows a curve.
       scale: { zero: false },
     } as const;
     const x = { ...STEP_X, title: last ? "step" : null };
     // Every panel marks the resume; only the first names it in a legend.
-    const enc = seriesEncoding(first && resumes.length ? [{ name: "resumed here", color: RESUME_COLOR, dash: "dotted" }] : []);
+    const enc = seriesEncoding(
+      first && resumes.length ? [{ name: "resumed here", color: RESUME_COLOR, dash: "dotted" }] : [],
+    );
     const layer: object[] = [
       { data: { values }, mark: { type: "line", strokeWidth: 2, color }, encoding: { x, y } },
       first ? verticalRules(resumes, enc) : noLegendRules(resumes, RESUME_COLOR),
@@ -130,9 +148,17 @@ export function schedulesChart(history: RunHistory): TopLevelSpec {
  */
 export function collapseChart(history: RunHistory, collapseStdThreshold?: number): TopLevelSpec {
   const epochX = (title: string | null) =>
-    ({ field: "epoch", type: "quantitative", title, scale: { zero: true }, axis: { tickMinStep: 1, format: "d" } }) as const;
+    ({
+      field: "epoch",
+      type: "quantitative",
+      title,
+      scale: { zero: true },
+      axis: { tickMinStep: 1, format: "d" },
+    }) as const;
   const finite = (v: number): number | null => (Number.isFinite(v) ? v : null);
-  const std = history.epochs.map((e): Row => ({ series: "target feature std", epoch: e.epoch, value: finite(e.targetStd) }));
+  const std = history.epochs.map(
+    (e): Row => ({ series: "target feature std", epoch: e.epoch, value: finite(e.targetStd) }),
+  );
   const warned = history.epochs
     .filter((e) => e.collapseWarning && Number.isFinite(e.targetStd))
     .map((e): Row => ({ series: "collapse warning", epoch: e.epoch, value: e.targetStd }));
@@ -142,7 +168,13 @@ export function collapseChart(history: RunHistory, collapseStdThreshold?: number
   if (warned.length) stdStyles.push({ name: "collapse warning", color: OKABE_ITO.vermillion, symbol: "cross" });
   if (hasThreshold) stdStyles.push({ name: thresholdName, color: OKABE_ITO.vermillion, dash: "dashed" });
   const stdEnc = seriesEncoding(stdStyles);
-  const stdY = { field: "value", type: "quantitative", title: "target std", scale: { zero: true }, axis: { tickCount: 5 } } as const;
+  const stdY = {
+    field: "value",
+    type: "quantitative",
+    title: "target std",
+    scale: { zero: true },
+    axis: { tickCount: 5 },
+  } as const;
   const stdPanel = {
     width: FIGURE_WIDTH - 90,
     height: 170,
@@ -154,24 +186,38 @@ export function collapseChart(history: RunHistory, collapseStdThreshold?: number
         encoding: { x: epochX(null), y: stdY, ...stdEnc },
       },
       ...(hasThreshold
-        ? [{ data: { values: [{ series: thresholdName, value: collapseStdThreshold }] }, mark: { type: "rule", strokeWidth: 1.5 }, encoding: { y: stdY, ...stdEnc } }]
+        ? [
+            {
+              data: { values: [{ series: thresholdName, value: collapseStdThreshold }] },
+              mark: { type: "rule", strokeWidth: 1.5 },
+              encoding: { y: stdY, ...stdEnc },
+            },
+          ]
         : []),
     ],
   };
-  const rank = history.epochs.map((e): Row => ({ series: "effective rank (RankMe)", epoch: e.epoch, value: finite(e.effectiveRank) }));
+  const rank = history.epochs.map(
+    (e): Row => ({ series: "effective rank (RankMe)", epoch: e.epoch, value: finite(e.effectiveRank) }),
+  );
   const rankEnc = seriesEncoding([{ name: "effective rank (RankMe)", color: OKABE_ITO.bluishGreen, symbol: "square" }]);
-  const rankY = { field: "value", type: "quantitative", title: "effective rank", scale: { zero: true }, axis: { tickCount: 5 } } as const;
+  const rankY = {
+    field: "value",
+    type: "quantitative",
+    title: "effective rank",
+    scale: { zero: true },
+    axis: { tickCount: 5 },
+  } as const;
   const rankPanel = {
     width: FIGURE_WIDTH - 90,
     height: 180,
-    layer: [
-      lineWithMarkers(rank, { x: epochX("epoch"), y: rankY }, rankEnc),
-    ],
+    layer: [lineWithMarkers(rank, { x: epochX("epoch"), y: rankY }, rankEnc)],
   };
   return chart("Representation collapse checks", {
     vconcat: [stdPanel, rankPanel],
     spacing: 18,
-    resolve: { scale: { x: "shared", y: "independent", color: "independent", strokeDash: "independent", shape: "independent" } },
+    resolve: {
+      scale: { x: "shared", y: "independent", color: "independent", strokeDash: "independent", shape: "independent" },
+    },
   });
 }
 
@@ -203,7 +249,13 @@ export function probeChart(history: RunHistory): TopLevelSpec {
     { series: "kNN", step: p.step, value: finite(p.knnTop1) },
   ]);
   const enc = seriesEncoding(styles);
-  const y = { field: "value", type: "quantitative", title: "top-1 accuracy", axis: { format: ".0%" }, scale: { zero: false } } as const;
+  const y = {
+    field: "value",
+    type: "quantitative",
+    title: "top-1 accuracy",
+    axis: { format: ".0%" },
+    scale: { zero: false },
+  } as const;
   const dataset = probes.find((p) => p.dataset)?.dataset;
   return chart(dataset ? `Probe accuracy on ${dataset}` : "Probe accuracy", {
     width: FIGURE_WIDTH,
@@ -211,7 +263,11 @@ export function probeChart(history: RunHistory): TopLevelSpec {
     autosize: { type: "fit-x", contains: "padding" },
     layer: [
       lineWithMarkers(scores, { x: STEP_X, y }, enc),
-      { data: { values: baselines }, mark: { type: "rule", strokeWidth: 1.5 }, encoding: { y, color: enc.color, strokeDash: enc.strokeDash } },
+      {
+        data: { values: baselines },
+        mark: { type: "rule", strokeWidth: 1.5 },
+        encoding: { y, color: enc.color, strokeDash: enc.strokeDash },
+      },
     ],
   });
 }
@@ -250,7 +306,10 @@ function lineWithMarkers(rows: Row[], axes: { x: object; y: object }, enc: Retur
     data: { values: rows },
     layer: [
       { mark: { type: "line", strokeWidth: 2.2 }, encoding: { ...axes, color: enc.color } },
-      { mark: { type: "point", filled: true, size: markerSize(7), opacity: 1, tooltip: true }, encoding: { ...axes, ...enc } },
+      {
+        mark: { type: "point", filled: true, size: markerSize(7), opacity: 1, tooltip: true },
+        encoding: { ...axes, ...enc },
+      },
     ],
   };
 }
@@ -258,13 +317,25 @@ function lineWithMarkers(rows: Row[], axes: { x: object; y: object }, enc: Retur
 /** Vertical lines at steps (resumes, non-finite losses), styled and named by the chart's legend. */
 function verticalRules(rows: Row[], enc: ReturnType<typeof seriesEncoding>): object[] {
   if (rows.length === 0) return [];
-  return [{ data: { values: rows }, mark: { type: "rule", strokeWidth: 1.5 }, encoding: { x: STEP_X, color: enc.color, strokeDash: enc.strokeDash } }];
+  return [
+    {
+      data: { values: rows },
+      mark: { type: "rule", strokeWidth: 1.5 },
+      encoding: { x: STEP_X, color: enc.color, strokeDash: enc.strokeDash },
+    },
+  ];
 }
 
 /** The same lines on a panel whose legend does not name them (the first panel of a stack already does). */
 function noLegendRules(rows: Row[], color: string): object[] {
   if (rows.length === 0) return [];
-  return [{ data: { values: rows }, mark: { type: "rule", strokeWidth: 1.5, color, strokeDash: dashOf("dotted") }, encoding: { x: STEP_X } }];
+  return [
+    {
+      data: { values: rows },
+      mark: { type: "rule", strokeWidth: 1.5, color, strokeDash: dashOf("dotted") },
+      encoding: { x: STEP_X },
+    },
+  ];
 }
 
 /** Said in the middle of a plot that has nothing to draw yet. */

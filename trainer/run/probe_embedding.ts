@@ -1,4 +1,4 @@
-// probe/<step>.embedding.json: where the probe's test images land on the top two principal axes, trained and at random init.
+// probe/<step>.embedding.json: the probe's test images on their top two principal axes, trained and at random init.
 import { z } from "zod";
 
 /** One encoder's 2-D PCA of test-set embeddings (see trainer/eval/embedding_projection.ts). */
@@ -21,9 +21,15 @@ export const probeEmbeddingSchema = z
     /** The same images through the run's step-0 encoder; absent when the random-init baseline was not probed. */
     randomInit: embeddingProjectionSchema.optional(),
   })
-  .refine((d) => [d.trained, d.randomInit].every((p) => !p || (p.x.length === p.count && p.y.length === p.count && p.labels.length === p.count)), {
-    message: "x, y and labels must each hold count values",
-  });
+  .refine(
+    (d) =>
+      [d.trained, d.randomInit].every(
+        (p) => !p || (p.x.length === p.count && p.y.length === p.count && p.labels.length === p.count),
+      ),
+    {
+      message: "x, y and labels must each hold count values",
+    },
+  );
 
 export type EmbeddingProjectionDocument = z.infer<typeof embeddingProjectionSchema>;
 export type ProbeEmbeddingDocument = z.infer<typeof probeEmbeddingSchema>;

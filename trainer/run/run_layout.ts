@@ -56,7 +56,7 @@ export function probeKey(step: number): string {
   return `${PROBE_PREFIX}${stepName(step)}.json`;
 }
 
-/** "probe/00000120.embedding.json": 2-D PCA of the test embeddings, trained and random-init (the report's embedding.png). */
+/** "probe/00000120.embedding.json": 2-D PCA of test embeddings, trained and at random init (report/embedding.png). */
 export function probeEmbeddingKey(step: number): string {
   return `${PROBE_PREFIX}${stepName(step)}.embedding.json`;
 }
