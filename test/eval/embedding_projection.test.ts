@@ -161,6 +161,12 @@ describe("projectEmbeddings", () => {
     expect(std.explainedVariance[0]).toBeLessThan(0.7);
   });
 
+  it("refuses non-finite features, naming the row, instead of drawing NaN everywhere", () => {
+    const features = Float32Array.from({ length: 40 }, (_, i) => Math.sin(i));
+    features[13] = Infinity;
+    expect(() => projectEmbeddings(features, new Array(10).fill(0), 4)).toThrow(/row 3 hold a non-finite value/);
+  });
+
   it("refuses labels that do not match the rows", () => {
     expect(() => projectEmbeddings(new Float32Array(12), [0, 1], 4)).toThrow(/3 rows but there are 2 labels/);
   });

@@ -35,8 +35,9 @@ export interface AxesOptions {
  */
 export function principalAxes(centered: Float64Array, dim: number, options: AxesOptions = {}): PrincipalAxes {
   const n = centered.length / dim;
-  if (!Number.isInteger(n) || n < 2)
+  if (!Number.isInteger(n) || n < 2) {
     throw new DataError(`PCA needs at least 2 rows of ${dim} values, got ${centered.length} values`);
+  }
   const count = Math.min(options.count ?? 2, dim);
   const tolerance = options.tolerance ?? 1e-10;
   const cov = covariance(centered, n, dim);
@@ -113,6 +114,12 @@ export function projectEmbeddings(
   rows.forEach((row, i) => {
     for (let j = 0; j < dim; j++) x[i * dim + j] = features[row * dim + j];
   });
+  // A NaN would spread through the covariance into every coordinate; a diverged encoder has no picture to draw.
+  const bad = x.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const row = rows[Math.floor(bad / dim)];
+    throw new DataError(`features of row ${row} hold a non-finite value: no projection to draw`);
+  }
   for (let j = 0; j < dim; j++) {
     let mean = 0;
     for (let i = 0; i < n; i++) mean += x[i * dim + j];

@@ -1,6 +1,6 @@
 // The probe's embedding picture data: test images on their top two principal axes, trained and random-init encoder.
 import type { EvalSplit } from "../data/open_train_source.js";
-import { CorruptDataError, NotFoundError } from "../errors.js";
+import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
 import { type ProbeEmbeddingDocument, embeddingProjectionSchema } from "../run/probe_embedding.js";
 import { baselineEmbeddingKey, probeEmbeddingKey } from "../run/run_layout.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
@@ -32,32 +32,45 @@ export interface ProbeEmbeddingInput {
  * cache (no features computed this time) and the projection is not cached yet, only the ≤ 2,000
  * projected test images go through the random-init encoder.
  */
-export async function writeProbeEmbeddings(run: ObjectStore, input: ProbeEmbeddingInput): Promise<string> {
+export async function writeProbeEmbeddings(run: ObjectStore, input: ProbeEmbeddingInput): Promise<string | undefined> {
   const { test, dim } = input;
+  const trained = pictureOf(() => projectEmbeddings(input.trainedTest, test.labels, dim));
+  // No picture (non-finite features) is no reason to fail the probe: the report says the file is missing.
+  if (!trained) return undefined;
   const document: ProbeEmbeddingDocument = {
     step: input.step,
     dataset: input.dataset,
     ...(input.classNames?.length ? { classNames: input.classNames } : {}),
-    trained: compact(projectEmbeddings(input.trainedTest, test.labels, dim)),
+    trained,
   };
   if (input.random) {
     const cacheKey = baselineEmbeddingKey(input.random.baselineKey);
     let random = await readCachedProjection(run, cacheKey);
     if (!random) {
-      if (input.random.testFeatures) random = compact(projectEmbeddings(input.random.testFeatures, test.labels, dim));
+      const { testFeatures, features } = input.random;
+      if (testFeatures) random = pictureOf(() => projectEmbeddings(testFeatures, test.labels, dim));
       else {
         const subset = subsetOf(test, evenlySpacedIndices(test.count, DEFAULT_MAX_POINTS));
-        random = compact(
-          projectEmbeddings(input.random.features(subset), subset.labels, dim, { maxPoints: subset.count }),
-        );
+        const options = { maxPoints: subset.count };
+        random = pictureOf(() => projectEmbeddings(features(subset), subset.labels, dim, options));
       }
-      await run.put(cacheKey, JSON.stringify(random), { contentType: "application/json" });
+      if (random) await run.put(cacheKey, JSON.stringify(random), { contentType: "application/json" });
     }
-    document.randomInit = random;
+    if (random) document.randomInit = random;
   }
   const key = probeEmbeddingKey(input.step);
   await run.put(key, JSON.stringify(document), { contentType: "application/json" });
   return key;
+}
+
+/** A compacted projection, or undefined when the features cannot make one (DataError). */
+function pictureOf(project: () => EmbeddingProjection): EmbeddingProjection | undefined {
+  try {
+    return compact(project());
+  } catch (err) {
+    if (err instanceof DataError) return undefined;
+    throw err;
+  }
 }
 
 /** Features of the run's step-0 encoder (the random-init baseline's), built for this call and released after. */
