@@ -1,5 +1,5 @@
 // ijepa probe end to end on a tiny trained run: scores next to baselines, files in the run, caching.
-import { mkdtempSync, readFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +9,7 @@ import { runProbe } from "../../trainer/eval/probe.js";
 import { train } from "../../trainer/train/train_loop.js";
 import { readProbeScores } from "../../trainer/checkpoint/rotation.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
+import { probeEmbeddingSchema } from "../../trainer/run/probe_embedding.js";
 import { rmSync } from "node:fs";
 
 const root = path.resolve(__dirname, "../..");
@@ -43,12 +44,32 @@ describe("runProbe", () => {
     expect(history[0]).toMatchObject({ step: 3, linearTop1: report.encoder.linearTop1, baselines: { raw: { linearTop1: report.baselines.raw!.linearTop1 } } });
     expect(lines.some((l) => l.includes("raw pixels"))).toBe(true);
 
+    // The embedding picture's data: the same 300 test images through both encoders, on their top two axes.
+    const readEmbedding = () =>
+      probeEmbeddingSchema.parse(JSON.parse(readFileSync(path.join(run, "probe/00000003.embedding.json"), "utf8")));
+    const embedding = readEmbedding();
+    expect(embedding.trained.count).toBe(300);
+    expect(embedding.randomInit!.count).toBe(300);
+    expect(embedding.randomInit!.labels).toEqual(embedding.trained.labels);
+    expect(embedding.classNames).toHaveLength(10);
+    expect(embedding.trained.explainedVariance[0]).toBeGreaterThanOrEqual(embedding.trained.explainedVariance[1]);
+    expect(embedding.trained.x).not.toEqual(embedding.randomInit!.x);
+    const baselineFiles = readdirSync(path.join(run, "probe/baselines"));
+    const cachedProjection = baselineFiles.filter((f) => f.endsWith(".embedding.json"));
+    expect(cachedProjection).toEqual([expect.stringMatching(/^random-[0-9a-f]{16}\.embedding\.json$/)]);
+    // Scores cached but no projection yet (probed before pictures existed): only projected images are encoded again.
+    rmSync(path.join(run, "probe/baselines", cachedProjection[0]));
+
     // Again: the baselines come from the cache, and history still has one line for step 3.
     const again = await runProbe({ checkpoint: run, trainLimit: 600, testLimit: 300, probe: { weightDecays: [1e-4, 1e-2], maxIterations: 40 } });
     expect(again.baselines.raw).toMatchObject({ cached: true, linearTop1: report.baselines.raw!.linearTop1 });
     expect(again.baselines.random).toMatchObject({ cached: true, linearTop1: report.baselines.random!.linearTop1 });
     expect(again.encoder.linearTop1).toBe(report.encoder.linearTop1);
     expect(readFileSync(path.join(run, "probe/history.jsonl"), "utf8").trim().split("\n")).toHaveLength(1);
+    const recomputed = readEmbedding().randomInit!;
+    expect(recomputed.labels).toEqual(embedding.randomInit!.labels);
+    for (const [i, x] of recomputed.x.entries()) expect(x).toBeCloseTo(embedding.randomInit!.x[i], 2);
+    expect(readEmbedding().trained).toEqual(embedding.trained);
 
     // Rotation and `pull --which best` read the scores back; without the history line (a probe stopped
     // between its two writes) they fall back to probe/<step>.json as runProbe writes it.

@@ -1,14 +1,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import vm from "node:vm";
 import sharp from "sharp";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
 import { DataError, NotFoundError } from "../../trainer/errors.js";
 import { buildRunReport } from "../../trainer/report/build_run_report.js";
-import { collapseFigure, lossFigure } from "../../trainer/report/run_charts.js";
-import { assembleRunHistory, parseMetricsJsonl } from "../../trainer/report/run_history.js";
-import { renderChartSvg } from "../../trainer/report/svg_chart.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import type { Body, PutOptions } from "../../trainer/storage/object_store.js";
 import { fakeMetricsLines, writeFakeRun } from "./fake_run.js";
@@ -24,6 +22,10 @@ class RecordingStore extends LocalObjectStore {
 
 const text = async (store: LocalObjectStore, key: string): Promise<string> => new TextDecoder().decode(await store.get(key));
 
+/** The compiled specs report.html carries, in page order. */
+const embeddedSpecs = (html: string) =>
+  [...html.matchAll(/<script type="application\/json" id="spec-\d+">(.*?)<\/script>/gs)].map((m) => JSON.parse(m[1]));
+
 describe("buildRunReport", () => {
   let dir: string;
   beforeEach(async () => {
@@ -33,27 +35,74 @@ describe("buildRunReport", () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it("writes four decodable PNGs and then report.html, which shows them and the final figures", async () => {
+  it("writes five decodable PNGs and then report.html, which shows them and the final figures", async () => {
     const store = new RecordingStore(dir);
     await writeFakeRun(store);
     store.puts.length = 0;
     const report = await buildRunReport(store, { now: new Date("2025-03-02T00:00:00Z") });
 
-    expect(report.files).toEqual(["report/loss.png", "report/schedules.png", "report/collapse.png", "report/probe.png", "report/report.html"]);
+    expect(report.files).toEqual([
+      "report/loss.png",
+      "report/schedules.png",
+      "report/collapse.png",
+      "report/probe.png",
+      "report/embedding.png",
+      "report/report.html",
+    ]);
     expect(store.puts).toEqual(report.files); // html last: never a page whose pictures are missing
-    for (const key of report.files.slice(0, 4)) {
+    for (const key of report.files.slice(0, 5)) {
       const meta = await sharp(await store.get(key)).metadata();
       expect(meta.format, key).toBe("png");
       expect(meta.width, key).toBe(1800); // 900 CSS pixels at pixel ratio 2
       expect(meta.height, key).toBeGreaterThan(600);
     }
     const html = await text(store, "report/report.html");
-    for (const png of ["loss.png", "schedules.png", "collapse.png", "probe.png"]) expect(html).toContain(`<img src="${png}"`);
+    for (const png of ["loss.png", "schedules.png", "collapse.png", "probe.png", "embedding.png"]) {
+      expect(html).toContain(`<img src="${png}"`);
+    }
     expect(html).not.toMatch(/src="(\/|https?:|file:)/);
+    expect(html).not.toMatch(/<script[^>]* src=/); // vega is inlined: the page works offline and from S3 alike
     expect(html).toContain("<th scope=\"row\">resumes</th><td>1 (from step 1200)</td>");
     expect(html).toMatch(/<th scope="row">linear probe top-1, step 2000<\/th><td>\d+(\.\d)?%/);
     expect(html).toContain("generated 2025-03-02T00:00:00.000Z");
     expect(report.notes).toEqual([]);
+  });
+
+  it("embeds each chart's compiled Vega spec, with its data, and vega itself to draw them live", async () => {
+    const store = new LocalObjectStore(dir);
+    await writeFakeRun(store);
+    await buildRunReport(store, { pixelRatio: 1 });
+    const html = await text(store, "report/report.html");
+    const specs = embeddedSpecs(html);
+    expect(specs).toHaveLength(5);
+    // Vega, not Vega-Lite: the page needs no compiler.
+    for (const spec of specs) expect(spec.$schema).toMatch(/vega\/v\d/);
+    const probe = JSON.stringify(specs[3]);
+    for (const name of ["linear probe", "kNN", "raw pixels, linear", "random init, kNN", "top-1 accuracy"]) {
+      expect(probe).toContain(name);
+    }
+    expect(JSON.stringify(specs[0])).toContain('"series":"resumed here","step":1200');
+    // The browser build of vega, inlined, and the script that draws each spec over its PNG.
+    expect(html).toMatch(/<script>!function\(t,e\)\{.*vega/s);
+    expect(html).toContain("new vega.View(vega.parse(");
+    expect(html.length).toBeGreaterThan(400_000);
+  });
+
+  it("carries a vega build that draws every embedded spec by itself, with nothing else loaded", async () => {
+    const store = new LocalObjectStore(dir);
+    await writeFakeRun(store);
+    await buildRunReport(store, { pixelRatio: 1 });
+    const html = await text(store, "report/report.html");
+    const [vegaBuild] = [...html.matchAll(/<script>(.*?)<\/script>/gs)].map((m) => m[1]);
+    // A bare context: no require, no DOM, no network, as in a browser tab opened from a folder.
+    const page = vm.createContext({ setTimeout, clearTimeout }) as { vega?: typeof import("vega") };
+    vm.runInContext(vegaBuild, page);
+    expect(page.vega?.version).toMatch(/^6\./);
+    const specs = embeddedSpecs(html);
+    for (const spec of specs) {
+      const view = new page.vega!.View(page.vega!.parse(spec), { renderer: "none" });
+      expect(await view.toSVG()).toContain("<svg");
+    }
   });
 
   it("refuses an empty metrics file with a message naming it", async () => {
@@ -101,47 +150,5 @@ describe("buildRunReport", () => {
     const report = await buildRunReport(store, { pixelRatio: 1 });
     expect(report.notes.join("\n")).not.toContain("threshold");
     expect(await text(store, "report/report.html")).toContain("(threshold 0.01)");
-  });
-});
-
-describe("run charts", () => {
-  const history = () => {
-    const parsed = parseMetricsJsonl(fakeMetricsLines().join("\n"));
-    return assembleRunHistory(parsed.records, []);
-  };
-
-  it("plots each step once on the loss chart of a resumed run, and marks the resume", () => {
-    const figure = lossFigure(history());
-    const raw = figure.panels[0].series.find((s) => s.name === "loss per step")!;
-    const steps = raw.points.map(([s]) => s);
-    expect(new Set(steps).size).toBe(steps.length);
-    expect(figure.panels[0].referenceLines).toContainEqual(expect.objectContaining({ axis: "x", value: 1200, label: "resumed here" }));
-    const svg = renderChartSvg(figure);
-    for (const name of ["loss per step", "loss (EMA)", "epoch mean", "resumed here"]) expect(svg).toContain(`data-label="${name}"`);
-  });
-
-  it("draws each epoch mean as a flat segment over that epoch's steps", () => {
-    const segments = lossFigure(history())
-      .panels[0].series.find((s) => s.name === "epoch mean")!
-      .points.filter(([, y]) => Number.isFinite(y));
-    expect(segments.slice(0, 4).map(([x]) => x)).toEqual([0, 400, 400, 800]);
-    expect(segments[0][1]).toBe(segments[1][1]);
-  });
-
-  it("switches the loss axis to log scale when the loss spans more than a decade", () => {
-    const lines = Array.from({ length: 100 }, (_, i) =>
-      JSON.stringify({ type: "step", time: "", step: i * 10, epoch: 0, loss: 3 * Math.exp(-i / 15), lr: 0, wd: 0, momentum: 1, imgPerSec: 1, msPerStep: 1, contextPatches: 1, targetPatches: 1 }),
-    );
-    const parsed = parseMetricsJsonl(lines.join("\n"));
-    const steep = assembleRunHistory(parsed.records, []);
-    expect(lossFigure(steep).panels[0].yScale).toBe("log");
-    expect(lossFigure(history()).panels[0].yScale).toBe("linear");
-    expect(lossFigure(steep, "linear").panels[0].yScale).toBe("linear");
-  });
-
-  it("draws the collapse threshold as a horizontal line at its value", () => {
-    const figure = collapseFigure(history(), 0.05);
-    expect(figure.panels[0].referenceLines).toEqual([expect.objectContaining({ axis: "y", value: 0.05 })]);
-    expect(renderChartSvg(figure)).toContain('data-label="collapse threshold (0.05)"');
   });
 });

@@ -1,5 +1,6 @@
 // Test fixture: a realistic fake run (noisy decaying loss, I-JEPA schedules, epochs, probes, a resume) written as metrics.jsonl lines.
-import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
+import type { EmbeddingProjectionDocument, ProbeEmbeddingDocument } from "../../trainer/run/probe_embedding.js";
+import { CONFIG_KEY, METRICS_KEY, PROBE_HISTORY_KEY, probeEmbeddingKey } from "../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import type { EpochRecord, StartRecord, StepRecord } from "../../trainer/run/metrics_record.js";
 import type { ProbeHistoryRecord } from "../../trainer/run/probe_record.js";
@@ -18,6 +19,8 @@ export interface FakeRunOptions {
   collapseFromEpoch?: number;
   collapseStdThreshold?: number;
   seed?: number;
+  /** Write probe/<last probe step>.embedding.json (default true when there are probes). */
+  embedding?: boolean;
 }
 
 /** How much higher the abandoned (pre-resume) timeline's loss is, so tests can tell its points apart. */
@@ -129,6 +132,35 @@ export async function writeFakeRun(store: ObjectStore, options: FakeRunOptions =
   await store.put(METRICS_KEY, fakeMetricsLines(options).join("\n") + "\n");
   if ((options.probeSteps ?? [1]).length) await store.put(PROBE_HISTORY_KEY, fakeProbeLines(options).join("\n") + "\n");
   await store.put(CONFIG_KEY, `logging:\n  log_every: ${options.logEvery ?? 10}\n  collapse_std_threshold: ${options.collapseStdThreshold ?? 0.05}\n`);
+  const probeSteps = fakeProbeLines(options).map((l) => JSON.parse(l).step as number);
+  if (options.embedding !== false && (options.probeSteps ?? [1]).length) {
+    const doc = fakeEmbedding(probeSteps[probeSteps.length - 1]);
+    await store.put(probeEmbeddingKey(doc.step), JSON.stringify(doc));
+  }
+}
+
+export const FASHION_MNIST_CLASSES = [
+  ...["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"],
+  ...["Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+];
+
+/**
+ * A probe's embedding document: at random init the ten classes overlap in one blob; after pretraining
+ * each class sits in its own cluster on a ring (what a user hopes to see).
+ */
+export function fakeEmbedding(step: number, count = 1000, seed = 3): ProbeEmbeddingDocument {
+  const rng = Rng.fromSeed(seed, "fake-embedding");
+  const labels = Array.from({ length: count }, (_, i) => i % 10);
+  const cloud = (spread: number, ring: number): EmbeddingProjectionDocument => ({
+    count,
+    dim: 192,
+    x: labels.map((l) => ring * Math.cos((2 * Math.PI * l) / 10) + spread * rng.normal()),
+    y: labels.map((l) => ring * Math.sin((2 * Math.PI * l) / 10) + spread * rng.normal()),
+    labels,
+    explainedVariance: ring > 1 ? [0.31, 0.18] : [0.08, 0.05],
+  });
+  const classNames = FASHION_MNIST_CLASSES;
+  return { step, dataset: "fashion-mnist", classNames, trained: cloud(1, 6), randomInit: cloud(2, 0.5) };
 }
 
 /** The official I-JEPA schedules: linear warmup then cosine lr, cosine wd 0.04 → 0.4, linear EMA momentum 0.996 → 1. */

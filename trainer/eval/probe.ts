@@ -15,8 +15,9 @@ import {
   parseProbeHistoryLine,
   probeScoresSchema,
 } from "../run/probe_record.js";
-import { pooledFeatures } from "../models/pooled_features.js";
+import { type FeatureImages, pooledFeatures } from "../models/pooled_features.js";
 import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
+import { type ProbeEmbeddingInput, randomInitFeatures, writeProbeEmbeddings } from "./probe_embeddings.js";
 
 // The documents a probe writes are the run contract's; re-exported for the callers that know them from here.
 export { BASELINE_NAMES, type BaselineName, type ProbeReport, type ProbeScores } from "../run/probe_record.js";
@@ -54,10 +55,16 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   const normalization = trained.normalization ?? imageStats(train.images, train.channels);
   log(`probe: step ${step} of ${run.baseUri} on ${train.origin}: ${train.count} train / ${test.count} test images, ${numClasses} classes`);
 
-  const score = (name: string, features: (split: EvalSplit) => Float32Array, dim: number): ProbeScores => {
+  const score = (
+    name: string,
+    features: (split: EvalSplit) => Float32Array,
+    dim: number,
+    keepTest?: (f: Float32Array) => void,
+  ): ProbeScores => {
     const t0 = performance.now();
     const trainFeatures = features(train);
     const testFeatures = features(test);
+    keepTest?.(testFeatures);
     const t1 = performance.now();
     const result = linearProbe(
       { train: { features: trainFeatures, labels: train.labels }, test: { features: testFeatures, labels: test.labels }, numClasses, dim },
@@ -70,8 +77,12 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
 
   const encoder = buildTargetEncoder(trained);
   let encoderScores: ProbeScores;
+  // Test features of both encoders are kept for the report's embedding picture (2-D PCA).
+  let trainedTest: Float32Array = new Float32Array(0);
+  let randomEmbedding: ProbeEmbeddingInput["random"];
   try {
-    encoderScores = score("target encoder", (s) => pooledFeatures(encoder, s, normalization.mean, normalization.std), dims.embedDim);
+    const features = (s: EvalSplit) => pooledFeatures(encoder, s, normalization.mean, normalization.std);
+    encoderScores = score("target encoder", features, dims.embedDim, (f) => (trainedTest = f));
   } finally {
     encoder.params.dispose();
   }
@@ -83,6 +94,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
     const cacheKey = probeBaselineKey(name, hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null]));
     const cached = await readCachedScores(run, cacheKey);
+    const randomFeatures = (s: FeatureImages) => randomInitFeatures(dims, seed, s, normalization);
+    if (name === "random") randomEmbedding = { baselineKey: cacheKey, features: randomFeatures };
     if (cached) {
       baselines[name] = { ...cached, cached: true };
       log(`probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`);
@@ -96,7 +109,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
       // The same architecture at the run's own initialisation (step 0).
       const random = VisionTransformer.initialise(dims, seed, "random_init");
       try {
-        scores = score("random-init encoder", (s) => pooledFeatures(random, s, normalization.mean, normalization.std), dims.embedDim);
+        const features = (s: EvalSplit) => pooledFeatures(random, s, normalization.mean, normalization.std);
+        scores = score("random-init encoder", features, dims.embedDim, (f) => (randomEmbedding!.testFeatures = f));
       } finally {
         random.params.dispose();
       }
@@ -118,6 +132,9 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     peakRssMb: process.resourceUsage().maxRSS / 1024,
   };
   if (options.write !== false) {
+    const classNames = test.classNames ?? train.classNames;
+    const [dim, random] = [dims.embedDim, randomEmbedding];
+    await writeProbeEmbeddings(run, { step, dataset: train.origin, test, classNames, dim, trainedTest, random });
     const key = probeKey(step);
     await run.put(key, JSON.stringify(report, null, 2) + "\n", { contentType: "application/json" });
     await appendHistory(run, {

@@ -1,15 +1,26 @@
-// Builds a run's report/ folder: loss, schedule, collapse and probe PNGs, then report.html pointing at them.
+// Builds a run's report/ folder: PNGs drawn from Vega-Lite specs, then report.html with the same charts live.
 import { parse as parseYaml } from "yaml";
-import { CONFIG_KEY, MASKS_FIGURE_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_HTML_KEY, REPORT_PREFIX, reportKey } from "../run/run_layout.js";
+import { CONFIG_KEY, MASKS_FIGURE_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_HTML_KEY, REPORT_PREFIX, probeEmbeddingKey, reportKey } from "../run/run_layout.js";
+import { type ProbeEmbeddingDocument, probeEmbeddingSchema } from "../run/probe_embedding.js";
 import { trainConfigSchema } from "../config/schema.js";
-import { DataError, NotFoundError } from "../errors.js";
-import type { ObjectStore } from "../storage/object_store.js";
-import { type LossScale, collapseFigure, lossFigure, probeFigure, schedulesFigure, useLogScale } from "./run_charts.js";
+import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
+import { type ObjectStore, getJson } from "../storage/object_store.js";
+import type { TopLevelSpec } from "vega-lite";
+import { FIGURE_WIDTH } from "./chart_style.js";
+import { embeddingChart } from "./embedding_chart.js";
+import {
+  type LossScale,
+  collapseChart,
+  lossChart,
+  probeChart,
+  schedulesChart,
+  useLogScale,
+} from "./run_chart_specs.js";
 import { readRunHistory } from "./run_history.js";
 import { summariseRun } from "./run_summary.js";
 import { type ReportFigure, renderReportHtml } from "./report_html.js";
-import { type ChartFigure, renderChartSvg } from "./svg_chart.js";
 import { svgToPng } from "./svg_to_png.js";
+import { compileChart, renderChartSvg } from "./vega_render.js";
 
 export { REPORT_HTML_KEY };
 
@@ -50,19 +61,24 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   const notes: string[] = [];
   const threshold = options.collapseStdThreshold ?? (await collapseThresholdFromConfig(store, notes));
 
-  const pictures: { file: string; figure: ChartFigure; heading: string; alt: string }[] = [
+  const pictures: { file: string; spec: TopLevelSpec; heading: string; alt: string }[] = [
     {
       file: "loss.png",
-      figure: lossFigure(history, options.lossScale),
+      spec: lossChart(history, options.lossScale),
       heading: "Loss",
       alt: `Training loss per step${useLogScale(history, options.lossScale ?? "auto") ? " on a log scale" : ""}, with its moving average and epoch means`,
     },
-    { file: "schedules.png", figure: schedulesFigure(history), heading: "Schedules", alt: "Learning rate, weight decay and EMA momentum per step" },
+    {
+      file: "schedules.png",
+      spec: schedulesChart(history),
+      heading: "Schedules",
+      alt: "Learning rate, weight decay and EMA momentum per step",
+    },
   ];
   if (history.epochs.length) {
     pictures.push({
       file: "collapse.png",
-      figure: collapseFigure(history, threshold),
+      spec: collapseChart(history, threshold),
       heading: "Collapse checks",
       alt: "Target feature standard deviation and effective rank per epoch",
     });
@@ -72,23 +88,44 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   if (history.probes.length) {
     pictures.push({
       file: "probe.png",
-      figure: probeFigure(history),
+      spec: probeChart(history),
       heading: "Probe accuracy",
       alt: "Linear-probe and kNN top-1 accuracy per probed step, with baselines",
     });
+    const embedding = await readProbeEmbedding(store, history.probes[history.probes.length - 1].step, notes);
+    if (embedding) {
+      pictures.push({
+        file: "embedding.png",
+        spec: embeddingChart(embedding),
+        heading: "What pretraining changed: test-set embeddings",
+        alt:
+          `Test images on the top two principal axes of their embeddings, coloured by class: ` +
+          `${embedding.randomInit ? "the random-init encoder beside " : ""}the encoder at step ${embedding.step}`,
+      });
+    }
   } else {
     notes.push(`No probe chart yet: ${store.uriOf(PROBE_HISTORY_KEY)} has no probe result.`);
   }
   notes.push(...history.problems.map((p) => `Skipped ${p}`));
 
-  const pngs = await Promise.all(pictures.map((p) => svgToPng(renderChartSvg(p.figure), options.pixelRatio ?? 2)));
+  const pngs: Uint8Array[] = [];
+  // One at a time: each render holds a whole scenegraph, and the machine may be training beside us.
+  for (const p of pictures) {
+    pngs.push(await svgToPng(await renderChartSvg(p.spec, FIGURE_WIDTH), options.pixelRatio ?? 2));
+  }
   const files: string[] = [];
   for (let i = 0; i < pictures.length; i++) {
     const key = reportKey(pictures[i].file);
     await store.put(key, pngs[i], { contentType: "image/png" });
     files.push(key);
   }
-  const figures: ReportFigure[] = pictures.map((p) => ({ file: p.file, heading: p.heading, alt: p.alt, width: p.figure.width }));
+  const figures: ReportFigure[] = pictures.map((p) => ({
+    file: p.file,
+    heading: p.heading,
+    alt: p.alt,
+    width: FIGURE_WIDTH,
+    spec: compileChart(p.spec),
+  }));
   // Drawn by the trainer at the run's first step (the crops it trained on, with their masks).
   if (await store.head(MASKS_FIGURE_KEY)) {
     figures.push({
@@ -110,6 +147,36 @@ export async function buildRunReport(store: ObjectStore, options: RunReportOptio
   await store.put(REPORT_HTML_KEY, html, { contentType: "text/html; charset=utf-8" });
   files.push(REPORT_HTML_KEY);
   return { files, notes };
+}
+
+/** probe/<step>.embedding.json of the latest probe, or undefined (with a note saying why). */
+async function readProbeEmbedding(
+  store: ObjectStore,
+  step: number,
+  notes: string[],
+): Promise<ProbeEmbeddingDocument | undefined> {
+  const key = probeEmbeddingKey(step);
+  let value: unknown;
+  try {
+    value = await getJson(store, key);
+  } catch (err) {
+    if (err instanceof NotFoundError) {
+      notes.push(
+        `No embedding picture: ${store.uriOf(key)} is missing (probed before probes wrote one? probe that step again).`,
+      );
+      return undefined;
+    }
+    if (err instanceof CorruptDataError) {
+      notes.push(`No embedding picture: ${err.message}.`);
+      return undefined;
+    }
+    throw err;
+  }
+  const parsed = probeEmbeddingSchema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const problem = parsed.error.issues[0]?.message ?? "unknown problem";
+  notes.push(`No embedding picture: ${store.uriOf(key)} does not validate (${problem}).`);
+  return undefined;
 }
 
 /** logging.collapse_std_threshold from the run's config.yaml, or undefined (with a note saying why). */

@@ -1,7 +1,7 @@
 // An RGB pixel canvas for image figures: blit uint8 NHWC images scaled up (nearest), recolour pixels, add captions, encode PNG.
 import sharp from "sharp";
 import { DataError } from "../errors.js";
-import { FONT_FAMILY, escapeXml } from "./svg_chart.js";
+import { FONT_FAMILY, escapeXml } from "./svg_text.js";
 
 export type Rgb = readonly [number, number, number];
 

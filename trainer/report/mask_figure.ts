@@ -2,7 +2,7 @@
 import { DataError } from "../errors.js";
 import { TARGET_BLOCK_COLORS } from "./palette.js";
 import { type ImageBatch, type Rgb, RgbCanvas, blend, checkImageBatch } from "./image_canvas.js";
-import { textWidth } from "./svg_chart.js";
+import { textWidth } from "./svg_text.js";
 
 export interface MaskFigureInput extends ImageBatch {
   /** Patch grid of the encoder (e.g. 7 × 7 for 28-pixel images and 4-pixel patches). */

@@ -1,6 +1,10 @@
-// The run report page: one self-contained HTML file (inline CSS, no scripts) showing the PNGs beside it and a table of final figures.
+// The run report page: one HTML file showing the PNGs beside it, drawn again live by an inlined copy of vega.
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import * as path from "node:path";
+import type { Spec } from "vega";
 import type { SummaryRow } from "./run_summary.js";
-import { escapeXml } from "./svg_chart.js";
+import { escapeXml } from "./svg_text.js";
 
 export interface ReportFigure {
   /** File name relative to the HTML file, e.g. "loss.png". */
@@ -10,6 +14,8 @@ export interface ReportFigure {
   alt: string;
   /** Display width in CSS pixels (the PNG may have more pixels, for sharp high-density screens). */
   width: number;
+  /** The compiled Vega spec the PNG was drawn from: the page draws it live (tooltips, zoom) over the PNG. */
+  spec?: Spec;
 }
 
 export interface ReportPage {
@@ -35,6 +41,9 @@ th { font-weight: normal; color: #555; }
 td { font-variant-numeric: tabular-nums; }
 tr.alarm td { color: #b00020; font-weight: bold; }
 figure { margin: 0; }
+.chart { overflow-x: auto; }
+.chart:empty { display: none; }
+.live .chart + a { display: none; }
 img { max-width: 100%; height: auto; border: 1px solid #eee; }
 ul.notes { color: #555; font-size: 0.9rem; }
 `;
@@ -44,11 +53,21 @@ export function renderReportHtml(page: ReportPage): string {
     .map((r) => `<tr${r.alarm ? ' class="alarm"' : ""}><th scope="row">${escapeXml(r.label)}</th><td>${escapeXml(r.value)}</td></tr>`)
     .join("\n");
   const figures = page.figures
-    .map(
-      (f) =>
-        `<h2>${escapeXml(f.heading)}</h2>\n<figure><a href="${escapeXml(f.file)}"><img src="${escapeXml(f.file)}" width="${f.width}" alt="${escapeXml(f.alt)}"></a></figure>`,
-    )
+    .map((f, i) => {
+      const file = escapeXml(f.file);
+      const img = `<a href="${file}"><img src="${file}" width="${f.width}" alt="${escapeXml(f.alt)}"></a>`;
+      if (!f.spec) return `<h2>${escapeXml(f.heading)}</h2>\n<figure>${img}</figure>`;
+      return (
+        `<h2>${escapeXml(f.heading)}</h2>\n` +
+        `<figure><div class="chart" id="chart-${i}" role="img" aria-label="${escapeXml(f.alt)}"></div>` +
+        `${img}</figure>\n` +
+        `<script type="application/json" id="spec-${i}">${scriptJson(f.spec)}</script>`
+      );
+    })
     .join("\n");
+  const live = page.figures.some((f) => f.spec)
+    ? `<script>${vegaBrowserBuild()}</script>\n<script>${DRAW_CHARTS}</script>`
+    : "";
   const notes = page.notes.length ? `<h2>Notes</h2>\n<ul class="notes">\n${page.notes.map((n) => `<li>${escapeXml(n)}</li>`).join("\n")}\n</ul>` : "";
   return `<!doctype html>
 <html lang="en">
@@ -67,7 +86,43 @@ ${rows}
 </table>
 ${figures}
 ${notes}
+${live}
 </body>
 </html>
 `;
+}
+
+/**
+ * Draws every embedded spec in its figure and hides that figure's PNG once the chart is up. Without
+ * scripts, or if vega fails, the PNG stays: the page reads the same offline, from a folder or from S3.
+ */
+const DRAW_CHARTS = `
+document.querySelectorAll("script[id^=spec-]").forEach(function (node) {
+  var figure = node.previousElementSibling;
+  var container = figure && figure.querySelector(".chart");
+  if (!container || typeof vega === "undefined") return;
+  new vega.View(vega.parse(JSON.parse(node.textContent)), { renderer: "svg", container: container, hover: true })
+    .runAsync()
+    .then(function () { figure.classList.add("live"); })
+    .catch(function (err) { container.textContent = ""; console.error(err); });
+});
+`;
+
+let vegaSource: string | undefined;
+
+/** vega's browser build (≈ 0.5 MB) from node_modules, inlined so the page needs no network and no file beside it. */
+function vegaBrowserBuild(): string {
+  if (vegaSource === undefined) {
+    // The package exports only its ES module; the browser build sits beside it in build/.
+    const entry = createRequire(import.meta.url).resolve("vega");
+    vegaSource = readFileSync(path.join(path.dirname(entry), "vega.min.js"), "utf8");
+    // An inline script ends at the first "</script", wherever it stands.
+    if (/<\/script/i.test(vegaSource)) throw new Error("vega.min.js contains </script and cannot be inlined");
+  }
+  return vegaSource;
+}
+
+/** JSON that is safe inside a <script> element: "<" written as \u003c so no "</script" can close it. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, "\\u003c");
 }

@@ -1,6 +1,5 @@
 // The final figures of a run as label/value rows: where it got to, how healthy it looks, what the probe says.
-import { extent } from "./svg_chart.js";
-import { formatValue } from "./axis_ticks.js";
+import { extent, formatValue } from "./format_value.js";
 import type { RunHistory } from "./run_history.js";
 import { emaDecayFor, emaSmooth } from "./smoothing.js";
 

@@ -88,6 +88,17 @@ export function reportKey(file: string): string {
   return `${REPORT_PREFIX}${file}`;
 }
 
+/** "probe/00000120.embedding.json": 2-D PCA of test embeddings, trained and at random init (report/embedding.png). */
+export function probeEmbeddingKey(step: number): string {
+  return `${PROBE_PREFIX}${stepName(step)}.embedding.json`;
+}
+
+/** A baseline's cached embedding projection, beside its cached scores: "probe/baselines/random-….embedding.json". */
+export function baselineEmbeddingKey(baselineKey: string): string {
+  if (!/^probe\/baselines\/[^/]+\.json$/.test(baselineKey)) throw new Error(`not a baseline cache key: ${baselineKey}`);
+  return baselineKey.replace(/\.json$/, ".embedding.json");
+}
+
 /** Parses the step out of a key under checkpoints/ ("checkpoints/00000120/state.json" → 120), else undefined. */
 export function stepOfCheckpointKey(key: string): number | undefined {
   const m = /^checkpoints\/(\d{8})\//.exec(key);
