@@ -114,7 +114,7 @@ function compact(p: EmbeddingProjection): EmbeddingProjection {
 function subsetOf(split: EvalSplit, rows: Int32Array): FeatureImages & { labels: Int32Array } {
   const bytes = split.height * split.width * split.channels;
   const images = new Uint8Array(rows.length * bytes);
-  rows.forEach((row, i) => images.set(split.images.subarray(row * bytes, (row + 1) * bytes), i * bytes));
+  for (const [i, row] of rows.entries()) images.set(split.images.subarray(row * bytes, (row + 1) * bytes), i * bytes);
   return {
     images,
     count: rows.length,
