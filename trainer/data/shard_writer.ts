@@ -32,12 +32,14 @@ import {
 } from "./shard_plan.js";
 import type { SplitName } from "./split_name.js";
 import { SourceReadCache } from "./source_read_cache.js";
+import { SHARD_WORK_PREFIX, isShardWorkOrShardKey } from "./shard_output_guard.js";
 
-export const PARTS_PREFIX = "parts/";
+/** The sharder's own scratch space in the output (a name no user folder has; see shard_output_guard.ts). */
+export const PARTS_PREFIX = SHARD_WORK_PREFIX;
 /** Where a plan is kept for the Distributed Map's workers (removed by finalize, like the parts). */
 export const PLAN_KEY = `${PARTS_PREFIX}plan.json`;
 
-/** parts/00003.json */
+/** .ijepa-shard-work/00003.json */
 export function partKey(chunkIndex: number): string {
   return `${PARTS_PREFIX}${String(chunkIndex).padStart(5, "0")}.json`;
 }
@@ -287,11 +289,14 @@ function referencedShardKeys(manifest: DatasetManifest): Set<string> {
   return new Set([...manifest.splits.train.shards, ...manifest.splits.test.shards].flatMap((s) => [s.images.key, s.labels.key]));
 }
 
-/** Deletes parts/ and every shard file not in `keep` (leftovers of an interrupted or failed run). */
+/**
+ * Deletes the work files and every shard file not in `keep` (leftovers of an interrupted or failed run);
+ * only names the sharder writes, so nothing else in the output is ever touched.
+ */
 async function removeWorkFiles(output: ObjectStore, keep: ReadonlySet<string>): Promise<void> {
   const doomed: string[] = [];
   for (const prefix of [PARTS_PREFIX, SHARDS_PREFIX]) {
-    for await (const info of output.list(prefix)) if (!keep.has(info.key)) doomed.push(info.key);
+    for await (const info of output.list(prefix)) if (!keep.has(info.key) && isShardWorkOrShardKey(info.key)) doomed.push(info.key);
   }
   for (const key of doomed) await output.delete(key);
 }
