@@ -37,6 +37,7 @@ program
   .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
   .option("--replicas <n>", "data-parallel replicas on this machine (wasm/cpu; default min(cores, 4))", int("--replicas"))
   .option("--no-progress", "plain log lines even on a terminal")
+  .option("--force", "overwrite what is refused otherwise: files of a folder that is not a run, checkpoints after --resume-from")
   .action(async (o) => {
     const configPath = o.config ? resolveConfigPath(o.config) : undefined;
     const config = configPath ? await loadConfigFile(configPath) : undefined;
@@ -62,6 +63,7 @@ program
       backend: o.backend,
       replicas: o.replicas,
       progressBar: o.progress === false ? false : undefined,
+      force: Boolean(o.force),
       stopRequested: () => stop,
     });
     console.log(`done: step ${result.step} (${result.epochsCompleted} full epochs), last loss ${result.lastLoss.toFixed(5)}; run in ${result.outUri}`);

@@ -3,7 +3,10 @@ import os from "node:os";
 import { stringify as toYaml } from "yaml";
 import { describeBackend, initBackend, type BackendInfo, type BackendName } from "../backend.js";
 import { folderUri, loadCheckpoint, readLatestPointer, saveCheckpoint, type LoadedCheckpoint } from "../checkpoint/checkpoint_store.js";
-import { CONFIG_KEY, stepName } from "../run/run_layout.js";
+import { CHECKPOINTS_PREFIX, CONFIG_KEY, type LatestPointer, REPORT_PREFIX, stepName } from "../run/run_layout.js";
+import { removeStaleTempFiles } from "../storage/stale_temp_files.js";
+import { refuseForeignRunFolder, refuseRewritingHistory } from "./run_history_guard.js";
+import { type TrainingLock, takeTrainingLock } from "./training_lock.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import type { TrainConfig } from "../config/schema.js";
 import { ConfigError, DataError, IjepaError, NonFiniteLossError } from "../errors.js";
@@ -60,6 +63,10 @@ export interface TrainOptions {
   stopRequested?: () => boolean;
   /** Use this source instead of opening `data` (embedding and tests). */
   source?: TrainBatchSource;
+  /** Overwrite what is refused otherwise: a non-run folder's files (new run), later checkpoints (--resume-from). */
+  force?: boolean;
+  /** Run-lock owner to act as (default: $IJEPA_RUN_LOCK_OWNER, else "trainer:<host>:<pid>"). */
+  lockOwner?: string;
 }
 
 export interface TrainResult {
@@ -107,13 +114,43 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // Resume first: the checkpoint's config, seed and replica count win unless overridden.
   const wantResume = options.resume || options.resumeFrom !== undefined || Boolean(options.config?.meta.load_checkpoint);
-  const latest = await readLatestPointer(store);
+  // Refusals that read only come before the lock, so a refused command leaves every file as it was.
+  refuseNewRunOverRun(store, wantResume, await readLatestPointer(store));
+  if (!wantResume) await refuseForeignRunFolder(store, Boolean(options.force));
+  let later: number[] = [];
+  if (options.resumeFrom !== undefined) {
+    later = await refuseRewritingHistory(store, options.resumeFrom, (await readLatestPointer(store))?.step, Boolean(options.force));
+  }
+  const lock = await takeTrainingLock(store, { owner: options.lockOwner });
+  try {
+    const cleaned = await removeStaleTempFiles(store, [CHECKPOINTS_PREFIX, REPORT_PREFIX]);
+    if (cleaned.length > 0) log(`removed ${cleaned.length} temp file(s) a killed writer left behind (e.g. ${cleaned[0]})`);
+    if (later.length > 0) log(`note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${later.join(", ")} as training passes them`);
+    // Again under the lock: a run another trainer finished meanwhile is not overwritten either.
+    refuseNewRunOverRun(store, wantResume, await readLatestPointer(store));
+    return await trainLocked(options, store, backend, wantResume, lock, log);
+  } finally {
+    await lock.end();
+  }
+}
+
+function refuseNewRunOverRun(store: ObjectStore, wantResume: boolean, latest: LatestPointer | undefined): void {
   if (!wantResume && latest) {
     throw new IjepaError(
       `${store.baseUri} already holds a run (checkpoint at step ${latest.step})`,
       "pass --resume to continue it, or choose another --out",
     );
   }
+}
+
+async function trainLocked(
+  options: TrainOptions,
+  store: ObjectStore,
+  backend: BackendInfo,
+  wantResume: boolean,
+  lock: TrainingLock,
+  log: (line: string) => void,
+): Promise<TrainResult> {
   const checkpoint = wantResume ? await loadCheckpoint<TrainState>(store, options.resumeFrom ?? "latest") : undefined;
   const base = checkpoint ? checkpoint.state.config : options.config;
   if (!base) throw new ConfigError("no config given", "pass --config with a YAML file or a preset name (smoke, fmnist-vit-tiny, …)");
@@ -134,7 +171,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const source = options.source ?? (await openTrainSource(data, { seed }));
   try {
     const configName = options.configName ?? checkpoint?.state.configName ?? "config";
-    return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log });
+    return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log, lock });
   } finally {
     if (!options.source) await source.close();
   }
@@ -151,6 +188,7 @@ interface RunContext {
   backend: BackendInfo;
   checkpoint: LoadedCheckpoint<TrainState> | undefined;
   log: (line: string) => void;
+  lock: TrainingLock;
 }
 
 async function runTraining(ctx: RunContext): Promise<TrainResult> {
@@ -413,6 +451,7 @@ class TrainingRun {
       schedules: { lr: this.schedules.lr.at(completed), wd: this.schedules.wd.at(completed), momentum: this.schedules.momentum.at(completed) },
       rng: { seed: ctx.seed, streams: ["mask-size/<step>", "mask-position/<step>", "augment/<step>", "epoch/<epoch>", "init/encoder", "init/predictor"], nextStep: completed },
     };
+    await ctx.lock.check(); // never publish into a run someone else has taken over
     await this.metrics.flush(true);
     await saveCheckpoint(ctx.store, {
       step: completed,
