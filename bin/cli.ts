@@ -137,9 +137,10 @@ program
   .option("--which <latest|best|step>", "which checkpoint: latest, best (by probe metric) or a step", "latest")
   .option("--metric <name>", "probe metric for --which best (linearTop1, linearTop5, knnTop1)", "linearTop1")
   .requiredOption("--to <dir>", "local folder (resume it with ijepa train --config <dir>/config.yaml --resume --out <dir>)")
+  .option("--force", "pull into a folder holding other files (another run, yours), overwriting those of the same names")
   .action(async (o) => {
     const { runPullCommand } = await import("../trainer/export/pull_command.js");
-    await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to });
+    await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to, force: Boolean(o.force) });
   });
 
 program
@@ -150,9 +151,10 @@ program
   .requiredOption("--to <dir|uri>", "output folder")
   .option("--mean <m,...>", "per-channel input mean, when the checkpoint does not record it", numbers("--mean"))
   .option("--std <s,...>", "per-channel input std, when the checkpoint does not record it", numbers("--std"))
+  .option("--force", "overwrite a README.md (or weights, config) in --to that an earlier export did not write")
   .action(async (o) => {
     const { runExportCommand } = await import("../trainer/export/export_command.js");
-    await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std });
+    await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std, force: Boolean(o.force) });
   });
 
 program

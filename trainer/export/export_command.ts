@@ -13,6 +13,8 @@ export interface ExportCommandOptions {
   /** Per-channel input mean and std, for when the training data cannot be reached (both or neither). */
   mean?: number[];
   std?: number[];
+  /** Overwrite files of the export's names that an earlier export of this format did not write. */
+  force?: boolean;
 }
 
 export interface ExportCommandIo {
@@ -26,7 +28,7 @@ const defaultIo: ExportCommandIo = { stdout: process.stdout };
 export async function runExportCommand(opts: ExportCommandOptions, io: ExportCommandIo = defaultIo): Promise<ExportResult> {
   if (opts.format === "tfjs") await ensureBackend();
   const normalization = opts.mean !== undefined || opts.std !== undefined ? { mean: opts.mean ?? [], std: opts.std ?? [] } : undefined;
-  const result = await exportEncoder({ checkpoint: opts.checkpoint, format: opts.format as ExportFormat, to: opts.to, normalization }, { openStore: io.openStore });
+  const result = await exportEncoder({ checkpoint: opts.checkpoint, format: opts.format as ExportFormat, to: opts.to, normalization, force: opts.force }, { openStore: io.openStore });
   for (const line of formatExport(result)) io.stdout.write(line + "\n");
   return result;
 }

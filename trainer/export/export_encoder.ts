@@ -1,4 +1,5 @@
 // `ijepa export`: writes a checkpoint's target encoder as safetensors for PyTorch (+ config.json) or in the TensorFlow.js weights format.
+import { refuseForeignExportFiles } from "./export_target_guard.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import { encodeSafetensors } from "../checkpoint/safetensors.js";
 import { ConfigError } from "../errors.js";
@@ -30,6 +31,8 @@ export interface ExportOptions {
   to: string;
   /** Input mean/std per channel, when the training data cannot be reached to read them from. */
   normalization?: { mean: number[]; std: number[] };
+  /** Overwrite a README.md (or weights, config) that an earlier export of this format did not write. */
+  force?: boolean;
 }
 
 export interface ExportedFile {
@@ -70,6 +73,7 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
     }
   }
 
+  await refuseForeignExportFiles(target, options.format, Boolean(options.force));
   const encoder = await readTargetEncoder(options.checkpoint, deps);
   const { normalization, missing } = await chooseNormalization(encoder, options.normalization);
   const provenance = { step: encoder.step, epoch: encoder.epoch, source: encoder.folder, checkpointWrittenAt: encoder.writtenAt, configName: encoder.configName };

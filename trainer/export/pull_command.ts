@@ -15,6 +15,8 @@ export interface PullCommandOptions {
   to: string;
   /** Probe metric for "best": linearTop1 (default), linearTop5 or knnTop1. */
   metric?: string;
+  /** Overwrite a folder that holds other files. */
+  force?: boolean;
 }
 
 /** Where the command writes: the list of files to stdout, progress to stderr (a bar when it is a TTY). */
@@ -41,7 +43,7 @@ export async function runPullCommand(opts: PullCommandOptions, io: PullCommandIo
   let result: PullResult;
   try {
     result = await pullRun(
-      { run: opts.run, which, to: opts.to, metric: opts.metric as ProbeMetric | undefined },
+      { run: opts.run, which, to: opts.to, metric: opts.metric as ProbeMetric | undefined, force: opts.force },
       { onProgress: reporter.update, openStore: io.openStore },
     );
   } finally {

@@ -1,11 +1,10 @@
 // What `ijepa train` refuses to overwrite: a folder it did not make, and checkpoints later than the step it resumes from.
 import { listCheckpoints } from "../checkpoint/checkpoint_store.js";
-import { IjepaError } from "../errors.js";
+import { WouldOverwriteError } from "../errors.js";
 import { CHECKPOINTS_PREFIX, CONFIG_KEY, LOCKS_PREFIX, METRICS_KEY, REPORT_PREFIX } from "../run/run_layout.js";
 import type { ObjectStore } from "../storage/object_store.js";
 
-/** Overwriting was refused: the message names what is there; `--force` is the way to say it may go. */
-export class WouldOverwriteError extends IjepaError {}
+export { WouldOverwriteError };
 
 /**
  * A new run writes config.yaml, metrics.jsonl, report/ and checkpoints/. In a folder that already holds
