@@ -1,5 +1,6 @@
 // `ijepa export`: writes a checkpoint's target encoder as safetensors for PyTorch (+ config.json) or in the TensorFlow.js weights format.
 import { refuseForeignExportFiles } from "./export_target_guard.js";
+import { refuseNonFiniteWeights } from "../train/nan_diagnosis.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import { encodeSafetensors } from "../checkpoint/safetensors.js";
 import { ConfigError } from "../errors.js";
@@ -75,6 +76,7 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
 
   await refuseForeignExportFiles(target, options.format, Boolean(options.force));
   const encoder = await readTargetEncoder(options.checkpoint, deps);
+  refuseNonFiniteWeights(encoder.tensors, encoder.folder, "export an earlier checkpoint of the run (its weights are finite), e.g. --checkpoint <run>/checkpoints/<step>/");
   const { normalization, missing } = await chooseNormalization(encoder, options.normalization);
   const provenance = { step: encoder.step, epoch: encoder.epoch, source: encoder.folder, checkpointWrittenAt: encoder.writtenAt, configName: encoder.configName };
   const files: ExportedFile[] = [];

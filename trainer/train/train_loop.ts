@@ -3,7 +3,18 @@ import os from "node:os";
 import { stringify as toYaml } from "yaml";
 import { describeBackend, initBackend, type BackendInfo, type BackendName } from "../backend.js";
 import { folderUri, loadCheckpoint, readLatestPointer, saveCheckpoint, type LoadedCheckpoint } from "../checkpoint/checkpoint_store.js";
-import { CHECKPOINTS_PREFIX, CONFIG_KEY, type LatestPointer, REPORT_PREFIX, stepName } from "../run/run_layout.js";
+import {
+  CHECKPOINTS_PREFIX,
+  CONFIG_KEY,
+  type LatestPointer,
+  MODEL_FILE,
+  OPTIMIZER_FILE,
+  REPORT_PREFIX,
+  STATE_FILE,
+  stepName,
+} from "../run/run_layout.js";
+import { refuseConstantData, refuseNonFiniteWeights } from "./nan_diagnosis.js";
+import { validateTrainState } from "./train_state_schema.js";
 import { removeStaleTempFiles } from "../storage/stale_temp_files.js";
 import { refuseForeignRunFolder, refuseRewritingHistory } from "./run_history_guard.js";
 import { type TrainingLock, takeTrainingLock } from "./training_lock.js";
@@ -114,44 +125,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
   // Resume first: the checkpoint's config, seed and replica count win unless overridden.
   const wantResume = options.resume || options.resumeFrom !== undefined || Boolean(options.config?.meta.load_checkpoint);
-  // Refusals that read only come before the lock, so a refused command leaves every file as it was.
-  refuseNewRunOverRun(store, wantResume, await readLatestPointer(store));
+  // Everything that only reads comes before the lock, so a refused command leaves every file as it was.
+  const latest = await readLatestPointer(store);
+  refuseNewRunOverRun(store, wantResume, latest);
   if (!wantResume) await refuseForeignRunFolder(store, Boolean(options.force));
   let later: number[] = [];
-  if (options.resumeFrom !== undefined) {
-    later = await refuseRewritingHistory(store, options.resumeFrom, (await readLatestPointer(store))?.step, Boolean(options.force));
-  }
-  const lock = await takeTrainingLock(store, { owner: options.lockOwner });
-  try {
-    const cleaned = await removeStaleTempFiles(store, [CHECKPOINTS_PREFIX, REPORT_PREFIX]);
-    if (cleaned.length > 0) log(`removed ${cleaned.length} temp file(s) a killed writer left behind (e.g. ${cleaned[0]})`);
-    if (later.length > 0) log(`note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${later.join(", ")} as training passes them`);
-    // Again under the lock: a run another trainer finished meanwhile is not overwritten either.
-    refuseNewRunOverRun(store, wantResume, await readLatestPointer(store));
-    return await trainLocked(options, store, backend, wantResume, lock, log);
-  } finally {
-    await lock.end();
-  }
-}
-
-function refuseNewRunOverRun(store: ObjectStore, wantResume: boolean, latest: LatestPointer | undefined): void {
-  if (!wantResume && latest) {
-    throw new IjepaError(
-      `${store.baseUri} already holds a run (checkpoint at step ${latest.step})`,
-      "pass --resume to continue it, or choose another --out",
-    );
-  }
-}
-
-async function trainLocked(
-  options: TrainOptions,
-  store: ObjectStore,
-  backend: BackendInfo,
-  wantResume: boolean,
-  lock: TrainingLock,
-  log: (line: string) => void,
-): Promise<TrainResult> {
+  if (options.resumeFrom !== undefined) later = await refuseRewritingHistory(store, options.resumeFrom, latest?.step, Boolean(options.force));
   const checkpoint = wantResume ? await loadCheckpoint<TrainState>(store, options.resumeFrom ?? "latest") : undefined;
+  if (checkpoint) checkResumedCheckpoint(store, checkpoint);
   const base = checkpoint ? checkpoint.state.config : options.config;
   if (!base) throw new ConfigError("no config given", "pass --config with a YAML file or a preset name (smoke, fmnist-vit-tiny, …)");
   const config = structuredClone(base);
@@ -170,10 +151,34 @@ async function trainLocked(
 
   const source = options.source ?? (await openTrainSource(data, { seed }));
   try {
+    refuseConstantData(source.info.origin, source.info.mean, source.info.std);
     const configName = options.configName ?? checkpoint?.state.configName ?? "config";
-    return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log, lock });
+    const lock = await takeTrainingLock(store, { owner: options.lockOwner });
+    try {
+      // Again under the lock: the run must not have moved on (another trainer finished or checkpointed) meanwhile.
+      const now = await readLatestPointer(store);
+      refuseNewRunOverRun(store, wantResume, now);
+      if (checkpoint && options.resumeFrom === undefined && now?.step !== checkpoint.step) {
+        throw new IjepaError(`${store.baseUri} moved on to step ${now?.step} while this trainer started`, "run the same command again");
+      }
+      const cleaned = await removeStaleTempFiles(store, [CHECKPOINTS_PREFIX, REPORT_PREFIX]);
+      if (cleaned.length > 0) log(`removed ${cleaned.length} temp file(s) a killed writer left behind (e.g. ${cleaned[0]})`);
+      if (later.length > 0) log(`note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${later.join(", ")} as training passes them`);
+      return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log, lock });
+    } finally {
+      await lock.end();
+    }
   } finally {
     if (!options.source) await source.close();
+  }
+}
+
+function refuseNewRunOverRun(store: ObjectStore, wantResume: boolean, latest: LatestPointer | undefined): void {
+  if (!wantResume && latest) {
+    throw new IjepaError(
+      `${store.baseUri} already holds a run (checkpoint at step ${latest.step})`,
+      "pass --resume to continue it, or choose another --out",
+    );
   }
 }
 
@@ -473,6 +478,18 @@ class TrainingRun {
   }
 }
 
+
+/** A checkpoint to resume from: its state.json by schema, its weights and Adam moments finite. */
+function checkResumedCheckpoint(store: ObjectStore, checkpoint: LoadedCheckpoint<TrainState>): void {
+  validateTrainState(checkpoint.state, store.uriOf(checkpoint.prefix + STATE_FILE), checkpoint.step);
+  const hint = "resume from an earlier checkpoint with --resume-from <step> (and lower optimization.lr if the run diverged)";
+  refuseNonFiniteWeights(named(checkpoint.model), store.uriOf(checkpoint.prefix + MODEL_FILE), hint);
+  refuseNonFiniteWeights(named(checkpoint.optimizer), store.uriOf(checkpoint.prefix + OPTIMIZER_FILE), hint);
+}
+
+function named(tensors: Map<string, NamedTensor>): Array<{ name: string; data: ArrayLike<number> }> {
+  return [...tensors].map(([name, t]) => ({ name, data: t.data as ArrayLike<number> }));
+}
 
 function fetchBatch(source: TrainBatchSource, step: number, itersPerEpoch: number, batchSize: number) {
   return source.batch(Math.floor(step / itersPerEpoch), step % itersPerEpoch, batchSize);
