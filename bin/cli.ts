@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import path from "node:path";
 import { loadConfigFile } from "../trainer/config/load_config.js";
-import { IjepaError } from "../trainer/errors.js";
+import { formatCliError } from "../trainer/system_errors.js";
 import { BACKEND_NAMES } from "../trainer/backend.js";
 import { InterruptedError, train } from "../trainer/train/train_loop.js";
 import { runShardCommand } from "../trainer/data/shard_command.js";
@@ -208,12 +208,9 @@ try {
     console.error(`stopped: ${err.message}`);
     process.exit(130);
   }
-  if (err instanceof IjepaError) {
-    console.error(`error: ${err.message}`);
-    process.exit(1);
-  }
-  // Anything else is a bug or an environment problem: show where it came from. (Rethrowing would let
-  // the wasm backend's own process-level handler print its minified glue code instead.)
-  console.error(`error: ${(err as Error)?.stack ?? String(err)}`);
+  // One message naming the thing and the fix; a system or runtime error is explained the same way, with the
+  // stack trace only under IJEPA_DEBUG=1. (Rethrowing would let the wasm backend's own process-level handler
+  // print its minified glue code instead.)
+  console.error(formatCliError(err));
   process.exit(1);
 }

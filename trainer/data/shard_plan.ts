@@ -22,6 +22,7 @@ import {
   parseShardInput,
 } from "./shard_input.js";
 import { SPLIT_NAMES, type SplitName } from "./split_name.js";
+import { requireFolderLocation } from "../storage/folder_location.js";
 import { refuseForeignFiles, refuseOverlappingSourceAndOutput } from "./shard_output_guard.js";
 
 /** Recorded in every manifest and part of the fingerprint: bump `version` whenever the same input would give other bytes. */
@@ -112,6 +113,7 @@ export function openOutput(input: ShardInput, options: ShardJobOptions = {}): Ob
 export async function planShards(rawInput: ShardInput, options: ShardJobOptions = {}): Promise<ShardPlan> {
   const input = parseShardInput(rawInput);
   const source = await openSource(input, options);
+  requireFolderLocation(input.output, "--out");
   const output = openOutput(input, options);
   refuseOverlappingSourceAndOutput(source.store, output);
   await refuseForeignFiles(output);

@@ -1,4 +1,5 @@
 // `ijepa export`: writes a checkpoint's target encoder as safetensors for PyTorch (+ config.json) or in the TensorFlow.js weights format.
+import { requireFolderLocation } from "../storage/folder_location.js";
 import { refuseForeignExportFiles } from "./export_target_guard.js";
 import { refuseNonFiniteWeights } from "../train/nan_diagnosis.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
@@ -64,6 +65,7 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
     throw new ConfigError(`unknown export format ${JSON.stringify(options.format)}`, `use one of ${EXPORT_FORMATS.join(", ")}`);
   }
   const open = deps.openStore ?? openStoreAt;
+  requireFolderLocation(options.to, "--to");
   const target = open(options.to);
   for (const other of EXPORT_FORMATS.filter((f) => f !== options.format)) {
     if (await target.head(MARKER_FILE[other])) {

@@ -1,4 +1,5 @@
 // `ijepa pull`: copies one checkpoint of a run, with the run's config, metrics, probes and report, into a folder laid out like a run.
+import { requireFolderLocation } from "../storage/folder_location.js";
 import { markPullTarget, refuseForeignPullTarget } from "./pull_target_guard.js";
 import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -77,6 +78,7 @@ interface PlannedFile {
 export async function pullRun(options: PullOptions, deps: PullDeps = {}): Promise<PullResult> {
   const open = deps.openStore ?? openStoreAt;
   const source = open(options.run);
+  requireFolderLocation(options.to, "--to");
   const target = open(options.to);
   if (source.baseUri === target.baseUri) {
     throw new ConfigError(`pull source and destination are the same place: ${source.baseUri}`, "pull into another folder");

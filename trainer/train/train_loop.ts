@@ -16,6 +16,7 @@ import {
 import { refuseConstantData, refuseNonFiniteWeights } from "./nan_diagnosis.js";
 import { validateTrainState } from "./train_state_schema.js";
 import { removeStaleTempFiles } from "../storage/stale_temp_files.js";
+import { requireFolderLocation } from "../storage/folder_location.js";
 import { refuseForeignRunFolder, refuseRewritingHistory } from "./run_history_guard.js";
 import { type TrainingLock, takeTrainingLock } from "./training_lock.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
@@ -120,6 +121,7 @@ export class InterruptedError extends IjepaError {}
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const backend = await initBackend(options.backend);
+  requireFolderLocation(options.out, "--out");
   const store = openStore(options.out);
   log(`ijepa train: ${describeBackend(backend)}; run ${store.baseUri}`);
 
