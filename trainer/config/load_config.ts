@@ -7,6 +7,7 @@ import { trainConfigSchema, type TrainConfig } from "./schema.js";
 import { resolveModelDims } from "../models/model_dims.js";
 import { maskOptionsFromConfig } from "../masks/mask_config.js";
 import { MultiBlockMaskSampler } from "../masks/multiblock.js";
+import { ABSOLUTE_MAX_BYTES, refuseUnfitConfig } from "./resource_estimate.js";
 
 /** A config is a few KB; anything past this is not one (and a 50 MB list would take minutes and GBs to parse). */
 export const MAX_CONFIG_BYTES = 1024 * 1024;
@@ -66,11 +67,15 @@ function checkConsistency(config: TrainConfig, origin: string): void {
       "choose a crop size that the patch size divides (e.g. 28 with patch 4)",
     );
   }
+  let dims: ReturnType<typeof resolveModelDims>;
   try {
-    resolveModelDims(config);
+    dims = resolveModelDims(config);
   } catch (err) {
     throw new ConfigError(`${origin}: ${(err as Error).message}`);
   }
+  // Before the mask sampler (whose tables grow with the patch grid) or anything else is built: a config
+  // no machine could hold is refused here; `ijepa train` checks against this machine's memory again.
+  refuseUnfitConfig(origin, dims, config.data.batch_size, config.mask.num_pred_masks, ABSOLUTE_MAX_BYTES, "any machine we know");
   // Impossible masks (e.g. the official min_keep 10 on a 7×7 grid) are refused here, before any data is read.
   try {
     new MultiBlockMaskSampler(maskOptionsFromConfig(config));

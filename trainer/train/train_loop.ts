@@ -15,6 +15,7 @@ import {
 } from "../run/run_layout.js";
 import { refuseConstantData, refuseNonFiniteWeights } from "./nan_diagnosis.js";
 import { validateTrainState } from "./train_state_schema.js";
+import { machineMemoryBytes, refuseUnfitConfig } from "../config/resource_estimate.js";
 import { removeStaleTempFiles } from "../storage/stale_temp_files.js";
 import { requireFolderLocation } from "../storage/folder_location.js";
 import { refuseForeignRunFolder, refuseRewritingHistory } from "./run_history_guard.js";
@@ -154,6 +155,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const source = options.source ?? (await openTrainSource(data, { seed }));
   try {
     refuseConstantData(source.info.origin, source.info.mean, source.info.std);
+    // Before the model is built: a config this machine cannot hold is refused with the arithmetic.
+    const dims = resolveModelDims(config, source.info.channels);
+    refuseUnfitConfig(`the config of ${store.baseUri}`, dims, config.data.batch_size, config.mask.num_pred_masks, machineMemoryBytes(), "this machine has");
     const configName = options.configName ?? checkpoint?.state.configName ?? "config";
     const lock = await takeTrainingLock(store, { owner: options.lockOwner });
     try {
