@@ -1,6 +1,7 @@
 // Temp files a killed writer left in a local run folder (".<name>.tmp-<pid>-<12 hex>"), found and removed on the next start.
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
+import { CHECKPOINTS_PREFIX, REPORT_PREFIX } from "../run/run_layout.js";
 import { LocalObjectStore } from "./local_store.js";
 import type { ObjectStore } from "./object_store.js";
 
@@ -39,6 +40,11 @@ export async function removeStaleTempFiles(store: ObjectStore, folders: readonly
   await visit(root, false);
   for (const folder of folders) await visit(path.join(root, folder), true);
   return removed;
+}
+
+/** What a trainer does on start: removes the dead writers' temps in the run's own files, checkpoints/ and report/. */
+export function removeStaleRunTempFiles(store: ObjectStore): Promise<string[]> {
+  return removeStaleTempFiles(store, [CHECKPOINTS_PREFIX, REPORT_PREFIX]);
 }
 
 function processAlive(pid: number): boolean {

@@ -4,19 +4,17 @@ import { stringify as toYaml } from "yaml";
 import { describeBackend, initBackend, type BackendInfo, type BackendName } from "../backend.js";
 import { folderUri, loadCheckpoint, readLatestPointer, saveCheckpoint, type LoadedCheckpoint } from "../checkpoint/checkpoint_store.js";
 import {
-  CHECKPOINTS_PREFIX,
   CONFIG_KEY,
   type LatestPointer,
   MODEL_FILE,
   OPTIMIZER_FILE,
-  REPORT_PREFIX,
   STATE_FILE,
   stepName,
 } from "../run/run_layout.js";
 import { refuseConstantData, refuseNonFiniteWeights } from "./nan_diagnosis.js";
 import { validateTrainState } from "./train_state_schema.js";
 import { machineMemoryBytes, refuseUnfitConfig } from "../config/resource_estimate.js";
-import { removeStaleTempFiles } from "../storage/stale_temp_files.js";
+import { removeStaleRunTempFiles } from "../storage/stale_temp_files.js";
 import { requireFolderLocation } from "../storage/folder_location.js";
 import { refuseForeignRunFolder, refuseRewritingHistory } from "./run_history_guard.js";
 import { type TrainingLock, takeTrainingLock } from "./training_lock.js";
@@ -78,6 +76,8 @@ export interface TrainOptions {
   source?: TrainBatchSource;
   /** Overwrite what is refused otherwise: a non-run folder's files (new run), later checkpoints (--resume-from). */
   force?: boolean;
+  /** Use this store for the run instead of opening `out` (fault-injection tests). */
+  store?: ObjectStore;
   /** Run-lock owner to act as (default: $IJEPA_RUN_LOCK_OWNER, else "trainer:<host>:<pid>"). */
   lockOwner?: string;
 }
@@ -122,8 +122,8 @@ export class InterruptedError extends IjepaError {}
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const backend = await initBackend(options.backend);
-  requireFolderLocation(options.out, "--out");
-  const store = openStore(options.out);
+  if (!options.store) requireFolderLocation(options.out, "--out");
+  const store = options.store ?? openStore(options.out);
   log(`ijepa train: ${describeBackend(backend)}; run ${store.baseUri}`);
 
   // Resume first: the checkpoint's config, seed and replica count win unless overridden.
@@ -167,7 +167,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (checkpoint && options.resumeFrom === undefined && now?.step !== checkpoint.step) {
         throw new IjepaError(`${store.baseUri} moved on to step ${now?.step} while this trainer started`, "run the same command again");
       }
-      const cleaned = await removeStaleTempFiles(store, [CHECKPOINTS_PREFIX, REPORT_PREFIX]);
+      const cleaned = await removeStaleRunTempFiles(store);
       if (cleaned.length > 0) log(`removed ${cleaned.length} temp file(s) a killed writer left behind (e.g. ${cleaned[0]})`);
       if (later.length > 0) log(`note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${later.join(", ")} as training passes them`);
       return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log, lock });
