@@ -8,15 +8,22 @@ interface NamedData {
 }
 
 /**
+ * Below this std (pixels in [0, 1]; one grey level is 0.0039) a channel is constant: summing squares in
+ * float64 leaves a rounding residue rather than an exact 0.
+ */
+export const MIN_DATA_STD = 1e-4;
+
+/**
  * Refuses training data whose per-channel std is 0 (every pixel equal: a blank dataset, a broken
  * decode) or not finite: normalising divides by it, so every input would be NaN or Inf.
  */
 export function refuseConstantData(origin: string, mean: readonly number[], std: readonly number[]): void {
   std.forEach((s, c) => {
-    if (Number.isFinite(s) && s > 0) return;
+    if (Number.isFinite(s) && s >= MIN_DATA_STD) return;
     const level = Number.isFinite(mean[c]) ? ` (every pixel is ${Math.round(mean[c] * 255)} of 255)` : "";
     throw new DataError(
-      `${origin}: channel ${c} of the training images has std ${s}${level}: the pixels are all equal, so normalised inputs would be 0/0 (NaN)`,
+      `${origin}: channel ${c} of the training images has std ${s < MIN_DATA_STD && s > 0 ? `${s.toExponential(1)} ≈ 0` : s}${level}: ` +
+        "the pixels are all equal, so normalised inputs would be 0/0 (NaN) or carry nothing to learn",
       "check the dataset (blank or unreadable images?) and shard it again from the real images",
     );
   });
