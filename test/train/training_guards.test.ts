@@ -7,7 +7,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
-import { RunLockedError, acquireRunLock, readRunLock } from "../../trainer/run/run_lock.js";
+import { RunLockLostError, RunLockedError, acquireRunLock, readRunLock } from "../../trainer/run/run_lock.js";
+import { takeTrainingLock } from "../../trainer/train/training_lock.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import { WouldOverwriteError } from "../../trainer/train/run_history_guard.js";
 import { type TrainOptions, train } from "../../trainer/train/train_loop.js";
@@ -70,6 +71,18 @@ describe("the run lock while training", () => {
       delete process.env.IJEPA_RUN_LOCK_OWNER;
     }
     expect(await readRunLock(new LocalObjectStore(out))).toMatchObject({ state: "held", owner: "execution:run-42" });
+  });
+});
+
+describe("a trainer whose run was taken over", () => {
+  it("stops before its next publish and leaves the new holder's lock alone", async () => {
+    const store = new LocalObjectStore(tempRun());
+    const lock = await takeTrainingLock(store, { owner: "trainer:elsewhere:1" });
+    await lock.check();
+    await acquireRunLock(store, { owner: "execution:next", ownerKind: "execution", isHolderAlive: async () => false });
+    await expect(lock.check()).rejects.toThrow(RunLockLostError);
+    await lock.end();
+    expect(await readRunLock(store)).toMatchObject({ owner: "execution:next", state: "held" });
   });
 });
 

@@ -6,6 +6,7 @@ import {
   type RunLock,
   type RunLockDocument,
   type RunLockOwnerKind,
+  RunLockLostError,
   acquireRunLock,
   processOwner,
 } from "../run/run_lock.js";
@@ -51,7 +52,8 @@ export async function takeTrainingLock(store: ObjectStore, options: TrainingLock
   // Four heartbeats per stale period: a slow step or a slow store never makes a live trainer look dead.
   const timer = setInterval(() => {
     lock.heartbeat().catch((err: unknown) => {
-      lost ??= err;
+      // Someone took the run over: stop at the next checkpoint. A store hiccup is retried by the next beat.
+      if (err instanceof RunLockLostError) lost ??= err;
     });
   }, (staleAfterSeconds * 1000) / 4);
   timer.unref();
