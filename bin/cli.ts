@@ -37,7 +37,7 @@ program
   .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
   .option("--replicas <n>", "data-parallel replicas on this machine (wasm/cpu; default min(cores, 4))", int("--replicas"))
   .option("--no-progress", "plain log lines even on a terminal")
-  .option("--force", "overwrite what is refused otherwise: files of a folder that is not a run, checkpoints after --resume-from")
+  .option("--force", "overwrite what is refused otherwise: a non-run folder's files, checkpoints after --resume-from")
   .action(async (o) => {
     const configPath = o.config ? resolveConfigPath(o.config) : undefined;
     const config = configPath ? await loadConfigFile(configPath) : undefined;
@@ -154,7 +154,8 @@ program
   .option("--force", "overwrite a README.md (or weights, config) in --to that an earlier export did not write")
   .action(async (o) => {
     const { runExportCommand } = await import("../trainer/export/export_command.js");
-    await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std, force: Boolean(o.force) });
+    const force = Boolean(o.force);
+    await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std, force });
   });
 
 program

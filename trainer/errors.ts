@@ -35,7 +35,7 @@ export class CorruptDataError extends IjepaError {
 /** Input data that cannot be used as given (wrong shape, wrong format, empty). */
 export class DataError extends IjepaError {}
 
-/** A command would overwrite what it did not write (a user's files, another run, later history); `--force` says it may. */
+/** A command would overwrite what it did not write (a user's files, another run, later history); `--force` may. */
 export class WouldOverwriteError extends IjepaError {}
 
 /** Training produced a non-finite loss; the last good checkpoint is left as it was. */

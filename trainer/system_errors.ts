@@ -1,4 +1,4 @@
-// Turns what the operating system or the runtime throws (ENOSPC, ENOTDIR, RangeError, …) into one-line messages that name the thing and the fix.
+// What the system or the runtime throws (ENOSPC, ENOTDIR, RangeError, …) as one line naming the thing and the fix.
 import { IjepaError } from "./errors.js";
 
 /** An error from the system (file system, memory), explained: `code` is the errno code or error name. */
@@ -12,13 +12,20 @@ export class SystemError extends IjepaError {
 
 const FIXES: Record<string, (thing: string) => [string, string]> = {
   ENOENT: (p) => [`${p}: no such file or folder`, "check the path and its spelling"],
-  ENOTDIR: (p) => [`${p}: part of this path is a file, not a folder`, "give a folder (or a new name) where a folder is expected, not a file"],
+  ENOTDIR: (p) => [
+    `${p}: part of this path is a file, not a folder`,
+    "give a folder (or a new name) where a folder is expected, not a file",
+  ],
   EISDIR: (p) => [`${p} is a folder where a file was expected`, "give the path of the file itself"],
   ENOSPC: (p) => [
     `no space left on the device while writing ${p}`,
-    "free some space or choose another location; nothing half-written was published, so run the same command again once there is room (train: with --resume)",
+    "free some space or choose another location; nothing half-written was published, so run the same command " +
+      "again once there is room (train: with --resume)",
   ],
-  EDQUOT: (p) => [`disk quota exceeded while writing ${p}`, "free some space or choose another location, then run the same command again"],
+  EDQUOT: (p) => [
+    `disk quota exceeded while writing ${p}`,
+    "free some space or choose another location, then run the same command again",
+  ],
   EROFS: (p) => [`${p} is on a read-only file system`, "choose a writable location"],
   EACCES: (p) => [`permission denied: ${p}`, "choose a location you may write to, or fix its permissions"],
   EPERM: (p) => [`operation not permitted: ${p}`, "choose a location you may write to, or fix its permissions"],
@@ -38,7 +45,8 @@ export function explainError(err: unknown): IjepaError {
   const e = err as NodeJS.ErrnoException | undefined;
   const code = typeof e?.code === "string" ? e.code : undefined;
   if (code && FIXES[code]) {
-    const thing = e?.path ?? (e as { dest?: string } | undefined)?.dest ?? (e?.syscall ? `(${e.syscall})` : "(unknown path)");
+    const thing =
+      e?.path ?? (e as { dest?: string } | undefined)?.dest ?? (e?.syscall ? `(${e.syscall})` : "(unknown path)");
     const [message, hint] = FIXES[code](thing);
     return new SystemError(code, message, hint);
   }
@@ -46,7 +54,8 @@ export function explainError(err: unknown): IjepaError {
     return new SystemError(
       e?.name ?? "RangeError",
       `a size limit of the runtime was exceeded: ${firstLine(e?.message)}`,
-      "the input asks for more than this machine can hold: check the sizes it declares; IJEPA_DEBUG=1 shows where it happened",
+      "the input asks for more than this machine can hold: check the sizes it declares; " +
+        "IJEPA_DEBUG=1 shows where it happened",
     );
   }
   const name = e?.name ?? "Error";

@@ -41,7 +41,7 @@ export function makeShardHandlers(options: ShardJobOptions = {}) {
     /** Whole job: {source, format, output, …} → manifest pointer. A repeat with the same input writes nothing. */
     handler: async (event: unknown): Promise<ShardJobOutput> => toOutput(await shardDataset(parseShardInput(event, "shard-dataset event"), options)),
 
-    /** Plans and stores the plan at <output>/.ijepa-shard-work/plan.json; returns the chunk indices for the Map to fan out over. */
+    /** Plans, stores the plan at <output>/.ijepa-shard-work/plan.json, returns the chunk indices for the Map. */
     planHandler: async (event: unknown) => {
       const input = parseShardInput(event, "shard-dataset plan event");
       const plan = await planShards(input, options);
@@ -67,7 +67,7 @@ export function makeShardHandlers(options: ShardJobOptions = {}) {
       return { chunkIndex, split: result.split, shardKey: result.shard?.images.key ?? null, count: result.shard?.count ?? 0, rejected: result.rejected.length, reused: result.reused };
     },
 
-    /** Merges the parts into manifest.json (published last) and removes its work folder; a repeat returns the manifest as it is. */
+    /** Merges the parts into manifest.json (published last), removes its work folder; a repeat returns the manifest. */
     finalizeHandler: async (event: unknown): Promise<ShardJobOutput> => {
       const input = parseShardInput(event, "shard-dataset finalize event");
       const stored = await loadPlan(input, options);

@@ -1,4 +1,4 @@
-// A config is bounded before anything is built: its parameters, memory and time per step are estimated, and what cannot fit is refused.
+// A config is bounded before anything is built: parameters, memory and time per step estimated, the unfit refused.
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
@@ -33,7 +33,7 @@ describe("resource estimate", () => {
     }
   });
 
-  it("refuses data.crop_size 100000 when the config is read, with the arithmetic, before the mask sampler is built", () => {
+  it("refuses data.crop_size 100000 when the config is read, with the arithmetic, before building the sampler", () => {
     const config = structuredClone(smoke) as Record<string, any>;
     config.data.crop_size = 100_000;
     const err = (() => {
@@ -44,8 +44,12 @@ describe("resource estimate", () => {
       }
     })();
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/huge\.yaml asks for more memory than any machine we know: .* 25000×25000 = 625000000 patches/);
-    expect((err as Error).message).toMatch(/activations for data\.batch_size 16 ≈ [\d.]+ EB.*one step would take ≈ \d+ days/);
+    expect((err as Error).message).toMatch(
+      /huge\.yaml asks for more memory than any machine we know: .* 25000×25000 = 625000000 patches/,
+    );
+    expect((err as Error).message).toMatch(
+      /activations for data\.batch_size 16 ≈ [\d.]+ EB.*one step would take ≈ \d+ days/,
+    );
   });
 
   it("refuses against a given memory with parameters × 4 bytes × copies + activations in the message", () => {
@@ -53,16 +57,28 @@ describe("resource estimate", () => {
     config.meta.depth = 10_000;
     const dims = resolveModelDims(config, 1);
     expect(() => refuseUnfitConfig("x.yaml", dims, 128, 3, 16e9, "this machine has")).toThrow(
-      /× 10000 blocks .*: [\d.]+ G parameters × 4 bytes × 4–5 copies .* = [\d.]+ GB, plus activations .* ≈ [\d.]+ (GB|TB), in all ≈ [\d.]+ (GB|TB) > 16\.0 GB/,
+      new RegExp(
+        "× 10000 blocks .*: [\\d.]+ G parameters × 4 bytes × 4–5 copies .* = [\\d.]+ GB, " +
+          "plus activations .* ≈ [\\d.]+ (GB|TB), in all ≈ [\\d.]+ (GB|TB) > 16\\.0 GB",
+      ),
     );
-    expect(refuseUnfitConfig("x.yaml", resolveModelDims(tiny, 1), 128, 3, 16e9, "this machine has").totalBytes).toBeLessThan(2e9);
+    expect(
+      refuseUnfitConfig("x.yaml", resolveModelDims(tiny, 1), 128, 3, 16e9, "this machine has").totalBytes,
+    ).toBeLessThan(2e9);
   });
 
-  it("makes `ijepa train` with meta.depth 10000 fail at once, naming the machine's memory, and write nothing", async () => {
+  it("makes `ijepa train` with meta.depth 10000 fail at once, naming the machine's memory", async () => {
     const config = structuredClone(tiny);
     config.meta.depth = 10_000;
     const out = tempDir("depth"); // batch 128: ~0.7 TB, more than any test machine
-    const err = await train({ config, out, source: squaresSource(256), replicas: 1, progressBar: false, log: () => {} }).catch((e: unknown) => e);
+    const err = await train({
+      config,
+      out,
+      source: squaresSource(256),
+      replicas: 1,
+      progressBar: false,
+      log: () => {},
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/asks for more memory than this machine has: .*× 10000 blocks/);
   });

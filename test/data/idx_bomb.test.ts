@@ -18,7 +18,9 @@ describe("IDX .gz limits", () => {
     expect(bomb.length).toBeLessThan(200);
     const rssBefore = process.memoryUsage().rss;
     expect(() => decodeIdxSplit(bomb, labels, names)).toThrow(DataError);
-    expect(() => decodeIdxSplit(bomb, labels, names)).toThrow(new RegExp(`declares dims \\[2147483647, 28, 28\\] = \\d+ bytes, over the ${MAX_IDX_BYTES}-byte limit`));
+    expect(() => decodeIdxSplit(bomb, labels, names)).toThrow(
+      new RegExp(`declares dims \\[2147483647, 28, 28\\] = \\d+ bytes, over the ${MAX_IDX_BYTES}-byte limit`),
+    );
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(100 * 1024 ** 2);
   });
 
@@ -30,7 +32,9 @@ describe("IDX .gz limits", () => {
   it("stops inflating a gzip bomb at the size its header declares", () => {
     const bomb = idxGzBomb([10, 10, 10], 64 * 1024 * 1024); // declares 1 KB, inflates to 64 MB
     expect(bomb.length).toBeLessThan(200_000);
-    expect(() => decodeIdxSplit(bomb, labels, names)).toThrow(/inflates to more than the 1016 bytes its IDX header declares/);
+    expect(() => decodeIdxSplit(bomb, labels, names)).toThrow(
+      /inflates to more than the 1016 bytes its IDX header declares/,
+    );
   });
 
   it("ends `ijepa shard` of a bomb with a DataError and leaves the source and output as they were", async () => {

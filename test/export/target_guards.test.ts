@@ -1,4 +1,4 @@
-// ijepa pull and ijepa export write only into what they own: another run or a user's README.md is refused unless --force.
+// ijepa pull and export write only into what they own: another run or a user's README.md is refused unless --force.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -20,11 +20,13 @@ beforeAll(async () => {
 });
 
 describe("ijepa pull --to", () => {
-  it("refuses a folder holding another run, leaving its metrics.jsonl byte-identical; --force pulls anyway", async () => {
+  it("refuses a folder holding another run, its metrics.jsonl byte-identical; --force pulls anyway", async () => {
     const before = await snapshotFiles(otherRun);
     const err = await pullRun({ run, which: "latest", to: otherRun }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WouldOverwriteError);
-    expect((err as Error).message).toMatch(/already holds another run: .*pulling .* there would overwrite them.*--force/s);
+    expect((err as Error).message).toMatch(
+      /already holds another run: .*pulling .* there would overwrite them.*--force/s,
+    );
     expect(await snapshotFiles(otherRun)).toEqual(before);
     await pullRun({ run, which: "latest", to: otherRun, force: true });
     expect(readFileSync(path.join(otherRun, "metrics.jsonl"))).toEqual(readFileSync(path.join(run, "metrics.jsonl")));
@@ -61,9 +63,13 @@ describe("ijepa export --to", () => {
   it("replaces its own earlier export of the same format without --force, but not a user's config.json", async () => {
     const to = tempDir("guard-reexport");
     await exportEncoder({ checkpoint: run, format: "safetensors", to });
-    await expect(exportEncoder({ checkpoint: run, format: "safetensors", to })).resolves.toMatchObject({ format: "safetensors" });
+    await expect(exportEncoder({ checkpoint: run, format: "safetensors", to })).resolves.toMatchObject({
+      format: "safetensors",
+    });
     const hf = tempDir("guard-hf");
     writeFileSync(path.join(hf, "config.json"), '{"model_type": "vit"}\n');
-    await expect(exportEncoder({ checkpoint: run, format: "safetensors", to: hf })).rejects.toThrow(/holds config\.json/);
+    await expect(exportEncoder({ checkpoint: run, format: "safetensors", to: hf })).rejects.toThrow(
+      /holds config\.json/,
+    );
   });
 });

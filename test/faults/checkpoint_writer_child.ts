@@ -1,5 +1,5 @@
-// Child process for the fault-injection tests: starts like a trainer (cleans dead writers' temps), then saves checkpoints
-// of a few hundred KB, one after another, until it is killed. Prints "saved <step>" after each.
+// Child process for the fault-injection tests: starts like a trainer (cleans dead writers' temps), then saves
+// checkpoints of a few hundred KB, one after another, until it is killed. Prints "saved <step>" after each.
 import { readLatestPointer, saveCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 import { removeStaleRunTempFiles } from "../../trainer/storage/stale_temp_files.js";
@@ -16,7 +16,13 @@ for (;;) {
     for (let i = 0; i < n; i++) data[i] = rng.float();
     return { name, dtype: "F32" as const, shape: [n], data };
   };
-  await saveCheckpoint(store, { step, epoch: 0, model: [tensor("encoder.w"), tensor("target_encoder.w")], optimizer: [tensor("exp_avg.w")], state: { step } });
+  await saveCheckpoint(store, {
+    step,
+    epoch: 0,
+    model: [tensor("encoder.w"), tensor("target_encoder.w")],
+    optimizer: [tensor("exp_avg.w")],
+    state: { step },
+  });
   process.stdout.write(`saved ${step}\n`);
   step += 1;
 }

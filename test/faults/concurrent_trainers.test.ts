@@ -1,4 +1,4 @@
-// Fault injection: two `ijepa train` processes on one run at once → exactly one proceeds; the other is refused by the run lock.
+// Fault injection: two `ijepa train` processes on one run at once → exactly one proceeds, the other is refused.
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,7 +18,20 @@ describe("concurrent writers on one run", () => {
     const cfg = path.join(dir, "smoke.yaml");
     writeFileSync(cfg, stringify(config));
     const out = path.join(dir, "run");
-    const args = ["train", "--config", cfg, "--data", "fashion-mnist", "--out", out, "--max-steps", "20", "--replicas", "1", "--no-progress"];
+    const args = [
+      "train",
+      "--config",
+      cfg,
+      "--data",
+      "fashion-mnist",
+      "--out",
+      out,
+      "--max-steps",
+      "20",
+      "--replicas",
+      "1",
+      "--no-progress",
+    ];
     const [a, b] = await Promise.all([runCli(args, { timeoutMs: 240_000 }), runCli(args, { timeoutMs: 240_000 })]);
     expect([a.code, b.code].sort(), `${a.stderr}\n${b.stderr}`).toEqual([0, 1]);
     const refused = a.code === 1 ? a : b;

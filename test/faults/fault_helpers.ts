@@ -1,4 +1,4 @@
-// Shared by the fault-injection tests: start a child that writes checkpoints, kill it mid-write, check what a reader finds.
+// For the fault-injection tests: start a child writing checkpoints, kill it mid-write, check what a reader finds.
 import { type ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs/promises";
 import path from "node:path";
@@ -10,8 +10,16 @@ const runTs = path.join(root, "bin/run-ts.js");
 const writer = path.join(__dirname, "checkpoint_writer_child.ts");
 
 /** Starts the checkpoint writer on `uri`; resolves once it has saved `firstSaves` checkpoints. */
-export async function startWriter(uri: string, env: Record<string, string> = {}, firstSaves = 1): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [runTs, writer, uri], { cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+export async function startWriter(
+  uri: string,
+  env: Record<string, string> = {},
+  firstSaves = 1,
+): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [runTs, writer, uri], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stderr = "";
   child.stderr!.on("data", (d) => (stderr += d));
   await new Promise<void>((resolve, reject) => {

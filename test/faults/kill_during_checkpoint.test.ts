@@ -1,5 +1,5 @@
-// Fault injection: SIGKILL at random moments of checkpoint writing, local and S3 → latest.json always names a complete
-// checkpoint, and no temp file survives the next start.
+// Fault injection: SIGKILL at random moments of checkpoint writing, local and S3 → latest.json always names a
+// complete checkpoint, and no temp file survives the next start.
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -40,15 +40,19 @@ describe("SIGKILL while checkpoints are written", () => {
   }, 120_000);
 
   const { skipReason } = s3TestServer();
-  it.skipIf(Boolean(skipReason))(`S3 (radosgw): latest.json always names a complete checkpoint${skipReason ? ` — ${skipReason}` : ""}`, async () => {
-    const bucket = await makeTestBucket("kill-ckpt");
-    const uri = `s3://${bucket.bucket}/runs/killed`;
-    const store = bucket.store("runs/killed");
-    for (let round = 0; round < 4; round++) {
-      const child = await startWriter(uri, s3TestEnv(bucket.server));
-      await pause(moment());
-      await kill(child);
-      await expectLatestComplete(store);
-    }
-  }, 120_000);
+  it.skipIf(Boolean(skipReason))(
+    `S3 (radosgw): latest.json always names a complete checkpoint${skipReason ? ` — ${skipReason}` : ""}`,
+    async () => {
+      const bucket = await makeTestBucket("kill-ckpt");
+      const uri = `s3://${bucket.bucket}/runs/killed`;
+      const store = bucket.store("runs/killed");
+      for (let round = 0; round < 4; round++) {
+        const child = await startWriter(uri, s3TestEnv(bucket.server));
+        await pause(moment());
+        await kill(child);
+        await expectLatestComplete(store);
+      }
+    },
+    120_000,
+  );
 });

@@ -1,4 +1,4 @@
-// Runs the `ijepa` CLI as a user would and records what a hostile-input case checks: exit code, output, time, peak memory.
+// Runs the `ijepa` CLI as a user would, recording what a hostile-input case checks: exit code, output, time, memory.
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -17,7 +17,10 @@ export interface CliRun {
 }
 
 /** `ijepa <args>` in `cwd`, killed after `timeoutMs`. */
-export function runCli(args: string[], options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<CliRun> {
   const started = Date.now();
   const child = spawn(process.execPath, [cli, ...args], {
     cwd: options.cwd ?? root,

@@ -10,7 +10,13 @@ export async function snapshotFiles(dir: string): Promise<Map<string, string>> {
     for (const entry of await fs.readdir(path.join(dir, sub), { withFileTypes: true })) {
       const rel = sub ? `${sub}/${entry.name}` : entry.name;
       if (entry.isDirectory()) await walk(rel);
-      else if (entry.isFile()) out.set(rel, createHash("sha256").update(await fs.readFile(path.join(dir, rel))).digest("hex"));
+      else if (entry.isFile())
+        out.set(
+          rel,
+          createHash("sha256")
+            .update(await fs.readFile(path.join(dir, rel)))
+            .digest("hex"),
+        );
     }
   };
   await walk("");

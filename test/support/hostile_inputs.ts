@@ -1,4 +1,4 @@
-// Small generated hostile inputs: gzip bombs that declare huge sizes (they are not huge), oversized configs, tampered files.
+// Small generated hostile inputs: gzip bombs that declare huge sizes (they are not huge), oversized configs.
 import { gzipSync } from "node:zlib";
 
 /** An IDX header: magic (0x0803 images, 0x0801 labels) and its dims, big-endian. */

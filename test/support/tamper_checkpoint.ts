@@ -1,4 +1,4 @@
-// Test helpers that damage a checkpoint the way a user or a diverged run could: edited state.json, NaN weights with valid checksums.
+// Damaging a checkpoint as a user or a diverged run could: an edited state.json, NaN weights with valid checksums.
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { decodeSafetensors, encodeSafetensors } from "../../trainer/checkpoint/safetensors.js";
@@ -7,14 +7,18 @@ import { sha256Hex } from "../../trainer/utils/sha256.js";
 const folder = (run: string, step: number) => path.join(run, "checkpoints", String(step).padStart(8, "0"));
 
 /** Rewrites checkpoints/<step>/state.json through `edit` (the checksums of the other files stay valid). */
-export function editState(run: string, step: number, edit: (doc: { state: Record<string, any> } & Record<string, any>) => void): void {
+export function editState(
+  run: string,
+  step: number,
+  edit: (doc: { state: Record<string, any> } & Record<string, any>) => void,
+): void {
   const file = path.join(folder(run, step), "state.json");
   const doc = JSON.parse(readFileSync(file, "utf8"));
   edit(doc);
   writeFileSync(file, JSON.stringify(doc, null, 2) + "\n");
 }
 
-/** Puts NaN into the first tensor whose name matches, and records the new file's checksum, as a diverged run would have saved it. */
+/** Puts NaN into the first tensor whose name matches and records the file's new checksum, as a diverged run would. */
 export function poisonWeights(run: string, step: number, match: RegExp): string {
   const file = path.join(folder(run, step), "model.safetensors");
   const decoded = decodeSafetensors(readFileSync(file), file);

@@ -13,7 +13,8 @@ import { editState, poisonWeights } from "../support/tamper_checkpoint.js";
 
 beforeAll(() => initBackend("wasm"));
 
-const resume = (out: string) => train({ out, resume: true, maxSteps: 3, source: squaresSource(), replicas: 1, progressBar: false, log: () => {} });
+const resume = (out: string) =>
+  train({ out, resume: true, maxSteps: 3, source: squaresSource(), replicas: 1, progressBar: false, log: () => {} });
 
 async function runOf(steps = 1): Promise<string> {
   const out = tempDir("diag");
@@ -62,15 +63,30 @@ describe("NaN weights and constant data", () => {
 
   it("says the data's pixels are all equal (std 0) before any step", async () => {
     const out = tempDir("diag-std0");
-    const err = await train({ config: undefined, out, source: squaresSource(64, 0), replicas: 1, progressBar: false, log: () => {} })
-      .catch((e: unknown) => e);
+    const err = await train({
+      config: undefined,
+      out,
+      source: squaresSource(64, 0),
+      replicas: 1,
+      progressBar: false,
+      log: () => {},
+    }).catch((e: unknown) => e);
     // No config at all is the first complaint; with one, the data's std is.
     expect((err as Error).message).toMatch(/no config given/);
     const { loadConfigFile } = await import("../../trainer/config/load_config.js");
     const config = await loadConfigFile(path.resolve(__dirname, "../../configs/smoke.yaml"));
-    const err2 = await train({ config, out, source: squaresSource(64, 0), replicas: 1, progressBar: false, log: () => {} }).catch((e: unknown) => e);
+    const err2 = await train({
+      config,
+      out,
+      source: squaresSource(64, 0),
+      replicas: 1,
+      progressBar: false,
+      log: () => {},
+    }).catch((e: unknown) => e);
     expect(err2).toBeInstanceOf(DataError);
-    expect((err2 as Error).message).toMatch(/memory:\/\/squares: channel 0 of the training images has std 0 .*all equal/);
+    expect((err2 as Error).message).toMatch(
+      /memory:\/\/squares: channel 0 of the training images has std 0 .*all equal/,
+    );
     expect(existsSync(path.join(out, "checkpoints"))).toBe(false);
   });
 });

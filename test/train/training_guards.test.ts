@@ -1,4 +1,4 @@
-// ijepa train owns its run: a lock while it trains, no overwriting of a folder it did not make or of later history, stale temps removed.
+// ijepa train owns its run: a lock while training, no overwriting others' files or later history, no stale temps.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
@@ -27,7 +27,16 @@ function quick(out: string, extra: Partial<TrainOptions> = {}): TrainOptions {
   const config = structuredClone(smoke);
   config.logging.checkpoint_every = 2;
   config.logging.collapse_sample = 16;
-  return { config, configName: "smoke", out, source: squaresSource(64), replicas: 1, progressBar: false, log: () => {}, ...extra };
+  return {
+    config,
+    configName: "smoke",
+    out,
+    source: squaresSource(64),
+    replicas: 1,
+    progressBar: false,
+    log: () => {},
+    ...extra,
+  };
 }
 const deadPid = () => spawnSync(process.execPath, ["-e", ""]).pid;
 
@@ -55,13 +64,16 @@ describe("the run lock while training", () => {
 
   it("takes over the lock of a trainer of this machine whose process is gone, and releases it when done", async () => {
     const out = tempRun();
-    await acquireRunLock(new LocalObjectStore(out), { owner: `trainer:${hostname()}:${deadPid()}`, ownerKind: "trainer" });
+    await acquireRunLock(new LocalObjectStore(out), {
+      owner: `trainer:${hostname()}:${deadPid()}`,
+      ownerKind: "trainer",
+    });
     await train(quick(out, { maxSteps: 2 }));
     const lock = await readRunLock(new LocalObjectStore(out));
     expect(lock).toMatchObject({ state: "released", owner: `trainer:${hostname()}:${process.pid}` });
   });
 
-  it("works under a workflow execution's lock named by IJEPA_RUN_LOCK_OWNER, and leaves it held for the execution", async () => {
+  it("works under an execution's lock named by IJEPA_RUN_LOCK_OWNER, and leaves it held for it", async () => {
     const out = tempRun();
     await acquireRunLock(new LocalObjectStore(out), { owner: "execution:run-42", ownerKind: "execution" });
     process.env.IJEPA_RUN_LOCK_OWNER = "execution:run-42";
@@ -87,7 +99,7 @@ describe("a trainer whose run was taken over", () => {
 });
 
 describe("what a new run or a resume may overwrite", () => {
-  it("refuses --out in a folder with the user's own config.yaml (byte-identical after), and takes it with --force", async () => {
+  it("refuses --out in a folder with the user's config.yaml (kept byte-identical); --force takes it", async () => {
     const out = tempRun();
     writeFileSync(path.join(out, "config.yaml"), "my: own settings\n");
     writeFileSync(path.join(out, "notes.txt"), "mine\n");
@@ -105,10 +117,14 @@ describe("what a new run or a resume may overwrite", () => {
     const before = await snapshotFiles(out);
     const err = await train(quick(out, { resumeFrom: 2, maxSteps: 4 })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WouldOverwriteError);
-    expect((err as Error).message).toMatch(/--resume-from 2 .* latest checkpoint is step 4, would rewrite its history: checkpoint\(s\) 4 /);
+    expect((err as Error).message).toMatch(
+      /--resume-from 2 .* latest checkpoint is step 4, would rewrite its history: checkpoint\(s\) 4 /,
+    );
     expect(await snapshotFiles(out)).toEqual(before);
     const lines: string[] = [];
-    expect((await train(quick(out, { resumeFrom: 2, maxSteps: 4, force: true, log: (l) => lines.push(l) }))).step).toBe(4);
+    expect((await train(quick(out, { resumeFrom: 2, maxSteps: 4, force: true, log: (l) => lines.push(l) }))).step).toBe(
+      4,
+    );
     expect(lines.some((l) => /--force: resuming from step 2 replaces checkpoint\(s\) 4/.test(l))).toBe(true);
   });
 });

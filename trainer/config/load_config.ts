@@ -19,11 +19,14 @@ export async function loadConfigFile(path: string): Promise<TrainConfig> {
     // A folder, a device (/dev/zero never ends) or a huge file is refused before a byte is read.
     const st = await stat(path);
     if (!st.isFile()) {
-      throw new ConfigError(`config ${path} is ${st.isDirectory() ? "a folder" : "not a regular file"}`, "pass --config with a YAML file such as configs/smoke.yaml, or a preset name");
+      throw new ConfigError(
+        `config ${path} is ${st.isDirectory() ? "a folder" : "not a regular file"}`,
+        "pass --config with a YAML file such as configs/smoke.yaml, or a preset name",
+      );
     }
     if (st.size > MAX_CONFIG_BYTES) {
       throw new ConfigError(
-        `config ${path} is ${st.size} bytes, over the ${MAX_CONFIG_BYTES} bytes a config may have (the presets are ~2 KB)`,
+        `config ${path} is ${st.size} bytes, over the ${MAX_CONFIG_BYTES} bytes a config may have (presets: ~2 KB)`,
         "pass a config file of the official sections (data, mask, meta, optimization, logging)",
       );
     }
@@ -32,7 +35,9 @@ export async function loadConfigFile(path: string): Promise<TrainConfig> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       throw new ConfigError(`config file not found: ${path}`, "pass --config with a path such as configs/smoke.yaml");
     }
-    if ((err as NodeJS.ErrnoException).code === "EISDIR") throw new ConfigError(`config ${path} is a folder`, "pass --config with a YAML file");
+    if ((err as NodeJS.ErrnoException).code === "EISDIR") {
+      throw new ConfigError(`config ${path} is a folder`, "pass --config with a YAML file");
+    }
     throw err;
   }
   return parseConfig(text, path);
@@ -45,7 +50,9 @@ export function parseConfig(source: string | unknown, origin = "config"): TrainC
     try {
       raw = parseYaml(source);
     } catch (err) {
-      if (err instanceof RangeError) throw new ConfigError(`${origin}: nested too deeply to be a config`, "use the official sections, a few levels deep");
+      if (err instanceof RangeError) {
+        throw new ConfigError(`${origin}: nested too deeply to be a config`, "use the official sections");
+      }
       throw new ConfigError(`${origin}: not valid YAML: ${(err as Error).message.split("\n")[0]}`, "fix the YAML syntax");
     }
   }
@@ -75,7 +82,8 @@ function checkConsistency(config: TrainConfig, origin: string): void {
   }
   // Before the mask sampler (whose tables grow with the patch grid) or anything else is built: a config
   // no machine could hold is refused here; `ijepa train` checks against this machine's memory again.
-  refuseUnfitConfig(origin, dims, config.data.batch_size, config.mask.num_pred_masks, ABSOLUTE_MAX_BYTES, "any machine we know");
+  const { batch_size } = config.data;
+  refuseUnfitConfig(origin, dims, batch_size, config.mask.num_pred_masks, ABSOLUTE_MAX_BYTES, "any machine we know");
   // Impossible masks (e.g. the official min_keep 10 on a 7×7 grid) are refused here, before any data is read.
   try {
     new MultiBlockMaskSampler(maskOptionsFromConfig(config));

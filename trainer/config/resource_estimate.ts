@@ -1,4 +1,4 @@
-// What a config asks of a machine, estimated from its numbers before anything is built: parameters, memory per step, time per step.
+// What a config asks of a machine, estimated before anything is built: parameters, memory and time per step.
 import os from "node:os";
 import type { ModelDims } from "../models/model_dims.js";
 import { ConfigError } from "../errors.js";
@@ -23,7 +23,7 @@ export interface ResourceEstimate {
   flopsPerStep: number;
 }
 
-/** Parameters of one pre-norm ViT block of width d and MLP width m (qkv, proj, fc1, fc2 with biases, two LayerNorms). */
+/** Parameters of one pre-norm ViT block of width d, MLP width m: qkv, proj, fc1, fc2 with biases, two LayerNorms. */
 function blockParams(d: number, m: number): number {
   return 3 * d * d + 3 * d + d * d + d + d * m + m + m * d + d + 4 * d;
 }
@@ -35,11 +35,19 @@ function blockParams(d: number, m: number): number {
 export function estimateResources(dims: ModelDims, batchSize: number, numPredMasks: number): ResourceEstimate {
   const n = dims.numPatches;
   const patchWidth = dims.inChannels * dims.patchSize * dims.patchSize;
-  const encoderParams = patchWidth * dims.embedDim + dims.embedDim + dims.depth * blockParams(dims.embedDim, dims.mlpHidden) + 2 * dims.embedDim;
+  const encoderParams =
+    patchWidth * dims.embedDim +
+    dims.embedDim +
+    dims.depth * blockParams(dims.embedDim, dims.mlpHidden) +
+    2 * dims.embedDim;
   const predictorParams =
-    dims.embedDim * dims.predEmbedDim + dims.predEmbedDim + dims.predEmbedDim +
-    dims.predDepth * blockParams(dims.predEmbedDim, dims.predMlpHidden) + 2 * dims.predEmbedDim +
-    dims.predEmbedDim * dims.embedDim + dims.embedDim;
+    dims.embedDim * dims.predEmbedDim +
+    dims.predEmbedDim +
+    dims.predEmbedDim +
+    dims.predDepth * blockParams(dims.predEmbedDim, dims.predMlpHidden) +
+    2 * dims.predEmbedDim +
+    dims.predEmbedDim * dims.embedDim +
+    dims.embedDim;
   const stateBytes = 4 * (COPIES_ENCODER * encoderParams + COPIES_PREDICTOR * predictorParams);
   const perToken = (d: number, heads: number) => 4 * (17 * d + 2.5 * heads * n);
   const activationBytes =
@@ -48,8 +56,16 @@ export function estimateResources(dims: ModelDims, batchSize: number, numPredMas
   const encBlockFlops = 2 * n * blockParams(dims.embedDim, dims.mlpHidden) + 4 * n * n * dims.embedDim;
   const predBlockFlops = 2 * n * blockParams(dims.predEmbedDim, dims.predMlpHidden) + 4 * n * n * dims.predEmbedDim;
   // Context encoder and predictor forward + backward (×3), target encoder forward only (×1).
-  const flopsPerStep = batchSize * (4 * dims.depth * encBlockFlops + 3 * numPredMasks * dims.predDepth * predBlockFlops);
-  return { encoderParams, predictorParams, stateBytes, activationBytes, totalBytes: stateBytes + activationBytes, flopsPerStep };
+  const flopsPerStep =
+    batchSize * (4 * dims.depth * encBlockFlops + 3 * numPredMasks * dims.predDepth * predBlockFlops);
+  return {
+    encoderParams,
+    predictorParams,
+    stateBytes,
+    activationBytes,
+    totalBytes: stateBytes + activationBytes,
+    flopsPerStep,
+  };
 }
 
 /** The memory a trainer may count on: the machine's RAM. */
@@ -75,10 +91,13 @@ export function refuseUnfitConfig(
   const seconds = e.flopsPerStep / (CPU_FLOPS_PER_CORE * cores);
   throw new ConfigError(
     `${what} asks for more memory than ${limitName}: a ViT ${dims.embedDim} wide × ${dims.depth} blocks on ` +
-      `${dims.gridSize}×${dims.gridSize} = ${dims.numPatches} patches (data.crop_size ${dims.imageSize} / mask.patch_size ${dims.patchSize}), ` +
-      `predictor ${dims.predEmbedDim} × ${dims.predDepth}: ${count(e.encoderParams + e.predictorParams)} parameters × 4 bytes × 4–5 copies ` +
-      `(weights, EMA target, gradients, Adam moments) = ${bytes(e.stateBytes)}, plus activations for data.batch_size ${batchSize} ≈ ` +
-      `${bytes(e.activationBytes)}, in all ≈ ${bytes(e.totalBytes)} > ${bytes(limitBytes)}; one step would take ≈ ${duration(seconds)} ` +
+      `${dims.gridSize}×${dims.gridSize} = ${dims.numPatches} patches ` +
+      `(data.crop_size ${dims.imageSize} / mask.patch_size ${dims.patchSize}), ` +
+      `predictor ${dims.predEmbedDim} × ${dims.predDepth}: ` +
+      `${count(e.encoderParams + e.predictorParams)} parameters × 4 bytes × 4–5 copies ` +
+      `(weights, EMA target, gradients, Adam moments) = ${bytes(e.stateBytes)}, ` +
+      `plus activations for data.batch_size ${batchSize} ≈ ${bytes(e.activationBytes)}, ` +
+      `in all ≈ ${bytes(e.totalBytes)} > ${bytes(limitBytes)}; one step would take ≈ ${duration(seconds)} ` +
       `on this machine's ${cores} core(s)`,
     "lower meta.depth / meta.embed_dim, data.crop_size (or raise mask.patch_size) or data.batch_size",
   );

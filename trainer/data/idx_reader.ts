@@ -77,7 +77,10 @@ export function gunzipIfNeeded(bytes: Uint8Array, name: string): Uint8Array {
     return new Uint8Array(gunzipSync(bytes, declared === undefined ? {} : { maxOutputLength: declared + 1 }));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) {
-      throw new DataError(`${name}: inflates to more than the ${declared} bytes its IDX header declares (a gzip bomb?)`, "download the file again from its source");
+      throw new DataError(
+        `${name}: inflates to more than the ${declared} bytes its IDX header declares (a gzip bomb?)`,
+        "download the file again from its source",
+      );
     }
     throw new DataError(
       `${name}: gzip data is damaged (${(err as Error).message})`,
@@ -86,7 +89,7 @@ export function gunzipIfNeeded(bytes: Uint8Array, name: string): Uint8Array {
   }
 }
 
-/** Header + data bytes the IDX header at the start of a .gz declares; DataError when over the limits; undefined when unreadable. */
+/** Header + data bytes the IDX header of a .gz declares; DataError when over the limits, undefined when unreadable. */
 function declaredIdxBytes(gz: Uint8Array, name: string): number | undefined {
   let head: Uint8Array;
   try {
@@ -103,13 +106,20 @@ function declaredIdxBytes(gz: Uint8Array, name: string): number | undefined {
   if ((magic !== IDX_IMAGES_MAGIC && magic !== IDX_LABELS_MAGIC) || head.length < 4 + 4 * ndims) return undefined;
   const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
   const total = 4 + 4 * ndims + dims.reduce((a, b) => a * b, 1);
-  const hint = "this is not the dataset it claims to be: download the file again; IDX files over 2 GiB are not supported (use an image folder)";
+  const hint =
+    "this is not the dataset it claims to be: download the file again; IDX files over 2 GiB are not supported " +
+    "(use an image folder)";
   if (total > MAX_IDX_BYTES) {
-    throw new DataError(`${name}: its IDX header declares dims [${dims.join(", ")}] = ${total} bytes, over the ${MAX_IDX_BYTES}-byte limit`, hint);
+    throw new DataError(
+      `${name}: its IDX header declares dims [${dims.join(", ")}] = ${total} bytes, ` +
+        `over the ${MAX_IDX_BYTES}-byte limit`,
+      hint,
+    );
   }
   if (total > gz.length * MAX_DEFLATE_RATIO) {
     throw new DataError(
-      `${name}: its IDX header declares dims [${dims.join(", ")}] = ${total} bytes, but ${gz.length} gzip bytes inflate to at most ${gz.length * MAX_DEFLATE_RATIO}`,
+      `${name}: its IDX header declares dims [${dims.join(", ")}] = ${total} bytes, ` +
+        `but ${gz.length} gzip bytes inflate to at most ${gz.length * MAX_DEFLATE_RATIO}`,
       hint,
     );
   }

@@ -33,11 +33,18 @@ export function isShardWorkOrShardKey(key: string): boolean {
 export function refuseOverlappingSourceAndOutput(source: ObjectStore, output: ObjectStore): void {
   const a = comparable(source.baseUri);
   const b = comparable(output.baseUri);
-  const inside = (inner: string, outer: string) => inner === outer || inner.startsWith(outer.endsWith("/") ? outer : `${outer}/`);
+  const inside = (inner: string, outer: string) =>
+    inner === outer || inner.startsWith(outer.endsWith("/") ? outer : `${outer}/`);
   if (!inside(a, b) && !inside(b, a)) return;
-  const what = a === b ? "are the same folder" : inside(b, a) ? "overlap: --out lies inside --source" : "overlap: --source lies inside --out";
+  const what =
+    a === b
+      ? "are the same folder"
+      : inside(b, a)
+        ? "overlap: --out lies inside --source"
+        : "overlap: --source lies inside --out";
   throw new ConfigError(
-    `--source ${source.baseUri} and --out ${output.baseUri} ${what}; sharding writes shards/ and manifest.json there and would mix them with the source files`,
+    `--source ${source.baseUri} and --out ${output.baseUri} ${what}; sharding writes shards/ and ` +
+      "manifest.json there and would mix them with the source files",
     `choose an --out outside the source folder, e.g. ${suggestion(source.baseUri)}`,
   );
 }
@@ -56,8 +63,10 @@ export async function refuseForeignFiles(output: ObjectStore): Promise<void> {
     if (count > 1000) break;
   }
   if (count === 0) return;
+  const more = count > foreign.length ? `, … ${count > 1000 ? "over 1000" : count} in all` : "";
   throw new ConfigError(
-    `--out ${output.baseUri} holds files ijepa shard did not write (${foreign.join(", ")}${count > foreign.length ? `, … ${count > 1000 ? "over 1000" : count} in all` : ""}); it shards only into an empty folder or one of its own datasets`,
+    `--out ${output.baseUri} holds files ijepa shard did not write (${foreign.join(", ")}${more}); ` +
+      "it shards only into an empty folder or one of its own datasets",
     "choose an empty or new --out folder (it is created); nothing was written",
   );
 }

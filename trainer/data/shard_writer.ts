@@ -296,7 +296,9 @@ function referencedShardKeys(manifest: DatasetManifest): Set<string> {
 async function removeWorkFiles(output: ObjectStore, keep: ReadonlySet<string>): Promise<void> {
   const doomed: string[] = [];
   for (const prefix of [PARTS_PREFIX, SHARDS_PREFIX]) {
-    for await (const info of output.list(prefix)) if (!keep.has(info.key) && isShardWorkOrShardKey(info.key)) doomed.push(info.key);
+    for await (const info of output.list(prefix)) {
+      if (!keep.has(info.key) && isShardWorkOrShardKey(info.key)) doomed.push(info.key);
+    }
   }
   for (const key of doomed) await output.delete(key);
 }

@@ -32,7 +32,10 @@ export async function readIdxPair(store: ObjectStore, imagesKey: string, labelsK
     for (const key of [imagesKey, labelsKey]) {
       const size = (await store.head(key))?.sizeBytes ?? 0;
       if (size > MAX_IDX_BYTES) {
-        throw new DataError(`${store.uriOf(key)} is ${size} bytes, over the ${MAX_IDX_BYTES}-byte limit for one IDX file`, "use an image folder for datasets this large");
+        throw new DataError(
+          `${store.uriOf(key)} is ${size} bytes, over the ${MAX_IDX_BYTES}-byte limit for one IDX file`,
+          "use an image folder for datasets this large",
+        );
       }
     }
     const [imageBytes, labelBytes] = await Promise.all([store.get(imagesKey), store.get(labelsKey)]);

@@ -28,7 +28,9 @@ const defaultIo: ExportCommandIo = { stdout: process.stdout };
 export async function runExportCommand(opts: ExportCommandOptions, io: ExportCommandIo = defaultIo): Promise<ExportResult> {
   if (opts.format === "tfjs") await ensureBackend();
   const normalization = opts.mean !== undefined || opts.std !== undefined ? { mean: opts.mean ?? [], std: opts.std ?? [] } : undefined;
-  const result = await exportEncoder({ checkpoint: opts.checkpoint, format: opts.format as ExportFormat, to: opts.to, normalization, force: opts.force }, { openStore: io.openStore });
+  const format = opts.format as ExportFormat;
+  const options = { checkpoint: opts.checkpoint, format, to: opts.to, normalization, force: opts.force };
+  const result = await exportEncoder(options, { openStore: io.openStore });
   for (const line of formatExport(result)) io.stdout.write(line + "\n");
   return result;
 }

@@ -78,7 +78,8 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
 
   await refuseForeignExportFiles(target, options.format, Boolean(options.force));
   const encoder = await readTargetEncoder(options.checkpoint, deps);
-  refuseNonFiniteWeights(encoder.tensors, encoder.folder, "export an earlier checkpoint of the run (its weights are finite), e.g. --checkpoint <run>/checkpoints/<step>/");
+  const earlier = "export an earlier checkpoint (with finite weights): --checkpoint <run>/checkpoints/<step>/";
+  refuseNonFiniteWeights(encoder.tensors, encoder.folder, earlier);
   const { normalization, missing } = await chooseNormalization(encoder, options.normalization);
   const provenance = { step: encoder.step, epoch: encoder.epoch, source: encoder.folder, checkpointWrittenAt: encoder.writtenAt, configName: encoder.configName };
   const files: ExportedFile[] = [];

@@ -17,7 +17,11 @@ const WEIGHTS_FILE: Record<ExportFormat, string> = { safetensors: SAFETENSORS_WE
  * unless the folder holds an earlier export of this format (its marker is one of ours) or `force` is set:
  * a folder with a user's README.md is not ours to rewrite. Other files in the folder are never touched.
  */
-export async function refuseForeignExportFiles(target: ObjectStore, format: ExportFormat, force: boolean): Promise<void> {
+export async function refuseForeignExportFiles(
+  target: ObjectStore,
+  format: ExportFormat,
+  force: boolean,
+): Promise<void> {
   if (force) return;
   const marker = MARKER_FILE[format];
   if (await isOurMarker(target, marker)) return;
@@ -25,7 +29,8 @@ export async function refuseForeignExportFiles(target: ObjectStore, format: Expo
   for (const key of [WEIGHTS_FILE[format], README_FILE, marker]) if (await target.head(key)) present.push(key);
   if (present.length === 0) return;
   throw new WouldOverwriteError(
-    `--to ${target.baseUri} holds ${present.join(", ")}, not written by an ijepa ${format} export; exporting there would overwrite ${present.length > 1 ? "them" : "it"}`,
+    `--to ${target.baseUri} holds ${present.join(", ")}, not written by an ijepa ${format} export; ` +
+      `exporting there would overwrite ${present.length > 1 ? "them" : "it"}`,
     "export into an empty or new folder, or pass --force if those files may be replaced",
   );
 }

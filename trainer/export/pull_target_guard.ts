@@ -24,9 +24,14 @@ export async function refuseForeignPullTarget(target: ObjectStore, runUri: strin
     if (found.length < 3) found.push(info.key);
   }
   if (count === 0) return;
-  const what = marker ? `a pull of another run (${marker.run})` : (await target.head("checkpoints/latest.json")) ? "another run" : "files";
+  const what = marker
+    ? `a pull of another run (${marker.run})`
+    : (await target.head("checkpoints/latest.json"))
+      ? "another run"
+      : "files";
   throw new WouldOverwriteError(
-    `--to ${target.baseUri} already holds ${what}: ${found.join(", ")}${count > found.length ? `, … ${count} files in all` : ""}; pulling ${runUri} there would overwrite them`,
+    `--to ${target.baseUri} already holds ${what}: ${found.join(", ")}` +
+      `${count > found.length ? `, … ${count} files in all` : ""}; pulling ${runUri} there would overwrite them`,
     "pull into an empty or new folder, or pass --force if those files may be replaced",
   );
 }

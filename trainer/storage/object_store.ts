@@ -2,12 +2,14 @@
 import type { Readable } from "node:stream";
 import { CorruptDataError, IjepaError } from "../errors.js";
 
-/** A key with "..", a leading "/" or an empty segment: it would reach outside the store (a tampered manifest, a typo). */
+/** A key with "..", a leading "/" or an empty segment would reach outside the store (a tampered manifest, a typo). */
 export class InvalidKeyError extends IjepaError {
   constructor(key: string) {
     super(
-      `invalid object key ${JSON.stringify(key)}: keys are relative paths inside the store, without "..", a leading "/" or empty segments`,
-      'use a relative path like "checkpoints/latest.json"; if a manifest or pointer holds this key, it was edited or damaged: write it again',
+      `invalid object key ${JSON.stringify(key)}: keys are relative paths inside the store, ` +
+        'without "..", a leading "/" or empty segments',
+      'use a relative path like "checkpoints/latest.json"; a manifest or pointer holding this key was edited ' +
+        "or damaged: write it again",
     );
   }
 }

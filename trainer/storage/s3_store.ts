@@ -44,9 +44,12 @@ export interface S3ObjectStoreOptions {
   region?: string;
   /** Attempts per request, first one included, for the SDK and for this store's own retries. Default: env AWS_MAX_ATTEMPTS, else 5. */
   maxAttempts?: number;
-  /** A connection idle this long (no response, or a body that stops) fails and is retried. Default: env IJEPA_S3_SOCKET_TIMEOUT_MS, else 30 s. */
+  /**
+   * A connection idle this long (no response, or a body that stops) fails and is retried.
+   * Default: env IJEPA_S3_SOCKET_TIMEOUT_MS, else 30 s.
+   */
   socketTimeoutMs?: number;
-  /** A connection not established within this fails and is retried. Default: env IJEPA_S3_CONNECT_TIMEOUT_MS, else 10 s. */
+  /** A connection not made within this fails and is retried. Default: env IJEPA_S3_CONNECT_TIMEOUT_MS, else 10 s. */
   connectionTimeoutMs?: number;
   /** Keys per ListObjectsV2 page (at most 1000). */
   listPageSize?: number;
@@ -476,8 +479,9 @@ export class S3ObjectStore implements ObjectStore {
     }
     if (isConnectionError(err)) {
       return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
-        `no answer from the S3 endpoint ${this.endpointLabel} (timeouts: ${this.timeoutsLabel}): check that it is the right ` +
-          "endpoint and that it is up and reachable (IJEPA_S3_ENDPOINT); raise IJEPA_S3_SOCKET_TIMEOUT_MS for a slow one");
+        `no answer from the S3 endpoint ${this.endpointLabel} (timeouts: ${this.timeoutsLabel}): ` +
+          "check that it is the right endpoint and that it is up and reachable (IJEPA_S3_ENDPOINT); " +
+          "raise IJEPA_S3_SOCKET_TIMEOUT_MS for a slow one");
     }
     return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
       isRetryable(err)

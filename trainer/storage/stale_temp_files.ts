@@ -1,4 +1,4 @@
-// Temp files a killed writer left in a local run folder (".<name>.tmp-<pid>-<12 hex>"), found and removed on the next start.
+// Temp files a killed writer left in a local run (".<name>.tmp-<pid>-<12 hex>"), removed on the next start.
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import { CHECKPOINTS_PREFIX, REPORT_PREFIX } from "../run/run_layout.js";

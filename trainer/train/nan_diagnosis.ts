@@ -21,8 +21,9 @@ export function refuseConstantData(origin: string, mean: readonly number[], std:
   std.forEach((s, c) => {
     if (Number.isFinite(s) && s >= MIN_DATA_STD) return;
     const level = Number.isFinite(mean[c]) ? ` (every pixel is ${Math.round(mean[c] * 255)} of 255)` : "";
+    const shown = s < MIN_DATA_STD && s > 0 ? `${s.toExponential(1)} ≈ 0` : s;
     throw new DataError(
-      `${origin}: channel ${c} of the training images has std ${s < MIN_DATA_STD && s > 0 ? `${s.toExponential(1)} ≈ 0` : s}${level}: ` +
+      `${origin}: channel ${c} of the training images has std ${shown}${level}: ` +
         "the pixels are all equal, so normalised inputs would be 0/0 (NaN) or carry nothing to learn",
       "check the dataset (blank or unreadable images?) and shard it again from the real images",
     );
@@ -47,5 +48,9 @@ export function firstNonFinite(tensors: Iterable<NamedData>): { name: string; ba
 export function refuseNonFiniteWeights(tensors: Iterable<NamedData>, uri: string, hint: string): void {
   const found = firstNonFinite(tensors);
   if (!found) return;
-  throw new CorruptDataError(uri, `tensor ${found.name} holds ${found.bad} NaN/Inf value(s) of ${found.total}: the weights are broken`, hint);
+  throw new CorruptDataError(
+    uri,
+    `tensor ${found.name} holds ${found.bad} NaN/Inf value(s) of ${found.total}: the weights are broken`,
+    hint,
+  );
 }

@@ -1,4 +1,4 @@
-// What `ijepa train` refuses to overwrite: a folder it did not make, and checkpoints later than the step it resumes from.
+// What `ijepa train` refuses to overwrite: a folder it did not make, checkpoints later than the step it resumes from.
 import { listCheckpoints } from "../checkpoint/checkpoint_store.js";
 import { WouldOverwriteError } from "../errors.js";
 import { CHECKPOINTS_PREFIX, CONFIG_KEY, LOCKS_PREFIX, METRICS_KEY, REPORT_PREFIX } from "../run/run_layout.js";
@@ -33,15 +33,22 @@ export async function refuseForeignRunFolder(store: ObjectStore, force: boolean)
  * Resuming from `step` when later checkpoints exist rewrites the run's history: they and the metrics after
  * `step` are replaced as training passes them again. Refused unless `force`; returns the later steps.
  */
-export async function refuseRewritingHistory(store: ObjectStore, step: number, latestStep: number | undefined, force: boolean): Promise<number[]> {
+export async function refuseRewritingHistory(
+  store: ObjectStore,
+  step: number,
+  latestStep: number | undefined,
+  force: boolean,
+): Promise<number[]> {
   const later = (await listCheckpoints(store)).filter((c) => c.complete && c.step > step).map((c) => c.step);
   if (latestStep !== undefined && latestStep > step && !later.includes(latestStep)) later.push(latestStep);
   later.sort((a, b) => a - b);
   if (later.length === 0 || force) return later;
   throw new WouldOverwriteError(
-    `--resume-from ${step} in ${store.baseUri}, whose latest checkpoint is step ${later.at(-1)}, would rewrite its history: ` +
+    `--resume-from ${step} in ${store.baseUri}, whose latest checkpoint is step ${later.at(-1)}, ` +
+      "would rewrite its history: " +
       `checkpoint(s) ${later.join(", ")} and the metrics after step ${step} would be replaced`,
-    `continue from the latest with --resume; or keep a copy first (ijepa pull --run ${store.baseUri} --which ${later.at(-1)} --to <dir>) ` +
+    "continue from the latest with --resume; or keep a copy first " +
+      `(ijepa pull --run ${store.baseUri} --which ${later.at(-1)} --to <dir>) ` +
       `and pass --force to train from step ${step} anyway`,
   );
 }

@@ -131,9 +131,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   // Everything that only reads comes before the lock, so a refused command leaves every file as it was.
   const latest = await readLatestPointer(store);
   refuseNewRunOverRun(store, wantResume, latest);
-  if (!wantResume) await refuseForeignRunFolder(store, Boolean(options.force));
+  const force = Boolean(options.force);
+  if (!wantResume) await refuseForeignRunFolder(store, force);
   let later: number[] = [];
-  if (options.resumeFrom !== undefined) later = await refuseRewritingHistory(store, options.resumeFrom, latest?.step, Boolean(options.force));
+  if (options.resumeFrom !== undefined) {
+    later = await refuseRewritingHistory(store, options.resumeFrom, latest?.step, force);
+  }
   const checkpoint = wantResume ? await loadCheckpoint<TrainState>(store, options.resumeFrom ?? "latest") : undefined;
   if (checkpoint) checkResumedCheckpoint(store, checkpoint);
   const base = checkpoint ? checkpoint.state.config : options.config;
@@ -157,7 +160,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     refuseConstantData(source.info.origin, source.info.mean, source.info.std);
     // Before the model is built: a config this machine cannot hold is refused with the arithmetic.
     const dims = resolveModelDims(config, source.info.channels);
-    refuseUnfitConfig(`the config of ${store.baseUri}`, dims, config.data.batch_size, config.mask.num_pred_masks, machineMemoryBytes(), "this machine has");
+    const { batch_size } = config.data;
+    const what = `the config of ${store.baseUri}`;
+    refuseUnfitConfig(what, dims, batch_size, config.mask.num_pred_masks, machineMemoryBytes(), "this machine has");
     const configName = options.configName ?? checkpoint?.state.configName ?? "config";
     const lock = await takeTrainingLock(store, { owner: options.lockOwner });
     try {
@@ -165,12 +170,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const now = await readLatestPointer(store);
       refuseNewRunOverRun(store, wantResume, now);
       if (checkpoint && options.resumeFrom === undefined && now?.step !== checkpoint.step) {
-        throw new IjepaError(`${store.baseUri} moved on to step ${now?.step} while this trainer started`, "run the same command again");
+        const moved = `${store.baseUri} moved on to step ${now?.step} while this trainer started`;
+        throw new IjepaError(moved, "run the same command again");
       }
       const cleaned = await removeStaleRunTempFiles(store);
-      if (cleaned.length > 0) log(`removed ${cleaned.length} temp file(s) a killed writer left behind (e.g. ${cleaned[0]})`);
-      if (later.length > 0) log(`note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${later.join(", ")} as training passes them`);
-      return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log, lock });
+      if (cleaned.length > 0) log(`removed ${cleaned.length} temp file(s) killed writers left (e.g. ${cleaned[0]})`);
+      if (later.length > 0) {
+        const replaced = later.join(", ");
+        log(`note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${replaced} as it goes`);
+      }
+      const ctx = { options, config, configName, seed, data, source, store, backend, checkpoint, log, lock };
+      return await runTraining(ctx);
     } finally {
       await lock.end();
     }
@@ -488,7 +498,7 @@ class TrainingRun {
 /** A checkpoint to resume from: its state.json by schema, its weights and Adam moments finite. */
 function checkResumedCheckpoint(store: ObjectStore, checkpoint: LoadedCheckpoint<TrainState>): void {
   validateTrainState(checkpoint.state, store.uriOf(checkpoint.prefix + STATE_FILE), checkpoint.step);
-  const hint = "resume from an earlier checkpoint with --resume-from <step> (and lower optimization.lr if the run diverged)";
+  const hint = "resume from an earlier checkpoint with --resume-from <step> (and lower optimization.lr if it diverged)";
   refuseNonFiniteWeights(named(checkpoint.model), store.uriOf(checkpoint.prefix + MODEL_FILE), hint);
   refuseNonFiniteWeights(named(checkpoint.optimizer), store.uriOf(checkpoint.prefix + OPTIMIZER_FILE), hint);
 }

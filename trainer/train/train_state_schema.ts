@@ -37,7 +37,12 @@ export function validateTrainState(state: unknown, stateUri: string, step: numbe
   const hint = `resume from another checkpoint with --resume-from <step>, or restore ${stateUri} from a backup`;
   const parsed = trainStateSchema.safeParse(state);
   if (!parsed.success) throw new CorruptDataError(stateUri, `state: ${describeZodIssues(parsed.error, "state")}`, hint);
-  if (parsed.data.step !== step) throw new CorruptDataError(stateUri, `state.step is ${parsed.data.step}, but this is the checkpoint of step ${step}`, hint);
+  if (parsed.data.step !== step)
+    throw new CorruptDataError(
+      stateUri,
+      `state.step is ${parsed.data.step}, but this is the checkpoint of step ${step}`,
+      hint,
+    );
   try {
     return parseConfig(parsed.data.config, "state.config");
   } catch (err) {

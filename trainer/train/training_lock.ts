@@ -12,7 +12,7 @@ import {
 } from "../run/run_lock.js";
 import type { ObjectStore } from "../storage/object_store.js";
 
-/** A workflow execution that starts the trainer names itself here ("execution:<name>"): the trainer then works under its lock. */
+/** A workflow execution starting the trainer names itself here ("execution:<name>"): it then works under that lock. */
 export const RUN_LOCK_OWNER_ENV = "IJEPA_RUN_LOCK_OWNER";
 
 export interface TrainingLockOptions {
@@ -43,19 +43,25 @@ export async function takeTrainingLock(store: ObjectStore, options: TrainingLock
   const owner = options.owner ?? (fromEnv || processOwner("trainer"));
   const ownerKind: RunLockOwnerKind = owner.startsWith("execution:") ? "execution" : "trainer";
   if (!/^(execution|trainer):\S+$/.test(owner)) {
-    throw new IjepaError(`${RUN_LOCK_OWNER_ENV}=${JSON.stringify(owner)} is not a lock owner`, 'use "execution:<name>" or "trainer:<host>:<pid>"');
+    throw new IjepaError(
+      `${RUN_LOCK_OWNER_ENV}=${JSON.stringify(owner)} is not a lock owner`,
+      'use "execution:<name>" or "trainer:<host>:<pid>"',
+    );
   }
   const staleAfterSeconds = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS;
   const lock = await acquireRunLock(store, { owner, ownerKind, staleAfterSeconds, isHolderAlive: localProcessAlive });
   const tookIt = options.owner !== undefined || !fromEnv;
   let lost: unknown;
   // Four heartbeats per stale period: a slow step or a slow store never makes a live trainer look dead.
-  const timer = setInterval(() => {
-    lock.heartbeat().catch((err: unknown) => {
-      // Someone took the run over: stop at the next checkpoint. A store hiccup is retried by the next beat.
-      if (err instanceof RunLockLostError) lost ??= err;
-    });
-  }, (staleAfterSeconds * 1000) / 4);
+  const timer = setInterval(
+    () => {
+      lock.heartbeat().catch((err: unknown) => {
+        // Someone took the run over: stop at the next checkpoint. A store hiccup is retried by the next beat.
+        if (err instanceof RunLockLostError) lost ??= err;
+      });
+    },
+    (staleAfterSeconds * 1000) / 4,
+  );
   timer.unref();
   return {
     owner,
@@ -71,7 +77,7 @@ export async function takeTrainingLock(store: ObjectStore, options: TrainingLock
 }
 
 async function releaseQuietly(lock: RunLock): Promise<void> {
-  // A release that fails (store gone) leaves a lock that goes stale and is taken over: not worth masking the run's outcome.
+  // A release that fails (store gone) leaves a lock that goes stale and is taken over: not worth hiding the outcome.
   await lock.release().catch(() => undefined);
 }
 
