@@ -1,7 +1,7 @@
 // The `ijepa` command line: one line per command (its module in bin/commands/ parses the flags and calls the
 // core), and how errors end the process. Nothing else knows about argv.
 import { Command } from "commander";
-import { IjepaError } from "../trainer/errors.js";
+import { formatCliError } from "../trainer/system_errors.js";
 import { InterruptedError } from "../trainer/train/train_loop.js";
 import { registerExport } from "./commands/export.js";
 import { registerProbe } from "./commands/probe.js";
@@ -35,12 +35,9 @@ try {
     console.error(`stopped: ${err.message}`);
     process.exit(130);
   }
-  if (err instanceof IjepaError) {
-    console.error(`error: ${err.message}`);
-    process.exit(1);
-  }
-  // Anything else is a bug or an environment problem: show where it came from. (Rethrowing would let
-  // the wasm backend's own process-level handler print its minified glue code instead.)
-  console.error(`error: ${(err as Error)?.stack ?? String(err)}`);
+  // One message naming the thing and the fix; a system or runtime error is explained the same way, with the
+  // stack trace only under IJEPA_DEBUG=1. (Rethrowing would let the wasm backend's own process-level handler
+  // print its minified glue code instead.)
+  console.error(formatCliError(err));
   process.exit(1);
 }

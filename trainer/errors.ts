@@ -35,6 +35,9 @@ export class CorruptDataError extends IjepaError {
 /** Input data that cannot be used as given (wrong shape, wrong format, empty). */
 export class DataError extends IjepaError {}
 
+/** A command would overwrite what it did not write (a user's files, another run, later history); `--force` may. */
+export class WouldOverwriteError extends IjepaError {}
+
 /** Training produced a non-finite loss; the last good checkpoint is left as it was. */
 export class NonFiniteLossError extends IjepaError {
   readonly step: number;

@@ -18,8 +18,10 @@ export function registerExport(program: Command): void {
     .requiredOption("--to <dir|uri>", "output folder")
     .option("--mean <m,...>", "per-channel input mean, when the checkpoint does not record it", numbers("--mean"))
     .option("--std <s,...>", "per-channel input std, when the checkpoint does not record it", numbers("--std"))
+    .option("--force", "overwrite a README.md (or weights, config) in --to that an earlier export did not write")
     .action(async (o) => {
-      await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std });
+      const force = Boolean(o.force);
+      await runExportCommand({ checkpoint: o.checkpoint, format: o.format, to: o.to, mean: o.mean, std: o.std, force });
     });
 }
 
@@ -31,6 +33,8 @@ export interface ExportCommandOptions {
   /** Per-channel input mean and std, for when the training data cannot be reached (both or neither). */
   mean?: number[];
   std?: number[];
+  /** Overwrite files of the export's names that an earlier export of this format did not write. */
+  force?: boolean;
 }
 
 export interface ExportCommandIo {
@@ -46,7 +50,9 @@ export async function runExportCommand(opts: ExportCommandOptions, io: ExportCom
   const { exportEncoder } = await import("../../trainer/export/export_encoder.js");
   if (opts.format === "tfjs") await ensureBackend();
   const normalization = opts.mean !== undefined || opts.std !== undefined ? { mean: opts.mean ?? [], std: opts.std ?? [] } : undefined;
-  const result = await exportEncoder({ checkpoint: opts.checkpoint, format: opts.format as ExportFormat, to: opts.to, normalization }, { openStore: io.openStore });
+  const format = opts.format as ExportFormat;
+  const options = { checkpoint: opts.checkpoint, format, to: opts.to, normalization, force: opts.force };
+  const result = await exportEncoder(options, { openStore: io.openStore });
   for (const line of formatExport(result)) io.stdout.write(line + "\n");
   return result;
 }

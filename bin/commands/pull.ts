@@ -19,8 +19,9 @@ export function registerPull(program: Command): void {
     .option("--which <latest|best|step>", "which checkpoint: latest, best (by probe metric) or a step", "latest")
     .option("--metric <name>", `probe metric for --which best (${PROBE_METRICS.join(", ")})`, "linearTop1")
     .requiredOption("--to <dir>", "local folder (resume it with ijepa train --config <dir>/config.yaml --resume --out <dir>)")
+    .option("--force", "pull into a folder holding other files (another run, yours), overwriting those of the same names")
     .action(async (o) => {
-      await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to });
+      await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to, force: Boolean(o.force) });
     });
 }
 
@@ -32,6 +33,8 @@ export interface PullCommandOptions {
   to: string;
   /** Probe metric for "best": linearTop1 (default), linearTop5 or knnTop1. */
   metric?: string;
+  /** Overwrite a folder that holds other files. */
+  force?: boolean;
 }
 
 /** Where the command writes: the list of files to stdout, progress to stderr (a bar when it is a TTY). */
@@ -60,7 +63,7 @@ export async function runPullCommand(opts: PullCommandOptions, io: PullCommandIo
   let result: PullResult;
   try {
     result = await pullRun(
-      { run: opts.run, which, to: opts.to, metric: opts.metric as ProbeMetric | undefined },
+      { run: opts.run, which, to: opts.to, metric: opts.metric as ProbeMetric | undefined, force: opts.force },
       { onProgress: reporter.update, openStore: io.openStore },
     );
   } finally {

@@ -40,6 +40,7 @@ export function registerTrain(program: Command): void {
       int("--replicas"),
     )
     .option("--no-progress", "plain log lines even on a terminal")
+    .option("--force", "overwrite what is refused otherwise: a non-run folder's files, checkpoints after --resume-from")
     .action(async (o) => {
       const configPath = o.config ? resolveConfigPath(o.config) : undefined;
       const config = configPath ? await loadConfigFile(configPath) : undefined;
@@ -66,6 +67,7 @@ export function registerTrain(program: Command): void {
         replicas: o.replicas,
         progress: terminalTrainProgress(o.progress === false ? false : undefined),
         drawMaskFigure: renderMaskFigure,
+        force: Boolean(o.force),
         stopRequested: () => stop,
       });
       const loss = result.lastLoss.toFixed(5);

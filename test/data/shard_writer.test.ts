@@ -97,7 +97,7 @@ describe("shardDataset on IDX", () => {
 });
 
 describe("plan / work / finalize", () => {
-  it("produces the same manifest as the whole job, re-running a chunk rewrites nothing, finalize removes parts/", async () => {
+  it("produces the same manifest as the whole job, re-running a chunk rewrites nothing, finalize removes its work folder", async () => {
     const src = await writeIdxFolder(tempDir(), { train: 23, test: 9 });
     const whole = tempDir();
     const fanned = tempDir();
@@ -118,7 +118,7 @@ describe("plan / work / finalize", () => {
     expect(await snapshotEtags(fanned)).toEqual(before);
     const manifest = await finalizeShards(input, plan);
     expect(withoutTime(manifest)).toEqual(withoutTime(expected));
-    expect(await exists(path.join(fanned, "parts"))).toBe(false);
+    expect(await exists(path.join(fanned, ".ijepa-shard-work"))).toBe(false);
     expect((await writeShardChunk(input, plan.chunks[0])).reused).toBe("manifest");
   });
 

@@ -92,11 +92,13 @@ describe("pullRun", () => {
       "metrics.jsonl",
       "probe/00000002.json",
       "probe/history.jsonl",
+      "pulled-from.json",
       "report/loss.png",
       "report/masks.png",
       "report/report.html",
     ]);
-    for (const key of filesUnder(to).filter((k) => k !== "checkpoints/latest.json")) {
+    expect(JSON.parse(readFileSync(path.join(to, "pulled-from.json"), "utf8"))).toEqual({ run });
+    for (const key of filesUnder(to).filter((k) => k !== "checkpoints/latest.json" && k !== "pulled-from.json")) {
       expect(readFileSync(path.join(to, key)).equals(readFileSync(path.join(run, key))), key).toBe(true);
     }
     expect(JSON.parse(readFileSync(path.join(to, "checkpoints/latest.json"), "utf8"))).toMatchObject({ step: 3, prefix: "checkpoints/00000003/" });
@@ -191,7 +193,7 @@ describe("pullRun", () => {
     const to = tempDir("progress");
     await pullRun({ run, which: 1, to }, { onProgress: (p) => events.push(p) });
     const pulledBytes = filesUnder(to)
-      .filter((k) => k !== "checkpoints/latest.json")
+      .filter((k) => k !== "checkpoints/latest.json" && k !== "pulled-from.json")
       .reduce((n, k) => n + statSync(path.join(to, k)).size, 0);
     expect(events.length).toBeGreaterThan(5);
     for (let i = 1; i < events.length; i++) expect(events[i].bytesDone).toBeGreaterThanOrEqual(events[i - 1].bytesDone);

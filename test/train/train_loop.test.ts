@@ -72,8 +72,9 @@ describe("train()", () => {
     await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 5, log: () => {} });
     const latestBefore = readFileSync(path.join(out, "checkpoints/latest.json"), "utf8");
     const modelBefore = readFileSync(path.join(out, "checkpoints/00000005/model.safetensors"));
-    // std 0 in the normalisation turns every pixel into ±Inf/NaN: the first step's loss is NaN.
-    const broken = squaresSource(320, 0);
+    // A NaN mean in the normalisation turns every input into NaN: the first step's loss is NaN.
+    const squares = squaresSource(320);
+    const broken = { ...squares, info: { ...squares.info, mean: [Number.NaN] } };
     const err = await train({ config, configName: "smoke", out, source: broken, replicas: 1, resume: true, maxSteps: 10, log: () => {} }).catch((e) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect((err as NonFiniteLossError).step).toBe(5);

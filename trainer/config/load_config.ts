@@ -1,5 +1,5 @@
 // Reads a YAML config, validates it against the schema, and turns every problem into one line naming the key.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import type { z } from "zod";
 import { ConfigError } from "../errors.js";
@@ -7,15 +7,36 @@ import { trainConfigSchema, type TrainConfig } from "./schema.js";
 import { resolveModelDims } from "../models/model_dims.js";
 import { maskOptionsFromConfig } from "../masks/mask_config.js";
 import { MultiBlockMaskSampler } from "../masks/multiblock.js";
+import { ABSOLUTE_MAX_BYTES, refuseUnfitConfig } from "./resource_estimate.js";
+
+/** A config is a few KB; anything past this is not one (and a 50 MB list would take minutes and GBs to parse). */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Loads and validates a config file. Throws ConfigError whose message names the file and the key. */
 export async function loadConfigFile(path: string): Promise<TrainConfig> {
   let text: string;
   try {
+    // A folder, a device (/dev/zero never ends) or a huge file is refused before a byte is read.
+    const st = await stat(path);
+    if (!st.isFile()) {
+      throw new ConfigError(
+        `config ${path} is ${st.isDirectory() ? "a folder" : "not a regular file"}`,
+        "pass --config with a YAML file such as configs/smoke.yaml, or a preset name",
+      );
+    }
+    if (st.size > MAX_CONFIG_BYTES) {
+      throw new ConfigError(
+        `config ${path} is ${st.size} bytes, over the ${MAX_CONFIG_BYTES} bytes a config may have (presets: ~2 KB)`,
+        "pass a config file of the official sections (data, mask, meta, optimization, logging)",
+      );
+    }
     text = await readFile(path, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
       throw new ConfigError(`config file not found: ${path}`, "pass --config with a path such as configs/smoke.yaml");
+    }
+    if ((err as NodeJS.ErrnoException).code === "EISDIR") {
+      throw new ConfigError(`config ${path} is a folder`, "pass --config with a YAML file");
     }
     throw err;
   }
@@ -29,6 +50,9 @@ export function parseConfig(source: string | unknown, origin = "config"): TrainC
     try {
       raw = parseYaml(source);
     } catch (err) {
+      if (err instanceof RangeError) {
+        throw new ConfigError(`${origin}: nested too deeply to be a config`, "use the official sections");
+      }
       throw new ConfigError(`${origin}: not valid YAML: ${(err as Error).message.split("\n")[0]}`, "fix the YAML syntax");
     }
   }
@@ -50,11 +74,16 @@ function checkConsistency(config: TrainConfig, origin: string): void {
       "choose a crop size that the patch size divides (e.g. 28 with patch 4)",
     );
   }
+  let dims: ReturnType<typeof resolveModelDims>;
   try {
-    resolveModelDims(config);
+    dims = resolveModelDims(config);
   } catch (err) {
     throw new ConfigError(`${origin}: ${(err as Error).message}`);
   }
+  // Before the mask sampler (whose tables grow with the patch grid) or anything else is built: a config
+  // no machine could hold is refused here; `ijepa train` checks against this machine's memory again.
+  const { batch_size } = config.data;
+  refuseUnfitConfig(origin, dims, batch_size, config.mask.num_pred_masks, ABSOLUTE_MAX_BYTES, "any machine we know");
   // Impossible masks (e.g. the official min_keep 10 on a 7×7 grid) are refused here, before any data is read.
   try {
     new MultiBlockMaskSampler(maskOptionsFromConfig(config));

@@ -1,5 +1,5 @@
 // Reader for MNIST-style IDX files (raw or .gz): the images/labels pair of each split, as uint8 NHWC + int labels.
-import { gunzipSync } from "node:zlib";
+import { constants as zlibConstants, gunzipSync } from "node:zlib";
 import { DataError, NotFoundError } from "../errors.js";
 import { LocalObjectStore } from "../storage/local_store.js";
 import type { ObjectStore } from "../storage/object_store.js";
@@ -60,17 +60,70 @@ export function findIdxSplitKeys(keys: readonly string[], split: SplitName): Idx
   return images && labels ? { images, labels } : undefined;
 }
 
-/** Decompresses gzip bytes (recognised by their magic); returns other bytes as they are. */
+/** The most bytes one IDX file may hold once inflated (Fashion-MNIST's largest is 47 MB). */
+export const MAX_IDX_BYTES = 2 * 1024 ** 3;
+/** Deflate cannot shrink data by more than ~1032:1, so a .gz that declares more than this per byte lies (a bomb). */
+const MAX_DEFLATE_RATIO = 1032;
+
+/**
+ * Decompresses gzip bytes (recognised by their magic); returns other bytes as they are. The IDX header
+ * is inflated first and its declared size checked against MAX_IDX_BYTES and what the compressed size
+ * can hold; the whole file is then inflated with that size as a hard cap, so a gzip bomb stops there.
+ */
 export function gunzipIfNeeded(bytes: Uint8Array, name: string): Uint8Array {
   if (bytes.length < 2 || bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const declared = declaredIdxBytes(bytes, name);
   try {
-    return new Uint8Array(gunzipSync(bytes));
+    return new Uint8Array(gunzipSync(bytes, declared === undefined ? {} : { maxOutputLength: declared + 1 }));
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) {
+      throw new DataError(
+        `${name}: inflates to more than the ${declared} bytes its IDX header declares (a gzip bomb?)`,
+        "download the file again from its source",
+      );
+    }
     throw new DataError(
       `${name}: gzip data is damaged (${(err as Error).message})`,
       "download the file again; `gzip -t` on it should report no error",
     );
   }
+}
+
+/** Header + data bytes the IDX header of a .gz declares; DataError when over the limits, undefined when unreadable. */
+function declaredIdxBytes(gz: Uint8Array, name: string): number | undefined {
+  let head: Uint8Array;
+  try {
+    // Only the first compressed bytes, flushed without the end of the stream: at most a few MB come out.
+    head = gunzipSync(gz.subarray(0, 4096), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return undefined; // damaged: the full inflate below names the problem
+  }
+  if (head.length < 4) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  const magic = view.getUint32(0, false);
+  const ndims = magic & 0xff;
+  // Not one of ours (a wrong magic): parseIdx names the problem after the full inflate.
+  if ((magic !== IDX_IMAGES_MAGIC && magic !== IDX_LABELS_MAGIC) || head.length < 4 + 4 * ndims) return undefined;
+  const dims = Array.from({ length: ndims }, (_, i) => view.getUint32(4 + 4 * i, false));
+  const total = 4 + 4 * ndims + dims.reduce((a, b) => a * b, 1);
+  const hint =
+    "this is not the dataset it claims to be: download the file again; IDX files over 2 GiB are not supported " +
+    "(use an image folder)";
+  if (total > MAX_IDX_BYTES) {
+    throw new DataError(
+      `${name}: its IDX header declares dims [${dims.join(", ")}] = ${total} bytes, ` +
+        `over the ${MAX_IDX_BYTES}-byte limit`,
+      hint,
+    );
+  }
+  if (total > gz.length * MAX_DEFLATE_RATIO) {
+    throw new DataError(
+      `${name}: its IDX header declares dims [${dims.join(", ")}] = ${total} bytes, ` +
+        `but ${gz.length} gzip bytes inflate to at most ${gz.length * MAX_DEFLATE_RATIO}`,
+      hint,
+    );
+  }
+  return total;
 }
 
 /** A decoded IDX array of unsigned bytes: its dimensions and its data (a view into the input). */

@@ -14,7 +14,15 @@ const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, "expected 64 lowercase hex 
 const count = z.number().int().nonnegative();
 
 /** One stored .npy file: key relative to the manifest's folder, its SHA-256 and length. */
-export const ShardFileSchema = z.object({ key: z.string().min(1), sha256: sha256Hex, sizeBytes: count });
+/** A key inside the dataset's folder: relative, no "..", "." or empty segments (a tampered manifest stays inside). */
+const insideKey = z
+  .string()
+  .min(1)
+  .refine(
+    (k) => !k.startsWith("/") && !/^[a-z][a-z0-9+.-]*:/i.test(k) && k.split("/").every((s) => ![".", ".."].includes(s) && s),
+    { message: 'expected a relative key inside the dataset folder, like "shards/train-00000.images.npy" (no "..")' },
+  );
+export const ShardFileSchema = z.object({ key: insideKey, sha256: sha256Hex, sizeBytes: count });
 export type ShardFile = z.infer<typeof ShardFileSchema>;
 
 /** One shard: an images .npy of shape (count, H, W, C) and a labels .npy of shape (count,). */

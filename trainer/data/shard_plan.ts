@@ -22,6 +22,8 @@ import {
   parseShardInput,
 } from "./shard_input.js";
 import { SPLIT_NAMES, type SplitName } from "./split_name.js";
+import { requireFolderLocation } from "../storage/folder_location.js";
+import { refuseForeignFiles, refuseOverlappingSourceAndOutput } from "./shard_output_guard.js";
 
 /** Recorded in every manifest and part of the fingerprint: bump `version` whenever the same input would give other bytes. */
 export const SHARDER = { name: "ijepa-aws shard", version: "1" } as const;
@@ -111,6 +113,10 @@ export function openOutput(input: ShardInput, options: ShardJobOptions = {}): Ob
 export async function planShards(rawInput: ShardInput, options: ShardJobOptions = {}): Promise<ShardPlan> {
   const input = parseShardInput(rawInput);
   const source = await openSource(input, options);
+  requireFolderLocation(input.output, "--out");
+  const output = openOutput(input, options);
+  refuseOverlappingSourceAndOutput(source.store, output);
+  await refuseForeignFiles(output);
   const listing: ObjectInfo[] = [];
   for await (const info of source.store.list("")) listing.push(info);
   if (listing.length === 0) {
@@ -134,7 +140,6 @@ export async function planShards(rawInput: ShardInput, options: ShardJobOptions 
       chunks.push({ ...unit, chunkIndex: chunks.length, fingerprint, split, shardIndex, imageShape: layout.imageShape });
     });
   }
-  const output = openOutput(input, options);
   const existing = await readManifestIfPresent(output);
   if (existing && existing.fingerprint !== fingerprint) throw outputTakenError(output, existing.fingerprint, fingerprint);
   return {

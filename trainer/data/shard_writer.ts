@@ -33,6 +33,7 @@ import {
 } from "./shard_plan.js";
 import type { SplitName } from "./split_name.js";
 import { SourceReadCache } from "./source_read_cache.js";
+import { SHARD_WORK_PREFIX, isShardWorkOrShardKey } from "./shard_output_guard.js";
 
 export { PARTS_PREFIX, PLAN_KEY, partKey } from "../run/dataset_layout.js";
 
@@ -281,11 +282,16 @@ function referencedShardKeys(manifest: DatasetManifest): Set<string> {
   return new Set([...manifest.splits.train.shards, ...manifest.splits.test.shards].flatMap((s) => [s.images.key, s.labels.key]));
 }
 
-/** Deletes parts/ and every shard file not in `keep` (leftovers of an interrupted or failed run). */
+/**
+ * Deletes the work files and every shard file not in `keep` (leftovers of an interrupted or failed run);
+ * only names the sharder writes, so nothing else in the output is ever touched.
+ */
 async function removeWorkFiles(output: ObjectStore, keep: ReadonlySet<string>): Promise<void> {
   const doomed: string[] = [];
   for (const prefix of [PARTS_PREFIX, SHARDS_PREFIX]) {
-    for await (const info of output.list(prefix)) if (!keep.has(info.key)) doomed.push(info.key);
+    for await (const info of output.list(prefix)) {
+      if (!keep.has(info.key) && isShardWorkOrShardKey(info.key)) doomed.push(info.key);
+    }
   }
   for (const key of doomed) await output.delete(key);
 }

@@ -1,6 +1,7 @@
 // Keeps the last few decoded source files of one job in memory, so planning and each chunk do not re-read a 30 MB IDX or CIFAR file.
 import type { ObjectStore } from "../storage/object_store.js";
-import { decodeIdxSplit, type IdxSplit } from "./idx_reader.js";
+import { DataError } from "../errors.js";
+import { MAX_IDX_BYTES, decodeIdxSplit, type IdxSplit } from "./idx_reader.js";
 
 /**
  * A tiny LRU keyed by source URI, for the life of one job (sources are not expected to change
@@ -28,6 +29,15 @@ export class SourceReadCache {
 /** Reads and decodes an IDX images/labels pair (checking magic, length and counts), through the cache when given. */
 export async function readIdxPair(store: ObjectStore, imagesKey: string, labelsKey: string, cache?: SourceReadCache): Promise<IdxSplit> {
   const load = async (): Promise<IdxSplit> => {
+    for (const key of [imagesKey, labelsKey]) {
+      const size = (await store.head(key))?.sizeBytes ?? 0;
+      if (size > MAX_IDX_BYTES) {
+        throw new DataError(
+          `${store.uriOf(key)} is ${size} bytes, over the ${MAX_IDX_BYTES}-byte limit for one IDX file`,
+          "use an image folder for datasets this large",
+        );
+      }
+    }
     const [imageBytes, labelBytes] = await Promise.all([store.get(imagesKey), store.get(labelsKey)]);
     return decodeIdxSplit(imageBytes, labelBytes, { images: store.uriOf(imagesKey), labels: store.uriOf(labelsKey) });
   };

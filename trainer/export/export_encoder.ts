@@ -1,4 +1,7 @@
 // `ijepa export`: writes a checkpoint's target encoder as safetensors for PyTorch (+ config.json) or in the TensorFlow.js weights format.
+import { requireFolderLocation } from "../storage/folder_location.js";
+import { refuseForeignExportFiles } from "./export_target_guard.js";
+import { refuseNonFiniteWeights } from "../utils/nan_diagnosis.js";
 import type { NamedTensor } from "../checkpoint/safetensors.js";
 import { encodeSafetensors } from "../checkpoint/safetensors.js";
 import { ConfigError } from "../errors.js";
@@ -30,6 +33,8 @@ export interface ExportOptions {
   to: string;
   /** Input mean/std per channel, when the training data cannot be reached to read them from. */
   normalization?: { mean: number[]; std: number[] };
+  /** Overwrite a README.md (or weights, config) that an earlier export of this format did not write. */
+  force?: boolean;
 }
 
 export interface ExportedFile {
@@ -60,6 +65,7 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
     throw new ConfigError(`unknown export format ${JSON.stringify(options.format)}`, `use one of ${EXPORT_FORMATS.join(", ")}`);
   }
   const open = deps.openStore ?? openStoreAt;
+  requireFolderLocation(options.to, "--to");
   const target = open(options.to);
   for (const other of EXPORT_FORMATS.filter((f) => f !== options.format)) {
     if (await target.head(MARKER_FILE[other])) {
@@ -70,7 +76,10 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
     }
   }
 
+  await refuseForeignExportFiles(target, options.format, Boolean(options.force));
   const encoder = await readTargetEncoder(options.checkpoint, deps);
+  const earlier = "export an earlier checkpoint (with finite weights): --checkpoint <run>/checkpoints/<step>/";
+  refuseNonFiniteWeights(encoder.tensors, encoder.folder, earlier);
   const { normalization, missing } = await chooseNormalization(encoder, options.normalization);
   const provenance = { step: encoder.step, epoch: encoder.epoch, source: encoder.folder, checkpointWrittenAt: encoder.writtenAt, configName: encoder.configName };
   const files: ExportedFile[] = [];

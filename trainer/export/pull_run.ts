@@ -1,4 +1,6 @@
 // `ijepa pull`: copies one checkpoint of a run, with the run's config, metrics, probes and report, into a folder laid out like a run.
+import { requireFolderLocation } from "../storage/folder_location.js";
+import { markPullTarget, refuseForeignPullTarget } from "./pull_target_guard.js";
 import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { folderUri, readLatestPointer, verifyCheckpoint } from "../checkpoint/checkpoint_store.js";
@@ -18,6 +20,8 @@ export interface PullOptions {
   to: string;
   /** Probe metric that ranks checkpoints for which = "best" (default linearTop1). */
   metric?: ProbeMetric;
+  /** Pull into a folder that holds other files (another run, a user's) and overwrite those of the same names. */
+  force?: boolean;
 }
 
 /** Bytes moved so far; files found already in place count as done the moment they are checked. */
@@ -74,10 +78,12 @@ interface PlannedFile {
 export async function pullRun(options: PullOptions, deps: PullDeps = {}): Promise<PullResult> {
   const open = deps.openStore ?? openStoreAt;
   const source = open(options.run);
+  requireFolderLocation(options.to, "--to");
   const target = open(options.to);
   if (source.baseUri === target.baseUri) {
     throw new ConfigError(`pull source and destination are the same place: ${source.baseUri}`, "pull into another folder");
   }
+  await refuseForeignPullTarget(target, source.baseUri, Boolean(options.force));
   const chosen = await chooseCheckpoint(source, options.which, options.metric);
   const { prefix, step, document } = chosen;
   const sourceFolder = folderUri(source, prefix);
@@ -98,6 +104,7 @@ export async function pullRun(options: PullOptions, deps: PullDeps = {}): Promis
   const progress = new ProgressCounter(total, deps.onProgress);
   const files: PulledFile[] = [];
 
+  await markPullTarget(target, source.baseUri);
   const copyIsVerified = existingState !== undefined && (await verifies(target, step));
   if (copyIsVerified) {
     for (const file of checkpointFiles) files.push({ ...file, action: "unchanged" });

@@ -6,8 +6,11 @@ export const DATASETS_PREFIX = "datasets/";
 export const MANIFEST_KEY = "manifest.json";
 export const SHARDS_PREFIX = "shards/";
 export const MAX_SHARDS_PER_SPLIT = 100_000;
-/** Work in progress of a sharding job (plan and one part per chunk); finalize removes it. */
-export const PARTS_PREFIX = "parts/";
+/**
+ * Work in progress of a sharding job (plan and one part per chunk); finalize removes it. A hidden folder with
+ * the tool's name, so it cannot be a user's folder; only the sharder removes it.
+ */
+export const PARTS_PREFIX = ".ijepa-shard-work/";
 /** Where a plan is kept for the Distributed Map's workers (removed by finalize, like the parts). */
 export const PLAN_KEY = `${PARTS_PREFIX}plan.json`;
 
@@ -16,7 +19,7 @@ export function datasetFolder(name: string): string {
   return `${DATASETS_PREFIX}${name}`;
 }
 
-/** parts/00003.json */
+/** .ijepa-shard-work/00003.json */
 export function partKey(chunkIndex: number): string {
   return `${PARTS_PREFIX}${String(chunkIndex).padStart(5, "0")}.json`;
 }

@@ -1,6 +1,18 @@
 // The one storage interface the core uses: keys under a base URI, backed by S3 or a local folder.
 import type { Readable } from "node:stream";
-import { CorruptDataError } from "../errors.js";
+import { CorruptDataError, IjepaError } from "../errors.js";
+
+/** A key with "..", a leading "/" or an empty segment would reach outside the store (a tampered manifest, a typo). */
+export class InvalidKeyError extends IjepaError {
+  constructor(key: string) {
+    super(
+      `invalid object key ${JSON.stringify(key)}: keys are relative paths inside the store, ` +
+        'without "..", a leading "/" or empty segments',
+      'use a relative path like "checkpoints/latest.json"; a manifest or pointer holding this key was edited ' +
+        "or damaged: write it again",
+    );
+  }
+}
 
 /** What `head` and `list` say about one object. */
 export interface ObjectInfo {
@@ -76,7 +88,7 @@ export async function getJson<T = unknown>(store: ObjectStore, key: string): Pro
 /** Validates a key: relative, "/"-separated, no empty, "." or ".." segments. */
 export function checkKey(key: string): string {
   if (key.length === 0 || key.startsWith("/") || key.split("/").some((s) => s === "" || s === "." || s === "..")) {
-    throw new Error(`invalid object key ${JSON.stringify(key)}: use a relative path like "checkpoints/latest.json"`);
+    throw new InvalidKeyError(key);
   }
   return key;
 }

@@ -44,8 +44,13 @@ export interface S3ObjectStoreOptions {
   region?: string;
   /** Attempts per request, first one included, for the SDK and for this store's own retries. Default: env AWS_MAX_ATTEMPTS, else 5. */
   maxAttempts?: number;
-  /** A connection idle this long fails (and is retried). Default 60 s. */
+  /**
+   * A connection idle this long (no response, or a body that stops) fails and is retried.
+   * Default: env IJEPA_S3_SOCKET_TIMEOUT_MS, else 30 s.
+   */
   socketTimeoutMs?: number;
+  /** A connection not made within this fails and is retried. Default: env IJEPA_S3_CONNECT_TIMEOUT_MS, else 10 s. */
+  connectionTimeoutMs?: number;
   /** Keys per ListObjectsV2 page (at most 1000). */
   listPageSize?: number;
   /** Byte bodies larger than this go up as multipart uploads. Default 8 MiB. */
@@ -69,6 +74,10 @@ export interface S3ConnectionSettings {
   region: string;
   /** AWS_MAX_ATTEMPTS when set (the SDK's own variable), else our default. */
   maxAttempts: number;
+  /** IJEPA_S3_CONNECT_TIMEOUT_MS, else 10 s. */
+  connectionTimeoutMs: number;
+  /** IJEPA_S3_SOCKET_TIMEOUT_MS, else 30 s. */
+  socketTimeoutMs: number;
 }
 
 const MIB = 1024 * 1024;
@@ -83,7 +92,13 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Conne
   const pathStyle = env.IJEPA_S3_FORCE_PATH_STYLE?.trim().toLowerCase();
   const forcePathStyle = pathStyle === undefined || pathStyle === "" ? endpoint !== undefined : ["1", "true", "yes", "on"].includes(pathStyle);
   const attempts = Number(env.AWS_MAX_ATTEMPTS);
+  const ms = (value: string | undefined, fallback: number) => {
+    const n = Number(value);
+    return value && Number.isInteger(n) && n >= 1 ? n : fallback;
+  };
   return {
+    connectionTimeoutMs: ms(env.IJEPA_S3_CONNECT_TIMEOUT_MS, CONNECTION_TIMEOUT_MS),
+    socketTimeoutMs: ms(env.IJEPA_S3_SOCKET_TIMEOUT_MS, SOCKET_IDLE_TIMEOUT_MS),
     endpoint,
     forcePathStyle,
     region: env.AWS_REGION || env.AWS_DEFAULT_REGION || "us-east-1",
@@ -96,11 +111,19 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3Conne
  * The idle timeout covers reading a body too and raises a TimeoutError, which the retries handle.
  */
 const CONNECTION_TIMEOUT_MS = 10_000;
-const SOCKET_IDLE_TIMEOUT_MS = 60_000;
+/** Also the longest wait for a response's headers: a server that accepts and never answers fails after it. */
+const SOCKET_IDLE_TIMEOUT_MS = 30_000;
 
 /** An S3Client for AWS or for the endpoint override in `settings` / the environment (see s3SettingsFromEnv). */
 export function createS3Client(
-  settings: { endpoint?: string; forcePathStyle?: boolean; region?: string; maxAttempts?: number; socketTimeoutMs?: number } = {},
+  settings: {
+    endpoint?: string;
+    forcePathStyle?: boolean;
+    region?: string;
+    maxAttempts?: number;
+    socketTimeoutMs?: number;
+    connectionTimeoutMs?: number;
+  } = {},
   processEnv: NodeJS.ProcessEnv = process.env,
 ): S3Client {
   const env = s3SettingsFromEnv(processEnv);
@@ -109,7 +132,10 @@ export function createS3Client(
     region: settings.region ?? env.region,
     maxAttempts: settings.maxAttempts ?? env.maxAttempts,
     retryMode: "standard",
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: settings.socketTimeoutMs ?? SOCKET_IDLE_TIMEOUT_MS },
+    requestHandler: {
+      connectionTimeout: settings.connectionTimeoutMs ?? env.connectionTimeoutMs,
+      socketTimeout: settings.socketTimeoutMs ?? env.socketTimeoutMs,
+    },
   };
   if (endpoint !== undefined) {
     config.endpoint = endpoint;
@@ -151,6 +177,9 @@ export class S3ObjectStore implements ObjectStore {
   readonly client: S3Client;
   private readonly maxAttempts: number;
   private readonly listPageSize: number;
+  /** Where requests go, for messages: the endpoint override, or "AWS S3 (<region>)". */
+  private readonly endpointLabel: string;
+  private readonly timeoutsLabel: string;
   private readonly multipartThresholdBytes: number;
   private readonly partSizeBytes: number;
   private readonly retryBaseDelayMs: number;
@@ -171,6 +200,11 @@ export class S3ObjectStore implements ObjectStore {
     this.retryBaseDelayMs = options.retryBaseDelayMs ?? 100;
 
     this.client = options.client ?? createS3Client({ ...options, maxAttempts: this.maxAttempts });
+    const env = s3SettingsFromEnv();
+    this.endpointLabel = options.endpoint ?? env.endpoint ?? `AWS S3 (${options.region ?? env.region})`;
+    this.timeoutsLabel =
+      `connect ${((options.connectionTimeoutMs ?? env.connectionTimeoutMs) / 1000).toFixed(1)} s, ` +
+      `no answer ${((options.socketTimeoutMs ?? env.socketTimeoutMs) / 1000).toFixed(1)} s`;
     this.verifyConditionalWrites = options.verifyConditionalWrites ?? isCustomEndpoint(this.client);
   }
 
@@ -445,6 +479,12 @@ export class S3ObjectStore implements ObjectStore {
     if (code === "CredentialsProviderError" || code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch") {
       return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
         "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and IJEPA_S3_ENDPOINT for an S3-compatible server)");
+    }
+    if (isConnectionError(err)) {
+      return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
+        `no answer from the S3 endpoint ${this.endpointLabel} (timeouts: ${this.timeoutsLabel}): ` +
+          "check that it is the right endpoint and that it is up and reachable (IJEPA_S3_ENDPOINT); " +
+          "raise IJEPA_S3_SOCKET_TIMEOUT_MS for a slow one");
     }
     return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
       isRetryable(err)

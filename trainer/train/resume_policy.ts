@@ -5,6 +5,7 @@ import { type LoadedCheckpoint, loadCheckpoint, readLatestPointer } from "../che
 import type { TrainConfig } from "../config/schema.js";
 import { ConfigError, DataError, IjepaError } from "../errors.js";
 import { type TrainState, parseTrainState } from "../run/checkpoint_state.js";
+import type { LatestPointer } from "../run/latest_pointer.js";
 import { STATE_FILE } from "../run/run_layout.js";
 import type { ObjectStore } from "../storage/object_store.js";
 
@@ -24,6 +25,8 @@ export interface ResumeRequest {
 /** What training runs with, once the checkpoint (if any) and the request are reconciled. */
 export interface ResumePlan {
   checkpoint: LoadedCheckpoint<TrainState> | undefined;
+  /** The run's latest.json when the plan was made (undefined for a new run's empty folder). */
+  latest: LatestPointer | undefined;
   config: TrainConfig;
   configName: string;
   seed: number;
@@ -76,7 +79,7 @@ export async function planResume(
       "pass --data (e.g. --data fashion-mnist) or set data.dataset in the config",
     );
   const configName = request.configName ?? checkpoint?.state.configName ?? "config";
-  return { checkpoint, config, configName, seed, data };
+  return { checkpoint, latest, config, configName, seed, data };
 }
 
 /** A checkpoint with its trainer state checked against the run contract's schema. */

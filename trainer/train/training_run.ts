@@ -26,6 +26,7 @@ import { MetricsLog } from "./metrics_log.js";
 import { type TrainProgressFactory, type TrainProgressReporter, plainTrainProgress } from "./progress.js";
 import { chooseReplicas, resumeDifferences } from "./resume_policy.js";
 import { asStateMap, assembleTrainState, toNamed } from "./train_checkpoint.js";
+import type { TrainingLock } from "./training_lock.js";
 
 /** Everything one training process runs with, once the resume policy has decided. */
 export interface RunContext {
@@ -47,6 +48,8 @@ export interface RunContext {
   stopRequested?: () => boolean;
   progress?: TrainProgressFactory;
   drawMaskFigure?: MaskFigureDrawer;
+  /** The run lock this process trains under; checked before each checkpoint is published. */
+  lock: TrainingLock;
 }
 
 export interface TrainingOutcome {
@@ -354,6 +357,7 @@ class TrainingRun {
       normalization: { mean: this.info.mean, std: this.info.std },
       schedules: this.schedules,
     });
+    await ctx.lock.check(); // never publish into a run someone else has taken over
     await this.metrics.flush(true);
     await saveCheckpoint(ctx.store, {
       step: completed,

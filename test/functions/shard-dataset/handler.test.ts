@@ -38,7 +38,7 @@ describe("shard-dataset handler", () => {
     const event = { source, format: "idx", output, shardSize: 8 };
     const plan = await planHandler(event);
     expect(plan.chunkIndices).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(plan.planUri).toBe(path.join(output, "parts", "plan.json"));
+    expect(plan.planUri).toBe(path.join(output, ".ijepa-shard-work", "plan.json"));
     for (const chunkIndex of plan.chunkIndices) await workHandler({ ...event, chunkIndex });
     const beforeRepeat = await snapshotEtags(output);
     await planHandler(event);
@@ -46,7 +46,7 @@ describe("shard-dataset handler", () => {
     expect(await snapshotEtags(output)).toEqual(beforeRepeat);
     const done = await finalizeHandler(event);
     expect(done).toMatchObject({ counts: { train: 30, test: 10 }, shards: { train: 4, test: 2 }, reused: false });
-    expect(await exists(path.join(output, "parts"))).toBe(false);
+    expect(await exists(path.join(output, ".ijepa-shard-work"))).toBe(false);
 
     const afterFinalize = await snapshotEtags(output);
     const again = await planHandler(event);
@@ -61,7 +61,7 @@ describe("shard-dataset handler", () => {
   it("tells a worker to run the plan step first when no plan is stored", async () => {
     const output = tempDir();
     await expect(workHandler({ source: await writeIdxFolder(tempDir()), format: "idx", output, chunkIndex: 0 })).rejects.toThrow(
-      /parts\/plan\.json.*run the plan step first/s,
+      /\.ijepa-shard-work\/plan\.json.*run the plan step first/s,
     );
     expect(await fs.readdir(output)).toEqual([]);
   });
