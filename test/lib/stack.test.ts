@@ -2,6 +2,7 @@
 process.env.CDK_VALIDATION = "false";
 import { readFileSync } from "node:fs";
 import path from "node:path";
+import type { CfnElement } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
 import { buildApp } from "../../bin/cdk_app.js";
@@ -27,7 +28,7 @@ describe("IjepaStack", () => {
   });
 
   it("lets the state machine watch and stop its Batch job (.sync), with TerminateJob scoped to this account's jobs", () => {
-    const roleId = stack.resolve((stack.workflow.stateMachine.role.node.defaultChild as { ref: string }).ref).Ref;
+    const roleId = stack.getLogicalId(stack.workflow.stateMachine.role.node.defaultChild as CfnElement);
     const statements = Object.values(template.findResources("AWS::IAM::Policy"))
       .filter((p) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId))
       .flatMap((p) => p.Properties.PolicyDocument.Statement);
