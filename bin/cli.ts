@@ -16,6 +16,22 @@ const int = (name: string) => (value: string) => {
   return n;
 };
 
+async function hasCheckpoint(out: string): Promise<boolean> {
+  const { readLatestPointer } = await import("../trainer/checkpoint/checkpoint_store.js");
+  const { openStore } = await import("../trainer/storage/open_store.js");
+  return (await readLatestPointer(openStore(out))) !== undefined;
+}
+
+/**
+ * IJEPA_MAX_STEPS: the workflow's step cap. The Batch job's command is fixed by its job definition, so TrainSegment
+ * passes the cap as a container environment override; "" means none.
+ */
+function maxStepsFromEnv(): number | undefined {
+  const raw = process.env.IJEPA_MAX_STEPS;
+  if (raw === undefined || raw === "") return undefined;
+  return int("IJEPA_MAX_STEPS")(raw);
+}
+
 const program = new Command()
   .name("ijepa")
   .description("I-JEPA self-supervised pretraining on your own images — on AWS or on this machine")
@@ -32,6 +48,7 @@ program
   .option("--max-steps <n>", "stop after this many steps in total (the schedules still span all epochs)", int("--max-steps"))
   .option("--until-epoch <k>", "stop once k epochs are complete (a segment of a longer run)", int("--until-epoch"))
   .option("--resume", "continue from <out>/checkpoints/latest.json")
+  .option("--auto-resume", "continue from <out>'s latest checkpoint when it has one, else start (a retried Batch attempt)")
   .option("--resume-from <step>", "continue from the checkpoint of this step", int("--resume-from"))
   .option("--seed <n>", "override meta.seed", int("--seed"))
   .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
@@ -54,9 +71,9 @@ program
       data: o.data,
       out: o.out,
       epochs: o.epochs,
-      maxSteps: o.maxSteps,
+      maxSteps: o.maxSteps ?? maxStepsFromEnv(),
       untilEpoch: o.untilEpoch,
-      resume: o.resume,
+      resume: o.resume || (o.autoResume && (await hasCheckpoint(o.out))),
       resumeFrom: o.resumeFrom,
       seed: o.seed,
       backend: o.backend,
@@ -155,33 +172,46 @@ program
 
 program
   .command("start")
-  .description("the whole job on this machine: shard the dataset, train in epoch segments, probe, rotate and report after each (re-running resumes)")
-  .option("--dataset <name|dir|uri>", "dataset name (fashion-mnist) or source folder / s3:// prefix", "fashion-mnist")
-  .addOption(new Option("--format <format>", "source format when --dataset is a folder").choices(["idx", "cifar", "imagefolder"]).default("idx"))
-  .option("--config <yaml|preset>", "config file or preset", "fmnist-vit-tiny")
-  .option("--epochs <n>", "override optimization.epochs", int("--epochs"))
-  .option("--root <dir|uri>", "where datasets/ and runs live (folder or s3:// prefix)", "runs")
+  .description("run the deployed workflow on this machine: the state machine synthesized from lib/, executed locally (re-running resumes)")
+  .option("--input <file.json>", "the execution input, as pasted into the Step Functions console (flags override its fields)")
+  .option("--dataset <name|dir|uri>", "fashion-mnist, or a raw dataset's folder / s3:// prefix")
+  .addOption(new Option("--format <format>", "raw dataset format").choices(["idx", "cifar", "imagefolder"]))
+  .option("--config <preset|uri>", "preset name (smoke, fmnist-vit-tiny, …) or a YAML file")
+  .option("--epochs <n>", "total epochs (overrides the preset's)", int("--epochs"))
   .option("--run-id <id>", "run name (default <dataset>-<config>)")
-  .option("--segment-epochs <n>", "epochs per training segment (a probe follows each)", int("--segment-epochs"), 1)
+  .option("--segment-epochs <n>", "epochs per training segment (a probe follows each)", int("--segment-epochs"))
   .option("--max-steps <n>", "cap on total steps, for a quick look", int("--max-steps"))
-  .option("--probe-train-limit <n>", "train images per probe", int("--probe-train-limit"), 10_000)
-  .option("--replicas <n>", "data-parallel replicas (wasm/cpu)", int("--replicas"))
-  .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
+  .option("--probe-train-limit <n>", "train images per probe", int("--probe-train-limit"))
+  .option("--keep-last <k>", "rotation: newest checkpoints kept", int("--keep-last"))
+  .option("--keep-best <b>", "rotation: best checkpoints kept", int("--keep-best"))
+  .option("--keep-every <n>", "rotation: keep steps that are multiples of N", int("--keep-every"))
+  .option("--root <dir|uri>", "where the datasets and runs buckets live here: a folder or s3://bucket/prefix", "runs")
+  .option("--execution-name <name>", "execution name (default local-<time>)")
   .action(async (o) => {
-    const { runLocalPipeline } = await import("../trainer/workflow/local_pipeline.js");
-    await runLocalPipeline({
-      dataset: o.dataset,
-      format: o.format,
-      config: o.config,
-      epochs: o.epochs,
+    const { runStartCommand, WorkflowFailedError } = await import("../local/start_command.js");
+    const result = await runStartCommand({
+      input: o.input,
       root: o.root,
-      runId: o.runId,
-      segmentEpochs: o.segmentEpochs,
-      maxSteps: o.maxSteps,
-      probeTrainLimit: o.probeTrainLimit,
-      replicas: o.replicas,
-      backend: o.backend,
+      executionName: o.executionName,
+      fields: {
+        dataset: o.dataset,
+        format: o.format,
+        config: o.config,
+        epochs: o.epochs,
+        runId: o.runId,
+        segmentEpochs: o.segmentEpochs,
+        maxSteps: o.maxSteps,
+        probeTrainLimit: o.probeTrainLimit,
+        keepLast: o.keepLast,
+        keepBest: o.keepBest,
+        keepEvery: o.keepEvery,
+      },
     });
+    if (result.interrupted) throw new InterruptedError("stopped on request; the run lock is released", "run the same command again: it resumes from the last checkpoint");
+    if (result.status !== "SUCCEEDED") {
+      const cause = typeof result.error?.Cause === "string" ? result.error.Cause : JSON.stringify(result.error?.Cause);
+      throw new WorkflowFailedError(`execution ${result.executionName} failed: ${result.error?.Error}: ${cause}`);
+    }
   });
 
 program

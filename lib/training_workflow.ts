@@ -243,7 +243,8 @@ export class TrainingWorkflow extends Construct {
       // A whole sub-object as the event: InputPath (a Parameters of "$.x" would be a literal string).
       ...(typeof payload === "string" ? { inputPath: payload } : { payload: sfn.TaskInput.fromObject(payload) }),
       payloadResponseOnly: true,
-      resultPath,
+      // "$" is ASL's default; written out, aws-local-stepfunctions 3.0.0 stores the result under a key named "$".
+      resultPath: resultPath === "$" ? undefined : resultPath,
       resultSelector,
       taskTimeout: sfn.Timeout.duration(spec.timeout.plus(TASK_MARGIN)),
     });

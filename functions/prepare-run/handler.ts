@@ -13,6 +13,7 @@ import { ConfigError, NotFoundError, describeZodIssues } from "../../trainer/err
 import { BUILTIN_DATASET, datasetName, defaultRunId, parseExecutionInput } from "../../trainer/run/execution_input.js";
 import { type RunLockDocument, acquireRunLock, releaseRunLock } from "../../trainer/run/run_lock.js";
 import { CONFIG_KEY, INPUT_KEY } from "../../trainer/run/run_layout.js";
+import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { openParent, joinUri } from "../../trainer/storage/open_store.js";
 import type { HandlerDeps } from "../handler_deps.js";
 import { executionOwner, requireRoot } from "../workflow_env.js";
@@ -51,7 +52,7 @@ export interface PreparedRun {
  * Is the execution that holds a lock still running? On AWS: DescribeExecution; locally: the runner's record.
  * undefined = cannot tell (then only a stale heartbeat frees the lock).
  */
-export type IsExecutionRunning = (holderName: string, ownExecutionId: string) => Promise<boolean | undefined>;
+export type IsExecutionRunning = (holderName: string, ownExecutionId: string, run: ObjectStore) => Promise<boolean | undefined>;
 
 export interface PrepareRunOptions {
   isExecutionRunning?: IsExecutionRunning;
@@ -84,7 +85,7 @@ export function makeHandler(deps: HandlerDeps, options: PrepareRunOptions = {}) 
       now: deps.now,
       isHolderAlive: async (holder: RunLockDocument) => {
         if (holder.ownerKind !== "execution" || !options.isExecutionRunning) return undefined;
-        return options.isExecutionRunning(holder.owner.slice("execution:".length), executionId);
+        return options.isExecutionRunning(holder.owner.slice("execution:".length), executionId, store);
       },
     });
 

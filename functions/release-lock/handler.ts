@@ -2,7 +2,7 @@
 // publishes ({runUri, executionName, error, cause}). Never fails for a run it cannot name (invalid input).
 import { z } from "zod";
 import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
-import { defaultRunId, executionInputSchema } from "../../trainer/run/execution_input.js";
+import { runIdOfRawInput } from "../../trainer/run/execution_input.js";
 import { releaseRunLock } from "../../trainer/run/run_lock.js";
 import { joinUri } from "../../trainer/storage/open_store.js";
 import type { HandlerDeps } from "../handler_deps.js";
@@ -58,15 +58,7 @@ export function makeHandler(deps: HandlerDeps) {
   };
 }
 
-/** The run an input names, when its dataset/config/runId fields are valid even if others are not. */
 function runOfInput(raw: unknown, env: HandlerDeps["env"]): string | null {
-  const naming = executionInputSchema.pick({ dataset: true, config: true, runId: true }).safeParse(
-    raw && typeof raw === "object" ? { ...Object.fromEntries(Object.entries(raw).filter(([k]) => ["dataset", "config", "runId"].includes(k))) } : {},
-  );
-  if (!naming.success || !env.RUNS_ROOT) return null;
-  try {
-    return joinUri(requireRoot(env, "RUNS_ROOT"), defaultRunId(naming.data));
-  } catch {
-    return null;
-  }
+  const runId = runIdOfRawInput(raw);
+  return runId && env.RUNS_ROOT ? joinUri(requireRoot(env, "RUNS_ROOT"), runId) : null;
 }

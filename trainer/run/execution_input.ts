@@ -72,3 +72,20 @@ export function defaultRunId(input: Pick<ExecutionInput, "dataset" | "config" | 
   const config = (input.config.replace(/[/\\]+$/, "").split(/[/\\]/).pop() ?? input.config).replace(/\.ya?ml$/, "");
   return `${datasetName(input)}-${config}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 100);
 }
+
+/**
+ * The run an input names, when its dataset, config and runId fields are valid even if others are not (an
+ * invalid input's failure is still recorded in its run); undefined when they do not name one.
+ */
+export function runIdOfRawInput(raw: unknown): string | undefined {
+  const fields = raw && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  const naming = executionInputSchema
+    .pick({ dataset: true, config: true, runId: true })
+    .safeParse({ dataset: fields.dataset, config: fields.config, runId: fields.runId });
+  if (!naming.success) return undefined;
+  try {
+    return defaultRunId(naming.data);
+  } catch {
+    return undefined;
+  }
+}
