@@ -1,13 +1,12 @@
 // The `ijepa` command line: parses flags and hands over to the core; nothing else knows about argv.
 import { Command, InvalidArgumentError, Option } from "commander";
-import path from "node:path";
-import { loadConfigFile } from "../trainer/config/load_config.js";
 import { IjepaError } from "../trainer/errors.js";
 import { BACKEND_NAMES } from "../trainer/backend.js";
 import { InterruptedError, train } from "../trainer/train/train_loop.js";
 import { runShardCommand } from "../trainer/data/shard_command.js";
 import { runRotateCommand } from "../functions/rotate-checkpoints/command.js";
-import { resolveConfigPath } from "../trainer/config/config_path.js";
+import { loadConfigArg } from "../trainer/config/config_source.js";
+import { emfReporterFromEnv } from "../trainer/aws/emf_reporter.js";
 
 
 const int = (name: string) => (value: string) => {
@@ -15,12 +14,6 @@ const int = (name: string) => (value: string) => {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer, got "${value}"`);
   return n;
 };
-
-async function hasCheckpoint(out: string): Promise<boolean> {
-  const { readLatestPointer } = await import("../trainer/checkpoint/checkpoint_store.js");
-  const { openStore } = await import("../trainer/storage/open_store.js");
-  return (await readLatestPointer(openStore(out))) !== undefined;
-}
 
 /**
  * IJEPA_MAX_STEPS: the workflow's step cap. The Batch job's command is fixed by its job definition, so TrainSegment
@@ -41,22 +34,22 @@ const program = new Command()
 program
   .command("train")
   .description("pretrain (or resume) an I-JEPA encoder")
-  .option("--config <yaml|preset>", "config file, or a preset name from configs/ (smoke, fmnist-vit-tiny, bench-config-a, in1k-vith14); with --resume, the checkpoint's own")
+  .option("--config <yaml|preset|uri>", "config file (local or s3://), or a preset name from configs/ (smoke, fmnist-vit-tiny, gpu-vits16-224, …); with --resume, the checkpoint's own")
   .option("--data <name|dir|uri>", "dataset: fashion-mnist, a folder of IDX files, a sharded folder, or a manifest URI (default: data.dataset)")
   .requiredOption("--out <dir|uri>", "run folder or s3://bucket/prefix")
   .option("--epochs <n>", "override optimization.epochs", int("--epochs"))
   .option("--max-steps <n>", "stop after this many steps in total (the schedules still span all epochs)", int("--max-steps"))
   .option("--until-epoch <k>", "stop once k epochs are complete (a segment of a longer run)", int("--until-epoch"))
   .option("--resume", "continue from <out>/checkpoints/latest.json")
-  .option("--auto-resume", "continue from <out>'s latest checkpoint when it has one, else start (a retried Batch attempt)")
+  .option("--auto-resume", "continue from <out>'s latest checkpoint when there is one, else start (retried Batch jobs)")
   .option("--resume-from <step>", "continue from the checkpoint of this step", int("--resume-from"))
   .option("--seed <n>", "override meta.seed", int("--seed"))
   .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
   .option("--replicas <n>", "data-parallel replicas on this machine (wasm/cpu; default min(cores, 4))", int("--replicas"))
   .option("--no-progress", "plain log lines even on a terminal")
   .action(async (o) => {
-    const configPath = o.config ? resolveConfigPath(o.config) : undefined;
-    const config = configPath ? await loadConfigFile(configPath) : undefined;
+    const { config, configName } = o.config ? await loadConfigArg(o.config) : { config: undefined, configName: undefined };
+    const emf = emfReporterFromEnv(process.env, o.out); // CloudWatch metric lines in the Batch job
     let stop = false;
     const onSignal = (signal: string) => {
       if (stop) process.exit(130);
@@ -67,20 +60,22 @@ program
     process.on("SIGTERM", () => onSignal("SIGTERM"));
     const result = await train({
       config,
-      configName: configPath ? path.basename(configPath, ".yaml") : undefined,
+      configName,
+      autoResume: o.autoResume,
+      onRecord: emf?.record,
       data: o.data,
       out: o.out,
       epochs: o.epochs,
       maxSteps: o.maxSteps ?? maxStepsFromEnv(),
       untilEpoch: o.untilEpoch,
-      resume: o.resume || (o.autoResume && (await hasCheckpoint(o.out))),
+      resume: o.resume,
       resumeFrom: o.resumeFrom,
       seed: o.seed,
       backend: o.backend,
       replicas: o.replicas,
       progressBar: o.progress === false ? false : undefined,
       stopRequested: () => stop,
-    });
+    }).finally(() => emf?.close());
     console.log(`done: step ${result.step} (${result.epochsCompleted} full epochs), last loss ${result.lastLoss.toFixed(5)}; run in ${result.outUri}`);
   });
 

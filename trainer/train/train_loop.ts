@@ -28,6 +28,10 @@ import { DataParallelEngine, InProcessEngine, type GradientEngine } from "./grad
 import { MetricsLog } from "./metrics_log.js";
 import type { EpochRecord, StepRecord } from "./metrics_record.js";
 import { TrainProgress } from "./progress.js";
+import { requireGpuWhenAsked } from "../aws/gpu_requirement.js";
+import { checkGpuFit } from "./gpu_memory.js";
+import { CheckpointClock } from "./checkpoint_clock.js";
+import type { MetricsRecord } from "./metrics_record.js";
 
 export interface TrainOptions {
   /** Required for a new run; when resuming, the checkpoint's own config is used. */
@@ -46,6 +50,10 @@ export interface TrainOptions {
   untilEpoch?: number;
   /** Continue from checkpoints/latest.json (or from `resumeFrom`). */
   resume?: boolean;
+  /** Resume when the run has a checkpoint, else start it (a retried Batch attempt continues where it stopped). */
+  autoResume?: boolean;
+  /** Sees every metrics record as it is appended (the EMF reporter on AWS). */
+  onRecord?: (record: MetricsRecord) => void;
   resumeFrom?: number;
   /** Overrides meta.seed. */
   seed?: number;
@@ -102,12 +110,13 @@ export class InterruptedError extends IjepaError {}
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const backend = await initBackend(options.backend);
+  const gpu = await requireGpuWhenAsked(backend); // in a GPU job: node-gpu on a visible GPU, or a loud failure
   const store = openStore(options.out);
   log(`ijepa train: ${describeBackend(backend)}; run ${store.baseUri}`);
 
   // Resume first: the checkpoint's config, seed and replica count win unless overridden.
-  const wantResume = options.resume || options.resumeFrom !== undefined || Boolean(options.config?.meta.load_checkpoint);
   const latest = await readLatestPointer(store);
+  const wantResume = options.resume || options.resumeFrom !== undefined || Boolean(options.config?.meta.load_checkpoint) || (options.autoResume === true && latest !== undefined);
   if (!wantResume && latest) {
     throw new IjepaError(
       `${store.baseUri} already holds a run (checkpoint at step ${latest.step})`,
@@ -132,6 +141,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (!data) throw new DataError("no dataset given", "pass --data (e.g. --data fashion-mnist) or set data.dataset in the config");
 
   const source = options.source ?? (await openTrainSource(data, { seed }));
+  if (gpu) checkGpuFit(config, gpu, source.info.channels, options.configName ?? checkpoint?.state.configName);
   try {
     const configName = options.configName ?? checkpoint?.state.configName ?? "config";
     return await runTraining({ options, config, configName, seed, data, source, store, backend, checkpoint, log });
@@ -178,6 +188,7 @@ class TrainingRun {
   private readonly augment: AugmentSettings;
   private step = 0;
   private replicas = 1;
+  private readonly clock: CheckpointClock;
   private engine!: GradientEngine;
   private progress!: TrainProgress;
 
@@ -215,7 +226,8 @@ class TrainingRun {
       ],
       { betas: o.betas, eps: o.eps },
     );
-    this.metrics = new MetricsLog(ctx.store);
+    this.metrics = new MetricsLog(ctx.store, undefined, options.onRecord);
+    this.clock = new CheckpointClock(config.logging.checkpoint_every_minutes ?? 0);
     this.augment = {
       cropSize: config.data.crop_size,
       scale: config.data.crop_scale,
@@ -292,7 +304,7 @@ class TrainingRun {
         lastLoss = await this.trainStep(raw);
         const epochEnd = this.step % this.itersPerEpoch === 0;
         if (epochEnd) await this.endEpoch();
-        const periodic = config.logging.checkpoint_every > 0 && this.step % config.logging.checkpoint_every === 0;
+        const periodic = (config.logging.checkpoint_every > 0 && this.step % config.logging.checkpoint_every === 0) || this.clock.due();
         const interrupted = options.stopRequested?.() ?? false;
         if (epochEnd || periodic || this.step === this.lastStep || interrupted) await this.saveCheckpoint();
         else await this.metrics.flush();
@@ -422,6 +434,7 @@ class TrainingRun {
       state,
       metadata: { format: "pt", producer: "ijepa-aws (TensorFlow.js, float32)", config: ctx.configName },
     });
+    this.clock.reset();
     this.progress.note(`checkpoint ${stepName(completed)} written`);
   }
 
