@@ -25,8 +25,8 @@ export interface TrainingWorkflowProps {
   jobDefinition: batch.IJobDefinition;
   alertsTopic: sns.ITopic;
   /**
-   * Longest one TrainSegment may take, queueing and Batch's own retries included (default 7 days); the job is
-   * terminated when it passes. Must stay under 24 days for the local runner's timers.
+   * Longest one TrainSegment may take, queueing and Batch's own retries included (default: context
+   * `segmentTimeoutSeconds`, else 7 days); the job is terminated when it passes. At most 24 days.
    */
   segmentTimeout?: Duration;
 }
@@ -173,7 +173,7 @@ export class TrainingWorkflow extends Construct {
       payload: sfn.TaskInput.fromJsonPathAt("$.plan.batchParameters"),
       containerOverrides: { environment: { IJEPA_MAX_STEPS: sfn.JsonPath.stringAt("$.plan.maxStepsEnv") } },
       resultPath: sfn.JsonPath.DISCARD,
-    }, props.segmentTimeout ?? Duration.days(7)));
+    }, segmentTimeout(this, props.segmentTimeout)));
     const probe = onError(this.invoke(STATE.probe, fns.probe, FUNCTIONS.probe, {
       checkpoint: sfn.JsonPath.stringAt("$.run.runUri"),
       data: sfn.JsonPath.stringAt("$.dataset.manifestUri"),
@@ -308,6 +308,22 @@ export class TrainingWorkflow extends Construct {
       );
     }
   }
+}
+
+/** Context key (`-c segmentTimeoutSeconds=…`) for TrainSegment's timeout, when the props give none. */
+export const SEGMENT_TIMEOUT_CONTEXT = "segmentTimeoutSeconds";
+const DEFAULT_SEGMENT_TIMEOUT = Duration.days(7);
+/** Node's timers (the local runner) cannot wait longer than 2^31-1 ms. */
+const MAX_SEGMENT_TIMEOUT_SECONDS = 24 * 24 * 3600;
+
+function segmentTimeout(scope: Construct, fromProps: Duration | undefined): Duration {
+  const raw = fromProps?.toSeconds() ?? scope.node.tryGetContext(SEGMENT_TIMEOUT_CONTEXT);
+  if (raw === undefined) return DEFAULT_SEGMENT_TIMEOUT;
+  const seconds = Number(raw);
+  if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_SEGMENT_TIMEOUT_SECONDS) {
+    throw new Error(`${SEGMENT_TIMEOUT_CONTEXT}: ${JSON.stringify(raw)} is not a whole number of seconds from 1 to ${MAX_SEGMENT_TIMEOUT_SECONDS} (24 days)`);
+  }
+  return Duration.seconds(seconds);
 }
 
 /**
