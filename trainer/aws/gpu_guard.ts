@@ -51,10 +51,15 @@ export function assertGpuBackend(backend: BackendInfo, flags: NativeBackendFlags
   return devices?.[0];
 }
 
+/** Runs a program and returns its stdout (injectable for tests). */
+export type RunProgram = (file: string, args: string[]) => Promise<{ stdout: string }>;
+
+const runProgram: RunProgram = (file, args) => promisify(execFile)(file, args, { timeout: 15_000, encoding: "utf8" });
+
 /** Lists GPUs with nvidia-smi (mounted into the container by the NVIDIA runtime); undefined if it cannot run. */
-export async function listGpus(run = promisify(execFile)): Promise<GpuDevice[] | undefined> {
+export async function listGpus(run: RunProgram = runProgram): Promise<GpuDevice[] | undefined> {
   try {
-    const { stdout } = await run("nvidia-smi", ["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"], { timeout: 15_000 });
+    const { stdout } = await run("nvidia-smi", ["--query-gpu=name,memory.total", "--format=csv,noheader,nounits"]);
     return parseNvidiaSmi(String(stdout));
   } catch {
     return undefined;
