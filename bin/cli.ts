@@ -7,6 +7,7 @@ import { runShardCommand } from "../trainer/data/shard_command.js";
 import { runRotateCommand } from "../functions/rotate-checkpoints/command.js";
 import { loadConfigArg } from "../trainer/config/config_source.js";
 import { emfReporterFromEnv } from "../trainer/aws/emf_reporter.js";
+import { awsCommand } from "./commands/aws.js";
 
 
 const int = (name: string) => (value: string) => {
@@ -221,6 +222,8 @@ program
     for (const note of notes) console.log(`note: ${note}`);
     for (const f of files) console.log(`wrote ${store.uriOf(f)}`);
   });
+
+program.addCommand(awsCommand());
 
 try {
   await program.parseAsync(process.argv);
