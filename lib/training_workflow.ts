@@ -114,7 +114,8 @@ export class TrainingWorkflow extends Construct {
     const notify = new tasks.SnsPublish(this, STATE.notify, {
       topic: props.alertsTopic,
       subject: "I-JEPA training failed",
-      message: sfn.TaskInput.fromJsonPathAt("States.JsonToString($.failure.notification)"),
+      // Serialized by ReleaseLock: aws-local-stepfunctions' States.JsonToString drops the escapes of quotes.
+      message: sfn.TaskInput.fromJsonPathAt("$.failure.message"),
       resultPath: sfn.JsonPath.DISCARD,
       taskTimeout: sfn.Timeout.duration(Duration.seconds(60)),
     });

@@ -45,6 +45,7 @@ function walk(machine: Machine, topLevel: boolean, problems: AslProblem[]): void
     if (state.Assign !== undefined) add("Assign (variables): the local runner rejects it");
     if (state.ItemReader !== undefined) add("ItemReader: the local runner rejects it");
     if (state.ItemProcessor?.ProcessorConfig?.Mode === "DISTRIBUTED") add("Distributed Map: the local runner runs it inline, unlike AWS");
+    if (JSON.stringify(state).includes("States.JsonToString")) add("States.JsonToString: the local runner drops the escapes of quotes and backslashes");
     if (state.ResultPath === "$") add('ResultPath "$": the local runner stores the result under a key named "$" (omit it: same meaning)');
     if (state.Type === "Task") {
       if (state.TimeoutSeconds === undefined && state.TimeoutSecondsPath === undefined) {

@@ -27,6 +27,8 @@ export interface AttemptOutcome {
   statusReason: string;
   /** The container's reason (e.g. CannotPullContainerError: …); empty for an ordinary exit. */
   reason: string;
+  /** TerminateJob stopped it: Batch does not retry a terminated job. */
+  terminated?: boolean;
 }
 
 /** The first matching entry's action, "EXIT" when nothing matches... except Batch retries then: see below. */
@@ -120,7 +122,7 @@ export class LocalBatch {
       const outcome = await this.runAttempt(command, env as NodeJS.ProcessEnv, attempt);
       attempts.push({ container: { exitCode: outcome.exitCode, reason: outcome.reason }, statusReason: outcome.statusReason });
       if (outcome.exitCode === 0) return { JobName: request.JobName, Status: "SUCCEEDED", Attempts: attempts };
-      if (evaluateOnExit(definition.retryStrategy.evaluateOnExit, outcome) === "EXIT" || attempt === max) {
+      if (outcome.terminated || evaluateOnExit(definition.retryStrategy.evaluateOnExit, outcome) === "EXIT" || attempt === max) {
         throw new BatchJobFailedError({ JobName: request.JobName, Status: "FAILED", StatusReason: outcome.statusReason, Attempts: attempts });
       }
     }
@@ -166,7 +168,7 @@ export class LocalBatch {
           : terminated
             ? "Job terminated: the state timed out or the execution stopped"
             : `Essential container in task exited${signal ? ` (${signal})` : ""}`;
-        resolve({ exitCode: code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : 15) : null), statusReason, reason: "" });
+        resolve({ exitCode: code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : 15) : null), statusReason, reason: "", terminated });
       });
     });
   }

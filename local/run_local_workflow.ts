@@ -226,8 +226,9 @@ async function buildTaskHandlers(definition: AslMachine, template: WorkflowTempl
     let interruptible = true;
     if (resource.endsWith(":states:::batch:submitJob.sync")) {
       handler = async (input) => {
-        // The state's timeout raises States.Timeout but cannot stop a handler: terminate the job as Batch would.
-        const timer = setTimeout(() => ctx.batch.terminate(), timeoutMs);
+        // The state's timeout raises States.Timeout but cannot stop a handler: terminate the job as Step Functions
+        // does, just after the runner's own timer (so the state fails with States.Timeout, not the job's exit).
+        const timer = setTimeout(() => ctx.batch.terminate(), timeoutMs + 250);
         try {
           return await ctx.batch.submitJobSync(input as SubmitJobRequest);
         } catch (err) {

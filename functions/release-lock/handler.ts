@@ -32,6 +32,8 @@ export interface ReleaseResult {
   runUri: string | null;
   released: boolean;
   notification: FailureNotification | null;
+  /** The notification as the SNS message's text (serialized here: the state machine only routes). */
+  message: string | null;
 }
 
 export function makeHandler(deps: HandlerDeps) {
@@ -54,7 +56,7 @@ export function makeHandler(deps: HandlerDeps) {
             at: deps.now().toISOString(),
           }
         : null;
-    return { runUri, released, notification };
+    return { runUri, released, notification, message: notification ? JSON.stringify(notification) : null };
   };
 }
 

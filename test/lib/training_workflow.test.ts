@@ -48,7 +48,7 @@ describe("TrainingWorkflow", () => {
     expect(states[STATE.releaseLockOnFailure].Catch?.[0].Next).toBe(STATE.failed);
     expect(states[STATE.notify].Next).toBe(STATE.failed);
     expect(states[STATE.notify].Resource).toMatch(/:states:::sns:publish$/);
-    expect((states[STATE.notify].Parameters as Record<string, string>)["Message.$"]).toBe("States.JsonToString($.failure.notification)");
+    expect((states[STATE.notify].Parameters as Record<string, string>)["Message.$"]).toBe("$.failure.message");
     expect(states[STATE.failed]).toMatchObject({ Type: "Fail", ErrorPath: "$.error.Error", CausePath: "$.error.Cause" });
   });
 
@@ -149,12 +149,13 @@ describe("checkAsl", () => {
     ]);
   });
 
-  it("refuses JSONata, Assign, ItemReader, a Distributed Map and ResultPath \"$\"", () => {
+  it("refuses JSONata, Assign, ItemReader, a Distributed Map, ResultPath \"$\" and States.JsonToString", () => {
     expect(checkAsl(machine({ A: task() }, { QueryLanguage: "JSONata" }))[0].problem).toMatch(/JSONata/);
     expect(checkAsl(machine({ A: task({ QueryLanguage: "JSONata" }) }))[0].problem).toMatch(/JSONata/);
     expect(checkAsl(machine({ A: task({ Arguments: {} }) }))[0].problem).toMatch(/JSONata/);
     expect(checkAsl(machine({ A: task({ Assign: { x: 1 } }) }))[0].problem).toMatch(/Assign/);
     expect(checkAsl(machine({ A: task({ ResultPath: "$" }) }))[0].problem).toMatch(/ResultPath/);
+    expect(checkAsl(machine({ A: task({ Parameters: { "m.$": "States.JsonToString($.x)" } }) }))[0].problem).toMatch(/JsonToString/);
     const distributed = {
       Type: "Map",
       End: true,

@@ -20,7 +20,7 @@ describe("release-lock handler", () => {
     const runUri = path.join(root, "r");
     await acquireRunLock(openStore(runUri), { owner: "execution:e1", ownerKind: "execution" });
     const out = await handler({ outcome: "succeeded", executionName: "e1", executionInput: {}, state: { run: { runUri } } });
-    expect(out).toEqual({ runUri, released: true, notification: null });
+    expect(out).toEqual({ runUri, released: true, notification: null, message: null });
     expect((await readRunLock(openStore(runUri)))?.state).toBe("released");
   });
 
@@ -42,6 +42,7 @@ describe("release-lock handler", () => {
       state: { runId: "bad-input", epochs: -1, error: { Error: "ConfigError", Cause: "invalid execution input: epochs: …" } },
     });
     expect(out.notification).toEqual({ runUri: path.join(root, "bad-input"), executionName: "e3", error: "ConfigError", cause: "invalid execution input: epochs: …", at: "2026-11-30T10:00:00.000Z" });
+    expect(JSON.parse(out.message ?? "")).toEqual(out.notification);
     const unnamed = await handler({ outcome: "failed", executionName: "e4", executionInput: { runId: "no spaces please" }, state: { error: { Error: "ConfigError" } } });
     expect(unnamed.runUri).toBeNull();
     expect(unnamed.notification?.runUri).toBeNull();
