@@ -1,6 +1,6 @@
 // `ijepa aws status`: the execution, its Batch jobs (attempts, spot reclaims, failures explained), the last probe.
 import { BatchClient, DescribeJobsCommand } from "@aws-sdk/client-batch";
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient } from "@aws-sdk/client-sfn";
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, SFNClient, type HistoryEvent } from "@aws-sdk/client-sfn";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -20,7 +20,7 @@ const SM = "arn:aws:states:eu-west-1:123456789012:stateMachine:Ijepa-Training";
 const EX = "arn:aws:states:eu-west-1:123456789012:execution:Ijepa-Training:run-1-20261130T113005Z";
 const clients = () => ({ sfn: new SFNClient({ region: "eu-west-1" }), batch: new BatchClient({ region: "eu-west-1" }) });
 
-function history() {
+function history(): HistoryEvent[] {
   return [
     { id: 1, type: "ExecutionStarted", timestamp: new Date() },
     { id: 2, type: "TaskStateExited", timestamp: new Date(), stateExitedEventDetails: { name: "PrepareRun", output: JSON.stringify({ run: { runUri: "RUN_URI" } }) } },
@@ -28,7 +28,7 @@ function history() {
     { id: 4, type: "TaskSucceeded", timestamp: new Date(), taskSucceededEventDetails: { resourceType: "batch", resource: "submitJob.sync", output: JSON.stringify({ JobId: "job-1" }) } },
     { id: 5, type: "TaskSubmitted", timestamp: new Date(), taskSubmittedEventDetails: { resourceType: "batch", resource: "submitJob.sync", output: JSON.stringify({ JobId: "job-2" }) } },
     { id: 6, type: "TaskFailed", timestamp: new Date(), taskFailedEventDetails: { resourceType: "batch", resource: "submitJob.sync", error: "States.TaskFailed", cause: JSON.stringify({ JobId: "job-2" }) } },
-  ];
+  ] as HistoryEvent[];
 }
 
 describe("describeTrainingStatus", () => {
