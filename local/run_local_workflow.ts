@@ -86,7 +86,7 @@ export function startLocalExecution(options: LocalExecutionOptions): LocalExecut
 
   const result = (async (): Promise<LocalExecutionResult> => {
     const { StateMachine, ExecutionError } = await import("aws-local-stepfunctions");
-    const definition = structuredClone(options.template.definition) as unknown as AslMachine;
+    const definition = clampTaskTimeouts(structuredClone(options.template.definition) as unknown as AslMachine);
     const stateMachineName = "Ijepa-Training";
     const executionArn = `arn:aws:states:${LOCAL_REGION}:${LOCAL_ACCOUNT}:execution:${stateMachineName}:${executionName}`;
     const runId = runIdOfRawInput(options.input);
@@ -194,7 +194,7 @@ interface AslState {
   Iterator?: AslMachine;
   Branches?: AslMachine[];
 }
-interface AslMachine {
+export interface AslMachine {
   States: Record<string, AslState>;
 }
 
@@ -204,6 +204,14 @@ export function allStates(machine: AslMachine): Array<[string, AslState]> {
     [name, state] as [string, AslState],
     ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter((m): m is AslMachine => !!m).flatMap(allStates),
   ]);
+}
+
+/** Caps every Task's TimeoutSeconds at what Node's timers can wait (in place; returns the machine). */
+export function clampTaskTimeouts<M extends AslMachine>(machine: M): M {
+  for (const [, state] of allStates(machine)) {
+    if (state.TimeoutSeconds !== undefined && state.TimeoutSeconds > MAX_TIMER_SECONDS) state.TimeoutSeconds = MAX_TIMER_SECONDS;
+  }
+  return machine;
 }
 
 interface TaskContext {
@@ -219,7 +227,6 @@ async function buildTaskHandlers(definition: AslMachine, template: WorkflowTempl
   const handlers: Record<string, Handler> = {};
   for (const [name, state] of allStates(definition)) {
     if (state.Type !== "Task") continue;
-    if (state.TimeoutSeconds !== undefined && state.TimeoutSeconds > MAX_TIMER_SECONDS) state.TimeoutSeconds = MAX_TIMER_SECONDS;
     const resource = state.Resource ?? "";
     const timeoutMs = (state.TimeoutSeconds ?? 60) * 1000;
     let handler: Handler;
