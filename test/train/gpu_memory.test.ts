@@ -5,6 +5,9 @@ import { describe, expect, it } from "vitest";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import { ConfigError } from "../../trainer/errors.js";
 import { checkGpuFit, estimateTrainingMemory, largestFittingBatch } from "../../trainer/train/gpu_memory.js";
+import { initBackend } from "../../trainer/backend.js";
+import { IJepa } from "../../trainer/models/ijepa.js";
+import { resolveModelDims } from "../../trainer/models/model_dims.js";
 
 const configs = path.resolve(__dirname, "../../configs");
 const load = (name: string) => loadConfigFile(path.join(configs, `${name}.yaml`));
@@ -13,6 +16,16 @@ const GIB = 1024 ** 3;
 const A10G = { name: "NVIDIA A10G", memoryBytes: 23028 * 1024 * 1024 };
 
 describe("estimateTrainingMemory", () => {
+  it("counts exactly the trainable parameters our models have", async () => {
+    await initBackend("cpu");
+    const c = await load("fmnist-vit-tiny");
+    const model = IJepa.initialise(resolveModelDims(c, 1), 0);
+    const e = estimateTrainingMemory(c, 1);
+    expect(e.encoderParams).toBe(model.encoder.params.numParams(true));
+    expect(e.predictorParams).toBe(model.predictor.params.numParams(true));
+    model.dispose();
+  });
+
   it("counts ViT-H/14's parameters as the official model has them (632M encoder)", async () => {
     const e = estimateTrainingMemory(await load("in1k-vith14"), 3);
     expect(e.encoderParams / 1e6).toBeGreaterThan(629);
