@@ -85,7 +85,7 @@ export class BatchJobFailedError extends Error {
 
 /** The local Batch: runs jobs of the template's job definitions; stop() terminates the running one. */
 export class LocalBatch {
-  private running: { child: ChildProcess; terminate: () => void } | undefined;
+  private running: { child: ChildProcess; terminate: () => void; exited: Promise<void> } | undefined;
 
   constructor(
     private readonly jobDefinitions: ReadonlyMap<string, TemplateJobDefinition>,
@@ -95,6 +95,11 @@ export class LocalBatch {
   /** Forwards a signal to the running trainer (Ctrl-C: it checkpoints and exits 130). */
   signal(signal: NodeJS.Signals): boolean {
     return this.running?.child.kill(signal) ?? false;
+  }
+
+  /** Resolves once no trainer runs (a terminated one may still be writing its checkpoint). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running.exited;
   }
 
   /** TerminateJob: SIGTERM, then SIGKILL after Batch's 30 s (a timed-out or stopped execution). */
@@ -150,6 +155,7 @@ export class LocalBatch {
       process.on("exit", killOnExit);
       this.running = {
         child,
+        exited: new Promise((done) => child.once("exit", () => done())),
         terminate: () => {
           terminated = true;
           child.kill("SIGTERM");

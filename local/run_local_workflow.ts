@@ -138,6 +138,8 @@ export function startLocalExecution(options: LocalExecutionOptions): LocalExecut
       status = "FAILED";
     }
     await logging;
+    // A trainer terminated on a timeout may still be writing its checkpoint: let it finish before reporting.
+    await batch.settled();
     const failed = events.find((e) => e.type === "ExecutionFailed") as { Error: string; Cause: unknown } | undefined;
     if (failed) error = { Error: failed.Error, Cause: failed.Cause };
     const finalRunUri = runUri ?? findRunUri(events);
