@@ -21,7 +21,7 @@ export interface TrainingWorkflowProps {
   datasetsBucket: s3.IBucket;
   runsBucket: s3.IBucket;
   jobQueue: batch.IJobQueue;
-  /** The GPU trainer (EcsJobDefinition); its command takes the Ref:: parameters config, data, out, epochs, untilEpoch. */
+  /** The GPU trainer (EcsJobDefinition); its command takes Ref:: config, data, out, epochs and untilEpoch. */
   jobDefinition: batch.IJobDefinition;
   alertsTopic: sns.ITopic;
   /**
@@ -64,16 +64,70 @@ interface FunctionSpec {
 }
 
 const FUNCTIONS = {
-  prepareRun: { folder: "prepare-run", memoryMb: 512, timeout: Duration.seconds(60), description: "validate the execution input, resolve the preset, take the run lock", copy: ["configs"] },
-  shardPlan: { folder: "shard-dataset", handler: "planHandler", memoryMb: 2048, timeout: Duration.minutes(15), description: "plan the dataset's shards (reuses a published manifest)", copy: ["sharp"] },
-  shardChunk: { folder: "shard-dataset", handler: "workHandler", memoryMb: 2048, timeout: Duration.minutes(15), description: "write one shard of the plan", copy: ["sharp"] },
-  shardFinalize: { folder: "shard-dataset", handler: "finalizeHandler", memoryMb: 1024, timeout: Duration.minutes(5), description: "publish the dataset's manifest", copy: ["sharp"] },
-  planSegment: { folder: "plan-segment", memoryMb: 256, timeout: Duration.seconds(30), description: "decide the next step of a run: train, probe or done" },
+  prepareRun: {
+    folder: "prepare-run",
+    memoryMb: 512,
+    timeout: Duration.seconds(60),
+    description: "validate the execution input, resolve the preset, take the run lock",
+    copy: ["configs"],
+  },
+  shardPlan: {
+    folder: "shard-dataset",
+    handler: "planHandler",
+    memoryMb: 2048,
+    timeout: Duration.minutes(15),
+    description: "plan the dataset's shards (reuses a published manifest)",
+    copy: ["sharp"],
+  },
+  shardChunk: {
+    folder: "shard-dataset",
+    handler: "workHandler",
+    memoryMb: 2048,
+    timeout: Duration.minutes(15),
+    description: "write one shard of the plan",
+    copy: ["sharp"],
+  },
+  shardFinalize: {
+    folder: "shard-dataset",
+    handler: "finalizeHandler",
+    memoryMb: 1024,
+    timeout: Duration.minutes(5),
+    description: "publish the dataset's manifest",
+    copy: ["sharp"],
+  },
+  planSegment: {
+    folder: "plan-segment",
+    memoryMb: 256,
+    timeout: Duration.seconds(30),
+    description: "decide the next step of a run: train, probe or done",
+  },
   // README "The probe in Lambda": 341 s and 1,032 MB peak for a first probe of 10,000 + 10,000 images.
-  probe: { folder: "linear-probe", memoryMb: 2048, timeout: Duration.minutes(15), description: "linear probe and kNN of the newest checkpoint", copy: ["wasm"] },
-  rotate: { folder: "rotate-checkpoints", memoryMb: 256, timeout: Duration.minutes(2), description: "delete old checkpoints, keeping the last, the best and the latest" },
-  report: { folder: "report", memoryMb: 1024, timeout: Duration.minutes(3), description: "redraw the run's report", copy: ["sharp"] },
-  releaseLock: { folder: "release-lock", memoryMb: 256, timeout: Duration.seconds(30), description: "release the run lock; on failure, say what to notify" },
+  probe: {
+    folder: "linear-probe",
+    memoryMb: 2048,
+    timeout: Duration.minutes(15),
+    description: "linear probe and kNN of the newest checkpoint",
+    copy: ["wasm"],
+  },
+  rotate: {
+    folder: "rotate-checkpoints",
+    memoryMb: 256,
+    timeout: Duration.minutes(2),
+    description: "delete old checkpoints, keeping the last, the best and the latest",
+  },
+  report: {
+    folder: "report",
+    memoryMb: 1024,
+    timeout: Duration.minutes(3),
+    description: "redraw the run's report",
+    copy: ["sharp"],
+  },
+  releaseLock: {
+    folder: "release-lock",
+    memoryMb: 256,
+    timeout: Duration.seconds(30),
+    description: "release the run lock; on failure, say what to notify",
+  },
 } satisfies Record<string, FunctionSpec>;
 
 export type WorkflowFunctionName = keyof typeof FUNCTIONS;
@@ -120,12 +174,18 @@ export class TrainingWorkflow extends Construct {
       taskTimeout: sfn.Timeout.duration(Duration.seconds(60)),
     });
     notify.addCatch(failed, { resultPath: "$.notifyError" }).next(failed);
-    const releaseOnFailure = this.invoke(STATE.releaseLockOnFailure, fns.releaseLock, FUNCTIONS.releaseLock, {
-      outcome: "failed",
-      executionName: sfn.JsonPath.executionName,
-      executionInput: sfn.JsonPath.objectAt("$$.Execution.Input"),
-      state: sfn.JsonPath.objectAt("$"),
-    }, "$.failure");
+    const releaseOnFailure = this.invoke(
+      STATE.releaseLockOnFailure,
+      fns.releaseLock,
+      FUNCTIONS.releaseLock,
+      {
+        outcome: "failed",
+        executionName: sfn.JsonPath.executionName,
+        executionInput: sfn.JsonPath.objectAt("$$.Execution.Input"),
+        state: sfn.JsonPath.objectAt("$"),
+      },
+      "$.failure",
+    );
     releaseOnFailure.addCatch(failed, { resultPath: "$.releaseError" }).next(notify);
     const onError = <T extends { addCatch(handler: sfn.IChainable, props?: sfn.CatchProps): unknown }>(state: T): T => {
       state.addCatch(releaseOnFailure, { resultPath: "$.error" });
@@ -133,73 +193,136 @@ export class TrainingWorkflow extends Construct {
     };
 
     // --- The run: prepare, shard, then segments until PlanSegment says done.
-    const prepare = onError(this.invoke(STATE.prepareRun, fns.prepareRun, FUNCTIONS.prepareRun, {
-      input: sfn.JsonPath.objectAt("$"),
-      executionName: sfn.JsonPath.executionName,
-      executionId: sfn.JsonPath.executionId,
-    }, "$"));
-    const shardPlan = onError(this.invoke(STATE.shardPlan, fns.shardPlan, FUNCTIONS.shardPlan, "$.shard", "$.shardPlan", {
-      chunkIndices: sfn.JsonPath.listAt("$.chunkIndices"),
-    }));
+    const prepare = onError(
+      this.invoke(
+        STATE.prepareRun,
+        fns.prepareRun,
+        FUNCTIONS.prepareRun,
+        {
+          input: sfn.JsonPath.objectAt("$"),
+          executionName: sfn.JsonPath.executionName,
+          executionId: sfn.JsonPath.executionId,
+        },
+        "$",
+      ),
+    );
+    const shardPlan = onError(
+      this.invoke(STATE.shardPlan, fns.shardPlan, FUNCTIONS.shardPlan, "$.shard", "$.shardPlan", {
+        chunkIndices: sfn.JsonPath.listAt("$.chunkIndices"),
+      }),
+    );
     const shardChunk = this.invoke(STATE.shardChunk, fns.shardChunk, FUNCTIONS.shardChunk, "$", sfn.JsonPath.DISCARD);
-    const shardChunks = onError(new sfn.Map(this, STATE.shardChunks, {
-      comment: "one shard per chunk of the plan (inline: a Distributed Map would not run locally)",
-      itemsPath: "$.shardPlan.chunkIndices",
-      itemSelector: {
-        source: sfn.JsonPath.stringAt("$.shard.source"),
-        format: sfn.JsonPath.stringAt("$.shard.format"),
-        output: sfn.JsonPath.stringAt("$.shard.output"),
-        name: sfn.JsonPath.stringAt("$.shard.name"),
-        chunkIndex: sfn.JsonPath.numberAt("$$.Map.Item.Value"),
-      },
-      maxConcurrency: 8,
-      resultPath: sfn.JsonPath.DISCARD,
-    }));
+    const shardChunks = onError(
+      new sfn.Map(this, STATE.shardChunks, {
+        comment: "one shard per chunk of the plan (inline: a Distributed Map would not run locally)",
+        itemsPath: "$.shardPlan.chunkIndices",
+        itemSelector: {
+          source: sfn.JsonPath.stringAt("$.shard.source"),
+          format: sfn.JsonPath.stringAt("$.shard.format"),
+          output: sfn.JsonPath.stringAt("$.shard.output"),
+          name: sfn.JsonPath.stringAt("$.shard.name"),
+          chunkIndex: sfn.JsonPath.numberAt("$$.Map.Item.Value"),
+        },
+        maxConcurrency: 8,
+        resultPath: sfn.JsonPath.DISCARD,
+      }),
+    );
     shardChunks.itemProcessor(shardChunk);
-    const shardFinalize = onError(this.invoke(STATE.shardFinalize, fns.shardFinalize, FUNCTIONS.shardFinalize, "$.shard", "$.dataset", {
-      manifestUri: sfn.JsonPath.stringAt("$.manifestUri"),
-      counts: sfn.JsonPath.objectAt("$.counts"),
-    }));
+    const shardFinalize = onError(
+      this.invoke(STATE.shardFinalize, fns.shardFinalize, FUNCTIONS.shardFinalize, "$.shard", "$.dataset", {
+        manifestUri: sfn.JsonPath.stringAt("$.manifestUri"),
+        counts: sfn.JsonPath.objectAt("$.counts"),
+      }),
+    );
 
-    const planSegment = onError(this.invoke(STATE.planSegment, fns.planSegment, FUNCTIONS.planSegment, {
-      run: sfn.JsonPath.objectAt("$.run"),
-      dataset: sfn.JsonPath.objectAt("$.dataset"),
-      previous: sfn.JsonPath.objectAt("$.plan"),
-    }, "$.plan"));
-    const trainSegment = onError(new BatchSubmitJobWithStateTimeout(this, STATE.trainSegment, {
-      comment: "one segment of epochs on a GPU; Batch retries a spot reclaim and the trainer resumes (--auto-resume)",
-      jobName: sfn.JsonPath.stringAt("$.plan.jobName"),
-      jobQueueArn: props.jobQueue.jobQueueArn,
-      jobDefinitionArn: props.jobDefinition.jobDefinitionArn,
-      payload: sfn.TaskInput.fromJsonPathAt("$.plan.batchParameters"),
-      containerOverrides: { environment: { IJEPA_MAX_STEPS: sfn.JsonPath.stringAt("$.plan.maxStepsEnv") } },
-      resultPath: sfn.JsonPath.DISCARD,
-    }, segmentTimeout(this, props.segmentTimeout)));
-    const probe = onError(this.invoke(STATE.probe, fns.probe, FUNCTIONS.probe, {
-      checkpoint: sfn.JsonPath.stringAt("$.run.runUri"),
-      data: sfn.JsonPath.stringAt("$.dataset.manifestUri"),
-      trainLimit: sfn.JsonPath.numberAt("$.run.probeTrainLimit"),
-    }, "$.probe", {
-      step: sfn.JsonPath.numberAt("$.step"),
-      linearTop1: sfn.JsonPath.numberAt("$.linearTop1"),
-      knnTop1: sfn.JsonPath.numberAt("$.knnTop1"),
-      baselines: sfn.JsonPath.objectAt("$.baselines"),
-    }));
-    const rotate = onError(this.invoke(STATE.rotate, fns.rotate, FUNCTIONS.rotate, {
-      run: sfn.JsonPath.stringAt("$.run.runUri"),
-      keepLast: sfn.JsonPath.numberAt("$.run.keepLast"),
-      keepBest: sfn.JsonPath.numberAt("$.run.keepBest"),
-      keepEvery: sfn.JsonPath.numberAt("$.run.keepEvery"),
-    }, sfn.JsonPath.DISCARD));
-    const report = onError(this.invoke(STATE.report, fns.report, FUNCTIONS.report, {
-      run: sfn.JsonPath.stringAt("$.run.runUri"),
-    }, "$.report"));
-    const release = onError(this.invoke(STATE.releaseLock, fns.releaseLock, FUNCTIONS.releaseLock, {
-      outcome: "succeeded",
-      executionName: sfn.JsonPath.executionName,
-      executionInput: sfn.JsonPath.objectAt("$$.Execution.Input"),
-      state: sfn.JsonPath.objectAt("$"),
-    }, "$.released"));
+    const planSegment = onError(
+      this.invoke(
+        STATE.planSegment,
+        fns.planSegment,
+        FUNCTIONS.planSegment,
+        {
+          run: sfn.JsonPath.objectAt("$.run"),
+          dataset: sfn.JsonPath.objectAt("$.dataset"),
+          previous: sfn.JsonPath.objectAt("$.plan"),
+        },
+        "$.plan",
+      ),
+    );
+    const trainSegment = onError(
+      new BatchSubmitJobWithStateTimeout(
+        this,
+        STATE.trainSegment,
+        {
+          comment:
+            "one segment of epochs on a GPU; Batch retries a spot reclaim and the trainer resumes (--auto-resume)",
+          jobName: sfn.JsonPath.stringAt("$.plan.jobName"),
+          jobQueueArn: props.jobQueue.jobQueueArn,
+          jobDefinitionArn: props.jobDefinition.jobDefinitionArn,
+          payload: sfn.TaskInput.fromJsonPathAt("$.plan.batchParameters"),
+          containerOverrides: { environment: { IJEPA_MAX_STEPS: sfn.JsonPath.stringAt("$.plan.maxStepsEnv") } },
+          resultPath: sfn.JsonPath.DISCARD,
+        },
+        segmentTimeout(this, props.segmentTimeout),
+      ),
+    );
+    const probe = onError(
+      this.invoke(
+        STATE.probe,
+        fns.probe,
+        FUNCTIONS.probe,
+        {
+          checkpoint: sfn.JsonPath.stringAt("$.run.runUri"),
+          data: sfn.JsonPath.stringAt("$.dataset.manifestUri"),
+          trainLimit: sfn.JsonPath.numberAt("$.run.probeTrainLimit"),
+        },
+        "$.probe",
+        {
+          step: sfn.JsonPath.numberAt("$.step"),
+          linearTop1: sfn.JsonPath.numberAt("$.linearTop1"),
+          knnTop1: sfn.JsonPath.numberAt("$.knnTop1"),
+          baselines: sfn.JsonPath.objectAt("$.baselines"),
+        },
+      ),
+    );
+    const rotate = onError(
+      this.invoke(
+        STATE.rotate,
+        fns.rotate,
+        FUNCTIONS.rotate,
+        {
+          run: sfn.JsonPath.stringAt("$.run.runUri"),
+          keepLast: sfn.JsonPath.numberAt("$.run.keepLast"),
+          keepBest: sfn.JsonPath.numberAt("$.run.keepBest"),
+          keepEvery: sfn.JsonPath.numberAt("$.run.keepEvery"),
+        },
+        sfn.JsonPath.DISCARD,
+      ),
+    );
+    const report = onError(
+      this.invoke(
+        STATE.report,
+        fns.report,
+        FUNCTIONS.report,
+        {
+          run: sfn.JsonPath.stringAt("$.run.runUri"),
+        },
+        "$.report",
+      ),
+    );
+    const release = onError(
+      this.invoke(
+        STATE.releaseLock,
+        fns.releaseLock,
+        FUNCTIONS.releaseLock,
+        {
+          outcome: "succeeded",
+          executionName: sfn.JsonPath.executionName,
+          executionInput: sfn.JsonPath.objectAt("$$.Execution.Input"),
+          state: sfn.JsonPath.objectAt("$"),
+        },
+        "$.released",
+      ),
+    );
     const succeeded = new sfn.Succeed(this, STATE.succeeded);
 
     const next = new sfn.Choice(this, STATE.nextStep, { comment: "PlanSegment decided; this only routes" })
@@ -209,7 +332,10 @@ export class TrainingWorkflow extends Construct {
     // An action this machine does not know is a bug in PlanSegment: fail loudly through the failure path.
     next.otherwise(
       new sfn.Pass(this, "UnknownAction", {
-        parameters: { Error: "UnknownPlanAction", Cause: sfn.JsonPath.format("PlanSegment answered {}", sfn.JsonPath.stringAt("$.plan.action")) },
+        parameters: {
+          Error: "UnknownPlanAction",
+          Cause: sfn.JsonPath.format("PlanSegment answered {}", sfn.JsonPath.stringAt("$.plan.action")),
+        },
         resultPath: "$.error",
       }).next(releaseOnFailure),
     );
@@ -291,8 +417,12 @@ export class TrainingWorkflow extends Construct {
     });
   }
 
-  private grantStorage(fns: Record<WorkflowFunctionName, lambdaNodejs.NodejsFunction>, props: TrainingWorkflowProps): void {
-    for (const fn of [fns.prepareRun, fns.rotate, fns.report, fns.releaseLock, fns.probe]) props.runsBucket.grantReadWrite(fn);
+  private grantStorage(
+    fns: Record<WorkflowFunctionName, lambdaNodejs.NodejsFunction>,
+    props: TrainingWorkflowProps,
+  ): void {
+    for (const fn of [fns.prepareRun, fns.rotate, fns.report, fns.releaseLock, fns.probe])
+      props.runsBucket.grantReadWrite(fn);
     props.runsBucket.grantRead(fns.planSegment);
     // Raw uploads may sit anywhere in the datasets bucket; shards are written under datasets/ only.
     for (const fn of [fns.shardPlan, fns.shardChunk, fns.shardFinalize]) {
@@ -304,8 +434,16 @@ export class TrainingWorkflow extends Construct {
     props.datasetsBucket.grantRead(fns.prepareRun);
     for (const fn of Object.values(fns)) {
       Validations.of(fn).acknowledge(
-        { id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]", reason: "CloudWatch Logs for the function's own log group; the managed policy is what CDK attaches to every function." },
-        { id: "AwsSolutions-L1", reason: "Node.js 22 is the runtime the code is tested on (issue 9); the next is adopted by changing Runtime in one place." },
+        {
+          id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+          reason:
+            "CloudWatch Logs for the function's own log group; the managed policy is what CDK attaches to every function.",
+        },
+        {
+          id: "AwsSolutions-L1",
+          reason:
+            "Node.js 22 is the runtime the code is tested on (issue 9); the next is adopted by changing Runtime in one place.",
+        },
       );
     }
   }
@@ -322,7 +460,9 @@ function segmentTimeout(scope: Construct, fromProps: Duration | undefined): Dura
   if (raw === undefined) return DEFAULT_SEGMENT_TIMEOUT;
   const seconds = Number(raw);
   if (!Number.isInteger(seconds) || seconds < 1 || seconds > MAX_SEGMENT_TIMEOUT_SECONDS) {
-    throw new Error(`${SEGMENT_TIMEOUT_CONTEXT}: ${JSON.stringify(raw)} is not a whole number of seconds from 1 to ${MAX_SEGMENT_TIMEOUT_SECONDS} (24 days)`);
+    throw new Error(
+      `${SEGMENT_TIMEOUT_CONTEXT}: ${JSON.stringify(raw)} is not a whole number of seconds from 1 to ${MAX_SEGMENT_TIMEOUT_SECONDS} (24 days)`,
+    );
   }
   return Duration.seconds(seconds);
 }
@@ -334,7 +474,12 @@ function segmentTimeout(scope: Construct, fromProps: Duration | undefined): Dura
  * definition's.
  */
 class BatchSubmitJobWithStateTimeout extends tasks.BatchSubmitJob {
-  constructor(scope: Construct, id: string, props: tasks.BatchSubmitJobProps, private readonly stateTimeout: Duration) {
+  constructor(
+    scope: Construct,
+    id: string,
+    props: tasks.BatchSubmitJobProps,
+    private readonly stateTimeout: Duration,
+  ) {
     super(scope, id, props);
   }
 
@@ -348,12 +493,15 @@ function copyCommands(copy: ReadonlyArray<"configs" | "wasm" | "sharp">, outputD
   const q = (p: string) => `"${p}"`;
   const nm = path.join(repoRoot, "node_modules");
   const commands: string[] = [];
-  if (copy.includes("configs")) commands.push(`cp -r ${q(path.join(repoRoot, "configs"))} ${q(path.join(outputDir, "configs"))}`);
-  if (copy.includes("wasm")) commands.push(`cp ${q(path.join(nm, "@tensorflow/tfjs-backend-wasm/dist"))}/*.wasm ${q(outputDir)}/`);
+  if (copy.includes("configs"))
+    commands.push(`cp -r ${q(path.join(repoRoot, "configs"))} ${q(path.join(outputDir, "configs"))}`);
+  if (copy.includes("wasm"))
+    commands.push(`cp ${q(path.join(nm, "@tensorflow/tfjs-backend-wasm/dist"))}/*.wasm ${q(outputDir)}/`);
   if (copy.includes("sharp")) {
     // sharp loads its native binary (linux-x64, glibc) at run time: ship the package and its prebuilt parts.
     commands.push(`mkdir -p ${q(path.join(outputDir, "node_modules/@img"))}`);
-    for (const pkg of ["sharp", "detect-libc", "semver"]) commands.push(`cp -r ${q(path.join(nm, pkg))} ${q(path.join(outputDir, "node_modules", pkg))}`);
+    for (const pkg of ["sharp", "detect-libc", "semver"])
+      commands.push(`cp -r ${q(path.join(nm, pkg))} ${q(path.join(outputDir, "node_modules", pkg))}`);
     commands.push(`cp -r ${q(path.join(nm, "@img"))}/. ${q(path.join(outputDir, "node_modules/@img"))}/`);
   }
   return commands;

@@ -37,7 +37,8 @@ export function evaluateOnExit(rules: readonly EvaluateOnExit[], outcome: Attemp
     const matches =
       (rule.OnStatusReason === undefined || glob(rule.OnStatusReason, outcome.statusReason)) &&
       (rule.OnReason === undefined || glob(rule.OnReason, outcome.reason)) &&
-      (rule.OnExitCode === undefined || glob(rule.OnExitCode, outcome.exitCode === null ? "" : String(outcome.exitCode)));
+      (rule.OnExitCode === undefined ||
+        glob(rule.OnExitCode, outcome.exitCode === null ? "" : String(outcome.exitCode)));
     if (matches) return rule.Action.toUpperCase() === "RETRY" ? "RETRY" : "EXIT";
   }
   // Batch: "If none of the EvaluateOnExit conditions match, then the job is retried."
@@ -110,7 +111,9 @@ export class LocalBatch {
   async submitJobSync(request: SubmitJobRequest): Promise<Record<string, unknown>> {
     const definition = this.jobDefinitions.get(request.JobDefinition);
     if (!definition) throw new Error(`no job definition ${request.JobDefinition} in the template`);
-    const command = substituteParameters(request.ContainerOverrides?.Command ?? definition.command, { ...request.Parameters });
+    const command = substituteParameters(request.ContainerOverrides?.Command ?? definition.command, {
+      ...request.Parameters,
+    });
     const overrides = Object.fromEntries((request.ContainerOverrides?.Environment ?? []).map((e) => [e.Name, e.Value]));
     const attempts: Array<{ container: { exitCode: number | null; reason: string }; statusReason: string }> = [];
     const max = Math.max(1, definition.retryStrategy.attempts);
@@ -125,10 +128,22 @@ export class LocalBatch {
       };
       for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
       const outcome = await this.runAttempt(command, env as NodeJS.ProcessEnv, attempt);
-      attempts.push({ container: { exitCode: outcome.exitCode, reason: outcome.reason }, statusReason: outcome.statusReason });
+      attempts.push({
+        container: { exitCode: outcome.exitCode, reason: outcome.reason },
+        statusReason: outcome.statusReason,
+      });
       if (outcome.exitCode === 0) return { JobName: request.JobName, Status: "SUCCEEDED", Attempts: attempts };
-      if (outcome.terminated || evaluateOnExit(definition.retryStrategy.evaluateOnExit, outcome) === "EXIT" || attempt === max) {
-        throw new BatchJobFailedError({ JobName: request.JobName, Status: "FAILED", StatusReason: outcome.statusReason, Attempts: attempts });
+      if (
+        outcome.terminated ||
+        evaluateOnExit(definition.retryStrategy.evaluateOnExit, outcome) === "EXIT" ||
+        attempt === max
+      ) {
+        throw new BatchJobFailedError({
+          JobName: request.JobName,
+          Status: "FAILED",
+          StatusReason: outcome.statusReason,
+          Attempts: attempts,
+        });
       }
     }
     throw new Error("unreachable");
@@ -174,7 +189,12 @@ export class LocalBatch {
           : terminated
             ? "Job terminated: the state timed out or the execution stopped"
             : `Essential container in task exited${signal ? ` (${signal})` : ""}`;
-        resolve({ exitCode: code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : 15) : null), statusReason, reason: "", terminated });
+        resolve({
+          exitCode: code ?? (signal ? 128 + (signal === "SIGKILL" ? 9 : 15) : null),
+          statusReason,
+          reason: "",
+          terminated,
+        });
       });
     });
   }

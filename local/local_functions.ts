@@ -13,10 +13,17 @@ export interface LocalFunctionOptions {
  * The handler of functions/<folder>, with `deps`. (The three Lambdas that predate HandlerDeps take their
  * dependencies their own way; each is adapted here until they move to makeHandler(deps).)
  */
-export async function loadHandler(folder: string, exportName: string | undefined, deps: HandlerDeps, options: LocalFunctionOptions = {}): Promise<Handler> {
+export async function loadHandler(
+  folder: string,
+  exportName: string | undefined,
+  deps: HandlerDeps,
+  options: LocalFunctionOptions = {},
+): Promise<Handler> {
   switch (folder) {
     case "prepare-run":
-      return (await import("../functions/prepare-run/handler.js")).makeHandler(deps, { isExecutionRunning: options.isExecutionRunning });
+      return (await import("../functions/prepare-run/handler.js")).makeHandler(deps, {
+        isExecutionRunning: options.isExecutionRunning,
+      });
     case "plan-segment":
       return (await import("../functions/plan-segment/handler.js")).makeHandler(deps);
     case "report":
@@ -34,6 +41,8 @@ export async function loadHandler(folder: string, exportName: string | undefined
       return handlers[name];
     }
     default:
-      throw new Error(`the template names functions/${folder}, which the local runner does not know (local/local_functions.ts)`);
+      throw new Error(
+        `the template names functions/${folder}, which the local runner does not know (local/local_functions.ts)`,
+      );
   }
 }

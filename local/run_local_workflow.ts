@@ -36,7 +36,7 @@ export interface ExecutionRecord {
 export interface LocalExecutionOptions {
   template: WorkflowTemplate;
   input: unknown;
-  /** Where both buckets live: a folder (runs at <root>/<runId>, datasets at <root>/datasets/<name>) or s3://bucket/prefix. */
+  /** Where both buckets live: a folder (runs at <root>/<runId>, datasets at <root>/datasets/<name>) or s3://b/p. */
   root: string;
   executionName?: string;
   openStore?: OpenStore;
@@ -116,8 +116,17 @@ export function startLocalExecution(options: LocalExecutionOptions): LocalExecut
     const execution = machine.run(options.input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never },
       context: {
-        Execution: { Id: executionArn, Name: executionName, Input: options.input as never, StartTime: startedAt.toISOString(), RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/local` },
-        StateMachine: { Id: executionArn.replace(":execution:", ":stateMachine:").replace(/:[^:]+$/, ""), Name: stateMachineName },
+        Execution: {
+          Id: executionArn,
+          Name: executionName,
+          Input: options.input as never,
+          StartTime: startedAt.toISOString(),
+          RoleArn: `arn:aws:iam::${LOCAL_ACCOUNT}:role/local`,
+        },
+        StateMachine: {
+          Id: executionArn.replace(":execution:", ":stateMachine:").replace(/:[^:]+$/, ""),
+          Name: stateMachineName,
+        },
       },
     });
     const events: LocalExecutionResult["events"] = [];
@@ -169,7 +178,11 @@ export function startLocalExecution(options: LocalExecutionOptions): LocalExecut
 }
 
 /** Whether a local execution that holds a run's lock still runs: its record says RUNNING and its process lives. */
-export async function isLocalExecutionRunning(holderName: string, _ownId: string, run: ObjectStore): Promise<boolean | undefined> {
+export async function isLocalExecutionRunning(
+  holderName: string,
+  _ownId: string,
+  run: ObjectStore,
+): Promise<boolean | undefined> {
   let key: string;
   try {
     key = executionKey(holderName);
@@ -204,14 +217,17 @@ export interface AslMachine {
 export function allStates(machine: AslMachine): Array<[string, AslState]> {
   return Object.entries(machine.States).flatMap(([name, state]) => [
     [name, state] as [string, AslState],
-    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter((m): m is AslMachine => !!m).flatMap(allStates),
+    ...[state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])]
+      .filter((m): m is AslMachine => !!m)
+      .flatMap(allStates),
   ]);
 }
 
 /** Caps every Task's TimeoutSeconds at what Node's timers can wait (in place; returns the machine). */
 export function clampTaskTimeouts<M extends AslMachine>(machine: M): M {
   for (const [, state] of allStates(machine)) {
-    if (state.TimeoutSeconds !== undefined && state.TimeoutSeconds > MAX_TIMER_SECONDS) state.TimeoutSeconds = MAX_TIMER_SECONDS;
+    if (state.TimeoutSeconds !== undefined && state.TimeoutSeconds > MAX_TIMER_SECONDS)
+      state.TimeoutSeconds = MAX_TIMER_SECONDS;
   }
   return machine;
 }
@@ -225,7 +241,11 @@ interface TaskContext {
   isInterrupted: () => boolean;
 }
 
-async function buildTaskHandlers(definition: AslMachine, template: WorkflowTemplate, ctx: TaskContext): Promise<Record<string, Handler>> {
+async function buildTaskHandlers(
+  definition: AslMachine,
+  template: WorkflowTemplate,
+  ctx: TaskContext,
+): Promise<Record<string, Handler>> {
   const handlers: Record<string, Handler> = {};
   for (const [name, state] of allStates(definition)) {
     if (state.Type !== "Task") continue;
@@ -252,9 +272,19 @@ async function buildTaskHandlers(definition: AslMachine, template: WorkflowTempl
       handler = async (input) => publishLocally(input as { Message: string; Subject?: string }, ctx);
     } else {
       const fn = template.functions.get(resource);
-      if (!fn) throw new Error(`state ${name} calls ${resource}, which is neither a function of the template nor a service the local runner provides`);
-      const env = Object.fromEntries(Object.entries(fn.environment).map(([k, v]) => [k, rewriteBucketRoots(v, template.buckets, ctx.root)]));
-      handler = await loadHandler(fn.folder, fn.handler, { openStore: ctx.openStore, env, now: ctx.now }, { isExecutionRunning: isLocalExecutionRunning });
+      if (!fn)
+        throw new Error(
+          `state ${name} calls ${resource}, which is neither a function of the template nor a service the local runner provides`,
+        );
+      const env = Object.fromEntries(
+        Object.entries(fn.environment).map(([k, v]) => [k, rewriteBucketRoots(v, template.buckets, ctx.root)]),
+      );
+      handler = await loadHandler(
+        fn.folder,
+        fn.handler,
+        { openStore: ctx.openStore, env, now: ctx.now },
+        { isExecutionRunning: isLocalExecutionRunning },
+      );
       // ReleaseLock must run after an interrupt: it is how the lock is handed back.
       if (fn.folder === "release-lock") interruptible = false;
     }
@@ -268,7 +298,10 @@ async function buildTaskHandlers(definition: AslMachine, template: WorkflowTempl
 }
 
 /** `sns:publish`, locally: the message on the terminal and in the run's notifications.jsonl. */
-async function publishLocally(input: { Message: string; Subject?: string }, ctx: TaskContext): Promise<{ MessageId: string }> {
+async function publishLocally(
+  input: { Message: string; Subject?: string },
+  ctx: TaskContext,
+): Promise<{ MessageId: string }> {
   let message: Record<string, unknown>;
   try {
     message = JSON.parse(input.Message);
@@ -279,8 +312,12 @@ async function publishLocally(input: { Message: string; Subject?: string }, ctx:
   const runUri = typeof message.runUri === "string" ? message.runUri : undefined;
   if (runUri) {
     const store = await ctx.openStore(runUri);
-    const existing = (await store.head(NOTIFICATIONS_KEY)) ? new TextDecoder().decode(await store.get(NOTIFICATIONS_KEY)) : "";
-    await store.put(NOTIFICATIONS_KEY, `${existing}${JSON.stringify({ subject: input.Subject, ...message })}\n`, { contentType: "application/x-ndjson" });
+    const existing = (await store.head(NOTIFICATIONS_KEY))
+      ? new TextDecoder().decode(await store.get(NOTIFICATIONS_KEY))
+      : "";
+    await store.put(NOTIFICATIONS_KEY, `${existing}${JSON.stringify({ subject: input.Subject, ...message })}\n`, {
+      contentType: "application/x-ndjson",
+    });
   }
   return { MessageId: `local-${Date.now()}` };
 }
@@ -302,7 +339,8 @@ function normalizeRoot(root: string): string {
 
 function findRunUri(events: LocalExecutionResult["events"]): string | undefined {
   for (const e of events) {
-    const out = (e as { state?: { output?: { run?: { runUri?: string }; failure?: { runUri?: string } } } }).state?.output;
+    const out = (e as { state?: { output?: { run?: { runUri?: string }; failure?: { runUri?: string } } } }).state
+      ?.output;
     const uri = out?.run?.runUri ?? out?.failure?.runUri;
     if (uri) return uri;
   }
@@ -318,7 +356,18 @@ function defaultExecutionName(at: Date): string {
   return `local-${stamp}-${Math.random().toString(36).slice(2, 6)}`;
 }
 
-function describeEvent(event: { type: string; state?: { name: string }; index?: number; Error?: string; Cause?: unknown; retry?: { attempt: number } }, startedAt: Date, at: Date): string | undefined {
+function describeEvent(
+  event: {
+    type: string;
+    state?: { name: string };
+    index?: number;
+    Error?: string;
+    Cause?: unknown;
+    retry?: { attempt: number };
+  },
+  startedAt: Date,
+  at: Date,
+): string | undefined {
   const elapsed = formatElapsed(at.getTime() - startedAt.getTime());
   const name = event.state?.name;
   const where = event.index !== undefined ? `${name}[${event.index}]` : name;

@@ -33,7 +33,10 @@ export const LOCAL_TRAINER_ENVIRONMENT: Record<string, string | undefined> = {
 export class WorkflowFailedError extends IjepaError {}
 
 /** Runs the workflow; resolves with the result, or throws (exit 1) on failure and InterruptedError-like on Ctrl-C. */
-export async function runStartCommand(options: StartCommandOptions, print: (line: string) => void = (l) => console.log(l)): Promise<LocalExecutionResult> {
+export async function runStartCommand(
+  options: StartCommandOptions,
+  print: (line: string) => void = (l) => console.log(l),
+): Promise<LocalExecutionResult> {
   const input = { ...(options.input ? await readInputFile(options.input) : {}), ...definedOnly(options.fields) };
   const t0 = Date.now();
   print(`synthesizing the workflow from lib/ …`);
@@ -72,7 +75,10 @@ async function readInputFile(file: string): Promise<Record<string, unknown>> {
   try {
     text = await readFile(file, "utf8");
   } catch {
-    throw new ConfigError(`--input ${file}: cannot read the file`, "give the path of a JSON file such as the README's input example");
+    throw new ConfigError(
+      `--input ${file}: cannot read the file`,
+      "give the path of a JSON file such as the README's input example",
+    );
   }
   try {
     const parsed = JSON.parse(text);
@@ -80,7 +86,10 @@ async function readInputFile(file: string): Promise<Record<string, unknown>> {
   } catch {
     // fall through
   }
-  throw new ConfigError(`--input ${file}: not a JSON object`, "write the execution input as one JSON object, as in the console");
+  throw new ConfigError(
+    `--input ${file}: not a JSON object`,
+    "write the execution input as one JSON object, as in the console",
+  );
 }
 
 function definedOnly(fields: Record<string, unknown>): Record<string, unknown> {
@@ -97,7 +106,9 @@ async function printSummary(runUri: string, print: (line: string) => void): Prom
       encoder: { linearTop1: number; knnTop1: number };
       baselines: Record<string, { linearTop1: number; knnTop1: number }>;
     };
-    print(`probe at step ${latest.step} (epoch ${latest.epoch}): linear top-1 ${pct(probe.encoder.linearTop1)}, kNN ${pct(probe.encoder.knnTop1)}`);
+    print(
+      `probe at step ${latest.step} (epoch ${latest.epoch}): linear top-1 ${pct(probe.encoder.linearTop1)}, kNN ${pct(probe.encoder.knnTop1)}`,
+    );
     const names: Record<string, string> = { raw: "raw pixels", random: "random-init encoder" };
     for (const [name, b] of Object.entries(probe.baselines)) {
       print(`  vs ${names[name] ?? name}: linear ${pct(b.linearTop1)}, kNN ${pct(b.knnTop1)}`);

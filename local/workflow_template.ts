@@ -83,19 +83,32 @@ export function readWorkflowTemplate(template: CfnTemplate): WorkflowTemplate {
   const machines = Object.entries(resources).filter(([, r]) => r.Type === "AWS::StepFunctions::StateMachine");
   if (machines.length !== 1) throw new Error(`expected one state machine in the template, found ${machines.length}`);
   const definitionString = resolve(machines[0][1].Properties?.DefinitionString);
-  if (typeof definitionString !== "string") throw new Error("the state machine's DefinitionString did not resolve to a string");
+  if (typeof definitionString !== "string")
+    throw new Error("the state machine's DefinitionString did not resolve to a string");
 
   const functions = new Map<string, TemplateFunction>();
   const jobDefinitions = new Map<string, TemplateJobDefinition>();
   for (const [logicalId, r] of Object.entries(resources)) {
     const p = r.Properties ?? {};
     if (r.Type === "AWS::Lambda::Function") {
-      const env = resolve((p.Environment as { Variables?: unknown } | undefined)?.Variables ?? {}) as Record<string, string>;
+      const env = resolve((p.Environment as { Variables?: unknown } | undefined)?.Variables ?? {}) as Record<
+        string,
+        string
+      >;
       if (!env.IJEPA_FUNCTION) continue; // CDK's own helpers (bucket auto-delete, log retention) are not ours
-      functions.set(arnOf(logicalId, r.Type), { logicalId, arn: arnOf(logicalId, r.Type), environment: env, folder: env.IJEPA_FUNCTION, handler: env.IJEPA_HANDLER });
+      functions.set(arnOf(logicalId, r.Type), {
+        logicalId,
+        arn: arnOf(logicalId, r.Type),
+        environment: env,
+        folder: env.IJEPA_FUNCTION,
+        handler: env.IJEPA_HANDLER,
+      });
     } else if (r.Type === "AWS::Batch::JobDefinition") {
       const c = (p.ContainerProperties ?? {}) as { Command?: unknown; Environment?: unknown };
-      const env = (resolve(c.Environment ?? []) as Array<{ Name: string; Value: string }>).map((e) => [e.Name, e.Value]);
+      const env = (resolve(c.Environment ?? []) as Array<{ Name: string; Value: string }>).map((e) => [
+        e.Name,
+        e.Value,
+      ]);
       const retry = (p.RetryStrategy ?? {}) as { Attempts?: number; EvaluateOnExit?: EvaluateOnExit[] };
       jobDefinitions.set(arnOf(logicalId, r.Type), {
         logicalId,
@@ -109,9 +122,13 @@ export function readWorkflowTemplate(template: CfnTemplate): WorkflowTemplate {
   const definition = JSON.parse(definitionString);
   const problems = checkAsl(definition);
   if (problems.length > 0) {
-    throw new Error(`the synthesized state machine cannot run locally: ${problems.map((p) => `${p.state}: ${p.problem}`).join("; ")}`);
+    throw new Error(
+      `the synthesized state machine cannot run locally: ${problems.map((p) => `${p.state}: ${p.problem}`).join("; ")}`,
+    );
   }
-  const buckets = Object.entries(resources).filter(([, r]) => r.Type === "AWS::S3::Bucket").map(([id]) => id);
+  const buckets = Object.entries(resources)
+    .filter(([, r]) => r.Type === "AWS::S3::Bucket")
+    .map(([id]) => id);
   return { definition, functions, jobDefinitions, buckets };
 }
 
@@ -170,7 +187,8 @@ export function resolveTokens(value: unknown, resources: CfnTemplate["Resources"
       const [sep, parts] = arg as [string, unknown[]];
       return (resolveTokens(parts, resources) as unknown[]).map(String).join(sep);
     }
-    if (fn.startsWith("Fn::")) throw new Error(`the local runner cannot resolve ${fn} (add it to local/workflow_template.ts)`);
+    if (fn.startsWith("Fn::"))
+      throw new Error(`the local runner cannot resolve ${fn} (add it to local/workflow_template.ts)`);
   }
   return Object.fromEntries(entries.map(([k, v]) => [k, resolveTokens(v, resources)]));
 }

@@ -35,7 +35,10 @@ export function makeHandler(deps: HandlerDeps) {
   return async (event: unknown): Promise<PlannedSegment> => {
     const parsed = planSegmentEventSchema.safeParse(event);
     if (!parsed.success) {
-      throw new ConfigError(`invalid plan-segment event: ${describeZodIssues(parsed.error, "event")}`, "the state machine passes {run, dataset, previous}");
+      throw new ConfigError(
+        `invalid plan-segment event: ${describeZodIssues(parsed.error, "event")}`,
+        "the state machine passes {run, dataset, previous}",
+      );
     }
     const { run, dataset, previous } = parsed.data;
     const store = await deps.openStore(run.runUri);
@@ -44,7 +47,9 @@ export function makeHandler(deps: HandlerDeps) {
     const plan = planSegment(run, { latest, latestProbed, previous });
     return {
       ...plan,
-      jobName: `${run.runId}-epoch-${plan.doneEpochs + 1}-${plan.untilEpoch}`.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 128),
+      jobName: `${run.runId}-epoch-${plan.doneEpochs + 1}-${plan.untilEpoch}`
+        .replace(/[^A-Za-z0-9_-]/g, "_")
+        .slice(0, 128),
       batchParameters: {
         config: run.configUri,
         data: dataset.manifestUri,

@@ -52,7 +52,11 @@ export interface PreparedRun {
  * Is the execution that holds a lock still running? On AWS: DescribeExecution; locally: the runner's record.
  * undefined = cannot tell (then only a stale heartbeat frees the lock).
  */
-export type IsExecutionRunning = (holderName: string, ownExecutionId: string, run: ObjectStore) => Promise<boolean | undefined>;
+export type IsExecutionRunning = (
+  holderName: string,
+  ownExecutionId: string,
+  run: ObjectStore,
+) => Promise<boolean | undefined>;
 
 export interface PrepareRunOptions {
   isExecutionRunning?: IsExecutionRunning;
@@ -65,7 +69,10 @@ export function makeHandler(deps: HandlerDeps, options: PrepareRunOptions = {}) 
   return async (event: unknown): Promise<PreparedRun> => {
     const parsed = prepareRunEventSchema.safeParse(event);
     if (!parsed.success) {
-      throw new ConfigError(`invalid prepare-run event: ${describeZodIssues(parsed.error, "event")}`, "the state machine passes {input, executionName, executionId}");
+      throw new ConfigError(
+        `invalid prepare-run event: ${describeZodIssues(parsed.error, "event")}`,
+        "the state machine passes {input, executionName, executionId}",
+      );
     }
     const { executionName, executionId } = parsed.data;
     const input = parseExecutionInput(parsed.data.input);
@@ -103,7 +110,9 @@ export function makeHandler(deps: HandlerDeps, options: PrepareRunOptions = {}) 
     } else {
       await store.put(CONFIG_KEY, toYaml(config), { contentType: "application/yaml" });
     }
-    await store.put(INPUT_KEY, `${JSON.stringify({ ...input, executionName, executionId }, null, 2)}\n`, { contentType: "application/json" });
+    await store.put(INPUT_KEY, `${JSON.stringify({ ...input, executionName, executionId }, null, 2)}\n`, {
+      contentType: "application/json",
+    });
 
     const name = datasetName(input);
     return {
@@ -144,14 +153,18 @@ async function resolveConfig(nameOrUri: string, deps: HandlerDeps): Promise<Trai
       }
     }
     const known = dirs.flatMap((d) => listPresets(d));
-    throw new ConfigError(`config: no preset named ${JSON.stringify(nameOrUri)}`, `use one of ${[...new Set(known)].join(", ")}, or the URI of a YAML file`);
+    throw new ConfigError(
+      `config: no preset named ${JSON.stringify(nameOrUri)}`,
+      `use one of ${[...new Set(known)].join(", ")}, or the URI of a YAML file`,
+    );
   }
   const { store, key } = openParent(nameOrUri);
   let text: string;
   try {
     text = new TextDecoder().decode(await store.get(key));
   } catch (err) {
-    if (err instanceof NotFoundError) throw new ConfigError(`config: ${nameOrUri} not found`, "give a preset name or the URI of a YAML config");
+    if (err instanceof NotFoundError)
+      throw new ConfigError(`config: ${nameOrUri} not found`, "give a preset name or the URI of a YAML config");
     throw err;
   }
   return parseConfig(text, nameOrUri);
@@ -159,9 +172,11 @@ async function resolveConfig(nameOrUri: string, deps: HandlerDeps): Promise<Trai
 
 function presetDirs(env: HandlerDeps["env"]): string[] {
   const repoConfigs = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../configs");
-  return [env.IJEPA_PRESETS_DIR, env.LAMBDA_TASK_ROOT && path.join(env.LAMBDA_TASK_ROOT, "configs"), repoConfigs].filter(
-    (d): d is string => typeof d === "string" && d !== "" && existsSync(d),
-  );
+  return [
+    env.IJEPA_PRESETS_DIR,
+    env.LAMBDA_TASK_ROOT && path.join(env.LAMBDA_TASK_ROOT, "configs"),
+    repoConfigs,
+  ].filter((d): d is string => typeof d === "string" && d !== "" && existsSync(d));
 }
 
 function listPresets(dir: string): string[] {

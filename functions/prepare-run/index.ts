@@ -8,5 +8,8 @@ import { executionRunningOnAws } from "./execution_status.js";
 const sfn = new SFNClient({});
 
 export const handler = makeHandler(lambdaDeps(), {
-  isExecutionRunning: executionRunningOnAws((arn) => sfn.send(new DescribeExecutionCommand({ executionArn: arn })), ExecutionDoesNotExist),
+  isExecutionRunning: executionRunningOnAws(
+    (arn) => sfn.send(new DescribeExecutionCommand({ executionArn: arn })),
+    ExecutionDoesNotExist,
+  ),
 });

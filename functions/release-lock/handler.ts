@@ -40,12 +40,17 @@ export function makeHandler(deps: HandlerDeps) {
   return async (event: unknown): Promise<ReleaseResult> => {
     const parsed = releaseLockEventSchema.safeParse(event);
     if (!parsed.success) {
-      throw new ConfigError(`invalid release-lock event: ${describeZodIssues(parsed.error, "event")}`, "the state machine passes {outcome, executionName, executionInput, state}");
+      throw new ConfigError(
+        `invalid release-lock event: ${describeZodIssues(parsed.error, "event")}`,
+        "the state machine passes {outcome, executionName, executionInput, state}",
+      );
     }
     const { outcome, executionName, executionInput, state } = parsed.data;
     const runUri = state.run?.runUri ?? runOfInput(executionInput, deps.env);
     // releaseRunLock changes nothing unless this execution holds the lock, so trying is always safe.
-    const released = runUri ? await releaseRunLock(await deps.openStore(runUri), executionOwner(executionName), deps.now) : false;
+    const released = runUri
+      ? await releaseRunLock(await deps.openStore(runUri), executionOwner(executionName), deps.now)
+      : false;
     const notification =
       outcome === "failed"
         ? {

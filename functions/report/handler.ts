@@ -16,7 +16,10 @@ export function makeHandler(deps: HandlerDeps) {
   return async (event: unknown): Promise<ReportResult> => {
     const parsed = reportEventSchema.safeParse(event);
     if (!parsed.success) {
-      throw new ConfigError(`invalid report event: ${describeZodIssues(parsed.error, "event")}`, 'send {"run": "s3://bucket/<runId>"}');
+      throw new ConfigError(
+        `invalid report event: ${describeZodIssues(parsed.error, "event")}`,
+        'send {"run": "s3://bucket/<runId>"}',
+      );
     }
     const store = await deps.openStore(parsed.data.run);
     const { files, notes } = await buildRunReport(store, { now: deps.now() });

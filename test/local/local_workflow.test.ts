@@ -22,7 +22,14 @@ let source: string;
 let template: WorkflowTemplate;
 
 /** 96 train images = 6 steps of 16 per epoch; smoke checkpoints every 10 steps and at each epoch's end. */
-const smoke = (runId: string, extra: Record<string, unknown> = {}) => ({ dataset: source, config: "smoke", epochs: 4, probeTrainLimit: 96, runId, ...extra });
+const smoke = (runId: string, extra: Record<string, unknown> = {}) => ({
+  dataset: source,
+  config: "smoke",
+  epochs: 4,
+  probeTrainLimit: 96,
+  runId,
+  ...extra,
+});
 
 function run(input: unknown, options: Partial<LocalExecutionOptions> = {}) {
   const lines: string[] = [];
@@ -39,9 +46,11 @@ function run(input: unknown, options: Partial<LocalExecutionOptions> = {}) {
   return execution.result.then((result) => ({ ...result, lines, output: output.join("") }));
 }
 
-const entered = (events: Array<{ type: string; state?: { name: string } }>) => events.filter((e) => e.type === "StateEntered").map((e) => e.state?.name);
+const entered = (events: Array<{ type: string; state?: { name: string } }>) =>
+  events.filter((e) => e.type === "StateEntered").map((e) => e.state?.name);
 const runDir = (id: string) => path.join(store, id);
-const modelAt = (id: string, step: number) => readFileSync(path.join(runDir(id), `checkpoints/${String(step).padStart(8, "0")}/model.safetensors`));
+const modelAt = (id: string, step: number) =>
+  readFileSync(path.join(runDir(id), `checkpoints/${String(step).padStart(8, "0")}/model.safetensors`));
 
 beforeAll(async () => {
   source = await writeIdxFolder(path.join(root, "src", "tiny"), { train: 96, test: 32, height: 28, width: 28 });
@@ -58,13 +67,23 @@ describe("the synthesized workflow, run locally on a folder", () => {
     expect(states.filter((s) => s === STATE.probe)).toHaveLength(2);
     expect(states.slice(-2)).toEqual([STATE.releaseLock, STATE.succeeded]);
     expect(r.events.some((e) => e.type === "StateRetried" || e.type === "StateFailed")).toBe(false);
-    for (const f of ["input.json", "config.yaml", "checkpoints/latest.json", "probe/00000012.json", "probe/00000024.json", "report/report.html"]) {
+    for (const f of [
+      "input.json",
+      "config.yaml",
+      "checkpoints/latest.json",
+      "probe/00000012.json",
+      "probe/00000024.json",
+      "report/report.html",
+    ]) {
       expect(existsSync(path.join(runDir("straight"), f)), f).toBe(true);
     }
     const history = JSON.parse(readFileSync(path.join(runDir("straight"), executionKey(r.executionName)), "utf8"));
     expect(history).toMatchObject({ status: "SUCCEEDED", executionName: r.executionName });
     expect(history.events.length).toBe(r.events.length);
-    expect(await readRunLock(openStore(runDir("straight")))).toMatchObject({ state: "released", owner: `execution:${r.executionName}` });
+    expect(await readRunLock(openStore(runDir("straight")))).toMatchObject({
+      state: "released",
+      owner: `execution:${r.executionName}`,
+    });
     expect(r.lines.some((l) => /^\[\d\d:\d\d\] ▶ TrainSegment$/.test(l))).toBe(true);
 
     const again = await run(smoke("straight", { segmentEpochs: 2 }));
@@ -103,9 +122,16 @@ describe("the synthesized workflow, run locally on a folder", () => {
     expect(r.error?.Error).toBe("ConfigError");
     expect(String(r.error?.Cause)).toMatch(/^invalid execution input: epochs: .*\(colour\)/);
     expect(entered(r.events)).toEqual([STATE.prepareRun, STATE.releaseLockOnFailure, STATE.notify, STATE.failed]);
-    const notes = readFileSync(path.join(runDir("bad-input"), "notifications.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
-    expect(notes).toEqual([expect.objectContaining({ executionName: r.executionName, error: "ConfigError", runUri: runDir("bad-input") })]);
-    expect(JSON.parse(readFileSync(path.join(runDir("bad-input"), executionKey(r.executionName)), "utf8")).status).toBe("FAILED");
+    const notes = readFileSync(path.join(runDir("bad-input"), "notifications.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
+    expect(notes).toEqual([
+      expect.objectContaining({ executionName: r.executionName, error: "ConfigError", runUri: runDir("bad-input") }),
+    ]);
+    expect(JSON.parse(readFileSync(path.join(runDir("bad-input"), executionKey(r.executionName)), "utf8")).status).toBe(
+      "FAILED",
+    );
   });
 
   it("refuses a run whose lock a running execution holds, and leaves that lock alone", async () => {

@@ -24,7 +24,12 @@ if (skipReason) {
     it("shards into the datasets bucket, trains, probes and reports into the runs bucket, and releases the lock", async () => {
       Object.assign(process.env, s3TestEnv(server!)); // the in-process handlers and the trainer child use it
       const bucket = await makeTestBucket("workflow");
-      const src = await writeIdxFolder(path.join(mkdtempSync(path.join(tmpdir(), "ijepa-wf-s3-")), "tiny"), { train: 96, test: 32, height: 28, width: 28 });
+      const src = await writeIdxFolder(path.join(mkdtempSync(path.join(tmpdir(), "ijepa-wf-s3-")), "tiny"), {
+        train: 96,
+        test: 32,
+        height: 28,
+        width: 28,
+      });
       const output: string[] = [];
       const execution = startLocalExecution({
         template: readWorkflowTemplate(synthesizeTemplate()),
@@ -35,9 +40,18 @@ if (skipReason) {
       const r = await execution.result;
       expect(r.status, output.join("")).toBe("SUCCEEDED");
       expect(r.runUri).toBe(`s3://${bucket.bucket}/ijepa/on-s3`);
-      expect(r.events.filter((e) => e.type === "StateEntered").map((e) => (e.state as { name: string }).name)).toContain(STATE.probe);
+      expect(
+        r.events.filter((e) => e.type === "StateEntered").map((e) => (e.state as { name: string }).name),
+      ).toContain(STATE.probe);
       const run = bucket.store("ijepa/on-s3");
-      for (const key of ["config.yaml", "input.json", "checkpoints/latest.json", "probe/00000006.json", "report/report.html", executionKey(r.executionName)]) {
+      for (const key of [
+        "config.yaml",
+        "input.json",
+        "checkpoints/latest.json",
+        "probe/00000006.json",
+        "report/report.html",
+        executionKey(r.executionName),
+      ]) {
         expect(await run.head(key), key).toBeDefined();
       }
       expect(await bucket.store("ijepa/datasets/tiny").head("manifest.json")).toBeDefined();

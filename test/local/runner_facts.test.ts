@@ -13,10 +13,16 @@ const oneTask = (extra: Record<string, unknown>) => ({
 
 async function runTask(definition: object, handler: () => Promise<unknown>) {
   const calls: number[] = [];
-  const execution = new StateMachine(definition as never).run({}, {
-    overrides: { taskResourceLocalHandlers: { T: async () => (calls.push(1), (await handler()) as never) } },
-  });
-  const result = await execution.result.then((r) => ({ ok: r }), (e: Error) => ({ error: e }));
+  const execution = new StateMachine(definition as never).run(
+    {},
+    {
+      overrides: { taskResourceLocalHandlers: { T: async () => (calls.push(1), (await handler()) as never) } },
+    },
+  );
+  const result = await execution.result.then(
+    (r) => ({ ok: r }),
+    (e: Error) => ({ error: e }),
+  );
   const events = [];
   for await (const e of execution.eventLogs) events.push(e);
   return { result, calls: calls.length, events };
@@ -24,7 +30,10 @@ async function runTask(definition: object, handler: () => Promise<unknown>) {
 
 describe("aws-local-stepfunctions 3.0.0 on this Node", () => {
   it("runs a Task's handler once and succeeds (Promise.withResolvers is there, natively or from our polyfill)", async () => {
-    const r = await runTask(oneTask({ TimeoutSeconds: 5, Retry: [{ ErrorEquals: ["States.ALL"], MaxAttempts: 2, IntervalSeconds: 0 }] }), async () => ({ done: true }));
+    const r = await runTask(
+      oneTask({ TimeoutSeconds: 5, Retry: [{ ErrorEquals: ["States.ALL"], MaxAttempts: 2, IntervalSeconds: 0 }] }),
+      async () => ({ done: true }),
+    );
     expect(r.result).toEqual({ ok: { done: true } });
     expect(r.calls).toBe(1);
   });
@@ -36,10 +45,12 @@ describe("aws-local-stepfunctions 3.0.0 on this Node", () => {
     expect((unclamped.result as { error: Error }).error.message).toMatch(/States\.Timeout/);
     const clamped = await runTask(clampTaskTimeouts(structuredClone(huge)), slow);
     expect(clamped.result).toEqual({ ok: "late" });
-    expect((clampTaskTimeouts(structuredClone(huge)).States.T as { TimeoutSeconds?: number }).TimeoutSeconds).toBe(MAX_TIMER_SECONDS);
+    expect((clampTaskTimeouts(structuredClone(huge)).States.T as { TimeoutSeconds?: number }).TimeoutSeconds).toBe(
+      MAX_TIMER_SECONDS,
+    );
   }, 20_000);
 
-  it("stores a written-out ResultPath \"$\" under a key named \"$\" (so the workflow leaves it out)", async () => {
+  it('stores a written-out ResultPath "$" under a key named "$" (so the workflow leaves it out)', async () => {
     const r = await runTask(oneTask({ TimeoutSeconds: 5, ResultPath: "$" }), async () => ({ x: 1 }));
     expect(r.result).toEqual({ ok: { $: { x: 1 } } });
   });
@@ -53,16 +64,33 @@ describe("evaluateOnExit, as Batch applies the job definition's retry strategy",
   ];
 
   it("retries a lost host and an image pull failure, and exits on anything else", () => {
-    expect(evaluateOnExit(strategy, { exitCode: 137, statusReason: "Host EC2 (instance i-1) terminated.", reason: "" })).toBe("RETRY");
-    expect(evaluateOnExit(strategy, { exitCode: null, statusReason: "Task failed to start", reason: "CannotPullContainerError: pull access denied" })).toBe("RETRY");
-    expect(evaluateOnExit(strategy, { exitCode: 1, statusReason: "Essential container in task exited", reason: "" })).toBe("EXIT");
+    expect(
+      evaluateOnExit(strategy, { exitCode: 137, statusReason: "Host EC2 (instance i-1) terminated.", reason: "" }),
+    ).toBe("RETRY");
+    expect(
+      evaluateOnExit(strategy, {
+        exitCode: null,
+        statusReason: "Task failed to start",
+        reason: "CannotPullContainerError: pull access denied",
+      }),
+    ).toBe("RETRY");
+    expect(
+      evaluateOnExit(strategy, { exitCode: 1, statusReason: "Essential container in task exited", reason: "" }),
+    ).toBe("EXIT");
   });
 
   it("retries when no entry matches, as Batch does", () => {
-    expect(evaluateOnExit([{ Action: "EXIT", OnExitCode: "2" }], { exitCode: 1, statusReason: "", reason: "" })).toBe("RETRY");
+    expect(evaluateOnExit([{ Action: "EXIT", OnExitCode: "2" }], { exitCode: 1, statusReason: "", reason: "" })).toBe(
+      "RETRY",
+    );
   });
 
   it("substitutes whole-argument Ref:: parameters only", () => {
-    expect(substituteParameters(["--out", "Ref::out", "x-Ref::out", "Ref::missing"], { out: "s3://b/r" })).toEqual(["--out", "s3://b/r", "x-Ref::out", "Ref::missing"]);
+    expect(substituteParameters(["--out", "Ref::out", "x-Ref::out", "Ref::missing"], { out: "s3://b/r" })).toEqual([
+      "--out",
+      "s3://b/r",
+      "x-Ref::out",
+      "Ref::missing",
+    ]);
   });
 });

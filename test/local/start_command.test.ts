@@ -17,16 +17,39 @@ describe("ijepa start", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ijepa-start-bad-"));
     const input = path.join(dir, "input.json");
     writeFileSync(input, JSON.stringify({ runId: "bad", segmentEpochs: 0 }));
-    const r = spawnSync(process.execPath, [cli, "start", "--input", input, "--root", path.join(dir, "runs")], { cwd: repo, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(process.execPath, [cli, "start", "--input", input, "--root", path.join(dir, "runs")], {
+      cwd: repo,
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     expect(r.status, r.stderr).toBe(1);
     expect(r.stdout).toMatch(/▶ PrepareRun/);
-    expect(r.stderr).toMatch(/error: execution \S+ failed: ConfigError: invalid execution input: segmentEpochs: Too small/);
+    expect(r.stderr).toMatch(
+      /error: execution \S+ failed: ConfigError: invalid execution input: segmentEpochs: Too small/,
+    );
   });
 
   it("on Ctrl-C lets the trainer checkpoint, releases the lock and exits 130; the same command then resumes", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ijepa-start-int-"));
     const src = await writeIdxFolder(path.join(dir, "src", "tiny"), { train: 96, test: 32, height: 28, width: 28 });
-    const args = [cli, "start", "--dataset", src, "--config", "smoke", "--epochs", "10", "--segment-epochs", "10", "--max-steps", "30", "--probe-train-limit", "96", "--root", path.join(dir, "runs")];
+    const args = [
+      cli,
+      "start",
+      "--dataset",
+      src,
+      "--config",
+      "smoke",
+      "--epochs",
+      "10",
+      "--segment-epochs",
+      "10",
+      "--max-steps",
+      "30",
+      "--probe-train-limit",
+      "96",
+      "--root",
+      path.join(dir, "runs"),
+    ];
     const first = await new Promise<{ code: number | null; out: string }>((resolve) => {
       const child = spawn(process.execPath, args, { cwd: repo });
       let out = "";

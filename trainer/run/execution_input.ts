@@ -58,10 +58,17 @@ export function parseExecutionInput(raw: unknown): ExecutionInput {
 /** The dataset's name under the datasets bucket: `fashion-mnist`, or the source's last path segment. */
 export function datasetName(input: Pick<ExecutionInput, "dataset">): string {
   if (input.dataset === BUILTIN_DATASET) return BUILTIN_DATASET;
-  const last = input.dataset.replace(/[/\\]+$/, "").split(/[/\\]/).pop() ?? "";
+  const last =
+    input.dataset
+      .replace(/[/\\]+$/, "")
+      .split(/[/\\]/)
+      .pop() ?? "";
   const name = last.replace(/[^A-Za-z0-9._-]/g, "-");
   if (name === "" || name === "." || name === "..") {
-    throw new ConfigError(`dataset: ${JSON.stringify(input.dataset)} has no folder name to call it by`, "give a folder or prefix such as s3://bucket/raw/my-images");
+    throw new ConfigError(
+      `dataset: ${JSON.stringify(input.dataset)} has no folder name to call it by`,
+      "give a folder or prefix such as s3://bucket/raw/my-images",
+    );
   }
   return name;
 }
@@ -69,7 +76,12 @@ export function datasetName(input: Pick<ExecutionInput, "dataset">): string {
 /** `<dataset>-<config>` unless the input names the run. */
 export function defaultRunId(input: Pick<ExecutionInput, "dataset" | "config" | "runId">): string {
   if (input.runId) return input.runId;
-  const config = (input.config.replace(/[/\\]+$/, "").split(/[/\\]/).pop() ?? input.config).replace(/\.ya?ml$/, "");
+  const config = (
+    input.config
+      .replace(/[/\\]+$/, "")
+      .split(/[/\\]/)
+      .pop() ?? input.config
+  ).replace(/\.ya?ml$/, "");
   return `${datasetName(input)}-${config}`.replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 100);
 }
 

@@ -16,24 +16,47 @@ const start = { action: "start" as const, step: -1 };
 
 describe("planSegment", () => {
   it("trains the first segment of a new run", () => {
-    expect(planSegment(goal, { latest: undefined, latestProbed: false, previous: start })).toMatchObject({ action: "train", untilEpoch: 1, step: 0 });
+    expect(planSegment(goal, { latest: undefined, latestProbed: false, previous: start })).toMatchObject({
+      action: "train",
+      untilEpoch: 1,
+      step: 0,
+    });
   });
 
   it("probes a segment that was trained but never probed before training on", () => {
-    expect(planSegment(goal, { latest: { step: 40, epoch: 1 }, latestProbed: false, previous: start })).toMatchObject({ action: "probe", step: 40 });
+    expect(planSegment(goal, { latest: { step: 40, epoch: 1 }, latestProbed: false, previous: start })).toMatchObject({
+      action: "probe",
+      step: 40,
+    });
   });
 
   it("trains up to segmentEpochs more, never past the run's epochs", () => {
-    expect(planSegment({ ...goal, segmentEpochs: 2 }, { latest: { step: 40, epoch: 2 }, latestProbed: true, previous: start })).toMatchObject({ action: "train", untilEpoch: 3 });
+    expect(
+      planSegment(
+        { ...goal, segmentEpochs: 2 },
+        { latest: { step: 40, epoch: 2 }, latestProbed: true, previous: start },
+      ),
+    ).toMatchObject({ action: "train", untilEpoch: 3 });
   });
 
   it("is done when all epochs are complete or the step cap is reached", () => {
-    expect(planSegment(goal, { latest: { step: 120, epoch: 3 }, latestProbed: true, previous: start }).action).toBe("done");
-    expect(planSegment({ ...goal, maxSteps: 30 }, { latest: { step: 30, epoch: 0 }, latestProbed: true, previous: start }).action).toBe("done");
+    expect(planSegment(goal, { latest: { step: 120, epoch: 3 }, latestProbed: true, previous: start }).action).toBe(
+      "done",
+    );
+    expect(
+      planSegment({ ...goal, maxSteps: 30 }, { latest: { step: 30, epoch: 0 }, latestProbed: true, previous: start })
+        .action,
+    ).toBe("done");
   });
 
   it("fails instead of training the same segment forever when a segment wrote no newer checkpoint", () => {
-    expect(() => planSegment(goal, { latest: { step: 40, epoch: 1 }, latestProbed: true, previous: { action: "train", step: 40 } })).toThrow(NoProgressError);
+    expect(() =>
+      planSegment(goal, {
+        latest: { step: 40, epoch: 1 },
+        latestProbed: true,
+        previous: { action: "train", step: 40 },
+      }),
+    ).toThrow(NoProgressError);
   });
 });
 
@@ -51,18 +74,33 @@ describe("plan-segment handler", () => {
     expect(first).toMatchObject({
       action: "train",
       jobName: "my_run-epoch-1-1",
-      batchParameters: { config: `${runUri}/config.yaml`, data: "/d/manifest.json", out: runUri, epochs: "3", untilEpoch: "1" },
+      batchParameters: {
+        config: `${runUri}/config.yaml`,
+        data: "/d/manifest.json",
+        out: runUri,
+        epochs: "3",
+        untilEpoch: "1",
+      },
       maxStepsEnv: "25",
     });
     const store = openStore(runUri);
     await saveCheckpoint(store, sampleCheckpoint(12, 1, 1));
-    expect(await handler({ ...event, previous: { action: "train", step: 0 } })).toMatchObject({ action: "probe", step: 12 });
+    expect(await handler({ ...event, previous: { action: "train", step: 0 } })).toMatchObject({
+      action: "probe",
+      step: 12,
+    });
     await store.put(probeKey(12), "{}");
-    expect(await handler({ ...event, previous: { action: "probe", step: 12 } })).toMatchObject({ action: "train", untilEpoch: 2, jobName: "my_run-epoch-2-2" });
+    expect(await handler({ ...event, previous: { action: "probe", step: 12 } })).toMatchObject({
+      action: "train",
+      untilEpoch: 2,
+      jobName: "my_run-epoch-2-2",
+    });
   });
 
   it("names the field of a malformed event", async () => {
     const handler = makeHandler({ openStore, env: {}, now: () => new Date() });
-    await expect(handler({ run: {}, dataset: {}, previous: start })).rejects.toThrow(/invalid plan-segment event: run\.runId/);
+    await expect(handler({ run: {}, dataset: {}, previous: start })).rejects.toThrow(
+      /invalid plan-segment event: run\.runId/,
+    );
   });
 });

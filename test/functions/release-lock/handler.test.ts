@@ -19,7 +19,12 @@ describe("release-lock handler", () => {
     const { root, handler } = setup();
     const runUri = path.join(root, "r");
     await acquireRunLock(openStore(runUri), { owner: "execution:e1", ownerKind: "execution" });
-    const out = await handler({ outcome: "succeeded", executionName: "e1", executionInput: {}, state: { run: { runUri } } });
+    const out = await handler({
+      outcome: "succeeded",
+      executionName: "e1",
+      executionInput: {},
+      state: { run: { runUri } },
+    });
     expect(out).toEqual({ runUri, released: true, notification: null, message: null });
     expect((await readRunLock(openStore(runUri)))?.state).toBe("released");
   });
@@ -28,7 +33,12 @@ describe("release-lock handler", () => {
     const { root, handler } = setup();
     const runUri = path.join(root, "r");
     await acquireRunLock(openStore(runUri), { owner: "execution:other", ownerKind: "execution" });
-    const out = await handler({ outcome: "failed", executionName: "e2", executionInput: {}, state: { run: { runUri }, error: { Error: "RunLockedError", Cause: "in use" } } });
+    const out = await handler({
+      outcome: "failed",
+      executionName: "e2",
+      executionInput: {},
+      state: { run: { runUri }, error: { Error: "RunLockedError", Cause: "in use" } },
+    });
     expect(out.released).toBe(false);
     expect(await readRunLock(openStore(runUri))).toMatchObject({ state: "held", owner: "execution:other" });
   });
@@ -39,11 +49,26 @@ describe("release-lock handler", () => {
       outcome: "failed",
       executionName: "e3",
       executionInput: { runId: "bad-input", epochs: -1 },
-      state: { runId: "bad-input", epochs: -1, error: { Error: "ConfigError", Cause: "invalid execution input: epochs: …" } },
+      state: {
+        runId: "bad-input",
+        epochs: -1,
+        error: { Error: "ConfigError", Cause: "invalid execution input: epochs: …" },
+      },
     });
-    expect(out.notification).toEqual({ runUri: path.join(root, "bad-input"), executionName: "e3", error: "ConfigError", cause: "invalid execution input: epochs: …", at: "2026-11-30T10:00:00.000Z" });
+    expect(out.notification).toEqual({
+      runUri: path.join(root, "bad-input"),
+      executionName: "e3",
+      error: "ConfigError",
+      cause: "invalid execution input: epochs: …",
+      at: "2026-11-30T10:00:00.000Z",
+    });
     expect(JSON.parse(out.message ?? "")).toEqual(out.notification);
-    const unnamed = await handler({ outcome: "failed", executionName: "e4", executionInput: { runId: "no spaces please" }, state: { error: { Error: "ConfigError" } } });
+    const unnamed = await handler({
+      outcome: "failed",
+      executionName: "e4",
+      executionInput: { runId: "no spaces please" },
+      state: { error: { Error: "ConfigError" } },
+    });
     expect(unnamed.runUri).toBeNull();
     expect(unnamed.notification?.runUri).toBeNull();
   });
