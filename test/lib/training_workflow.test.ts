@@ -146,6 +146,19 @@ describe("TrainingWorkflow", () => {
     }
   });
 
+  it("grants the Lambdas exact S3 actions, never a wildcard action", () => {
+    const policies = template.findResources("AWS::IAM::Policy");
+    const actions = Object.entries(policies)
+      .filter(([id]) => id.startsWith("Workflow"))
+      .flatMap(([, p]) =>
+        (
+          p as { Properties: { PolicyDocument: { Statement: Array<{ Action: string | string[] }> } } }
+        ).Properties.PolicyDocument.Statement.flatMap((st) => st.Action),
+      );
+    expect(actions.length).toBeGreaterThan(0);
+    expect(actions.filter((a) => a.includes("*"))).toEqual([]);
+  });
+
   it("passes every rule of the local runner", () => {
     expect(checkAsl(asl)).toEqual([]);
   });
