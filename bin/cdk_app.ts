@@ -16,13 +16,19 @@ export const FEATURE_FLAGS = {
  * Builds the app in-process (tests, the local workflow runner) or for the CDK CLI. `context` adds to what cdk.json
  * and `-c` give; the stack is environment-agnostic (no account or region lookups), so synth needs no credentials.
  */
-export function buildApp(context: Record<string, unknown> = {}, props: Omit<AppProps, "context"> = {}): { app: App; stack: IjepaStack; settings: AppContext } {
+export function buildApp(
+  context: Record<string, unknown> = {},
+  props: Omit<AppProps, "context"> = {},
+): { app: App; stack: IjepaStack; settings: AppContext } {
   const app = new App({ ...props, context: { ...FEATURE_FLAGS, ...context } });
-  const raw = Object.fromEntries(CONTEXT_KEYS.map((key) => [key, app.node.tryGetContext(key)]).filter(([, v]) => v !== undefined));
+  const raw = Object.fromEntries(
+    CONTEXT_KEYS.map((key) => [key, app.node.tryGetContext(key)]).filter(([, v]) => v !== undefined),
+  );
   const settings = parseAppContext(raw);
   const stack = new IjepaStack(app, STACK_NAME, {
     settings,
-    description: "I-JEPA pretraining: datasets and runs buckets, GPU trainer on AWS Batch, Step Functions workflow, alerts",
+    description:
+      "I-JEPA pretraining: datasets and runs buckets, GPU trainer on AWS Batch, Step Functions workflow, alerts",
   });
   return { app, stack, settings };
 }

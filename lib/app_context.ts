@@ -9,7 +9,15 @@ export type VpcMode = (typeof VPC_MODES)[number];
 // `-c key=value` always arrives as a string; cdk.json may hold real JSON types. Accept both.
 const bool = z.union([z.boolean(), z.enum(["true", "false"]).transform((s) => s === "true")]);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const list = z.union([z.array(z.string()), z.string().transform((s) => s.split(",").map((x) => x.trim()).filter(Boolean))]);
+const list = z.union([
+  z.array(z.string()),
+  z.string().transform((s) =>
+    s
+      .split(",")
+      .map((x) => x.trim())
+      .filter(Boolean),
+  ),
+]);
 
 export const appContextSchema = z.object({
   /** public: public subnets, no inbound rules, no NAT; nat: private subnets behind one NAT gateway;
@@ -18,7 +26,9 @@ export const appContextSchema = z.object({
   /** Spot instances (about a third of the on-demand price; reclaims resume from the last checkpoint). */
   spot: bool.default(true),
   /** Instance types Batch may launch: one GPU of 24 GB each by default (A10G on g5, L4 on g6). */
-  instanceTypes: list.pipe(z.array(z.string().regex(/^(g5|g6|g6e|p4d|p5)\.[a-z0-9]+$/, "a g5/g6 instance type"))).default(["g5.xlarge", "g6.xlarge"]),
+  instanceTypes: list
+    .pipe(z.array(z.string().regex(/^(g5|g6|g6e|p4d|p5)\.[a-z0-9]+$/, "a g5/g6 instance type")))
+    .default(["g5.xlarge", "g6.xlarge"]),
   /** Upper bound of the compute environment (4 vCPU per g5.xlarge/g6.xlarge: 16 = four trainers at once). */
   maxvCpus: int(4, 10_000).default(16),
   /** A prebuilt trainer image (ECR URI); empty = build trainer/Dockerfile at deploy time (needs Docker). */
@@ -44,7 +54,10 @@ export const CONTEXT_KEYS = Object.keys(appContextSchema.shape) as Array<keyof A
 export function parseAppContext(raw: Partial<Record<keyof AppContext, unknown>>): AppContext {
   const parsed = appContextSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new ConfigError(`invalid CDK context: ${describeZodIssues(parsed.error, "context")}`, "fix the value in cdk.json or the -c key=value flag");
+    throw new ConfigError(
+      `invalid CDK context: ${describeZodIssues(parsed.error, "context")}`,
+      "fix the value in cdk.json or the -c key=value flag",
+    );
   }
   return parsed.data;
 }

@@ -30,8 +30,18 @@ export interface GpuBatchProps {
 
 /** The trainer's command: Batch substitutes whole-argument `Ref::` tokens from SubmitJob's Parameters. */
 export const TRAIN_COMMAND = [
-  "train", "--config", "Ref::config", "--data", "Ref::data", "--out", "Ref::out",
-  "--epochs", "Ref::epochs", "--until-epoch", "Ref::untilEpoch", "--auto-resume",
+  "train",
+  "--config",
+  "Ref::config",
+  "--data",
+  "Ref::data",
+  "--out",
+  "Ref::out",
+  "--epochs",
+  "Ref::epochs",
+  "--until-epoch",
+  "Ref::untilEpoch",
+  "--auto-resume",
 ];
 
 /** Host folder for CUDA's JIT cache: PTX compiled once per instance (30+ min on H100-class GPUs) is reused. */
@@ -73,7 +83,14 @@ export class GpuBatch extends Construct {
       trafficType: ec2.FlowLogTrafficType.REJECT,
       destination: ec2.FlowLogDestination.toS3(props.flowLogsBucket, "vpc-flow-logs/"),
     });
-    const subnets = { subnetType: props.vpcMode === "public" ? ec2.SubnetType.PUBLIC : props.vpcMode === "nat" ? ec2.SubnetType.PRIVATE_WITH_EGRESS : ec2.SubnetType.PRIVATE_ISOLATED };
+    const subnets = {
+      subnetType:
+        props.vpcMode === "public"
+          ? ec2.SubnetType.PUBLIC
+          : props.vpcMode === "nat"
+            ? ec2.SubnetType.PRIVATE_WITH_EGRESS
+            : ec2.SubnetType.PRIVATE_ISOLATED,
+    };
     const securityGroup = new ec2.SecurityGroup(this, "Instances", {
       vpc: this.vpc,
       description: "GPU trainer instances: no inbound rules; outbound to S3, ECR, ECS and CloudWatch",
@@ -81,7 +98,11 @@ export class GpuBatch extends Construct {
     });
     if (props.vpcMode === "endpoints") {
       // HTTPS from the instances only (not the whole VPC CIDR).
-      const endpoints = new ec2.SecurityGroup(this, "Endpoints", { vpc: this.vpc, description: "Interface endpoints: HTTPS from the GPU instances", allowAllOutbound: false });
+      const endpoints = new ec2.SecurityGroup(this, "Endpoints", {
+        vpc: this.vpc,
+        description: "Interface endpoints: HTTPS from the GPU instances",
+        allowAllOutbound: false,
+      });
       endpoints.addIngressRule(securityGroup, ec2.Port.tcp(443), "GPU instances");
       for (const [name, service] of Object.entries(INTERFACE_ENDPOINTS)) {
         this.vpc.addInterfaceEndpoint(name, { service, securityGroups: [endpoints], open: false, subnets });
@@ -97,7 +118,9 @@ export class GpuBatch extends Construct {
       instanceTypes: props.instanceTypes.map((t) => new ec2.InstanceType(t)),
       useOptimalInstanceClasses: false,
       spot: props.spot,
-      allocationStrategy: props.spot ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
+      allocationStrategy: props.spot
+        ? batch.AllocationStrategy.SPOT_PRICE_CAPACITY_OPTIMIZED
+        : batch.AllocationStrategy.BEST_FIT_PROGRESSIVE,
       minvCpus: 0,
       maxvCpus: props.maxvCpus,
       launchTemplate: this.instanceLaunchTemplate(),
@@ -117,7 +140,11 @@ export class GpuBatch extends Construct {
         action: batch.JobStateTimeLimitActionsAction.CANCEL,
         reason,
         // Capacity can come back (spot); a misconfiguration never fixes itself.
-        maxTime: Duration.minutes(reason === batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY ? props.runnableTimeoutMinutes : 10),
+        maxTime: Duration.minutes(
+          reason === batch.JobStateTimeLimitActionsReason.INSUFFICIENT_INSTANCE_CAPACITY
+            ? props.runnableTimeoutMinutes
+            : 10,
+        ),
       })),
     });
 
@@ -126,17 +153,28 @@ export class GpuBatch extends Construct {
       assumedBy: new iam.ServicePrincipal("ecs-tasks.amazonaws.com"),
       description: "ijepa trainer job: read datasets/*, read and write runs",
     });
-    this.jobRole.addToPolicy(new iam.PolicyStatement({ actions: ["s3:GetObject"], resources: [props.datasetsBucket.arnForObjects(`${DATASETS_PREFIX}*`)] }));
-    this.jobRole.addToPolicy(new iam.PolicyStatement({
-      actions: ["s3:ListBucket"],
-      resources: [props.datasetsBucket.bucketArn],
-      conditions: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
-    }));
-    this.jobRole.addToPolicy(new iam.PolicyStatement({
-      actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
-      resources: [props.runsBucket.arnForObjects("*")],
-    }));
-    this.jobRole.addToPolicy(new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [props.runsBucket.bucketArn] }));
+    this.jobRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject"],
+        resources: [props.datasetsBucket.arnForObjects(`${DATASETS_PREFIX}*`)],
+      }),
+    );
+    this.jobRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:ListBucket"],
+        resources: [props.datasetsBucket.bucketArn],
+        conditions: { StringLike: { "s3:prefix": [`${DATASETS_PREFIX}*`] } },
+      }),
+    );
+    this.jobRole.addToPolicy(
+      new iam.PolicyStatement({
+        actions: ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        resources: [props.runsBucket.arnForObjects("*")],
+      }),
+    );
+    this.jobRole.addToPolicy(
+      new iam.PolicyStatement({ actions: ["s3:ListBucket"], resources: [props.runsBucket.bucketArn] }),
+    );
     Validations.of(this.jobRole).acknowledge(
       {
         id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.datasetsBucket)}.Arn>/${DATASETS_PREFIX}*]`,
@@ -144,11 +182,15 @@ export class GpuBatch extends Construct {
       },
       {
         id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.runsBucket)}.Arn>/*]`,
-        reason: "The runs bucket holds only runs; the trainer writes under the run each execution gives it (<runId>/...), chosen at start time.",
+        reason:
+          "The runs bucket holds only runs; the trainer writes under the run each execution gives it (<runId>/...), chosen at start time.",
       },
     );
 
-    this.logGroup = new logs.LogGroup(this, "TrainerLogs", { retention: logs.RetentionDays.THREE_MONTHS, removalPolicy: RemovalPolicy.DESTROY });
+    this.logGroup = new logs.LogGroup(this, "TrainerLogs", {
+      retention: logs.RetentionDays.THREE_MONTHS,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
 
     const container = new batch.EcsEc2ContainerDefinition(this, "TrainerContainer", {
       image: props.image,
@@ -165,7 +207,13 @@ export class GpuBatch extends Construct {
         // Log lines without a progress bar; EMF metric lines on stdout (CloudWatch extracts them).
         IJEPA_EMF: "1",
       },
-      volumes: [batch.EcsVolume.host({ name: "cuda-cache", hostPath: CUDA_CACHE_HOST_PATH, containerPath: CUDA_CACHE_HOST_PATH })],
+      volumes: [
+        batch.EcsVolume.host({
+          name: "cuda-cache",
+          hostPath: CUDA_CACHE_HOST_PATH,
+          containerPath: CUDA_CACHE_HOST_PATH,
+        }),
+      ],
       linuxParameters: new batch.LinuxParameters(this, "Linux", {
         // Forwards Batch's SIGTERM (spot reclaim, TerminateJob) to node and reaps its children.
         initProcessEnabled: true,
@@ -175,7 +223,8 @@ export class GpuBatch extends Construct {
     });
     Validations.of(container.executionRole).acknowledge({
       id: "AwsSolutions-IAM5[Resource::*]",
-      reason: "ecr:GetAuthorizationToken (to pull the trainer image) has no resource-level permissions; the pull itself is scoped to the repository.",
+      reason:
+        "ecr:GetAuthorizationToken (to pull the trainer image) has no resource-level permissions; the pull itself is scoped to the repository.",
     });
 
     this.jobDefinition = new batch.EcsJobDefinition(this, "Trainer", {
@@ -203,11 +252,13 @@ export class GpuBatch extends Construct {
       userData,
       requireImdsv2: true,
       httpPutResponseHopLimit: 2,
-      blockDevices: [{
-        deviceName: "/dev/xvda",
-        // The trainer image (CUDA, cuDNN, libtensorflow) is ~6 GB; the AMI's 30 GiB default is tight for two.
-        volume: ec2.BlockDeviceVolume.ebs(100, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }),
-      }],
+      blockDevices: [
+        {
+          deviceName: "/dev/xvda",
+          // The trainer image (CUDA, cuDNN, libtensorflow) is ~6 GB; the AMI's 30 GiB default is tight for two.
+          volume: ec2.BlockDeviceVolume.ebs(100, { volumeType: ec2.EbsDeviceVolumeType.GP3, encrypted: true }),
+        },
+      ],
     });
   }
 }
@@ -227,7 +278,11 @@ function vpcLayout(mode: VpcMode): ec2.VpcProps {
   const base = { ipAddresses: ec2.IpAddresses.cidr("10.42.0.0/16"), maxAzs: 2 };
   switch (mode) {
     case "public":
-      return { ...base, natGateways: 0, subnetConfiguration: [{ name: "Public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 }] };
+      return {
+        ...base,
+        natGateways: 0,
+        subnetConfiguration: [{ name: "Public", subnetType: ec2.SubnetType.PUBLIC, cidrMask: 20 }],
+      };
     case "nat":
       return {
         ...base,
@@ -238,13 +293,20 @@ function vpcLayout(mode: VpcMode): ec2.VpcProps {
         ],
       };
     case "endpoints":
-      return { ...base, natGateways: 0, subnetConfiguration: [{ name: "Isolated", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 20 }] };
+      return {
+        ...base,
+        natGateways: 0,
+        subnetConfiguration: [{ name: "Isolated", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 20 }],
+      };
   }
 }
 
 /** A prebuilt image: an ECR URI gets a pull grant scoped to its repository; anything else is pulled as public. */
 export function prebuiltTrainerImage(scope: Construct, uri: string): ecs.ContainerImage {
-  const m = /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._/-]+)(?::([\w.-]+))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(uri);
+  const m =
+    /^(\d{12})\.dkr\.ecr\.([a-z0-9-]+)\.amazonaws\.com(?:\.cn)?\/([a-z0-9._/-]+)(?::([\w.-]+))?(?:@(sha256:[0-9a-f]{64}))?$/.exec(
+      uri,
+    );
   if (!m) return ecs.ContainerImage.fromRegistry(uri);
   const [, account, region, name, tag, digest] = m;
   const repository = ecr.Repository.fromRepositoryAttributes(scope, "TrainerRepository", {

@@ -39,7 +39,10 @@ export class IjepaStack extends Stack {
     super(scope, id, props);
     const s = props.settings;
 
-    this.storage = new Storage(this, "Storage", { retainData: s.retainData, noncurrentVersionDays: s.noncurrentVersionDays });
+    this.storage = new Storage(this, "Storage", {
+      retainData: s.retainData,
+      noncurrentVersionDays: s.noncurrentVersionDays,
+    });
     const alerts = new AlertsTopic(this, "Alerts", { email: s.alertEmail });
 
     this.compute = new GpuBatch(this, "Compute", {
@@ -75,13 +78,29 @@ export class IjepaStack extends Stack {
     });
 
     const out = (name: string, value: string, description: string) => new CfnOutput(this, name, { value, description });
-    out(OUTPUT.stateMachineArn, this.workflow.stateMachine.stateMachineArn, "start a training execution here (console or ijepa aws start)");
+    out(
+      OUTPUT.stateMachineArn,
+      this.workflow.stateMachine.stateMachineArn,
+      "start a training execution here (console or ijepa aws start)",
+    );
     out(OUTPUT.jobQueueArn, this.compute.jobQueue.jobQueueArn, "the GPU trainer's Batch job queue");
-    out(OUTPUT.datasetsBucket, this.storage.datasetsBucket.bucketName, "raw uploads anywhere; sharded datasets under datasets/");
-    out(OUTPUT.runsBucket, this.storage.runsBucket.bucketName, "one folder per run: checkpoints, metrics, probes, report");
+    out(
+      OUTPUT.datasetsBucket,
+      this.storage.datasetsBucket.bucketName,
+      "raw uploads anywhere; sharded datasets under datasets/",
+    );
+    out(
+      OUTPUT.runsBucket,
+      this.storage.runsBucket.bucketName,
+      "one folder per run: checkpoints, metrics, probes, report",
+    );
     out(OUTPUT.alertsTopicArn, alerts.topic.topicArn, "subscribe for failure and stall notifications");
     out(OUTPUT.trainerLogGroup, this.compute.logGroup.logGroupName, "the trainer's log (and EMF metrics)");
-    out(OUTPUT.dashboardUrl, `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`, "CloudWatch dashboard");
+    out(
+      OUTPUT.dashboardUrl,
+      `https://${Aws.REGION}.console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards/dashboard/${this.observability.dashboard.dashboardName}`,
+      "CloudWatch dashboard",
+    );
   }
 
   /**
@@ -92,15 +111,22 @@ export class IjepaStack extends Stack {
   private allowSyncJobControl(): void {
     const { stateMachine } = this.workflow;
     stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ["batch:DescribeJobs"], resources: ["*"] }));
-    stateMachine.addToRolePolicy(new iam.PolicyStatement({
-      actions: ["batch:TerminateJob"],
-      resources: [`arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`],
-    }));
+    stateMachine.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["batch:TerminateJob"],
+        resources: [`arn:${Aws.PARTITION}:batch:${Aws.REGION}:${Aws.ACCOUNT_ID}:job/*`],
+      }),
+    );
     Validations.of(stateMachine).acknowledge(
-      { id: "AwsSolutions-IAM5[Resource::*]", reason: "batch:DescribeJobs supports no resource-level permissions; the .sync integration polls the job with it." },
+      {
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason:
+          "batch:DescribeJobs supports no resource-level permissions; the .sync integration polls the job with it.",
+      },
       {
         id: "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:batch:<AWS::Region>:<AWS::AccountId>:job/*]",
-        reason: "Job ARNs carry a random id known only after SubmitJob; TerminateJob stops the execution's own job on abort or timeout.",
+        reason:
+          "Job ARNs carry a random id known only after SubmitJob; TerminateJob stops the execution's own job on abort or timeout.",
       },
     );
   }

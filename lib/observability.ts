@@ -59,7 +59,8 @@ export class Observability extends Construct {
       period: PERIOD,
     });
     this.executionFailedAlarm = ended.createAlarm(this, "ExecutionFailed", {
-      alarmDescription: "A training execution failed, timed out or was aborted: see the execution in the Step Functions console",
+      alarmDescription:
+        "A training execution failed, timed out or was aborted: see the execution in the Step Functions console",
       threshold: 1,
       evaluationPeriods: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -71,7 +72,10 @@ export class Observability extends Construct {
     // With no trainer at all, both metrics are missing and the alarm stays OK (idle is not an error).
     const stalled = new cloudwatch.MathExpression({
       expression: "IF(FILL(alive, 0) > 0 AND FILL(steps, 0) == 0, 1, 0)",
-      usingMetrics: { alive: trainerMetric(METRIC.heartbeat, "SampleCount"), steps: trainerMetric(METRIC.loss, "SampleCount") },
+      usingMetrics: {
+        alive: trainerMetric(METRIC.heartbeat, "SampleCount"),
+        steps: trainerMetric(METRIC.loss, "SampleCount"),
+      },
       label: "trainer alive without training steps",
       period: PERIOD,
     });
@@ -116,12 +120,21 @@ export class Observability extends Construct {
           }),
         ],
         [
-          new cloudwatch.AlarmStatusWidget({ title: "Alarms", width: 8, alarms: [this.executionFailedAlarm, this.trainerStalledAlarm] }),
+          new cloudwatch.AlarmStatusWidget({
+            title: "Alarms",
+            width: 8,
+            alarms: [this.executionFailedAlarm, this.trainerStalledAlarm],
+          }),
           new cloudwatch.LogQueryWidget({
             title: "Trainer: last errors and spot interruptions",
             width: 16,
             logGroupNames: [props.trainerLogGroup.logGroupName],
-            queryLines: ["fields @timestamp, @message", "filter @message like /(?i)error|SIGTERM|fix:/", "sort @timestamp desc", "limit 50"],
+            queryLines: [
+              "fields @timestamp, @message",
+              "filter @message like /(?i)error|SIGTERM|fix:/",
+              "sort @timestamp desc",
+              "limit 50",
+            ],
           }),
         ],
       ],

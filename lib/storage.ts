@@ -62,7 +62,10 @@ export class Storage extends Construct {
       // Checkpoints are weeks of GPU time: an overwritten or deleted object stays recoverable for a while.
       versioned: true,
       lifecycleRules: [
-        { noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays), abortIncompleteMultipartUploadAfter: Duration.days(2) },
+        {
+          noncurrentVersionExpiration: Duration.days(props.noncurrentVersionDays),
+          abortIncompleteMultipartUploadAfter: Duration.days(2),
+        },
       ],
     });
   }

@@ -4,5 +4,8 @@ import { awsStartCommand } from "./aws_start.js";
 import { awsStatusCommand } from "./aws_status.js";
 
 export function awsCommand(): Command {
-  return new Command("aws").description("start and watch training executions of the deployed stack (npx cdk deploy)").addCommand(awsStartCommand()).addCommand(awsStatusCommand());
+  return new Command("aws")
+    .description("start and watch training executions of the deployed stack (npx cdk deploy)")
+    .addCommand(awsStartCommand())
+    .addCommand(awsStatusCommand());
 }

@@ -1,4 +1,4 @@
-// `ijepa aws status`: the newest (or a given) execution, its Batch jobs with attempts and spot reclaims, the last probe.
+// `ijepa aws status`: the newest (or a given) execution, its Batch jobs (attempts, spot reclaims), the last probe.
 import { BatchClient } from "@aws-sdk/client-batch";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { Command } from "commander";
@@ -8,7 +8,9 @@ import { openStore } from "../../trainer/storage/open_store.js";
 
 export function awsStatusCommand(): Command {
   return new Command("status")
-    .description("state of a training execution on AWS: its Batch jobs (attempts, spot reclaims, why one failed) and the last probe")
+    .description(
+      "state of a training execution on AWS: its Batch jobs (attempts, spot reclaims, why one failed) and the last probe",
+    )
     .option("--execution <arn>", "an execution ARN (default: the newest execution of the state machine)")
     .option("--state-machine <arn>", "the state machine (default: IJEPA_STATE_MACHINE_ARN or cdk-outputs.json)")
     .option("--outputs <file>", "outputs of npx cdk deploy --outputs-file (default: ./cdk-outputs.json)")

@@ -5,7 +5,18 @@ import { EmfReporter } from "../../trainer/aws/emf_reporter.js";
 import type { StepRecord } from "../../trainer/train/metrics_record.js";
 
 const step = (i: number, loss: number, imgPerSec: number, lr = 1e-3): StepRecord => ({
-  type: "step", time: "", step: i, epoch: 0, loss, lr, wd: 0.04, momentum: 0.996, imgPerSec, msPerStep: 1, contextPatches: 10, targetPatches: 5,
+  type: "step",
+  time: "",
+  step: i,
+  epoch: 0,
+  loss,
+  lr,
+  wd: 0.04,
+  momentum: 0.996,
+  imgPerSec,
+  msPerStep: 1,
+  contextPatches: 10,
+  targetPatches: 5,
 });
 
 describe("emfLine", () => {
@@ -13,7 +24,16 @@ describe("emfLine", () => {
     const doc = JSON.parse(emfLine("fmnist-tiny", { Loss: 0.5, ImagesPerSecond: 100 }, 1700000000000)!);
     expect(doc._aws).toEqual({
       Timestamp: 1700000000000,
-      CloudWatchMetrics: [{ Namespace: "Ijepa", Dimensions: [["RunId"], []], Metrics: [{ Name: "Loss", Unit: "None" }, { Name: "ImagesPerSecond", Unit: "Count/Second" }] }],
+      CloudWatchMetrics: [
+        {
+          Namespace: "Ijepa",
+          Dimensions: [["RunId"], []],
+          Metrics: [
+            { Name: "Loss", Unit: "None" },
+            { Name: "ImagesPerSecond", Unit: "Count/Second" },
+          ],
+        },
+      ],
     });
     expect(doc).toMatchObject({ RunId: "fmnist-tiny", Loss: 0.5, ImagesPerSecond: 100 });
   });
@@ -34,8 +54,20 @@ describe("EmfReporter", () => {
   function reporter() {
     let now = 0;
     const lines: Array<Record<string, unknown>> = [];
-    const r = new EmfReporter({ runId: "r1", write: (l) => lines.push(JSON.parse(l)), now: () => now, stepIntervalMs: 30_000, heartbeatMs: 0 });
-    return { r, lines, advance: (ms: number) => { now += ms; } };
+    const r = new EmfReporter({
+      runId: "r1",
+      write: (l) => lines.push(JSON.parse(l)),
+      now: () => now,
+      stepIntervalMs: 30_000,
+      heartbeatMs: 0,
+    });
+    return {
+      r,
+      lines,
+      advance: (ms: number) => {
+        now += ms;
+      },
+    };
   }
 
   it("writes a heartbeat at start", () => {
@@ -57,8 +89,20 @@ describe("EmfReporter", () => {
   it("writes epoch collapse metrics at once, after flushing pending steps, and flushes on close", () => {
     const { r, lines } = reporter();
     r.record(step(0, 0.8, 50));
-    r.record({ type: "epoch", time: "", step: 1, epoch: 0, meanLoss: 0.8, targetStd: 0.12, effectiveRank: 40, collapseWarning: false });
-    expect(lines.slice(1)).toEqual([expect.objectContaining({ Loss: 0.8 }), expect.objectContaining({ CollapseTargetStd: 0.12, EffectiveRank: 40 })]);
+    r.record({
+      type: "epoch",
+      time: "",
+      step: 1,
+      epoch: 0,
+      meanLoss: 0.8,
+      targetStd: 0.12,
+      effectiveRank: 40,
+      collapseWarning: false,
+    });
+    expect(lines.slice(1)).toEqual([
+      expect.objectContaining({ Loss: 0.8 }),
+      expect.objectContaining({ CollapseTargetStd: 0.12, EffectiveRank: 40 }),
+    ]);
     r.record(step(1, 0.4, 50));
     r.close();
     expect(lines.at(-1)).toMatchObject({ Loss: 0.4 });

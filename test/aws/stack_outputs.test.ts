@@ -8,16 +8,32 @@ import { OUTPUT } from "../../lib/ijepa_stack.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "ijepa-outputs-"));
 const file = path.join(dir, "cdk-outputs.json");
-writeFileSync(file, JSON.stringify({ Ijepa: { [OUTPUT.stateMachineArn]: "arn:aws:states:eu-west-1:1:stateMachine:Ijepa-Training", [OUTPUT.runsBucket]: "ijepa-runs" } }));
+writeFileSync(
+  file,
+  JSON.stringify({
+    Ijepa: {
+      [OUTPUT.stateMachineArn]: "arn:aws:states:eu-west-1:1:stateMachine:Ijepa-Training",
+      [OUTPUT.runsBucket]: "ijepa-runs",
+    },
+  }),
+);
 
 describe("readDeployedStack", () => {
   it("reads the outputs `cdk deploy --outputs-file` wrote, under the names the stack outputs", () => {
-    expect(readDeployedStack({ outputs: file }, {})).toEqual({ stateMachineArn: "arn:aws:states:eu-west-1:1:stateMachine:Ijepa-Training", runsBucket: "ijepa-runs" });
+    expect(readDeployedStack({ outputs: file }, {})).toEqual({
+      stateMachineArn: "arn:aws:states:eu-west-1:1:stateMachine:Ijepa-Training",
+      runsBucket: "ijepa-runs",
+    });
   });
 
   it("lets a flag, then the environment, override the file", () => {
-    expect(readDeployedStack({ outputs: file, stateMachine: "arn:flag" }, { IJEPA_STATE_MACHINE_ARN: "arn:env" }).stateMachineArn).toBe("arn:flag");
-    expect(readDeployedStack({ outputs: file }, { IJEPA_STATE_MACHINE_ARN: "arn:env" }).stateMachineArn).toBe("arn:env");
+    expect(
+      readDeployedStack({ outputs: file, stateMachine: "arn:flag" }, { IJEPA_STATE_MACHINE_ARN: "arn:env" })
+        .stateMachineArn,
+    ).toBe("arn:flag");
+    expect(readDeployedStack({ outputs: file }, { IJEPA_STATE_MACHINE_ARN: "arn:env" }).stateMachineArn).toBe(
+      "arn:env",
+    );
   });
 
   it("names a missing or broken outputs file", () => {
@@ -25,7 +41,10 @@ describe("readDeployedStack", () => {
     const broken = path.join(dir, "broken.json");
     writeFileSync(broken, "{");
     expect(() => readDeployedStack({ outputs: broken }, {})).toThrow(/broken\.json: not valid JSON/);
-    expect(readDeployedStack({}, {}, path.join(dir, "absent-default.json"))).toEqual({ stateMachineArn: undefined, runsBucket: undefined });
+    expect(readDeployedStack({}, {}, path.join(dir, "absent-default.json"))).toEqual({
+      stateMachineArn: undefined,
+      runsBucket: undefined,
+    });
   });
 
   it("takes the region from an ARN", () => {

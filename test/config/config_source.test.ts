@@ -31,7 +31,9 @@ describe("loadConfigArg", () => {
     expect(loaded.config.data.crop_size).toBeGreaterThan(0);
     await expect(loadConfigArg("s3://bucket/run-1/missing.yaml", open)).rejects.toThrow(NotFoundError);
     await expect(loadConfigArg("s3://bucket/run-1/bad.yaml", open)).rejects.toThrow(ConfigError);
-    await expect(loadConfigArg("s3://bucket/run-1/bad.yaml", open)).rejects.toThrow(/^s3:\/\/bucket\/run-1\/bad\.yaml: /);
+    await expect(loadConfigArg("s3://bucket/run-1/bad.yaml", open)).rejects.toThrow(
+      /^s3:\/\/bucket\/run-1\/bad\.yaml: /,
+    );
   });
 
   it("loads a local file given as a path or a file:// URI", async () => {

@@ -30,7 +30,16 @@ describe("trainer/Dockerfile", () => {
 
   it("runs on the CUDA 11.8 + cuDNN 8 runtime and checks libtensorflow 2.9.1's sonames there", () => {
     expect(finalStage).toMatch(/^\nFROM nvidia\/cuda:11\.8\.\d+-cudnn8-runtime-ubuntu22\.04/);
-    for (const so of ["libcudart.so.11.0", "libcublas.so.11", "libcublasLt.so.11", "libcufft.so.10", "libcurand.so.10", "libcusolver.so.11", "libcusparse.so.11", "libcudnn.so.8"]) {
+    for (const so of [
+      "libcudart.so.11.0",
+      "libcublas.so.11",
+      "libcublasLt.so.11",
+      "libcufft.so.10",
+      "libcurand.so.10",
+      "libcusolver.so.11",
+      "libcusparse.so.11",
+      "libcudnn.so.8",
+    ]) {
       expect(finalStage).toContain(so);
     }
   });

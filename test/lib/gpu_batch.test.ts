@@ -6,7 +6,13 @@ import * as ecs from "aws-cdk-lib/aws-ecs";
 import * as s3 from "aws-cdk-lib/aws-s3";
 import { describe, expect, it } from "vitest";
 import type { VpcMode } from "../../lib/app_context.js";
-import { CUDA_CACHE_HOST_PATH, GpuBatch, TRAIN_COMMAND, prebuiltTrainerImage, type GpuBatchProps } from "../../lib/gpu_batch.js";
+import {
+  CUDA_CACHE_HOST_PATH,
+  GpuBatch,
+  TRAIN_COMMAND,
+  prebuiltTrainerImage,
+  type GpuBatchProps,
+} from "../../lib/gpu_batch.js";
 
 function synth(over: Partial<GpuBatchProps> & { vpcMode?: VpcMode } = {}) {
   const stack = new Stack(new App(), "G");
@@ -69,7 +75,8 @@ describe("GpuBatch compute environment", () => {
 
 describe("GpuBatch network choices", () => {
   const count = (t: Template, type: string) => Object.keys(t.findResources(type)).length;
-  const endpointTypes = (t: Template) => Object.values(t.findResources("AWS::EC2::VPCEndpoint")).map((e) => e.Properties.VpcEndpointType ?? "Gateway");
+  const endpointTypes = (t: Template) =>
+    Object.values(t.findResources("AWS::EC2::VPCEndpoint")).map((e) => e.Properties.VpcEndpointType ?? "Gateway");
 
   it("public: no NAT gateway, an S3 gateway endpoint, and nothing billed by the hour", () => {
     const { template } = synth({ vpcMode: "public" });
@@ -87,7 +94,11 @@ describe("GpuBatch network choices", () => {
     const { template } = synth({ vpcMode: "endpoints" });
     expect(count(template, "AWS::EC2::NatGateway")).toBe(0);
     expect(endpointTypes(template).sort()).toEqual(["Gateway", ...Array(6).fill("Interface")]);
-    template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", { FromPort: 443, ToPort: 443, SourceSecurityGroupId: Match.anyValue() });
+    template.hasResourceProperties("AWS::EC2::SecurityGroupIngress", {
+      FromPort: 443,
+      ToPort: 443,
+      SourceSecurityGroupId: Match.anyValue(),
+    });
   });
 });
 
@@ -97,7 +108,12 @@ describe("GpuBatch job queue", () => {
     const queue = Object.values(template.findResources("AWS::Batch::JobQueue"))[0].Properties;
     expect(queue.JobStateTimeLimitActions).toEqual([
       { Action: "CANCEL", MaxTimeSeconds: 2700, Reason: "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY", State: "RUNNABLE" },
-      { Action: "CANCEL", MaxTimeSeconds: 600, Reason: "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE", State: "RUNNABLE" },
+      {
+        Action: "CANCEL",
+        MaxTimeSeconds: 600,
+        Reason: "MISCONFIGURATION:COMPUTE_ENVIRONMENT_MAX_RESOURCE",
+        State: "RUNNABLE",
+      },
       { Action: "CANCEL", MaxTimeSeconds: 600, Reason: "MISCONFIGURATION:JOB_RESOURCE_REQUIREMENT", State: "RUNNABLE" },
     ]);
   });
@@ -109,14 +125,22 @@ describe("GpuBatch trainer job definition", () => {
   const container = def.ContainerProperties;
 
   it("asks for one GPU and a share of CPU and memory that fits g5.xlarge / g6.xlarge", () => {
-    const req = Object.fromEntries(container.ResourceRequirements.map((r: { Type: string; Value: string }) => [r.Type, r.Value]));
+    const req = Object.fromEntries(
+      container.ResourceRequirements.map((r: { Type: string; Value: string }) => [r.Type, r.Value]),
+    );
     expect(req).toEqual({ GPU: "1", VCPU: "4", MEMORY: "15000" });
     expect(Number(req.MEMORY)).toBeLessThan(16 * 1024 * 0.95);
   });
 
   it("runs `train … --auto-resume` with whole-argument Ref:: parameters", () => {
     expect(container.Command).toEqual(TRAIN_COMMAND);
-    expect(container.Command.filter((a: string) => a.startsWith("Ref::"))).toEqual(["Ref::config", "Ref::data", "Ref::out", "Ref::epochs", "Ref::untilEpoch"]);
+    expect(container.Command.filter((a: string) => a.startsWith("Ref::"))).toEqual([
+      "Ref::config",
+      "Ref::data",
+      "Ref::out",
+      "Ref::epochs",
+      "Ref::untilEpoch",
+    ]);
   });
 
   it("retries spot reclaims and image pulls, and exits on anything else (in that order)", () => {
@@ -134,7 +158,9 @@ describe("GpuBatch trainer job definition", () => {
   });
 
   it("requires a GPU in the job and keeps CUDA's JIT cache on the host", () => {
-    const env = Object.fromEntries(container.Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]));
+    const env = Object.fromEntries(
+      container.Environment.map((e: { Name: string; Value: string }) => [e.Name, e.Value]),
+    );
     expect(env).toMatchObject({ IJEPA_REQUIRE_GPU: "1", CUDA_CACHE_PATH: CUDA_CACHE_HOST_PATH });
     expect(Number(env.CUDA_CACHE_MAXSIZE)).toBeGreaterThanOrEqual(2 ** 31);
     expect(container.Volumes).toEqual([{ Name: "cuda-cache", Host: { SourcePath: CUDA_CACHE_HOST_PATH } }]);
@@ -143,7 +169,9 @@ describe("GpuBatch trainer job definition", () => {
 
   it("lets the trainer read only datasets/* and read/write only the runs bucket, with no wildcard action", () => {
     const roleId = stack.getLogicalId(compute.jobRole.node.defaultChild as never);
-    const policy = Object.values(template.findResources("AWS::IAM::Policy")).find((p) => p.Properties.Roles[0].Ref === roleId)!;
+    const policy = Object.values(template.findResources("AWS::IAM::Policy")).find(
+      (p) => p.Properties.Roles[0].Ref === roleId,
+    )!;
     const statements = policy.Properties.PolicyDocument.Statement;
     const json = JSON.stringify(statements);
     expect(json).toContain('"/datasets/*"');
@@ -158,7 +186,9 @@ describe("prebuiltTrainerImage", () => {
     const stack = new Stack(new App(), "P");
     const image = prebuiltTrainerImage(stack, "123456789012.dkr.ecr.eu-west-1.amazonaws.com/team/ijepa:v3");
     expect(image).toBeInstanceOf(ecs.EcrImage);
-    expect(stack.resolve((image as ecs.EcrImage).imageName)).toMatchObject({ "Fn::Join": ["", expect.arrayContaining([expect.stringContaining("team/ijepa:v3")])] });
+    expect(stack.resolve((image as ecs.EcrImage).imageName)).toMatchObject({
+      "Fn::Join": ["", expect.arrayContaining([expect.stringContaining("team/ijepa:v3")])],
+    });
   });
 
   it("pulls any other URI as a public image", () => {

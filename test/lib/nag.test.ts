@@ -33,18 +33,28 @@ function nagFindings(context: Record<string, unknown>): { findings: Finding[]; a
   const reportFile = path.join(outdir, "validation-report.json");
   if (!existsSync(reportFile)) return { findings: [], app };
   const report = JSON.parse(readFileSync(reportFile, "utf8")) as {
-    pluginReports: Array<{ pluginName: string; violations: Array<{ ruleName: string; violatingConstructs?: Array<{ constructPath: string }> }> }>;
+    pluginReports: Array<{
+      pluginName: string;
+      violations: Array<{ ruleName: string; violatingConstructs?: Array<{ constructPath: string }> }>;
+    }>;
   };
   const findings = report.pluginReports
     .filter((r) => r.pluginName === "AwsSolutions")
-    .flatMap((r) => r.violations.flatMap((v) => (v.violatingConstructs ?? [{ constructPath: "?" }]).map((c) => ({ rule: v.ruleName, path: c.constructPath }))));
+    .flatMap((r) =>
+      r.violations.flatMap((v) =>
+        (v.violatingConstructs ?? [{ constructPath: "?" }]).map((c) => ({ rule: v.ruleName, path: c.constructPath })),
+      ),
+    );
   return { findings, app };
 }
 
 const PREBUILT = "123456789012.dkr.ecr.us-east-1.amazonaws.com/ijepa-trainer:v1";
 const variants: Array<[string, Record<string, unknown>]> = [
   ["public subnets, image built from trainer/Dockerfile", {}],
-  ["private subnets behind NAT, prebuilt ECR image, e-mail alerts", { vpc: "nat", trainerImage: PREBUILT, alertEmail: "ops@example.com" }],
+  [
+    "private subnets behind NAT, prebuilt ECR image, e-mail alerts",
+    { vpc: "nat", trainerImage: PREBUILT, alertEmail: "ops@example.com" },
+  ],
   ["isolated subnets with interface endpoints, on-demand", { vpc: "endpoints", trainerImage: PREBUILT, spot: "false" }],
 ];
 

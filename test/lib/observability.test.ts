@@ -11,7 +11,9 @@ import { AlertsTopic, Observability } from "../../lib/observability.js";
 function synth(email = "", noMetricsAlarmMinutes = 30) {
   const stack = new Stack(new App(), "O");
   const alerts = new AlertsTopic(stack, "Alerts", { email });
-  const stateMachine = new sfn.StateMachine(stack, "Machine", { definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Succeed(stack, "Done")) });
+  const stateMachine = new sfn.StateMachine(stack, "Machine", {
+    definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Succeed(stack, "Done")),
+  });
   const observability = new Observability(stack, "Observability", {
     alertsTopic: alerts.topic,
     stateMachine,
@@ -23,11 +25,18 @@ function synth(email = "", noMetricsAlarmMinutes = 30) {
 
 describe("AlertsTopic", () => {
   it("subscribes an e-mail address only when one is given, and refuses plain-HTTP publishing", () => {
-    synth("ops@example.com").template.hasResourceProperties("AWS::SNS::Subscription", { Protocol: "email", Endpoint: "ops@example.com" });
+    synth("ops@example.com").template.hasResourceProperties("AWS::SNS::Subscription", {
+      Protocol: "email",
+      Endpoint: "ops@example.com",
+    });
     const { template } = synth();
     template.resourceCountIs("AWS::SNS::Subscription", 0);
     template.hasResourceProperties("AWS::SNS::TopicPolicy", {
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+        ]),
+      },
     });
   });
 });
@@ -42,7 +51,12 @@ describe("Observability alarms", () => {
   it("alarms on failed, timed-out or aborted executions and notifies the topic", () => {
     const failed = alarms.find((a) => ids(a).includes("ExecutionsFailed"))!;
     expect(ids(failed).sort()).toEqual(["ExecutionsAborted", "ExecutionsFailed", "ExecutionsTimedOut"]);
-    expect(failed).toMatchObject({ Threshold: 1, EvaluationPeriods: 1, TreatMissingData: "notBreaching", AlarmActions: [topicRef] });
+    expect(failed).toMatchObject({
+      Threshold: 1,
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+      AlarmActions: [topicRef],
+    });
   });
 
   it("alarms when a trainer is alive without steps for the configured minutes, and not when no trainer runs", () => {
@@ -58,8 +72,18 @@ describe("Observability alarms", () => {
 describe("Observability dashboard", () => {
   it("plots loss, images per second, learning rate, collapse and the probe against its baselines", () => {
     const { template } = synth();
-    const body = JSON.stringify(Object.values(template.findResources("AWS::CloudWatch::Dashboard"))[0].Properties.DashboardBody);
-    for (const name of [METRIC.loss, METRIC.imagesPerSecond, METRIC.learningRate, METRIC.targetStd, METRIC.probeLinearTop1, METRIC.probeRawTop1, METRIC.probeRandomTop1]) {
+    const body = JSON.stringify(
+      Object.values(template.findResources("AWS::CloudWatch::Dashboard"))[0].Properties.DashboardBody,
+    );
+    for (const name of [
+      METRIC.loss,
+      METRIC.imagesPerSecond,
+      METRIC.learningRate,
+      METRIC.targetStd,
+      METRIC.probeLinearTop1,
+      METRIC.probeRawTop1,
+      METRIC.probeRandomTop1,
+    ]) {
       expect(body).toContain(name);
     }
     expect(body).toContain("SEARCH('{Ijepa,RunId}");

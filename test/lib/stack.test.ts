@@ -24,7 +24,9 @@ describe("IjepaStack", () => {
     template.resourceCountIs("AWS::Batch::JobDefinition", 1);
     template.resourceCountIs("AWS::Batch::JobQueue", 1);
     template.resourceCountIs("AWS::SNS::Topic", 1);
-    template.hasResourceProperties("AWS::Batch::ComputeEnvironment", { ComputeResources: { Ec2Configuration: [{ ImageType: "ECS_AL2023_NVIDIA" }] } });
+    template.hasResourceProperties("AWS::Batch::ComputeEnvironment", {
+      ComputeResources: { Ec2Configuration: [{ ImageType: "ECS_AL2023_NVIDIA" }] },
+    });
   });
 
   it("lets the state machine watch and stop its Batch job (.sync), with TerminateJob scoped to this account's jobs", () => {
@@ -40,8 +42,13 @@ describe("IjepaStack", () => {
   it("has no IAM statement with a wildcard action", () => {
     for (const type of ["AWS::IAM::Policy", "AWS::IAM::Role"]) {
       for (const r of Object.values(template.findResources(type))) {
-        const docs = type === "AWS::IAM::Policy" ? [r.Properties.PolicyDocument] : (r.Properties.Policies ?? []).map((p: { PolicyDocument: unknown }) => p.PolicyDocument);
-        for (const doc of docs) for (const s of doc.Statement) for (const a of [s.Action].flat()) expect(a, JSON.stringify(s)).not.toMatch(/\*/);
+        const docs =
+          type === "AWS::IAM::Policy"
+            ? [r.Properties.PolicyDocument]
+            : (r.Properties.Policies ?? []).map((p: { PolicyDocument: unknown }) => p.PolicyDocument);
+        for (const doc of docs)
+          for (const s of doc.Statement)
+            for (const a of [s.Action].flat()) expect(a, JSON.stringify(s)).not.toMatch(/\*/);
       }
     }
   });
@@ -53,7 +60,9 @@ describe("IjepaStack", () => {
   it("uses the prebuilt trainer image given by -c trainerImage, with no image asset to build", () => {
     const def = Object.values(template.findResources("AWS::Batch::JobDefinition"))[0].Properties;
     expect(JSON.stringify(def.ContainerProperties.Image)).toContain("ijepa-trainer:v1");
-    const assets = JSON.parse(readFileSync(path.join(app.synth().directory, `${stack.artifactId}.assets.json`), "utf8"));
+    const assets = JSON.parse(
+      readFileSync(path.join(app.synth().directory, `${stack.artifactId}.assets.json`), "utf8"),
+    );
     expect(assets.dockerImages ?? {}).toEqual({});
   });
 });

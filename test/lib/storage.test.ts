@@ -20,8 +20,15 @@ describe("Storage", () => {
     const buckets = template.findResources("AWS::S3::Bucket");
     expect(Object.keys(buckets)).toHaveLength(3);
     for (const b of Object.values(buckets)) {
-      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
-      expect(b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe("AES256");
+      expect(b.Properties.PublicAccessBlockConfiguration).toEqual({
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      });
+      expect(
+        b.Properties.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm,
+      ).toBe("AES256");
     }
   });
 
@@ -29,27 +36,45 @@ describe("Storage", () => {
     const policies = Object.values(template.findResources("AWS::S3::BucketPolicy"));
     expect(policies).toHaveLength(3);
     for (const p of policies) {
-      expect(p.Properties.PolicyDocument.Statement).toEqual(expect.arrayContaining([
-        expect.objectContaining({ Effect: "Deny", Action: "s3:*", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
-      ]));
+      expect(p.Properties.PolicyDocument.Statement).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            Effect: "Deny",
+            Action: "s3:*",
+            Condition: { Bool: { "aws:SecureTransport": "false" } },
+          }),
+        ]),
+      );
     }
   });
 
   it("versions the runs bucket and expires replaced versions after the configured days", () => {
     const runs = template.toJSON().Resources[id(storage.runsBucket)].Properties;
     expect(runs.VersioningConfiguration).toEqual({ Status: "Enabled" });
-    expect(runs.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: "Enabled" })]);
+    expect(runs.LifecycleConfiguration.Rules).toEqual([
+      expect.objectContaining({ NoncurrentVersionExpiration: { NoncurrentDays: 30 }, Status: "Enabled" }),
+    ]);
     expect(template.toJSON().Resources[id(storage.datasetsBucket)].Properties.VersioningConfiguration).toBeUndefined();
   });
 
   it("logs every access to datasets and runs into the log bucket, under separate prefixes", () => {
     const resources = template.toJSON().Resources;
     const logs = { Ref: id(storage.accessLogsBucket) };
-    expect(resources[id(storage.datasetsBucket)].Properties.LoggingConfiguration).toEqual({ DestinationBucketName: logs, LogFilePrefix: "datasets/" });
-    expect(resources[id(storage.runsBucket)].Properties.LoggingConfiguration).toEqual({ DestinationBucketName: logs, LogFilePrefix: "runs/" });
+    expect(resources[id(storage.datasetsBucket)].Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: logs,
+      LogFilePrefix: "datasets/",
+    });
+    expect(resources[id(storage.runsBucket)].Properties.LoggingConfiguration).toEqual({
+      DestinationBucketName: logs,
+      LogFilePrefix: "runs/",
+    });
     template.hasResourceProperties("AWS::S3::BucketPolicy", {
       Bucket: logs,
-      PolicyDocument: { Statement: Match.arrayWith([Match.objectLike({ Principal: { Service: "logging.s3.amazonaws.com" }, Action: "s3:PutObject" })]) },
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Principal: { Service: "logging.s3.amazonaws.com" }, Action: "s3:PutObject" }),
+        ]),
+      },
     });
   });
 

@@ -17,11 +17,21 @@ describe("full synth (with validation)", () => {
     expect(assembly.getStackArtifact(stack.artifactId).template.Resources).toBeDefined();
 
     const assets = JSON.parse(readFileSync(path.join(assembly.directory, `${stack.artifactId}.assets.json`), "utf8"));
-    const images = Object.values<{ source: { directory: string; dockerFile: string; platform: string } }>(assets.dockerImages);
+    const images = Object.values<{ source: { directory: string; dockerFile: string; platform: string } }>(
+      assets.dockerImages,
+    );
     expect(images).toHaveLength(1);
     expect(images[0].source).toMatchObject({ dockerFile: "trainer/Dockerfile", platform: "linux/amd64" });
     const staged = path.join(assembly.directory, images[0].source.directory);
-    expect(readdirSync(staged).sort()).toEqual([".dockerignore", "bin", "configs", "functions", "package-lock.json", "package.json", "trainer"]);
+    expect(readdirSync(staged).sort()).toEqual([
+      ".dockerignore",
+      "bin",
+      "configs",
+      "functions",
+      "package-lock.json",
+      "package.json",
+      "trainer",
+    ]);
     expect(existsSync(path.join(staged, "trainer", "Dockerfile"))).toBe(true); // excluded from COPY, kept for the build
     expect(existsSync(path.join(staged, "node_modules"))).toBe(false);
     expect(existsSync(path.join(staged, "test"))).toBe(false);

@@ -30,7 +30,16 @@ const small = (): TrainConfig => {
   return c;
 };
 const run = (config: TrainConfig, out: string, extra: Partial<Parameters<typeof train>[0]> = {}) =>
-  train({ config, configName: "smoke", out, source: squaresSource(160), replicas: 1, progressBar: false, log: () => {}, ...extra });
+  train({
+    config,
+    configName: "smoke",
+    out,
+    source: squaresSource(160),
+    replicas: 1,
+    progressBar: false,
+    log: () => {},
+    ...extra,
+  });
 const checkpoints = (out: string) => readdirSync(path.join(out, "checkpoints")).filter((f) => /^\d{8}$/.test(f));
 
 describe("train() --auto-resume", () => {

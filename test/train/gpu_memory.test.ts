@@ -55,13 +55,19 @@ describe("GPU presets on one 24 GB GPU", () => {
   it("refuses the official ViT-H/14 at batch 128, naming the estimate and a batch that fits", async () => {
     const c = await load("in1k-vith14");
     expect(() => checkGpuFit(c, A10G, 3, "in1k-vith14")).toThrow(ConfigError);
-    expect(() => checkGpuFit(c, A10G, 3, "in1k-vith14")).toThrow(/in1k-vith14: does not fit one NVIDIA A10G \(22\.5 GiB\): vit_huge\/14 @224px, batch 128: ~\d+/);
+    expect(() => checkGpuFit(c, A10G, 3, "in1k-vith14")).toThrow(
+      /in1k-vith14: does not fit one NVIDIA A10G \(22\.5 GiB\): vit_huge\/14 @224px, batch 128: ~\d+/,
+    );
     const fits = largestFittingBatch(c, A10G.memoryBytes);
     expect(fits).toBeGreaterThan(0);
     expect(fits).toBeLessThan(16);
     expect(() => checkGpuFit(c, A10G, 3, "x")).toThrow(new RegExp(`batch_size to ${fits} or less`));
-    expect(estimateTrainingMemory({ ...c, data: { ...c.data, batch_size: fits } }).totalBytes).toBeLessThanOrEqual(A10G.memoryBytes);
-    expect(estimateTrainingMemory({ ...c, data: { ...c.data, batch_size: fits + 1 } }).totalBytes).toBeGreaterThan(A10G.memoryBytes);
+    expect(estimateTrainingMemory({ ...c, data: { ...c.data, batch_size: fits } }).totalBytes).toBeLessThanOrEqual(
+      A10G.memoryBytes,
+    );
+    expect(estimateTrainingMemory({ ...c, data: { ...c.data, batch_size: fits + 1 } }).totalBytes).toBeGreaterThan(
+      A10G.memoryBytes,
+    );
     expect(estimateTrainingMemory(c).totalBytes / GIB).toBeGreaterThan(80);
   });
 });

@@ -1,7 +1,7 @@
 // Turns an AWS Batch job's status reason into what the user should do (quota, capacity, spot, image, config).
 
 export interface BatchFailureExplanation {
-  /** Short tag for reports: "no-gpu-capacity", "misconfigured", "spot-reclaimed", "image-pull", "trainer-error", "unknown". */
+  /** Short tag for reports. */
   kind: "no-gpu-capacity" | "misconfigured" | "spot-reclaimed" | "image-pull" | "trainer-error" | "timeout" | "unknown";
   /** One line a user can act on. */
   hint: string;
@@ -18,8 +18,8 @@ export function explainBatchFailure(statusReason: string | undefined): BatchFail
     return {
       kind: "no-gpu-capacity",
       hint:
-        "no GPU instance could start: request a G instance quota (Service Quotas → Amazon EC2 → \"Running On-Demand G and VT " +
-        "instances\" / \"All G and VT Spot Instance Requests\", at least 4 vCPUs), or deploy with -c spot=false or other -c instanceTypes",
+        'no GPU instance could start: request a G instance quota (Service Quotas → Amazon EC2 → "Running On-Demand G and VT ' +
+        'instances" / "All G and VT Spot Instance Requests", at least 4 vCPUs), or deploy with -c spot=false or other -c instanceTypes',
     };
   }
   if (/MISCONFIGURATION:(COMPUTE_ENVIRONMENT_MAX_RESOURCE|JOB_RESOURCE_REQUIREMENT)/i.test(reason)) {
@@ -29,16 +29,28 @@ export function explainBatchFailure(statusReason: string | undefined): BatchFail
     };
   }
   if (/^Host EC2/i.test(reason)) {
-    return { kind: "spot-reclaimed", hint: "the spot instance was reclaimed; Batch retries the job, which resumes from its last checkpoint" };
+    return {
+      kind: "spot-reclaimed",
+      hint: "the spot instance was reclaimed; Batch retries the job, which resumes from its last checkpoint",
+    };
   }
   if (/CannotPullContainerError/i.test(reason)) {
-    return { kind: "image-pull", hint: "the trainer image could not be pulled: check -c trainerImage (or redeploy so the image asset is pushed)" };
+    return {
+      kind: "image-pull",
+      hint: "the trainer image could not be pulled: check -c trainerImage (or redeploy so the image asset is pushed)",
+    };
   }
   if (/Job attempt duration exceeded timeout/i.test(reason)) {
-    return { kind: "timeout", hint: "a training segment ran past -c jobTimeoutHours: use fewer segmentEpochs per segment or raise the limit" };
+    return {
+      kind: "timeout",
+      hint: "a training segment ran past -c jobTimeoutHours: use fewer segmentEpochs per segment or raise the limit",
+    };
   }
   if (/Essential container in task exited|NonZeroExitCode|exit code/i.test(reason)) {
-    return { kind: "trainer-error", hint: "the trainer exited with an error: its last log lines say why (ijepa aws status, or the trainer log group)" };
+    return {
+      kind: "trainer-error",
+      hint: "the trainer exited with an error: its last log lines say why (ijepa aws status, or the trainer log group)",
+    };
   }
   return { kind: "unknown", hint: reason ? `AWS Batch says: ${reason}` : "AWS Batch gave no reason" };
 }

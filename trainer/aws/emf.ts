@@ -27,8 +27,14 @@ const UNITS: Partial<Record<MetricName, string>> = { ImagesPerSecond: "Count/Sec
  * dashboard lines work for whichever run is active without knowing its id. Non-finite values are dropped
  * (CloudWatch rejects the whole line otherwise).
  */
-export function emfLine(runId: string, values: Partial<Record<MetricName, number>>, timeMs = Date.now()): string | undefined {
-  const finite = Object.entries(values).filter(([, v]) => typeof v === "number" && Number.isFinite(v)) as Array<[MetricName, number]>;
+export function emfLine(
+  runId: string,
+  values: Partial<Record<MetricName, number>>,
+  timeMs = Date.now(),
+): string | undefined {
+  const finite = Object.entries(values).filter(([, v]) => typeof v === "number" && Number.isFinite(v)) as Array<
+    [MetricName, number]
+  >;
   if (finite.length === 0) return undefined;
   const doc: Record<string, unknown> = {
     _aws: {
@@ -49,6 +55,9 @@ export function emfLine(runId: string, values: Partial<Record<MetricName, number
 
 /** The run id a metric line carries: the run's folder name (`s3://runs/fmnist-tiny` → `fmnist-tiny`). */
 export function runIdOf(outUri: string): string {
-  const last = outUri.replace(/[/\\]+$/, "").split(/[/\\]/).pop();
+  const last = outUri
+    .replace(/[/\\]+$/, "")
+    .split(/[/\\]/)
+    .pop();
   return last && last !== "" ? last.slice(0, 250) : "run";
 }

@@ -55,7 +55,11 @@ export class EmfReporter {
   private flushSteps(): void {
     const { steps } = this.sums;
     if (steps === 0) return;
-    this.emit({ [METRIC.loss]: this.sums.loss / steps, [METRIC.imagesPerSecond]: this.sums.imagesPerSecond / steps, [METRIC.learningRate]: this.sums.lr });
+    this.emit({
+      [METRIC.loss]: this.sums.loss / steps,
+      [METRIC.imagesPerSecond]: this.sums.imagesPerSecond / steps,
+      [METRIC.learningRate]: this.sums.lr,
+    });
     this.sums = { loss: 0, imagesPerSecond: 0, steps: 0, lr: Number.NaN };
     this.lastStepLine = this.now();
   }

@@ -1,7 +1,13 @@
 // `ijepa aws status`: an execution's state, the Batch jobs it ran (attempts, spot reclaims, why one failed) and
 // the run's last probe, gathered from Step Functions, Batch and the runs bucket.
 import { DescribeJobsCommand, type BatchClient, type JobDetail } from "@aws-sdk/client-batch";
-import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListExecutionsCommand, type HistoryEvent, type SFNClient } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  GetExecutionHistoryCommand,
+  ListExecutionsCommand,
+  type HistoryEvent,
+  type SFNClient,
+} from "@aws-sdk/client-sfn";
 import { PROBE_HISTORY_KEY } from "../run/run_layout.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import type { ProbeHistoryRecord } from "../train/metrics_record.js";
@@ -75,10 +81,20 @@ async function call<T>(name: string, run: () => Promise<T>): Promise<T> {
 }
 
 async function newestExecution(sfn: SFNClient, stateMachineArn: string | undefined): Promise<string> {
-  if (!stateMachineArn) throw new AwsCallError("no execution or state machine given", "pass --execution <arn>, or deploy with --outputs-file cdk-outputs.json");
-  const page = await call("ListExecutions", () => sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1 })));
+  if (!stateMachineArn)
+    throw new AwsCallError(
+      "no execution or state machine given",
+      "pass --execution <arn>, or deploy with --outputs-file cdk-outputs.json",
+    );
+  const page = await call("ListExecutions", () =>
+    sfn.send(new ListExecutionsCommand({ stateMachineArn, maxResults: 1 })),
+  );
   const newest = page.executions?.[0]?.executionArn;
-  if (!newest) throw new AwsCallError(`no executions of ${stateMachineArn} yet`, "start one with: ijepa aws start --input input.json");
+  if (!newest)
+    throw new AwsCallError(
+      `no executions of ${stateMachineArn} yet`,
+      "start one with: ijepa aws start --input input.json",
+    );
   return newest;
 }
 
@@ -86,7 +102,11 @@ async function executionHistory(sfn: SFNClient, executionArn: string): Promise<H
   const events: HistoryEvent[] = [];
   let nextToken: string | undefined;
   do {
-    const page = await call("GetExecutionHistory", () => sfn.send(new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000, includeExecutionData: true })));
+    const page = await call("GetExecutionHistory", () =>
+      sfn.send(
+        new GetExecutionHistoryCommand({ executionArn, nextToken, maxResults: 1000, includeExecutionData: true }),
+      ),
+    );
     events.push(...(page.events ?? []));
     nextToken = page.nextToken;
   } while (nextToken);
@@ -129,7 +149,9 @@ function parse(text: string | undefined): Record<string, unknown> | undefined {
 async function describeJobs(batch: BatchClient, jobIds: string[]): Promise<JobStatus[]> {
   const out: JobStatus[] = [];
   for (let i = 0; i < jobIds.length; i += 100) {
-    const page = await call("DescribeJobs", () => batch.send(new DescribeJobsCommand({ jobs: jobIds.slice(i, i + 100) })));
+    const page = await call("DescribeJobs", () =>
+      batch.send(new DescribeJobsCommand({ jobs: jobIds.slice(i, i + 100) })),
+    );
     out.push(...(page.jobs ?? []).map(jobStatus));
   }
   // Submission order, as the segments ran.
@@ -153,7 +175,11 @@ export function jobStatus(job: JobDetail): JobStatus {
 
 async function readLastProbe(store: ObjectStore): Promise<ProbeHistoryRecord | undefined> {
   if (!(await store.head(PROBE_HISTORY_KEY))) return undefined;
-  const lines = new TextDecoder().decode(await store.get(PROBE_HISTORY_KEY)).trim().split("\n").filter(Boolean);
+  const lines = new TextDecoder()
+    .decode(await store.get(PROBE_HISTORY_KEY))
+    .trim()
+    .split("\n")
+    .filter(Boolean);
   const last = parse(lines.at(-1));
   return last as ProbeHistoryRecord | undefined;
 }
@@ -170,7 +196,9 @@ export function formatTrainingStatus(s: TrainingStatus): string[] {
   lines.push(s.jobs.length ? `  training jobs (${s.jobs.length}):` : "  training jobs: none yet");
   for (const j of s.jobs) {
     const reclaims = j.spotReclaims ? `, ${j.spotReclaims} spot reclaim${j.spotReclaims === 1 ? "" : "s"}` : "";
-    lines.push(`    ${j.jobName} ${j.status}: ${j.attempts} attempt${j.attempts === 1 ? "" : "s"}${reclaims}${j.statusReason ? ` — ${j.statusReason}` : ""}`);
+    lines.push(
+      `    ${j.jobName} ${j.status}: ${j.attempts} attempt${j.attempts === 1 ? "" : "s"}${reclaims}${j.statusReason ? ` — ${j.statusReason}` : ""}`,
+    );
     if (j.hint) lines.push(`      fix: ${j.hint}`);
   }
   const p = s.lastProbe;

@@ -28,7 +28,12 @@ export class GpuUnavailableError extends IjepaError {}
  * Checks the initialised backend. `flags` is `tf.backend()`; `devices` what nvidia-smi lists (undefined when
  * nvidia-smi is not there to ask). Returns the device to train on.
  */
-export function assertGpuBackend(backend: BackendInfo, flags: NativeBackendFlags, devices: GpuDevice[] | undefined, env: NodeJS.ProcessEnv): GpuDevice | undefined {
+export function assertGpuBackend(
+  backend: BackendInfo,
+  flags: NativeBackendFlags,
+  devices: GpuDevice[] | undefined,
+  env: NodeJS.ProcessEnv,
+): GpuDevice | undefined {
   if (backend.name !== "node-gpu") {
     const why = backend.skipped.find((s) => s.startsWith("node-gpu")) ?? "node-gpu was not tried";
     throw new GpuUnavailableError(
@@ -37,10 +42,16 @@ export function assertGpuBackend(backend: BackendInfo, flags: NativeBackendFlags
     );
   }
   if (env.CUDA_VISIBLE_DEVICES === "" || env.CUDA_VISIBLE_DEVICES === "-1") {
-    throw new GpuUnavailableError(`CUDA_VISIBLE_DEVICES=${JSON.stringify(env.CUDA_VISIBLE_DEVICES)} hides every GPU`, "unset CUDA_VISIBLE_DEVICES");
+    throw new GpuUnavailableError(
+      `CUDA_VISIBLE_DEVICES=${JSON.stringify(env.CUDA_VISIBLE_DEVICES)} hides every GPU`,
+      "unset CUDA_VISIBLE_DEVICES",
+    );
   }
   if (devices !== undefined && devices.length === 0) {
-    throw new GpuUnavailableError("nvidia-smi lists no GPU in this container", "run the job on a GPU instance type (g5, g6) with the job definition's GPU requirement of 1");
+    throw new GpuUnavailableError(
+      "nvidia-smi lists no GPU in this container",
+      "run the job on a GPU instance type (g5, g6) with the job definition's GPU requirement of 1",
+    );
   }
   if (flags.isGPUPackage === false || flags.isUsingGpuDevice !== true) {
     throw new GpuUnavailableError(

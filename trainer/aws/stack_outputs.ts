@@ -3,7 +3,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { ConfigError } from "../errors.js";
 
 /** The stack output names (lib/ijepa_stack.ts OUTPUT) the terminal commands read. */
-export const STACK_OUTPUT_KEYS = { stateMachineArn: "StateMachineArn", runsBucket: "RunsBucketName", jobQueueArn: "JobQueueArn" } as const;
+export const STACK_OUTPUT_KEYS = {
+  stateMachineArn: "StateMachineArn",
+  runsBucket: "RunsBucketName",
+  jobQueueArn: "JobQueueArn",
+} as const;
 export const DEFAULT_OUTPUTS_FILE = "cdk-outputs.json";
 export const STATE_MACHINE_NAME = "Ijepa-Training";
 
@@ -13,7 +17,11 @@ export interface DeployedStack {
 }
 
 /** Flags win, then IJEPA_STATE_MACHINE_ARN / IJEPA_RUNS_BUCKET, then the outputs file (when it exists). */
-export function readDeployedStack(flags: { stateMachine?: string; outputs?: string }, env: NodeJS.ProcessEnv, cwdFile = DEFAULT_OUTPUTS_FILE): DeployedStack {
+export function readDeployedStack(
+  flags: { stateMachine?: string; outputs?: string },
+  env: NodeJS.ProcessEnv,
+  cwdFile = DEFAULT_OUTPUTS_FILE,
+): DeployedStack {
   const file = flags.outputs ?? cwdFile;
   let fromFile: Record<string, string> = {};
   if (existsSync(file)) {
@@ -21,13 +29,21 @@ export function readDeployedStack(flags: { stateMachine?: string; outputs?: stri
     try {
       parsed = JSON.parse(readFileSync(file, "utf8"));
     } catch (err) {
-      throw new ConfigError(`${file}: not valid JSON (${(err as Error).message})`, "re-create it with: npx cdk deploy --outputs-file cdk-outputs.json");
+      throw new ConfigError(
+        `${file}: not valid JSON (${(err as Error).message})`,
+        "re-create it with: npx cdk deploy --outputs-file cdk-outputs.json",
+      );
     }
     // { "Ijepa": { "StateMachineArn": "...", ... } }: take the stack that has our outputs.
-    const stacks = Object.values(parsed && typeof parsed === "object" ? (parsed as Record<string, Record<string, string>>) : {});
+    const stacks = Object.values(
+      parsed && typeof parsed === "object" ? (parsed as Record<string, Record<string, string>>) : {},
+    );
     fromFile = stacks.find((s) => s && typeof s === "object" && STACK_OUTPUT_KEYS.stateMachineArn in s) ?? {};
   } else if (flags.outputs) {
-    throw new ConfigError(`outputs file not found: ${flags.outputs}`, "write it with: npx cdk deploy --outputs-file cdk-outputs.json");
+    throw new ConfigError(
+      `outputs file not found: ${flags.outputs}`,
+      "write it with: npx cdk deploy --outputs-file cdk-outputs.json",
+    );
   }
   return {
     stateMachineArn: flags.stateMachine ?? env.IJEPA_STATE_MACHINE_ARN ?? fromFile[STACK_OUTPUT_KEYS.stateMachineArn],

@@ -26,17 +26,26 @@ export async function startTrainingExecution(o: StartOptions): Promise<StartedEx
   const stateMachineArn = o.stateMachineArn ?? (await findStateMachine(o.sfn));
   const name = executionName(runId, (o.now ?? (() => new Date()))());
   try {
-    const out = await o.sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(o.input as ExecutionInputJson) }));
+    const out = await o.sfn.send(
+      new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(o.input as ExecutionInputJson) }),
+    );
     const executionArn = out.executionArn!;
     return { executionArn, name, runId, consoleUrl: executionConsoleUrl(executionArn) };
   } catch (err) {
-    throw describeAwsError(err, "StartExecution", "deploy the stack (npx cdk deploy --outputs-file cdk-outputs.json) or pass --state-machine <arn> in the right region");
+    throw describeAwsError(
+      err,
+      "StartExecution",
+      "deploy the stack (npx cdk deploy --outputs-file cdk-outputs.json) or pass --state-machine <arn> in the right region",
+    );
   }
 }
 
 /** Execution names are unique per state machine for 90 days: the run id and the start time (UTC, seconds). */
 export function executionName(runId: string, at: Date): string {
-  const stamp = at.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, "")
+    .replace(/\.\d+Z$/, "Z");
   return `${runId.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 63)}-${stamp}`;
 }
 

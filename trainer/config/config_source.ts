@@ -18,7 +18,11 @@ const STORE_URI = /^[a-z][a-z0-9+.-]*:\/\//i;
 export async function loadConfigArg(arg: string, open: typeof openParent = openParent): Promise<LoadedConfigArg> {
   if (STORE_URI.test(arg) && !arg.startsWith("file://")) {
     const { store, key } = open(arg);
-    if (!(await store.head(key))) throw new NotFoundError(arg, "pass --config with a preset name, a YAML file, or the URI of one (s3://bucket/run/config.yaml)");
+    if (!(await store.head(key)))
+      throw new NotFoundError(
+        arg,
+        "pass --config with a preset name, a YAML file, or the URI of one (s3://bucket/run/config.yaml)",
+      );
     const text = new TextDecoder().decode(await store.get(key));
     return { config: parseConfig(text, arg), configName: path.posix.basename(key).replace(/\.ya?ml$/, "") };
   }

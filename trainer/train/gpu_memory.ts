@@ -51,7 +51,17 @@ export function estimateTrainingMemory(config: TrainConfig, channels = 3): GpuMe
   const nenc = config.mask.num_enc_masks;
   const npred = config.mask.num_pred_masks;
 
-  const { embedDim: d, depth, numHeads, mlpHidden, predEmbedDim: dp, predDepth, predNumHeads, predMlpHidden, patchSize: p } = dims;
+  const {
+    embedDim: d,
+    depth,
+    numHeads,
+    mlpHidden,
+    predEmbedDim: dp,
+    predDepth,
+    predNumHeads,
+    predMlpHidden,
+    patchSize: p,
+  } = dims;
   const encoderParams = channels * p * p * d + d + depth * blockParams(d, mlpHidden) + 2 * d;
   const predictorParams = d * dp + dp + dp + predDepth * blockParams(dp, predMlpHidden) + 2 * dp + dp * d + d;
   const stateBytes = F32 * (4 * (encoderParams + predictorParams) + encoderParams);
@@ -63,7 +73,16 @@ export function estimateTrainingMemory(config: TrainConfig, channels = 3): GpuMe
   const targetForwardBytes = F32 * (b * n * (2 * mlpHidden + 6 * d) + 2 * b * numHeads * n * n);
 
   const totalBytes = FRAGMENTATION * (stateBytes + activationBytes + targetForwardBytes) + FIXED_OVERHEAD_BYTES;
-  return { encoderParams, predictorParams, stateBytes, activationBytes, targetForwardBytes, totalBytes, contextTokens: ctx, targetTokens: tgt };
+  return {
+    encoderParams,
+    predictorParams,
+    stateBytes,
+    activationBytes,
+    targetForwardBytes,
+    totalBytes,
+    contextTokens: ctx,
+    targetTokens: tgt,
+  };
 }
 
 /** One line for logs and the README: "ViT-B/16 @224, batch 64: ~17.9 GiB (state 1.9, activations 14.2 …)". */
@@ -78,7 +97,8 @@ export function describeMemory(config: TrainConfig, e: GpuMemoryEstimate): strin
 
 /** The largest batch size (a multiple of 8, or 1) whose estimate fits, or 0 when not even one image fits. */
 export function largestFittingBatch(config: TrainConfig, gpuBytes: number, channels = 3): number {
-  const at = (batch: number) => estimateTrainingMemory({ ...config, data: { ...config.data, batch_size: batch } }, channels).totalBytes;
+  const at = (batch: number) =>
+    estimateTrainingMemory({ ...config, data: { ...config.data, batch_size: batch } }, channels).totalBytes;
   if (at(1) > gpuBytes) return 0;
   let lo = 1;
   let hi = Math.max(1, config.data.batch_size);
@@ -92,7 +112,12 @@ export function largestFittingBatch(config: TrainConfig, gpuBytes: number, chann
 }
 
 /** Refuses a config whose estimate exceeds the GPU's memory, saying what fits instead. */
-export function checkGpuFit(config: TrainConfig, gpu: { name: string; memoryBytes: number }, channels = 3, origin = "config"): GpuMemoryEstimate {
+export function checkGpuFit(
+  config: TrainConfig,
+  gpu: { name: string; memoryBytes: number },
+  channels = 3,
+  origin = "config",
+): GpuMemoryEstimate {
   const estimate = estimateTrainingMemory(config, channels);
   if (estimate.totalBytes <= gpu.memoryBytes) return estimate;
   const fits = largestFittingBatch(config, gpu.memoryBytes, channels);
