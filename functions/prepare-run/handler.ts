@@ -62,8 +62,12 @@ export interface PrepareRunOptions {
   isExecutionRunning?: IsExecutionRunning;
 }
 
-/** An execution holds its run for as long as it runs (days); only a finished execution frees it early. */
-export const EXECUTION_LOCK_STALE_SECONDS = 14 * 24 * 3600;
+/**
+ * An execution writes no heartbeat while its segments train (hours to days), so its lock never goes stale before
+ * a Standard execution could have ended (one year): whether the holder still runs is asked instead
+ * (DescribeExecution on AWS, the local runner's record locally), and a finished one is taken over at once.
+ */
+export const EXECUTION_LOCK_STALE_SECONDS = 366 * 24 * 3600;
 
 export function makeHandler(deps: HandlerDeps, options: PrepareRunOptions = {}) {
   return async (event: unknown): Promise<PreparedRun> => {
