@@ -2,10 +2,10 @@
 // smoke preset on a tiny dataset — a normal run, a spot reclaim mid-segment, bad input, a locked run, a stale
 // lock, and a change in lib/ (TrainSegment's timeout) that reaches the runner.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { STATE } from "../../lib/training_workflow.js";
 import type { RunningAttempt } from "../../local/batch_job.js";
 import { type LocalExecutionOptions, startLocalExecution } from "../../local/run_local_workflow.js";
@@ -51,6 +51,8 @@ const entered = (events: Array<{ type: string; state?: { name: string } }>) =>
 const runDir = (id: string) => path.join(store, id);
 const modelAt = (id: string, step: number) =>
   readFileSync(path.join(runDir(id), `checkpoints/${String(step).padStart(8, "0")}/model.safetensors`));
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 beforeAll(async () => {
   source = await writeIdxFolder(path.join(root, "src", "tiny"), { train: 96, test: 32, height: 28, width: 28 });

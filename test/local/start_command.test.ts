@@ -1,20 +1,27 @@
 // `ijepa start` (npm start) as a user runs it: the console's message for a bad input, and Ctrl-C — the trainer
 // checkpoints, the lock is released, exit 130 — after which the same command resumes and finishes.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { readRunLock } from "../../trainer/run/run_lock.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 import { writeIdxFolder } from "../data/fixtures.js";
 
 const repo = path.resolve(__dirname, "../..");
 const cli = path.join(repo, "bin/ijepa.js");
+const dirs: string[] = [];
+const tempDir = (prefix: string) => {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+};
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
 describe("ijepa start", () => {
   it("fails a bad input file in PrepareRun with the console's message and exit code 1", () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "ijepa-start-bad-"));
+    const dir = tempDir("ijepa-start-bad-");
     const input = path.join(dir, "input.json");
     writeFileSync(input, JSON.stringify({ runId: "bad", segmentEpochs: 0 }));
     const r = spawnSync(process.execPath, [cli, "start", "--input", input, "--root", path.join(dir, "runs")], {
@@ -30,7 +37,7 @@ describe("ijepa start", () => {
   });
 
   it("on Ctrl-C lets the trainer checkpoint, releases the lock and exits 130; the same command then resumes", async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), "ijepa-start-int-"));
+    const dir = tempDir("ijepa-start-int-");
     const src = await writeIdxFolder(path.join(dir, "src", "tiny"), { train: 96, test: 32, height: 28, width: 28 });
     const args = [
       cli,
