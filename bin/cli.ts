@@ -5,7 +5,7 @@ import { BACKEND_NAMES } from "../trainer/backend.js";
 import { InterruptedError, train } from "../trainer/train/train_loop.js";
 import { runShardCommand } from "../trainer/data/shard_command.js";
 import { runRotateCommand } from "../functions/rotate-checkpoints/command.js";
-import { loadConfigArg } from "../trainer/config/config_source.js";
+import { loadConfigArg } from "../trainer/run/config_source.js";
 import { emfReporterFromEnv } from "../trainer/aws/emf_reporter.js";
 import { awsCommand } from "./commands/aws.js";
 

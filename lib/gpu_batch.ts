@@ -200,7 +200,7 @@ export class GpuBatch extends Construct {
       command: TRAIN_COMMAND,
       jobRole: this.jobRole,
       environment: {
-        // The trainer refuses to run on CPU in this job (trainer/aws/gpu_guard.ts).
+        // The trainer refuses to run on CPU in this job (trainer/train/gpu_guard.ts).
         IJEPA_REQUIRE_GPU: "1",
         CUDA_CACHE_PATH: CUDA_CACHE_HOST_PATH,
         CUDA_CACHE_MAXSIZE: String(4 * 1024 ** 3),

@@ -3,8 +3,8 @@ import { readFile } from "node:fs/promises";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { Command } from "commander";
 import { ConfigError } from "../../trainer/errors.js";
-import { readDeployedStack, regionOfArn } from "../../trainer/aws/stack_outputs.js";
-import { startTrainingExecution } from "../../trainer/aws/start_execution.js";
+import { readDeployedStack, regionOfArn } from "../aws/stack_outputs.js";
+import { startTrainingExecution } from "../aws/start_execution.js";
 
 export function awsStartCommand(): Command {
   return new Command("start")

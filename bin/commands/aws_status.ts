@@ -2,8 +2,8 @@
 import { BatchClient } from "@aws-sdk/client-batch";
 import { SFNClient } from "@aws-sdk/client-sfn";
 import { Command } from "commander";
-import { describeTrainingStatus, formatTrainingStatus } from "../../trainer/aws/execution_status.js";
-import { readDeployedStack, regionOfArn } from "../../trainer/aws/stack_outputs.js";
+import { describeTrainingStatus, formatTrainingStatus } from "../aws/execution_status.js";
+import { readDeployedStack, regionOfArn } from "../aws/stack_outputs.js";
 import { openStore } from "../../trainer/storage/open_store.js";
 
 export function awsStatusCommand(): Command {

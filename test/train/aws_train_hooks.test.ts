@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
 import { loadConfigFile } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
-import { GpuUnavailableError } from "../../trainer/aws/gpu_guard.js";
+import { GpuUnavailableError } from "../../trainer/train/gpu_guard.js";
 import { train } from "../../trainer/train/train_loop.js";
 import type { MetricsRecord } from "../../trainer/train/metrics_record.js";
 import { squaresSource } from "../support/squares_source.js";

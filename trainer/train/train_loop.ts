@@ -28,7 +28,7 @@ import { DataParallelEngine, InProcessEngine, type GradientEngine } from "./grad
 import { MetricsLog } from "./metrics_log.js";
 import type { EpochRecord, StepRecord } from "./metrics_record.js";
 import { TrainProgress } from "./progress.js";
-import { requireGpuWhenAsked } from "../aws/gpu_requirement.js";
+import { requireGpuWhenAsked } from "./gpu_requirement.js";
 import { checkGpuFit } from "./gpu_memory.js";
 import { CheckpointClock } from "./checkpoint_clock.js";
 import type { MetricsRecord } from "./metrics_record.js";

@@ -7,7 +7,7 @@ import {
   GpuUnavailableError,
   listGpus,
   parseNvidiaSmi,
-} from "../../trainer/aws/gpu_guard.js";
+} from "../../trainer/train/gpu_guard.js";
 
 const gpuBackend: BackendInfo = { name: "node-gpu", tfjsName: "tensorflow", threads: 0, skipped: [] };
 const a10g = [{ name: "NVIDIA A10G", memoryMiB: 23028 }];

@@ -12,8 +12,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { describeTrainingStatus, formatTrainingStatus, jobStatus } from "../../trainer/aws/execution_status.js";
-import { LocalObjectStore } from "../../trainer/storage/local_store.js";
+import { describeTrainingStatus, formatTrainingStatus, jobStatus } from "../../../bin/aws/execution_status.js";
+import { LocalObjectStore } from "../../../trainer/storage/local_store.js";
 
 const sfnMock = mockClient(SFNClient);
 const batchMock = mockClient(BatchClient);

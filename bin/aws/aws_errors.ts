@@ -1,5 +1,5 @@
 // AWS SDK errors as one line the user can act on (credentials, region, permissions, what is missing).
-import { IjepaError } from "../errors.js";
+import { IjepaError } from "../../trainer/errors.js";
 
 /** An AWS call that failed for a reason the user must fix (the message names the call and the fix). */
 export class AwsCallError extends IjepaError {}

@@ -2,9 +2,9 @@
 import { ListStateMachinesCommand, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { mockClient } from "aws-sdk-client-mock";
 import { afterEach, describe, expect, it } from "vitest";
-import { AwsCallError } from "../../trainer/aws/aws_errors.js";
-import { executionName, startTrainingExecution } from "../../trainer/aws/start_execution.js";
-import { ConfigError } from "../../trainer/errors.js";
+import { AwsCallError } from "../../../bin/aws/aws_errors.js";
+import { executionName, startTrainingExecution } from "../../../bin/aws/start_execution.js";
+import { ConfigError } from "../../../trainer/errors.js";
 
 const sfnMock = mockClient(SFNClient);
 afterEach(() => sfnMock.reset());

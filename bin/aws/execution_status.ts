@@ -8,11 +8,11 @@ import {
   type HistoryEvent,
   type SFNClient,
 } from "@aws-sdk/client-sfn";
-import { PROBE_HISTORY_KEY } from "../run/run_layout.js";
-import type { ObjectStore } from "../storage/object_store.js";
-import type { ProbeHistoryRecord } from "../train/metrics_record.js";
+import { PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
+import type { ObjectStore } from "../../trainer/storage/object_store.js";
+import type { ProbeHistoryRecord } from "../../trainer/train/metrics_record.js";
 import { AwsCallError, describeAwsError } from "./aws_errors.js";
-import { explainBatchFailure } from "./batch_job_reasons.js";
+import { explainBatchFailure } from "../../trainer/aws/batch_job_reasons.js";
 import { executionConsoleUrl } from "./stack_outputs.js";
 
 export interface StatusOptions {

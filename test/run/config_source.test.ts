@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadConfigArg } from "../../trainer/config/config_source.js";
+import { loadConfigArg } from "../../trainer/run/config_source.js";
 import { ConfigError, NotFoundError } from "../../trainer/errors.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 

@@ -3,8 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { readDeployedStack, regionOfArn } from "../../trainer/aws/stack_outputs.js";
-import { OUTPUT } from "../../lib/ijepa_stack.js";
+import { readDeployedStack, regionOfArn } from "../../../bin/aws/stack_outputs.js";
+import { OUTPUT } from "../../../lib/ijepa_stack.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "ijepa-outputs-"));
 const file = path.join(dir, "cdk-outputs.json");

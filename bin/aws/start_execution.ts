@@ -1,6 +1,6 @@
 // `ijepa aws start`: validate the input with the workflow's own schema, find the state machine, start an execution.
 import { ListStateMachinesCommand, StartExecutionCommand, type SFNClient } from "@aws-sdk/client-sfn";
-import { defaultRunId, parseExecutionInput, type ExecutionInputJson } from "../run/execution_input.js";
+import { defaultRunId, parseExecutionInput, type ExecutionInputJson } from "../../trainer/run/execution_input.js";
 import { describeAwsError, AwsCallError } from "./aws_errors.js";
 import { executionConsoleUrl, STATE_MACHINE_NAME } from "./stack_outputs.js";
 

@@ -1,6 +1,6 @@
 // Where the deployed stack is: its outputs from `npx cdk deploy --outputs-file cdk-outputs.json`, or flags/env.
 import { existsSync, readFileSync } from "node:fs";
-import { ConfigError } from "../errors.js";
+import { ConfigError } from "../../trainer/errors.js";
 
 /** The stack output names (lib/ijepa_stack.ts OUTPUT) the terminal commands read. */
 export const STACK_OUTPUT_KEYS = {

@@ -2,9 +2,9 @@
 import path from "node:path";
 import { openParent } from "../storage/open_store.js";
 import { NotFoundError } from "../errors.js";
-import type { TrainConfig } from "./schema.js";
-import { resolveConfigPath } from "./config_path.js";
-import { loadConfigFile, parseConfig } from "./load_config.js";
+import type { TrainConfig } from "../config/schema.js";
+import { resolveConfigPath } from "../config/config_path.js";
+import { loadConfigFile, parseConfig } from "../config/load_config.js";
 
 export interface LoadedConfigArg {
   config: TrainConfig;
