@@ -57,12 +57,26 @@ export function makeHandler(deps: HandlerDeps) {
             runUri,
             executionName,
             error: state.error?.Error ?? "UnknownError",
-            cause: state.error?.Cause ?? "",
+            cause: readableCause(state.error?.Cause ?? ""),
             at: deps.now().toISOString(),
           }
         : null;
     return { runUri, released, notification, message: notification ? JSON.stringify(notification) : null };
   };
+}
+
+/**
+ * A Lambda's failure reaches the Catch on AWS as `{"errorType", "errorMessage", "trace"}` (locally: the message);
+ * the notification carries the message either way.
+ */
+export function readableCause(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (parsed && typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // not JSON: already the message
+  }
+  return cause;
 }
 
 function runOfInput(raw: unknown, env: HandlerDeps["env"]): string | null {

@@ -15,6 +15,21 @@ function setup() {
 }
 
 describe("release-lock handler", () => {
+  it("notifies the message of a Lambda error as AWS reports it, and any other cause as it is", async () => {
+    const { handler } = setup();
+    const aws = JSON.stringify({
+      errorType: "NoProgressError",
+      errorMessage: "training made no progress",
+      trace: ["at x"],
+    });
+    const state = (Cause: string) => ({ run: { runUri: "/nowhere/r" }, error: { Error: "NoProgressError", Cause } });
+    const fromAws = await handler({ outcome: "failed", executionName: "e", executionInput: {}, state: state(aws) });
+    expect(fromAws.notification?.cause).toBe("training made no progress");
+    const batch = JSON.stringify({ JobName: "j", Status: "FAILED" });
+    const fromBatch = await handler({ outcome: "failed", executionName: "e", executionInput: {}, state: state(batch) });
+    expect(fromBatch.notification?.cause).toBe(batch);
+  });
+
   it("releases this execution's lock after a success, and says nothing to notify", async () => {
     const { root, handler } = setup();
     const runUri = path.join(root, "r");
