@@ -2,10 +2,15 @@
 // --input`, or `npm start` builds from its flags. One schema, checked by the PrepareRun Lambda for all three.
 import { z } from "zod";
 import { ConfigError, describeZodIssues } from "../errors.js";
-import { SOURCE_FORMATS } from "../data/shard_input.js";
 
 /** The built-in dataset: downloaded (cached) and sharded by ShardDataset. */
 export const BUILTIN_DATASET = "fashion-mnist";
+
+/**
+ * The raw formats ShardDataset reads (trainer/data/shard_input.ts's SOURCE_FORMATS), written out here because the
+ * run contract sits below data/ in the import layers; a test keeps the two lists equal.
+ */
+export const DATASET_FORMATS = ["idx", "cifar", "imagefolder"] as const;
 
 const runIdPattern = /^[A-Za-z0-9._-]{1,100}$/;
 
@@ -16,7 +21,7 @@ export const executionInputSchema = z.strictObject({
    */
   dataset: z.string().min(1).default(BUILTIN_DATASET),
   /** Format of a raw dataset that is not `fashion-mnist`: idx, cifar or imagefolder. */
-  format: z.enum(SOURCE_FORMATS).default("idx"),
+  format: z.enum(DATASET_FORMATS).default("idx"),
   /** A preset name from configs/ (smoke, fmnist-vit-tiny, bench-config-a, in1k-vith14) or a YAML file's URI. */
   config: z.string().min(1).default("fmnist-vit-tiny"),
   /** Total epochs of the run (overrides the preset's optimization.epochs; the schedules span them). */
@@ -90,7 +95,8 @@ export function defaultRunId(input: Pick<ExecutionInput, "dataset" | "config" | 
  * invalid input's failure is still recorded in its run); undefined when they do not name one.
  */
 export function runIdOfRawInput(raw: unknown): string | undefined {
-  const fields = raw && typeof raw === "object" && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+  if (raw !== undefined && raw !== null && (typeof raw !== "object" || Array.isArray(raw))) return undefined;
+  const fields = (raw ?? {}) as Record<string, unknown>;
   const naming = executionInputSchema
     .pick({ dataset: true, config: true, runId: true })
     .safeParse({ dataset: fields.dataset, config: fields.config, runId: fields.runId });
