@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { formatCliError } from "../trainer/system_errors.js";
 import { InterruptedError } from "../trainer/train/train_loop.js";
+import { awsCommand } from "./commands/aws.js";
 import { registerExport } from "./commands/export.js";
 import { registerProbe } from "./commands/probe.js";
 import { registerPull } from "./commands/pull.js";
@@ -27,6 +28,7 @@ registerPull(program);
 registerExport(program);
 registerStart(program);
 registerReport(program);
+program.addCommand(awsCommand());
 
 try {
   await program.parseAsync(process.argv);

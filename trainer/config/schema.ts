@@ -94,6 +94,9 @@ const logging = z.strictObject({
   log_every: z.number().int().min(1).default(10),
   /** Extension: a checkpoint every N steps (0 = only at epoch ends). */
   checkpoint_every: z.number().int().min(0).default(0),
+  /** Extension: also a checkpoint once this many wall-clock minutes passed since the last (0 = off); bounds what
+   * a spot reclaim (SIGTERM, then SIGKILL 30 s later) can lose when one checkpoint outlasts those 30 s. */
+  checkpoint_every_minutes: z.number().min(0).default(15),
   /** Extension: warn loudly when the mean per-dimension std of pooled target features falls below this. */
   collapse_std_threshold: z.number().min(0).default(0.01),
   /** Extension: images of the train split used for the per-epoch collapse metrics. */
@@ -109,6 +112,7 @@ export const trainConfigSchema = z.strictObject({
     write_tag: "jepa",
     log_every: 10,
     checkpoint_every: 0,
+    checkpoint_every_minutes: 15,
     collapse_std_threshold: 0.01,
     collapse_sample: 512,
   }),

@@ -11,6 +11,8 @@ export class MetricsLog {
   constructor(
     private readonly store: ObjectStore,
     private readonly flushSeconds = 15,
+    /** Sees each record as it is appended (e.g. the EMF reporter). */
+    private readonly observe?: (record: MetricsRecord) => void,
   ) {}
 
   /**
@@ -38,6 +40,7 @@ export class MetricsLog {
   append(record: MetricsRecord): void {
     this.lines.push(JSON.stringify(record));
     this.dirty = true;
+    this.observe?.(record);
   }
 
   /** Writes the log if it changed and `force` is set or the flush interval has passed. */

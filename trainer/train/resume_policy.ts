@@ -16,6 +16,8 @@ export interface ResumeRequest {
   data?: string;
   epochs?: number;
   resume?: boolean;
+  /** Resume when the run has a checkpoint, else start it. */
+  autoResume?: boolean;
   resumeFrom?: number;
   seed?: number;
   /** The origin of an injected source, which names the data when one is given. */
@@ -42,9 +44,12 @@ export async function planResume(
   request: ResumeRequest,
   log: (line: string) => void,
 ): Promise<ResumePlan> {
-  const wantResume =
-    request.resume || request.resumeFrom !== undefined || Boolean(request.config?.meta.load_checkpoint);
   const latest = await readLatestPointer(store);
+  const wantResume =
+    request.resume ||
+    request.resumeFrom !== undefined ||
+    Boolean(request.config?.meta.load_checkpoint) ||
+    (request.autoResume === true && latest !== undefined);
   if (!wantResume && latest) {
     throw new IjepaError(
       `${store.baseUri} already holds a run (checkpoint at step ${latest.step})`,

@@ -11,6 +11,9 @@ import { removeStaleRunTempFiles } from "../run/stale_run_temp_files.js";
 import { refuseConstantData, refuseNonFiniteWeights } from "../utils/nan_diagnosis.js";
 import { refuseForeignRunFolder, refuseRewritingHistory } from "./run_history_guard.js";
 import { takeTrainingLock } from "./training_lock.js";
+import { requireGpuWhenAsked } from "./gpu_requirement.js";
+import { checkGpuFit } from "./gpu_memory.js";
+import type { MetricsRecord } from "../run/metrics_record.js";
 import { openTrainSource } from "../data/open_train_source.js";
 import { openStore } from "../storage/open_store.js";
 import type { TrainBatchSource } from "../data/batch_source.js";
@@ -43,6 +46,10 @@ export interface TrainOptions {
   untilEpoch?: number;
   /** Continue from checkpoints/latest.json (or from `resumeFrom`). */
   resume?: boolean;
+  /** Resume when the run has a checkpoint, else start it (a retried Batch attempt continues where it stopped). */
+  autoResume?: boolean;
+  /** Sees every metrics record as it is appended (the EMF reporter on AWS). */
+  onRecord?: (record: MetricsRecord) => void;
   resumeFrom?: number;
   /** Overrides meta.seed. */
   seed?: number;
@@ -73,6 +80,7 @@ export type TrainResult = TrainingOutcome;
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const log = options.log ?? ((line: string) => console.log(line));
   const backend = await initBackend(options.backend);
+  const gpu = await requireGpuWhenAsked(backend); // in a GPU job: node-gpu on a visible GPU, or a loud failure
   if (!options.store) requireFolderLocation(options.out, "--out");
   const store = options.store ?? openStore(options.out);
   log(`ijepa train: ${describeBackend(backend)}; run ${store.baseUri}`);
@@ -95,6 +103,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   const source = options.source ?? (await openTrainSource(plan.data, { seed: plan.seed }));
   try {
     refuseConstantData(source.info.origin, source.info.mean, source.info.std);
+    if (gpu) checkGpuFit(plan.config, gpu, source.info.channels, plan.configName);
     // Before the model is built: a config this machine cannot hold is refused with the arithmetic.
     const dims = resolveModelDims(plan.config, source.info.channels);
     const { batch_size } = plan.config.data;
@@ -125,6 +134,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         backend,
         log,
         lock,
+        onRecord: options.onRecord,
         maxSteps: options.maxSteps,
         untilEpoch: options.untilEpoch,
         replicas: options.replicas,

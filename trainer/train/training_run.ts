@@ -13,7 +13,7 @@ import { type ModelDims, resolveModelDims } from "../models/model_dims.js";
 import { patchify } from "../models/vision_transformer.js";
 import { AdamW } from "../optim/adamw.js";
 import type { TrainState } from "../run/checkpoint_state.js";
-import type { StepRecord } from "../run/metrics_record.js";
+import type { MetricsRecord, StepRecord } from "../run/metrics_record.js";
 import { CONFIG_KEY, MASKS_FIGURE_KEY, stepName } from "../run/run_layout.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import { type AugmentSettings, augmentBatch } from "../transforms.js";
@@ -27,6 +27,7 @@ import { type TrainProgressFactory, type TrainProgressReporter, plainTrainProgre
 import { chooseReplicas, resumeDifferences } from "./resume_policy.js";
 import { asStateMap, assembleTrainState, toNamed } from "./train_checkpoint.js";
 import type { TrainingLock } from "./training_lock.js";
+import { CheckpointClock } from "./checkpoint_clock.js";
 
 /** Everything one training process runs with, once the resume policy has decided. */
 export interface RunContext {
@@ -48,6 +49,8 @@ export interface RunContext {
   stopRequested?: () => boolean;
   progress?: TrainProgressFactory;
   drawMaskFigure?: MaskFigureDrawer;
+  /** Sees every metrics record as it is appended (the EMF reporter on AWS). */
+  onRecord?: (record: MetricsRecord) => void;
   /** The run lock this process trains under; checked before each checkpoint is published. */
   lock: TrainingLock;
 }
@@ -90,6 +93,7 @@ class TrainingRun {
   private readonly metrics: MetricsLog;
   private readonly augment: AugmentSettings;
   private step = 0;
+  private readonly clock: CheckpointClock;
   private replicas = 1;
   private engine!: GradientEngine;
   private progress!: TrainProgressReporter;
@@ -135,7 +139,8 @@ class TrainingRun {
       ],
       { betas: o.betas, eps: o.eps },
     );
-    this.metrics = new MetricsLog(ctx.store);
+    this.metrics = new MetricsLog(ctx.store, undefined, ctx.onRecord);
+    this.clock = new CheckpointClock(config.logging.checkpoint_every_minutes ?? 0);
     this.augment = {
       cropSize: config.data.crop_size,
       scale: config.data.crop_scale,
@@ -238,7 +243,8 @@ class TrainingRun {
         lastLoss = await this.trainStep(raw);
         const epochEnd = this.step % this.itersPerEpoch === 0;
         if (epochEnd) await this.endEpoch();
-        const periodic = config.logging.checkpoint_every > 0 && this.step % config.logging.checkpoint_every === 0;
+        const periodic =
+          (config.logging.checkpoint_every > 0 && this.step % config.logging.checkpoint_every === 0) || this.clock.due();
         const interrupted = this.ctx.stopRequested?.() ?? false;
         if (epochEnd || periodic || this.step === this.lastStep || interrupted) await this.saveCheckpoint();
         else await this.metrics.flush();
@@ -367,6 +373,7 @@ class TrainingRun {
       state,
       metadata: { format: "pt", producer: "ijepa-aws (TensorFlow.js, float32)", config: ctx.configName },
     });
+    this.clock.reset();
     this.progress.note(`checkpoint ${stepName(completed)} written`);
   }
 

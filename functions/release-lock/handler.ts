@@ -1,0 +1,85 @@
+// ReleaseLock: hands the run back at the end of an execution, and on failure writes what the Notify state
+// publishes ({runUri, executionName, error, cause}). Never fails for a run it cannot name (invalid input).
+import { z } from "zod";
+import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
+import { runIdOfRawInput } from "../../trainer/run/execution_input.js";
+import { releaseRunLock } from "../../trainer/run/run_lock.js";
+import { joinUri } from "../../trainer/storage/open_store.js";
+import type { HandlerDeps } from "../handler_deps.js";
+import { executionOwner, requireRoot } from "../workflow_env.js";
+
+export const releaseLockEventSchema = z.object({
+  outcome: z.enum(["succeeded", "failed"]),
+  executionName: z.string().min(1),
+  /** The context object's Execution.Input, to name the run when PrepareRun failed before it could. */
+  executionInput: z.unknown(),
+  /** The workflow's state: `run` once PrepareRun succeeded, `error` ({Error, Cause}) when a Catch led here. */
+  state: z.looseObject({
+    run: z.object({ runUri: z.string().min(1) }).optional(),
+    error: z.object({ Error: z.string(), Cause: z.string().optional() }).optional(),
+  }),
+});
+
+export interface FailureNotification {
+  runUri: string | null;
+  executionName: string;
+  error: string;
+  cause: string;
+  at: string;
+}
+
+export interface ReleaseResult {
+  runUri: string | null;
+  released: boolean;
+  notification: FailureNotification | null;
+  /** The notification as the SNS message's text (serialized here: the state machine only routes). */
+  message: string | null;
+}
+
+export function makeHandler(deps: HandlerDeps) {
+  return async (event: unknown): Promise<ReleaseResult> => {
+    const parsed = releaseLockEventSchema.safeParse(event);
+    if (!parsed.success) {
+      throw new ConfigError(
+        `invalid release-lock event: ${describeZodIssues(parsed.error, "event")}`,
+        "the state machine passes {outcome, executionName, executionInput, state}",
+      );
+    }
+    const { outcome, executionName, executionInput, state } = parsed.data;
+    const runUri = state.run?.runUri ?? runOfInput(executionInput, deps.env);
+    // releaseRunLock changes nothing unless this execution holds the lock, so trying is always safe.
+    const released = runUri
+      ? await releaseRunLock(await deps.openStore(runUri), executionOwner(executionName), deps.now)
+      : false;
+    const notification =
+      outcome === "failed"
+        ? {
+            runUri,
+            executionName,
+            error: state.error?.Error ?? "UnknownError",
+            cause: readableCause(state.error?.Cause ?? ""),
+            at: deps.now().toISOString(),
+          }
+        : null;
+    return { runUri, released, notification, message: notification ? JSON.stringify(notification) : null };
+  };
+}
+
+/**
+ * A Lambda's failure reaches the Catch on AWS as `{"errorType", "errorMessage", "trace"}` (locally: the message);
+ * the notification carries the message either way.
+ */
+export function readableCause(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (parsed && typeof parsed.errorMessage === "string") return parsed.errorMessage;
+  } catch {
+    // not JSON: already the message
+  }
+  return cause;
+}
+
+function runOfInput(raw: unknown, env: HandlerDeps["env"]): string | null {
+  const runId = runIdOfRawInput(raw);
+  return runId && env.RUNS_ROOT ? joinUri(requireRoot(env, "RUNS_ROOT"), runId) : null;
+}
