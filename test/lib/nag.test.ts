@@ -16,7 +16,9 @@ interface Finding {
 }
 
 const outdirs: string[] = [];
-afterAll(() => outdirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of outdirs) rmSync(d, { recursive: true, force: true });
+});
 
 /** Synthesizes with the AwsSolutions pack and returns every finding left unacknowledged. */
 function nagFindings(context: Record<string, unknown>): { findings: Finding[]; app: IConstruct } {

@@ -17,7 +17,9 @@ const tempDir = (prefix: string) => {
   dirs.push(dir);
   return dir;
 };
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 describe("ijepa start", () => {
   it("fails a bad input file in PrepareRun with the console's message and exit code 1", () => {
