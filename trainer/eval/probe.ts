@@ -9,7 +9,7 @@ import { VisionTransformer } from "../models/vision_transformer.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
 import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
 import { pooledFeatures } from "./features.js";
-import { linearProbe, type LinearProbeOptions, type LinearProbeResult } from "./linear_probe.js";
+import { linearProbe, type LinearProbeOptions, type LinearProbeResult, type LinearProbeTimings } from "./linear_probe.js";
 
 export type BaselineName = "raw" | "random";
 
@@ -40,7 +40,8 @@ export interface ProbeScores {
   weightDecay: number;
   sweep: Array<{ weightDecay: number; heldOutTop1: number }>;
   featureDim: number;
-  timingsMs: { features: number; probe: number };
+  /** `probeStages`: where the probe's time went (absent in baselines cached before it was recorded). */
+  timingsMs: { features: number; probe: number; probeStages?: LinearProbeTimings };
 }
 
 export interface ProbeReport {
@@ -165,7 +166,7 @@ function toScores(r: LinearProbeResult, dim: number, featureMs: number, probeMs:
     weightDecay: r.linear.weightDecay,
     sweep: r.linear.sweep.map((s) => ({ weightDecay: s.weightDecay, heldOutTop1: s.heldOutTop1 })),
     featureDim: dim,
-    timingsMs: { features: featureMs, probe: probeMs },
+    timingsMs: { features: featureMs, probe: probeMs, probeStages: r.timingsMs },
   };
 }
 
