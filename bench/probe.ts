@@ -1,13 +1,15 @@
 // `npm run bench:probe`: the linear-probe Lambda as it would be deployed — bundled by esbuild (as CDK's
 // NodejsFunction bundles it) with tfjs's wasm binaries beside it, run from a folder outside the repo —
-// timed on the full Fashion-MNIST test set, with its peak memory and its unzipped size (Lambda allows 250 MB).
+// timed on the full Fashion-MNIST test set, with its peak memory and its unzipped size (Lambda allows 250 MB),
+// and where each probe's time went (features, standardise, λ sweep, refit, test scoring, kNN) from probe/<step>.json.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { probeKey } from "../trainer/run/run_layout.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const { values } = parseArgs({
@@ -17,6 +19,18 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
   },
 });
+
+const STAGES = ["features", "standardize", "sweep", "refit", "linearTest", "knn"] as const;
+type Stage = (typeof STAGES)[number];
+interface StageRow {
+  features: string;
+  cached: boolean;
+  seconds: Partial<Record<Stage, number>>;
+}
+interface StoredScores {
+  timingsMs: { features: number; probeStages?: Partial<Record<Stage, number>> };
+  cached?: boolean;
+}
 
 const scratch = mkdtempSync(path.join(tmpdir(), "ijepa-bench-probe-"));
 try {
@@ -75,14 +89,14 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
 `,
   );
 
-  const runs: Array<{ run: string; seconds: number; peakRssMb: number; linearTop1: number; knnTop1: number }> = [];
+  const runs: Array<{ run: string; seconds: number; peakRssMb: number; linearTop1: number; knnTop1: number; stages: StageRow[] }> = [];
   for (const label of ["first probe (baselines computed)", "later probe (baselines cached)"]) {
     const event = JSON.stringify({ checkpoint, trainLimit: Number(values["train-limit"]) });
     const child = spawnSync(process.execPath, [driver, event], { cwd: bundle, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, IJEPA_NO_DOWNLOAD: "1" } });
     const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
     if (child.status !== 0 || !line) throw new Error(`probe failed (exit ${child.status})\n${child.stdout}`);
     const r = JSON.parse(line.slice(7));
-    runs.push({ run: label, seconds: r.wallSeconds, peakRssMb: r.peakRssMb, linearTop1: r.linearTop1, knnTop1: r.knnTop1 });
+    runs.push({ run: label, seconds: r.wallSeconds, peakRssMb: r.peakRssMb, linearTop1: r.linearTop1, knnTop1: r.knnTop1, stages: stagesOf(checkpoint, r.step) });
   }
 
   if (values.json) {
@@ -91,6 +105,11 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
     console.log(`bench:probe — bundled linear-probe handler, wasm backend, ${values["train-limit"]} train images, full Fashion-MNIST test split (10000)`);
     for (const r of runs) {
       console.log(`${r.run.padEnd(34)} ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (linear ${(r.linearTop1 * 100).toFixed(2)} %, kNN ${(r.knnTop1 * 100).toFixed(2)} %)`);
+      console.log(`  ${"seconds per stage".padEnd(22)}${STAGES.map((s) => s.padStart(11)).join("")}`);
+      for (const row of r.stages) {
+        const cells = STAGES.map((s) => (row.seconds[s] === undefined ? "—" : row.seconds[s].toFixed(2)).padStart(11));
+        console.log(`  ${`${row.features}${row.cached ? " (cached)" : ""}`.padEnd(22)}${cells.join("")}`);
+      }
     }
     console.log(`bundle: ${bundleMb.toFixed(1)} MB unzipped (index.mjs + tfjs wasm binaries; Lambda allows 250 MB)`);
   }
@@ -99,4 +118,20 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
   process.exitCode = 1;
 } finally {
   rmSync(scratch, { recursive: true, force: true });
+}
+
+/** Per-stage seconds of the encoder and each baseline, from the probe/<step>.json the handler wrote into the run. */
+function stagesOf(run: string, step: number): StageRow[] {
+  const report = JSON.parse(readFileSync(path.join(run, probeKey(step)), "utf8")) as {
+    encoder: StoredScores;
+    baselines: Record<string, StoredScores>;
+  };
+  const row = (features: string, scores: StoredScores): StageRow => {
+    const seconds: Partial<Record<Stage, number>> = { features: scores.timingsMs.features / 1000 };
+    for (const [stage, ms] of Object.entries(scores.timingsMs.probeStages ?? {})) {
+      if ((STAGES as readonly string[]).includes(stage)) seconds[stage as Stage] = ms / 1000;
+    }
+    return { features, cached: scores.cached === true, seconds };
+  };
+  return [row("target encoder", report.encoder), ...Object.entries(report.baselines).map(([name, scores]) => row(name, scores))];
 }

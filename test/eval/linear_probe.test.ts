@@ -44,13 +44,33 @@ describe("linearProbe", () => {
     const train = gaussianBlobs({ ...blobs, perClass: 60, split: "train" });
     const test = gaussianBlobs({ ...blobs, perClass: 30, split: "test" });
     const weightDecays = [1e-1, 0, 1e-3, 1];
-    const result = linearProbe(probeInput(train, test), { weightDecays, maxIterations: 100 });
+    const result = linearProbe(probeInput(train, test), { weightDecays, maxIterations: 100, sweepPatience: Infinity });
     const sweep = result.linear.sweep;
     expect(sweep.map((s) => s.weightDecay)).toEqual([0, 1e-3, 1e-1, 1]);
     const bestScore = Math.max(...sweep.map((s) => s.heldOutTop1));
     const winners = sweep.filter((s) => s.heldOutTop1 === bestScore);
     // Ties go to the larger (more regularised) value.
     expect(result.linear.weightDecay).toBe(winners[winners.length - 1].weightDecay);
+  });
+
+  it("stops walking down the grid once two values in a row score below the best, and picks the same λ", () => {
+    // 20 noisy dimensions and 45 fit rows per class: weak regularisation overfits, so the held-out score falls below 1e-2.
+    const blobs = { numClasses: 4, dim: 20, separation: 0.35, seed: 5 };
+    const train = gaussianBlobs({ ...blobs, perClass: 60, split: "train" });
+    const test = gaussianBlobs({ ...blobs, perClass: 30, split: "test" });
+    const weightDecays = [0, 1e-4, 1e-3, 1e-2, 1e-1, 1];
+    const full = linearProbe(probeInput(train, test), { weightDecays, sweepPatience: Infinity });
+    const early = linearProbe(probeInput(train, test), { weightDecays });
+    const fitted = early.linear.sweep.map((s) => s.weightDecay);
+    expect(fitted.length).toBeLessThan(weightDecays.length);
+    // What was fitted is the top of the grid, scored exactly as in the full sweep.
+    expect(early.linear.sweep).toEqual(full.linear.sweep.slice(weightDecays.length - fitted.length));
+    const best = early.linear.sweep.find((s) => s.weightDecay === early.linear.weightDecay);
+    const below = early.linear.sweep.filter((s) => s.weightDecay < early.linear.weightDecay);
+    expect(below).toHaveLength(2);
+    expect(below.every((s) => s.heldOutTop1 < (best?.heldOutTop1 ?? 0))).toBe(true);
+    expect(early.linear.weightDecay).toBe(full.linear.weightDecay);
+    expect(early.linear.top1).toBe(full.linear.top1);
   });
 
   it("skips the sweep when given a single weight decay", () => {

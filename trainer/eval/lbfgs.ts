@@ -4,6 +4,12 @@ import { ConfigError, IjepaError } from "../errors.js";
 /** Returns f(x) and writes ∇f(x) into `gradient` (same length as x). Must not keep or modify `x`. */
 export type DifferentiableObjective = (x: Float64Array, gradient: Float64Array) => number;
 
+/**
+ * Writes M⁻¹·v into `out` for a fixed symmetric positive-definite M that approximates the Hessian's shape
+ * (its scale does not matter). Must not keep or modify `v`.
+ */
+export type Preconditioner = (v: Float64Array, out: Float64Array) => void;
+
 export interface LbfgsOptions {
   /** Curvature pairs kept (m). Default 10. */
   historySize?: number;
@@ -19,6 +25,12 @@ export interface LbfgsOptions {
   armijo?: number;
   /** Curvature constant of the strong Wolfe condition. Default 0.9. */
   curvature?: number;
+  /**
+   * Initial inverse-Hessian shape: H₀ = γ·M⁻¹ instead of γ·I (preconditioned L-BFGS, the same iterates as
+   * plain L-BFGS on variables whitened by M). On an ill-conditioned problem with a good M this cuts the
+   * iterations several-fold. Default: none (the identity).
+   */
+  preconditioner?: Preconditioner;
 }
 
 /** Why the minimiser stopped. "no-progress": a line search found no lower point (usually the noise floor). */
@@ -80,18 +92,18 @@ export function minimizeLbfgs(objective: DifferentiableObjective, x0: Float64Arr
   if (maxAbs(gradient) <= gradientTolerance) return done(0, "gradient-tolerance");
   if (maxIterations === 0) return done(0, "max-iterations");
 
-  const history = new CurvatureHistory(n, historySize);
+  const history = new CurvatureHistory(n, historySize, options.preconditioner);
   const direction = new Float64Array(n);
   for (let iteration = 1; ; iteration++) {
     history.direction(gradient, direction);
     let slope = dot(gradient, direction);
     if (!(slope < 0)) {
-      // Round-off can make H·g point uphill after many tiny steps; fall back to steepest descent.
+      // Round-off can make H·g point uphill after many tiny steps; fall back to (preconditioned) steepest descent.
       history.clear();
-      for (let i = 0; i < n; i++) direction[i] = -gradient[i];
-      slope = -dot(gradient, gradient);
+      history.direction(gradient, direction);
+      slope = dot(gradient, direction);
     }
-    const initialStep = history.size === 0 ? Math.min(1, 1 / sumAbs(gradient)) : 1;
+    const initialStep = history.size === 0 ? Math.min(1, 1 / sumAbs(direction)) : 1;
     const found = strongWolfeLineSearch(objective, x, loss, gradient, direction, slope, initialStep, lineSearch);
     evaluations += found.evaluations;
     if (found.step === 0 || !(found.loss <= loss)) {
@@ -125,13 +137,18 @@ class CurvatureHistory {
   private readonly s: Float64Array[] = [];
   private readonly y: Float64Array[] = [];
   private readonly rho: number[] = [];
+  /** γ of H₀ = γ·M⁻¹ from the newest pair: sᵀy / yᵀM⁻¹y (sᵀy / yᵀy without a preconditioner). */
+  private gamma = 1;
   private readonly alpha: Float64Array;
+  private readonly scratch: Float64Array;
 
   constructor(
     private readonly n: number,
     private readonly capacity: number,
+    private readonly preconditioner?: Preconditioner,
   ) {
     this.alpha = new Float64Array(capacity);
+    this.scratch = new Float64Array(preconditioner ? n : 0);
   }
 
   get size(): number {
@@ -162,6 +179,12 @@ class CurvatureHistory {
     this.s.push(s);
     this.y.push(y);
     this.rho.push(1 / sy);
+    if (this.preconditioner) {
+      this.preconditioner(y, this.scratch);
+      this.gamma = sy / dot(y, this.scratch);
+    } else {
+      this.gamma = sy / dot(y, y);
+    }
   }
 
   /** Writes −H·g into `out`, with H the L-BFGS inverse-Hessian approximation. */
@@ -175,9 +198,12 @@ class CurvatureHistory {
       const y = this.y[j];
       for (let i = 0; i < n; i++) out[i] -= a * y[i];
     }
+    if (this.preconditioner) {
+      this.scratch.set(out);
+      this.preconditioner(this.scratch, out);
+    }
     if (m > 0) {
-      const yNewest = this.y[m - 1];
-      const gamma = 1 / (this.rho[m - 1] * dot(yNewest, yNewest));
+      const gamma = this.gamma;
       for (let i = 0; i < n; i++) out[i] *= gamma;
     }
     for (let j = 0; j < m; j++) {

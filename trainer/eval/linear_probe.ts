@@ -31,13 +31,15 @@ export interface LinearProbeInput {
 export interface LinearProbeOptions {
   /** λ grid for (λ/2)·‖W‖². Default DEFAULT_WEIGHT_DECAYS (0, 1e-7 … 1e-1). One value skips the sweep. */
   weightDecays?: readonly number[];
-  /** L-BFGS iterations per fit (each sweep value and the refit). Default 300. */
+  /** L-BFGS iterations per fit (each sweep value and the refit). Default 100 (scikit-learn's max_iter). */
   maxIterations?: number;
   /** Share of each class's train rows held out to score the sweep. Default 0.2. */
   heldOutFraction?: number;
+  /** Stop walking down the λ grid after this many values in a row score below the best. Default SWEEP_PATIENCE (2). */
+  sweepPatience?: number;
   /** Seed of the held-out split. Default 0. */
   seed?: number;
-  /** L-BFGS stops at max |∇| ≤ this. Default 1e-5. */
+  /** L-BFGS stops at max |∇| ≤ this. Default 1e-4 (scikit-learn's tol, on the same mean loss). */
   gradientTolerance?: number;
   /** L-BFGS stops when the loss changes by ≤ this × max(|loss|, 1) in one iteration. Default 1e-9. */
   relativeLossTolerance?: number;
@@ -93,16 +95,16 @@ export function linearProbe(input: LinearProbeInput, options: LinearProbeOptions
   const testRows = checkLabelledFeatures(input.test, dim, numClasses, "test features");
   const weightDecays = options.weightDecays ?? DEFAULT_WEIGHT_DECAYS;
   checkWeightDecays(weightDecays);
-  const maxIterations = options.maxIterations ?? 300;
+  const maxIterations = options.maxIterations ?? 100;
   if (!Number.isInteger(maxIterations) || maxIterations < 1) {
     throw new ConfigError(
       `linear probe: maxIterations ${maxIterations} must be an integer ≥ 1`,
-      "use e.g. 300 (each λ of the sweep, and the refit, gets this many L-BFGS iterations)",
+      "use e.g. 100 (each λ of the sweep, and the refit, gets this many L-BFGS iterations)",
     );
   }
   const fitOptions = {
     maxIterations,
-    gradientTolerance: options.gradientTolerance ?? 1e-5,
+    gradientTolerance: options.gradientTolerance ?? 1e-4,
     relativeLossTolerance: options.relativeLossTolerance ?? 1e-9,
   };
   const progress = options.onProgress;
@@ -131,8 +133,15 @@ export function linearProbe(input: LinearProbeInput, options: LinearProbeOptions
     rows = { ...rows, sweepFit: split.fitRows.length, sweepHeldOut: split.heldOutRows.length };
     let done = 0;
     const total = new Set(weightDecays).size;
-    const result = sweepWeightDecay(fit, heldOut, dim, numClasses, weightDecays, fitOptions, (score) =>
-      progress?.({ stage: "sweep", score, done: ++done, total }),
+    const result = sweepWeightDecay(
+      fit,
+      heldOut,
+      dim,
+      numClasses,
+      weightDecays,
+      fitOptions,
+      (score) => progress?.({ stage: "sweep", score, done: ++done, total }),
+      options.sweepPatience,
     );
     weightDecay = result.best;
     sweep = result.scores;

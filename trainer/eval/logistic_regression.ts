@@ -2,7 +2,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { DataError } from "../errors.js";
 import type { LabelledFeatures } from "./labelled_features.js";
-import { type LbfgsStopReason, minimizeLbfgs } from "./lbfgs.js";
+import { FeaturePreconditioner } from "./feature_preconditioner.js";
+import { type LbfgsStopReason, type Preconditioner, minimizeLbfgs } from "./lbfgs.js";
 
 /** A linear softmax classifier: scores = W·x + b (W laid out like PyTorch's nn.Linear weight). */
 export interface SoftmaxClassifier {
@@ -30,6 +31,8 @@ export class SoftmaxCrossEntropyObjective {
   // (flags fall back to a scalar loop ~10× slower), so X and Xᵀ are both kept.
   private readonly x: tf.Tensor2D;
   private readonly xT: tf.Tensor2D;
+  private readonly features: Float32Array;
+  private featurePreconditioner: FeaturePreconditioner | undefined;
 
   constructor(data: LabelledFeatures, dim: number, numClasses: number) {
     this.rows = data.labels.length;
@@ -40,6 +43,7 @@ export class SoftmaxCrossEntropyObjective {
     }
     if (this.rows === 0) throw new DataError("logistic regression: no training rows");
     this.labels = data.labels;
+    this.features = data.features;
     this.x = tf.tensor2d(data.features, [this.rows, dim]);
     this.xT = tf.tidy(() => tf.transpose(this.x));
   }
@@ -97,9 +101,16 @@ export class SoftmaxCrossEntropyObjective {
     return crossEntropy / rows + 0.5 * weightDecay * squaredNorm;
   }
 
+  /** L-BFGS's M⁻¹ for weight decay λ (see FeaturePreconditioner); built on first use, freed by dispose(). */
+  preconditioner(weightDecay: number): Preconditioner {
+    this.featurePreconditioner ??= new FeaturePreconditioner(this.features, this.dim, this.numClasses);
+    return this.featurePreconditioner.forWeightDecay(weightDecay);
+  }
+
   dispose(): void {
     this.x.dispose();
     this.xT.dispose();
+    this.featurePreconditioner?.dispose();
   }
 }
 
@@ -116,6 +127,8 @@ export interface LogisticRegressionFitOptions {
   historySize?: number;
   /** Warm start (e.g. the fit for the neighbouring λ); zeros otherwise. */
   initial?: SoftmaxClassifier;
+  /** Precondition L-BFGS with the features' second moments (FeaturePreconditioner). Default true. */
+  precondition?: boolean;
 }
 
 export interface LogisticRegressionFit {
@@ -148,6 +161,7 @@ export function fitLogisticRegression(objective: SoftmaxCrossEntropyObjective, o
     gradientTolerance: options.gradientTolerance ?? 1e-5,
     relativeLossTolerance: options.relativeLossTolerance ?? 1e-9,
     historySize: options.historySize ?? 10,
+    preconditioner: options.precondition === false ? undefined : objective.preconditioner(options.weightDecay),
   });
   return {
     classifier: {

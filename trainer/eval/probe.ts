@@ -162,7 +162,7 @@ function toScores(r: LinearProbeResult, dim: number, featureMs: number, probeMs:
     weightDecay: r.linear.weightDecay,
     sweep: r.linear.sweep.map((s) => ({ weightDecay: s.weightDecay, heldOutTop1: s.heldOutTop1 })),
     featureDim: dim,
-    timingsMs: { features: featureMs, probe: probeMs },
+    timingsMs: { features: featureMs, probe: probeMs, probeStages: r.timingsMs },
   };
 }
 

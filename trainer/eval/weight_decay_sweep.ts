@@ -24,12 +24,19 @@ export interface WeightDecayScore {
   iterations: number;
 }
 
+/**
+ * Walking down the grid, the sweep stops once this many λ in a row score below the best so far on the
+ * held-out rows: past the best λ, weaker regularisation only overfits more, and those fits are the slow
+ * ones (nearly separable data, hundreds of iterations). Values never fitted are absent from `scores`.
+ */
+export const SWEEP_PATIENCE = 2;
+
 export interface WeightDecaySweep {
   /** The λ with the best held-out top-1 (ties go to the larger λ, the simpler model). */
   best: number;
   /** The fit for `best`, a warm start for the refit on all rows. */
   bestClassifier: SoftmaxClassifier;
-  /** One entry per grid value, in ascending λ. */
+  /** One entry per grid value fitted, in ascending λ (the smallest ones are skipped once the score falls, see SWEEP_PATIENCE). */
   scores: WeightDecayScore[];
 }
 
@@ -38,7 +45,8 @@ export type SweepFitOptions = Omit<LogisticRegressionFitOptions, "weightDecay" |
 /**
  * Fits one classifier per λ on `fit` and scores it on `heldOut`. Fits run from the largest λ down,
  * each starting from the previous solution: a strongly regularised problem converges in few
- * iterations and its solution is close to the next, weaker one.
+ * iterations and its solution is close to the next, weaker one. Stops early after SWEEP_PATIENCE
+ * values in a row below the best held-out top-1 (`patience`, Infinity to fit every value).
  */
 export function sweepWeightDecay(
   fit: LabelledFeatures,
@@ -48,6 +56,7 @@ export function sweepWeightDecay(
   weightDecays: readonly number[],
   fitOptions: SweepFitOptions,
   onScore?: (score: WeightDecayScore) => void,
+  patience = SWEEP_PATIENCE,
 ): WeightDecaySweep {
   checkWeightDecays(weightDecays);
   const descending = [...new Set(weightDecays)].sort((a, b) => b - a);
@@ -55,6 +64,7 @@ export function sweepWeightDecay(
   const scores: WeightDecayScore[] = [];
   let best: { score: WeightDecayScore; classifier: SoftmaxClassifier } | undefined;
   let previous: SoftmaxClassifier | undefined;
+  let worseInARow = 0;
   try {
     for (const weightDecay of descending) {
       const result = fitLogisticRegression(objective, { ...fitOptions, weightDecay, initial: previous });
@@ -64,7 +74,12 @@ export function sweepWeightDecay(
       scores.push(score);
       onScore?.(score);
       // Strict ">" while walking down the grid keeps the larger λ on ties.
-      if (!best || heldOutTop1 > best.score.heldOutTop1) best = { score, classifier: result.classifier };
+      if (!best || heldOutTop1 > best.score.heldOutTop1) {
+        best = { score, classifier: result.classifier };
+        worseInARow = 0;
+      } else if (heldOutTop1 < best.score.heldOutTop1 && ++worseInARow >= patience) {
+        break;
+      }
     }
   } finally {
     objective.dispose();

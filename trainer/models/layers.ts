@@ -1,6 +1,7 @@
 // Transformer building blocks on 2-D token matrices [tokens, width], with hand-written gradients where
 // tfjs's own are slow on wasm (transposed matmuls) or missing there (UnsortedSegmentSum for gather).
 import * as tf from "@tensorflow/tfjs-core";
+import { pairwiseMean } from "./pairwise_mean.js";
 
 type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
 
@@ -152,13 +153,13 @@ export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seq
   return linear(merged, p.projW, p.projB);
 }
 
-/** smooth-L1 (PyTorch default beta = 1) or mean squared error, averaged over every element. */
+/** smooth-L1 (PyTorch default beta = 1) or mean squared error, averaged over every element (pairwise, see pairwiseMean). */
 export function regressionLoss(pred: tf.Tensor, target: tf.Tensor, kind: "smooth_l1" | "l2"): tf.Scalar {
   const diff = tf.sub(pred, target);
-  if (kind === "l2") return tf.mean(tf.square(diff));
+  if (kind === "l2") return pairwiseMean(tf.square(diff));
   const absDiff = tf.abs(diff);
   // 0.5·d² where |d| < 1, |d| − 0.5 elsewhere; written with minimum so the gradient is tfjs's own.
   const quadratic = tf.minimum(absDiff, 1);
   const linearPart = tf.sub(absDiff, quadratic);
-  return tf.mean(tf.add(tf.mul(tf.square(quadratic), 0.5), linearPart));
+  return pairwiseMean(tf.add(tf.mul(tf.square(quadratic), 0.5), linearPart));
 }

@@ -14,7 +14,21 @@ export const probeScoresSchema = z.object({
   weightDecay: z.number(),
   sweep: z.array(z.object({ weightDecay: z.number(), heldOutTop1: accuracy })),
   featureDim: z.number().int(),
-  timingsMs: z.object({ features: z.number(), probe: z.number() }),
+  /** `probeStages`: where the probe's time went (absent in baselines cached before it was recorded). */
+  timingsMs: z.object({
+    features: z.number(),
+    probe: z.number(),
+    probeStages: z
+      .object({
+        standardize: z.number(),
+        sweep: z.number(),
+        refit: z.number(),
+        linearTest: z.number(),
+        knn: z.number(),
+        total: z.number(),
+      })
+      .optional(),
+  }),
 });
 export type ProbeScores = z.infer<typeof probeScoresSchema>;
 
