@@ -11,7 +11,7 @@ export interface StorageProps {
 }
 
 /** Where sharded datasets live in the datasets bucket (`datasets/<name>/manifest.json`); raw uploads go beside it. */
-export const DATASETS_PREFIX = "datasets/";
+export { DATASETS_PREFIX } from "../trainer/run/dataset_layout.js";
 
 /**
  * Encryption is SSE-S3 (S3-managed keys), not KMS: the trainer rewrites checkpoints of up to gigabytes every few

@@ -11,6 +11,7 @@ import * as lambdaNodejs from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type * as s3 from "aws-cdk-lib/aws-s3";
 import type * as sns from "aws-cdk-lib/aws-sns";
+import { DATASETS_PREFIX } from "../trainer/run/dataset_layout.js";
 import * as sfn from "aws-cdk-lib/aws-stepfunctions";
 import * as tasks from "aws-cdk-lib/aws-stepfunctions-tasks";
 import { Construct } from "constructs";
@@ -263,7 +264,13 @@ export class TrainingWorkflow extends Construct {
           jobQueueArn: props.jobQueue.jobQueueArn,
           jobDefinitionArn: props.jobDefinition.jobDefinitionArn,
           payload: sfn.TaskInput.fromJsonPathAt("$.plan.batchParameters"),
-          containerOverrides: { environment: { IJEPA_MAX_STEPS: sfn.JsonPath.stringAt("$.plan.maxStepsEnv") } },
+          containerOverrides: {
+            environment: {
+              IJEPA_MAX_STEPS: sfn.JsonPath.stringAt("$.plan.maxStepsEnv"),
+              // The execution holds the run's lock; its trainer works under it rather than being refused by it.
+              IJEPA_RUN_LOCK_OWNER: sfn.JsonPath.stringAt("$.run.lockOwner"),
+            },
+          },
           resultPath: sfn.JsonPath.DISCARD,
         },
         segmentTimeout(this, props.segmentTimeout),
@@ -448,12 +455,12 @@ export class TrainingWorkflow extends Construct {
     const shards = `<${logicalIdOf(datasets)}.Arn>/datasets/*`;
     for (const fn of [fns.shardPlan, fns.shardChunk, fns.shardFinalize]) {
       allow(fn, read, [datasets.arnForObjects("*")]);
-      allow(fn, write, [datasets.arnForObjects("datasets/*")]);
+      allow(fn, write, [datasets.arnForObjects(`${DATASETS_PREFIX}*`)]);
       allow(fn, ["s3:ListBucket"], [datasets.bucketArn]);
       ack(fn, anyUpload, "Raw datasets are uploaded anywhere in the datasets bucket; the execution input names where.");
       ack(fn, shards, "Shards of any dataset are written under datasets/<name>/, the name coming from the input.");
     }
-    allow(fns.probe, read, [datasets.arnForObjects("datasets/*")]);
+    allow(fns.probe, read, [datasets.arnForObjects(`${DATASETS_PREFIX}*`)]);
     allow(fns.probe, ["s3:ListBucket"], [datasets.bucketArn]);
     ack(fns.probe, shards, "The probe reads the sharded dataset the run trained on, named by the execution input.");
     // A config given by URI (instead of a preset) is read from the datasets bucket.

@@ -6,6 +6,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify as toYaml } from "yaml";
 import { z } from "zod";
+import { datasetFolder } from "../../trainer/run/dataset_layout.js";
 import { readLatestPointer } from "../../trainer/checkpoint/checkpoint_store.js";
 import { parseConfig } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
@@ -136,7 +137,7 @@ export function makeHandler(deps: HandlerDeps, options: PrepareRunOptions = {}) 
       shard: {
         source: input.dataset,
         format: input.dataset === BUILTIN_DATASET ? "idx" : input.format,
-        output: joinUri(datasetsRoot, `datasets/${name}`),
+        output: joinUri(datasetsRoot, datasetFolder(name)),
         name,
       },
       plan: { action: "start", step: -1 },

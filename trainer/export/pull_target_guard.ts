@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { getJson, type ObjectStore } from "../storage/object_store.js";
 import { WouldOverwriteError } from "../errors.js";
+import { LATEST_KEY } from "../run/run_layout.js";
 
 /** Written into the target by every pull: which run it holds a copy of, so a later pull knows the folder is its own. */
 export const PULL_MARKER_KEY = "pulled-from.json";
@@ -26,7 +27,7 @@ export async function refuseForeignPullTarget(target: ObjectStore, runUri: strin
   if (count === 0) return;
   const what = marker
     ? `a pull of another run (${marker.run})`
-    : (await target.head("checkpoints/latest.json"))
+    : (await target.head(LATEST_KEY))
       ? "another run"
       : "files";
   throw new WouldOverwriteError(
