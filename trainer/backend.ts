@@ -19,7 +19,7 @@ export interface BackendInfo {
   threads: number;
   /** Why earlier candidates were passed over, for the startup line. */
   skipped: string[];
-  /** wasm only: whose BatchMatMul kernel runs ("ijepa-simd-batch-matmul", or "tfjs" when IJEPA_WASM_KERNELS=tfjs). */
+  /** wasm only: whose matmul kernels run ("ijepa-simd-gemm", or "tfjs" when IJEPA_WASM_KERNELS=tfjs). */
   kernels?: string;
 }
 
@@ -88,9 +88,9 @@ async function activate(name: BackendName): Promise<Omit<BackendInfo, "skipped">
       // tfjs-backend-wasm runs single-threaded under Node (its threaded build targets browsers).
       const wasm = tf.backend() as unknown as { getThreadsCount?: () => number };
       const threads = typeof wasm.getThreadsCount === "function" ? wasm.getThreadsCount() : 1;
-      // Our SIMD kernel for the batched and transposed matmuls (attention), which tfjs runs in a scalar loop.
+      // Our SIMD kernels: every matmul (gemm.wat, batch_matmul.wat for attention) and bias-gradient sums.
       const fastKernels = process.env.IJEPA_WASM_KERNELS !== "tfjs" && registerFastWasmKernels();
-      return { name, tfjsName: "wasm", threads, kernels: fastKernels ? "ijepa-simd-batch-matmul" : "tfjs" };
+      return { name, tfjsName: "wasm", threads, kernels: fastKernels ? "ijepa-simd-gemm" : "tfjs" };
     }
     case "cpu": {
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend failed to initialise");

@@ -197,6 +197,40 @@ describe("registerFastWasmKernels", () => {
       tf.dispose(ints);
     });
 
+    it("runs linear layers (fused bias, every transpose) and bias-gradient sums through gemm.wat, matching float64", () => {
+      const rng = Rng.fromSeed(25, "gemm");
+      const [m, k, n] = [37, 70, 45];
+      for (const layout of LAYOUTS) {
+        const { a, b, aValues, bValues } = operands([], m, k, n, layout.transposeA, layout.transposeB, rng);
+        const biasValues = randomValues(n, rng);
+        const bias = tf.tensor1d(biasValues);
+        const c = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: layout.transposeA, transposeB: layout.transposeB, bias });
+        const want = referenceProduct({ batch: 1, m, k, n, ...layout }, aValues, bValues);
+        want.value.forEach((_, i) => {
+          want.value[i] += biasValues[i % n];
+          want.scale[i] += Math.abs(biasValues[i % n]);
+        });
+        expect(maxRelativeError(c.dataSync(), want), layout.name).toBeLessThanOrEqual(TOLERANCE);
+        tf.dispose([a, b, bias, c]);
+      }
+      const xValues = randomValues(300 * 13, rng);
+      const x = tf.tensor2d(xValues, [300, 13]);
+      for (const keepDims of [false, true]) {
+        const sums = tf.sum(x, 0, keepDims);
+        expect(sums.shape).toEqual(keepDims ? [1, 13] : [13]);
+        const got = sums.dataSync();
+        for (let j = 0; j < 13; j++) {
+          let want = 0;
+          for (let i = 0; i < 300; i++) want += xValues[i * 13 + j];
+          expect(Math.abs(got[j] - want)).toBeLessThan(1e-4);
+        }
+        sums.dispose();
+      }
+      // Other reductions still reach the backend's own Sum.
+      expect(Array.from(tf.sum(tf.tensor2d([[1, 2], [3, 4]]), 1).dataSync())).toEqual([3, 7]);
+      x.dispose();
+    });
+
     it("leaks no tensors and frees every heap byte it allocates, scratch included", () => {
       const rng = Rng.fromSeed(25, "leaks");
       const inputs = LAYOUTS.flatMap((layout) => [

@@ -12,8 +12,8 @@ function withGradient<F>(f: (...args: never[]) => GradResult): F {
 /**
  * y = x·W + b with x [M, K], W [K, N] (stored [in, out]), b [N].
  *
- * tfjs's matMul gradient uses transposeA/transposeB, which the wasm backend runs in a scalar loop
- * ~10× slower than its XNNPACK path; transposing explicitly first keeps every product on the fast path.
+ * The gradient's products read their operands transposed in place (dx = dy·Wᵀ, dW = xᵀ·dy): on wasm our GEMM
+ * (trainer/kernels/gemm.wat) takes every transpose as strides, so no transposed copy is ever made.
  */
 export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D>(
   (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -23,8 +23,8 @@ export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as tf.Tensor2D[];
-        const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws));
-        const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+        const dx = tf.matMul(dy as tf.Tensor2D, ws, false, true);
+        const dw = tf.matMul(xs, dy as tf.Tensor2D, true, false);
         const db = tf.sum(dy, 0);
         return [dx, dw, db];
       },
