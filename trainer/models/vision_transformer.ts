@@ -108,10 +108,22 @@ export class VisionTransformer {
     return this.finalNorm(this.blocks(tokens, numSeqs, seqLen));
   }
 
-  /** Encoder forward on whole images → [B·N, D] (before the final norm when `withNorm` is false). */
+  /**
+   * Encoder forward on whole images → [B·N, D] (before the final norm when `withNorm` is false). Inference only (the
+   * target encoder, features): each block runs in its own tidy, so only one block's intermediates are alive at a time
+   * instead of the whole network's — never call it under a gradient tape.
+   */
   forwardFull(patches: tf.Tensor2D, batch: number, withNorm = true): tf.Tensor2D {
-    const h = this.blocks(this.embed(patches, batch), batch, this.dims.numPatches);
-    return withNorm ? this.finalNorm(h) : h;
+    let h = tf.tidy(() => this.embed(patches, batch));
+    for (let i = 0; i < this.dims.depth; i++) {
+      const input = h;
+      h = tf.tidy(() => runBlock(this.params, `blocks.${i}`, input, batch, this.dims.numPatches, this.dims.numHeads));
+      input.dispose();
+    }
+    if (!withNorm) return h;
+    const normed = tf.tidy(() => this.finalNorm(h));
+    h.dispose();
+    return normed;
   }
 }
 
