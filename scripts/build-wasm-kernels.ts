@@ -34,6 +34,11 @@ export const WASM_KERNELS: readonly WasmKernelSource[] = [
     constantName: "GEMM_WASM_BASE64",
     relaxedConstantName: "GEMM_RELAXED_WASM_BASE64",
   },
+  {
+    watPath: join(REPO_ROOT, "trainer/kernels/elementwise.wat"),
+    generatedPath: join(REPO_ROOT, "trainer/kernels/elementwise_wasm.ts"),
+    constantName: "ELEMENTWISE_WASM_BASE64",
+  },
 ];
 
 /** The WAT text with each `(f32x4.relaxed_madd a b c)` written as `(f32x4.add (f32x4.mul a b) c)`. */

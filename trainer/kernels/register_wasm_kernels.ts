@@ -2,6 +2,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { backendMemory, instantiateBatchMatMul, makeFastBatchMatMul, type WasmBackendInternals } from "./wasm_batch_matmul.js";
 import { instantiateGemm } from "./gemm_kernel.js";
+import { instantiateElementwise, registerFusedKernels, unregisterFusedKernels } from "./wasm_elementwise.js";
 import { makeColumnSum, makeGemmBatchMatMul, makeGemmFusedMatMul } from "./wasm_gemm.js";
 
 const BACKEND_NAME = "wasm";
@@ -36,6 +37,9 @@ export function registerFastWasmKernels(): boolean {
   // Instantiating now surfaces a broken module here rather than inside the first training step.
   instantiateBatchMatMul(memory);
   instantiateGemm(memory);
+  instantiateElementwise(memory);
+  // Fused GELU and LayerNorm passes under names of their own (trainer/models/layers.ts uses them where registered).
+  registerFusedKernels();
   for (const original of originals as tf.KernelConfig[]) {
     tf.unregisterKernel(original.kernelName, BACKEND_NAME);
     tf.registerKernel({
@@ -55,6 +59,7 @@ export function registerFastWasmKernels(): boolean {
 /** Puts the backend's own kernels back (for comparisons in tests and benchmarks). No-op when ours are not registered. */
 export function unregisterFastWasmKernels(): void {
   if (!replaced) return;
+  unregisterFusedKernels();
   for (const original of replaced) {
     tf.unregisterKernel(original.kernelName, BACKEND_NAME);
     tf.registerKernel(original);

@@ -1,6 +1,7 @@
 // Transformer building blocks on 2-D token matrices [tokens, width], with hand-written gradients where
 // tfjs's own are slow on wasm (transposed matmuls) or missing there (UnsortedSegmentSum for gather).
 import * as tf from "@tensorflow/tfjs-core";
+import { FUSED, fusedKernelsActive } from "../kernels/wasm_elementwise.js";
 
 type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
 
@@ -32,13 +33,17 @@ export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor
   },
 );
 
-/** LayerNorm over the last axis with affine γ, β (PyTorch nn.LayerNorm); one fused gradient instead of ~15 op gradients. */
+/**
+ * LayerNorm over the last axis with affine γ, β (PyTorch nn.LayerNorm). On wasm one fused kernel each way
+ * (trainer/kernels/elementwise.wat; the backward recomputes x̂ from x and the per-row μ, rstd); elsewhere one
+ * hand-written gradient instead of ~15 op gradients.
+ */
 export const layerNorm: (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number) => tf.Tensor2D = (
   x,
   gamma,
   beta,
   eps,
-) => layerNormAffine(eps)(x, gamma, beta);
+) => (fusedKernelsActive() ? fusedLayerNormAffine(eps) : layerNormAffine(eps))(x, gamma, beta);
 
 const layerNormCache = new Map<number, (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>();
 function layerNormAffine(eps: number) {
@@ -65,8 +70,33 @@ function layerNormAffine(eps: number) {
   return fn;
 }
 
+const fusedLayerNormCache = new Map<number, (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>();
+function fusedLayerNormAffine(eps: number) {
+  let fn = fusedLayerNormCache.get(eps);
+  if (!fn) {
+    fn = withGradient<(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [value, stats] = tf.engine().runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+      save([x, gamma, stats]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, g, st] = saved;
+          return tf.engine().runKernel(FUSED.layerNormGrad, { x: xs, gamma: g, dy, stats: st }, {}) as tf.Tensor[];
+        },
+      };
+    });
+    fusedLayerNormCache.set(eps, fn);
+  }
+  return fn;
+}
+
 /** F.layer_norm without affine parameters (applied to the target encoder's output). Not differentiated. */
 export function layerNormNoAffine(x: tf.Tensor2D, eps = 1e-5): tf.Tensor2D {
+  if (fusedKernelsActive()) {
+    const [y, stats] = tf.engine().runKernel(FUSED.layerNorm, { x }, { eps }) as tf.Tensor2D[];
+    stats.dispose();
+    return y;
+  }
   return tf.tidy(() => normalizeRows(x, eps).xhat);
 }
 
@@ -89,8 +119,21 @@ function normalizeGrad(g: tf.Tensor, xhat: tf.Tensor, rstd: tf.Tensor): tf.Tenso
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Exact GELU, x·Φ(x) with Φ from erf (nn.GELU's default); gradient Φ(x) + x·φ(x). */
-export const gelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+/**
+ * Exact GELU, x·Φ(x) with Φ from erf (nn.GELU's default); gradient Φ(x) + x·φ(x). On wasm one fused kernel each
+ * way that keeps only x (the backward recomputes Φ); elsewhere composed of tfjs ops.
+ */
+export const gelu = (x: tf.Tensor2D): tf.Tensor2D => (fusedKernelsActive() ? fusedGelu(x) : composedGelu(x));
+
+const fusedGelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.engine().runKernel(FUSED.gelu, { x }, {}) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.engine().runKernel(FUSED.geluGrad, { x: saved[0], dy }, {}) as tf.Tensor],
+  };
+});
+
+const composedGelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1), 0.5);
   save([x, cdf]);
   return {
