@@ -30,6 +30,8 @@ export interface BenchResult {
   msPerStep: number;
   imgPerSec: number;
   gflopPerSec: number;
+  /** Process CPU time per measured step, all threads together (start-to-start of the measured steps). */
+  cpuMsPerStep?: number;
   /** Peak RSS of the whole training process (every replica thread together). */
   peakRssMb: number;
   /** Per replica (0 = the main thread), its wasm heap's high-water mark in MB; empty on other backends. */
@@ -71,7 +73,9 @@ for (const config of configs) {
   else
     console.log(
       `${r.config.padEnd(16)} ${r.backend} ${r.replicas} replica(s) × ${r.threads / r.replicas} thread(s): ` +
-        `${r.msPerStep.toFixed(0)} ms/step, ${r.imgPerSec.toFixed(1)} img/s, ${r.gflopPerSec.toFixed(1)} GFLOP/s, peak RSS ${r.peakRssMb.toFixed(0)} MB` +
+        `${r.msPerStep.toFixed(0)} ms/step, ${r.imgPerSec.toFixed(1)} img/s, ${r.gflopPerSec.toFixed(1)} GFLOP/s, ` +
+        (r.cpuMsPerStep ? `${(r.cpuMsPerStep / 1000).toFixed(2)} CPU-s/step, ` : "") +
+        `peak RSS ${r.peakRssMb.toFixed(0)} MB` +
         (r.replicaPeakHeapMb.length ? ` (wasm heaps ${r.replicaPeakHeapMb.map((h) => h.toFixed(0)).join(" + ")} MB)` : ""),
     );
   if (r.profile && !values.json) printProfile(r.profile, r.msPerStep);
@@ -88,6 +92,11 @@ function printProfile(p: StepProfile, msPerStep: number): void {
   });
   console.log(`  publish weights ${p.publishMs.toFixed(0)} ms, wait for workers ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
     `average gradients ${p.combineMs.toFixed(0)} ms, outside the engine (optimizer, EMA, data) ${p.outsideEngineMs.toFixed(0)} ms`);
+}
+
+/** Mean CPU ms between consecutive step starts (undefined with fewer than two). */
+function cpuPerStep(starts: readonly number[]): number | undefined {
+  return starts.length < 2 ? undefined : (starts[starts.length - 1] - starts[0]) / (starts.length - 1);
 }
 
 /** Mean per step of each replica's kernels and the engine's phases over `steps`. */
@@ -119,7 +128,7 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
   const { stepIndices } = await import("../trainer/models/ijepa.js");
   const { resolveModelDims } = await import("../trainer/models/model_dims.js");
   const { stepFlops } = await import("../trainer/train/step_flops.js");
-  const { engineStepStats, replicaHeapHighWaterMb } = await import("../trainer/train/gradient_engine.js");
+  const { cpuAtStepStart, engineStepStats, replicaHeapHighWaterMb } = await import("../trainer/train/gradient_engine.js");
   const config = await loadConfigFile(resolveConfigPath(configName));
   config.logging.checkpoint_every = 0;
   const out = mkdtempSync(path.join(tmpdir(), "ijepa-bench-"));
@@ -156,6 +165,7 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
       msPerStep: median,
       imgPerSec: (config.data.batch_size * 1000) / median,
       gflopPerSec: flops / (totalMs / 1000) / 1e9,
+      cpuMsPerStep: cpuPerStep(cpuAtStepStart().slice(warmup)),
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       replicaPeakHeapMb: [...replicaHeapHighWaterMb()],
       profile: process.env.IJEPA_PROFILE === "1" ? summarise(engineStepStats().slice(warmup), measured.reduce((a, r) => a + r.msPerStep, 0) / measured.length) : undefined,

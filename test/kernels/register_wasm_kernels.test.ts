@@ -231,6 +231,20 @@ describe("registerFastWasmKernels", () => {
       x.dispose();
     });
 
+    it("gathers whole rows (repeats included) by copying them, and leaves other gathers to the backend", () => {
+      const values = Float32Array.from({ length: 7 * 5 }, (_, i) => i * 0.5 - 3);
+      const x = tf.tensor2d(values, [7, 5]);
+      const rows = [6, 0, 3, 3, 1];
+      const got = tf.gather(x, tf.tensor1d(rows, "int32"), 0);
+      expect(got.shape).toEqual([5, 5]);
+      expect(Array.from(got.dataSync())).toEqual(rows.flatMap((r) => Array.from(values.subarray(r * 5, r * 5 + 5))));
+      const columns = tf.gather(x, tf.tensor1d([4, 0], "int32"), 1);
+      expect(Array.from(columns.dataSync())).toEqual([0, 1, 2, 3, 4, 5, 6].flatMap((r) => [values[r * 5 + 4], values[r * 5]]));
+      const ints = tf.gather(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), tf.tensor1d([1], "int32"), 0);
+      expect(Array.from(ints.dataSync())).toEqual([3, 4]);
+      tf.dispose([x, got, columns, ints]);
+    });
+
     it("leaks no tensors and frees every heap byte it allocates, scratch included", () => {
       const rng = Rng.fromSeed(25, "leaks");
       const inputs = LAYOUTS.flatMap((layout) => [

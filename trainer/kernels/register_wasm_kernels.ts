@@ -4,6 +4,7 @@ import { backendMemory, instantiateBatchMatMul, makeFastBatchMatMul, type WasmBa
 import { instantiateGemm } from "./gemm_kernel.js";
 import { instantiateElementwise, registerFusedKernels, unregisterFusedKernels } from "./wasm_elementwise.js";
 import { makeColumnSum, makeGemmBatchMatMul, makeGemmFusedMatMul } from "./wasm_gemm.js";
+import { makeGatherRows } from "./wasm_gather_rows.js";
 
 const BACKEND_NAME = "wasm";
 
@@ -12,11 +13,13 @@ const BACKEND_NAME = "wasm";
  *   BatchMatMul   single products in every transpose → gemm.wat; batched ones (attention) → batch_matmul.wat
  *   _FusedMatMul  single products with a per-column bias and no activation (linear layers) → gemm.wat
  *   Sum           a matrix summed over its rows (bias gradients) → gemm.wat's column_sums
+ *   GatherV2      whole rows of a matrix (token gathers) → one copy per row
  */
 const OURS: Record<string, (original: tf.KernelFunc) => tf.KernelFunc> = {
   BatchMatMul: (original) => makeGemmBatchMatMul(makeFastBatchMatMul(original)),
   _FusedMatMul: (original) => makeGemmFusedMatMul(original),
   Sum: (original) => makeColumnSum(original),
+  GatherV2: (original) => makeGatherRows(original),
 };
 
 /** The backend's own kernels while ours are registered in their place. */

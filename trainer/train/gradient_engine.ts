@@ -46,6 +46,19 @@ export interface EngineStepStats {
 // while profiling (IJEPA_PROFILE=1), and always each replica's largest heap.
 const stepStats: EngineStepStats[] = [];
 const heapHighWaterMb: number[] = [];
+// Process CPU time (every thread) in ms as each compute() began: on a shared machine, CPU time per step is the
+// figure that other processes' load disturbs least.
+const cpuAtStepStartMs: number[] = [];
+
+function markStepStart(): void {
+  const { user, system } = process.cpuUsage();
+  cpuAtStepStartMs.push((user + system) / 1000);
+}
+
+/** Process CPU ms at the start of each compute() call so far (all threads together). */
+export function cpuAtStepStart(): readonly number[] {
+  return cpuAtStepStartMs;
+}
 
 function record(stats: EngineStepStats): void {
   stats.replicas.forEach((r, i) => {
@@ -90,6 +103,7 @@ export class InProcessEngine implements GradientEngine {
   ) {}
 
   async compute(batch: StepBatch) {
+    markStepStart();
     const { loss, grads, stats } = computeSlice(this.model, this.variables, this.lossKind, batch);
     record({ replicas: [stats], publishMs: 0, waitMs: 0, combineMs: 0 });
     return { loss, grads };
@@ -217,6 +231,7 @@ export class DataParallelEngine implements GradientEngine {
   }
 
   async compute(batch: StepBatch) {
+    markStepStart();
     const publishStart = performance.now();
     this.publishWeights();
     const publishMs = performance.now() - publishStart;
