@@ -245,6 +245,21 @@ describe("registerFastWasmKernels", () => {
       tf.dispose([x, got, columns, ints]);
     });
 
+    it("clones by sharing data: the clone outlives its source, and a variable's assign leaves earlier clones intact", () => {
+      const x = tf.tensor1d([1, 2, 3]);
+      const copy = tf.clone(x);
+      x.dispose();
+      expect(Array.from(copy.dataSync())).toEqual([1, 2, 3]);
+      const v = tf.variable(tf.tensor1d([4, 5]));
+      const snapshot = tf.clone(v);
+      v.assign(tf.tensor1d([6, 7]));
+      expect(Array.from(snapshot.dataSync())).toEqual([4, 5]);
+      expect(Array.from(v.dataSync())).toEqual([6, 7]);
+      const before = tf.memory().numBytes;
+      tf.dispose([copy, snapshot, v]);
+      expect(tf.memory().numBytes).toBeLessThan(before);
+    });
+
     it("leaks no tensors and frees every heap byte it allocates, scratch included", () => {
       const rng = Rng.fromSeed(25, "leaks");
       const inputs = LAYOUTS.flatMap((layout) => [

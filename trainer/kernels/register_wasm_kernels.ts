@@ -5,6 +5,7 @@ import { instantiateGemm } from "./gemm_kernel.js";
 import { instantiateElementwise, registerFusedKernels, unregisterFusedKernels } from "./wasm_elementwise.js";
 import { makeColumnSum, makeGemmBatchMatMul, makeGemmFusedMatMul } from "./wasm_gemm.js";
 import { makeGatherRows } from "./wasm_gather_rows.js";
+import { makeSharedIdentity } from "./wasm_identity.js";
 
 const BACKEND_NAME = "wasm";
 
@@ -14,12 +15,14 @@ const BACKEND_NAME = "wasm";
  *   _FusedMatMul  single products with a per-column bias and no activation (linear layers) → gemm.wat
  *   Sum           a matrix summed over its rows (bias gradients) → gemm.wat's column_sums
  *   GatherV2      whole rows of a matrix (token gathers) → one copy per row
+ *   Identity      clones (what gradients save) → a second reference to the same data, not a copy
  */
 const OURS: Record<string, (original: tf.KernelFunc) => tf.KernelFunc> = {
   BatchMatMul: (original) => makeGemmBatchMatMul(makeFastBatchMatMul(original)),
   _FusedMatMul: (original) => makeGemmFusedMatMul(original),
   Sum: (original) => makeColumnSum(original),
   GatherV2: (original) => makeGatherRows(original),
+  Identity: (original) => makeSharedIdentity(original),
 };
 
 /** The backend's own kernels while ours are registered in their place. */
