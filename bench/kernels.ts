@@ -112,19 +112,15 @@ const groups: { title: string; products: Product[] }[] = [
   { title: "attention, B·H = 1536, T = 17, d = 32", products: attentionProducts(1536, 17, 32) },
   { title: "attention, B·H = 384, T = 8, d = 64", products: attentionProducts(384, 8, 64) },
   {
-    title: "linear layers (gemm.wat vs XNNPACK): config A's mlp.fc1, 192 → 768 over one replica's ~2560 context tokens",
-    products: [
-      { label: "Y = X·W", outer: [], m: 2560, k: 192, n: 768, transposeA: false, transposeB: false },
-      { label: "dX = dY·Wᵀ", outer: [], m: 2560, k: 768, n: 192, transposeA: false, transposeB: true },
-      { label: "dW = Xᵀ·dY", outer: [], m: 192, k: 2560, n: 768, transposeA: true, transposeB: false },
-    ],
+    title: "linear layers (gemm.wat vs XNNPACK): config A's target-encoder mlp.fc1, 192 → 768 over one replica's 3136 tokens",
+    products: [{ label: "Y = X·W", outer: [], m: 3136, k: 192, n: 768, transposeA: false, transposeB: false }],
   },
   {
-    title: "linear layers: config A's predictor mlp.fc1, 96 → 384 over one replica's ~14000 predictor tokens",
+    title: "linear layers: config A's predictor mlp.fc1, 96 → 384 over one replica's ~4350 predictor tokens",
     products: [
-      { label: "Y = X·W", outer: [], m: 14000, k: 96, n: 384, transposeA: false, transposeB: false },
-      { label: "dX = dY·Wᵀ", outer: [], m: 14000, k: 384, n: 96, transposeA: false, transposeB: true },
-      { label: "dW = Xᵀ·dY", outer: [], m: 96, k: 14000, n: 384, transposeA: true, transposeB: false },
+      { label: "Y = X·W", outer: [], m: 4352, k: 96, n: 384, transposeA: false, transposeB: false },
+      { label: "dX = dY·Wᵀ", outer: [], m: 4352, k: 384, n: 96, transposeA: false, transposeB: true },
+      { label: "dW = Xᵀ·dY", outer: [], m: 96, k: 4352, n: 384, transposeA: true, transposeB: false },
     ],
   },
 ];
