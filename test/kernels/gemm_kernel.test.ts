@@ -99,7 +99,7 @@ describe("gemm.wat", () => {
           }
         });
 
-        it(`blocks ${layout.name} products over K > 256, N > 512 and M > 128 without losing a term`, () => {
+        it(`blocks ${layout.name} products over K > 512, N > 512 and M > 128 without losing a term`, () => {
           const rng = Rng.fromSeed(8, `gemm/blocked/${layout.name}`);
           const { error, stray } = runProduct(kernel, memory, 131, 517, 519, layout, rng);
           expect(stray).toBe(0);
