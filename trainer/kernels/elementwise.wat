@@ -13,10 +13,13 @@
   ;; polynomial, 2^n put into the exponent bits. Lanes below −87 give 0, above 88 give 2^127·e^r (no overflow to inf
   ;; is needed here: GELU and LayerNorm only take e^x of x <= 0).
   (func $exp (param $x v128) (result v128)
-    (local $n v128) (local $r v128) (local $p v128)
+    (local $n v128) (local $r v128) (local $p v128) (local $t v128)
     (local.set $x (f32x4.max (f32x4.min (local.get $x) (v128.const f32x4 88 88 88 88))
                              (v128.const f32x4 -87 -87 -87 -87)))
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    ;; n = round(x·log2 e) by adding and subtracting 1.5·2^23, which leaves n in the low bits of $t
+    (local.set $t (f32x4.add (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))
+                             (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $n (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
     (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
     (local.set $r (f32x4.sub (local.get $r) (f32x4.mul (local.get $n) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
     (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
@@ -28,9 +31,9 @@
     ;; e^r = 1 + r + r²·p
     (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $r) (local.get $r)) (local.get $p)) (local.get $r))
                              (v128.const f32x4 1 1 1 1)))
-    ;; 2^n: (n + 127) << 23 as float bits
+    ;; 2^n: (n + 127) << 23 as float bits; $t's bits are 0x4B400000 + n, whose high part the shift drops
     (f32x4.mul (local.get $p)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
+      (i32x4.shl (i32x4.add (local.get $t) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
 
   ;; Φ(x), the standard normal CDF, for every lane, with relative error ~1e-7 also deep in the lower tail:
   ;; Φ(x) = ½·erfc(−x/√2), erfc by Numerical Recipes' erfcc (t = 1/(1 + z/2), erfc(z) = t·e^(−z² + P(t)) for z >= 0,
