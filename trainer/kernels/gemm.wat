@@ -91,22 +91,28 @@
     (loop $rows
       (local.set $c (i32.const 0))
       (loop $cols
-        (local.set $t (i32.add (local.get $tile) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $c)) (i32.const 2))))
-        (local.set $p (i32.add (i32.add (local.get $pc) (i32.mul (local.get $r) (local.get $ldc))) (i32.shl (local.get $c) (i32.const 2))))
+        (local.set $t (i32.add (local.get $tile) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3))
+          (local.get $c)) (i32.const 2))))
+        (local.set $p (i32.add (i32.add (local.get $pc) (i32.mul (local.get $r) (local.get $ldc))) (i32.shl
+          (local.get $c) (i32.const 2))))
         (if (i32.eq (local.get $mode) (i32.const 1))
           (then (f32.store (local.get $t) (f32.load (local.get $p)))))
         (if (i32.eq (local.get $mode) (i32.const 2))
-          (then (f32.store (local.get $t) (f32.load (i32.add (local.get $pbias) (i32.shl (local.get $c) (i32.const 2)))))))
+          (then (f32.store (local.get $t) (f32.load (i32.add (local.get $pbias) (i32.shl (local.get $c)
+            (i32.const 2)))))))
         (br_if $cols (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $cols))))
       (br_if $rows (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows))))
-    (call $micro_4x8 (local.get $pa) (local.get $pb) (local.get $kc) (local.get $tile) (i32.const 32) (i32.const 1) (i32.const 0))
+    (call $micro_4x8 (local.get $pa) (local.get $pb) (local.get $kc) (local.get $tile) (i32.const 32) (i32.const 1)
+      (i32.const 0))
     (local.set $r (i32.const 0))
     (loop $rows
       (local.set $c (i32.const 0))
       (loop $cols
         (f32.store
-          (i32.add (i32.add (local.get $pc) (i32.mul (local.get $r) (local.get $ldc))) (i32.shl (local.get $c) (i32.const 2)))
-          (f32.load (i32.add (local.get $tile) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3)) (local.get $c)) (i32.const 2)))))
+          (i32.add (i32.add (local.get $pc) (i32.mul (local.get $r) (local.get $ldc))) (i32.shl (local.get $c)
+            (i32.const 2)))
+          (f32.load (i32.add (local.get $tile) (i32.shl (i32.add (i32.shl (local.get $r) (i32.const 3))
+            (local.get $c)) (i32.const 2)))))
         (br_if $cols (i32.lt_u (local.tee $c (i32.add (local.get $c) (i32.const 1))) (local.get $cols))))
       (br_if $rows (i32.lt_u (local.tee $r (i32.add (local.get $r) (i32.const 1))) (local.get $rows)))))
 
@@ -143,7 +149,8 @@
   (func $pack_b (param $src i32) (param $rs i32) (param $cs i32) (param $kc i32) (param $nc i32) (param $dst i32)
     (local $j0 i32) (local $c i32) (local $col i32) (local $s i32) (local $p i32) (local $left i32)
     (loop $strips
-      (if (i32.and (i32.eq (local.get $cs) (i32.const 4)) (i32.le_u (i32.add (local.get $j0) (i32.const 8)) (local.get $nc)))
+      (if (i32.and (i32.eq (local.get $cs) (i32.const 4)) (i32.le_u (i32.add (local.get $j0) (i32.const 8))
+        (local.get $nc)))
         (then
           (local.set $s (i32.add (local.get $src) (i32.shl (local.get $j0) (i32.const 2))))
           (local.set $p (local.get $dst))
@@ -181,7 +188,8 @@
     (select (local.get $a) (local.get $b) (i32.lt_u (local.get $a) (local.get $b))))
 
   (func $round_up (param $a i32) (param $to i32) (result i32)
-    (i32.mul (i32.div_u (i32.add (local.get $a) (i32.sub (local.get $to) (i32.const 1))) (local.get $to)) (local.get $to)))
+    (i32.mul (i32.div_u (i32.add (local.get $a) (i32.sub (local.get $to) (i32.const 1))) (local.get $to))
+      (local.get $to)))
 
   ;; Bytes of scratch gemm needs for these dimensions: a 4×8 edge tile, the packed A block and the packed B block.
   (func $scratch_bytes (export "gemm_scratch_bytes") (param $m i32) (param $k i32) (param $n i32) (result i32)
@@ -231,7 +239,8 @@
             (local.set $cols (call $min (i32.sub (local.get $nc) (local.get $jr)) (i32.const 8)))
             (local.set $strip (i32.add (local.get $packb) (i32.mul (i32.shr_u (local.get $jr) (i32.const 3))
                                                                    (i32.shl (local.get $kc) (i32.const 5)))))
-            (local.set $bp (i32.add (local.get $pbias) (i32.shl (i32.add (local.get $jc) (local.get $jr)) (i32.const 2))))
+            (local.set $bp (i32.add (local.get $pbias) (i32.shl (i32.add (local.get $jc) (local.get $jr))
+              (i32.const 2))))
             (local.set $ir (i32.const 0))
             (loop $panels
               (local.set $rows (call $min (i32.sub (local.get $mc) (local.get $ir)) (i32.const 4)))
