@@ -1,4 +1,5 @@
-;; Fused forward and backward passes of exact GELU and of LayerNorm in 128-bit wasm SIMD, on tfjs's wasm heap.
+;; Fused forward and backward passes of exact GELU, LayerNorm and scaled softmax in 128-bit wasm SIMD, on tfjs's
+;; wasm heap.
 ;;
 ;; Assembled by scripts/build-wasm-kernels.ts into trainer/kernels/elementwise_wasm.ts (test/kernels checks they
 ;; agree). Standard SIMD only. Each pass reads its inputs once and writes its outputs once, where tfjs runs a chain
@@ -340,4 +341,122 @@
         (call $store_any (i32.add (local.get $pblock) (local.get $off)) (local.get $w) (v128.const i32x4 0 0 0 0))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $l))))
+
+  ;; The $w (1–4) floats at $p, the lanes past them set to $fill.
+  (func $load_fill (param $p i32) (param $w i32) (param $fill v128) (result v128)
+    (if (result v128) (i32.eq (local.get $w) (i32.const 4))
+      (then (v128.load align=4 (local.get $p)))
+      (else (v128.bitselect (call $load_tail (local.get $p) (local.get $w)) (local.get $fill)
+                            (call $tail_mask (local.get $w))))))
+
+  ;; y = softmax(scale·x) along each of `rows` rows of `cols` (scale > 0): e^(scale·(x − max)) over their sum.
+  (func (export "softmax_forward") (param $px i32) (param $py i32) (param $rows i32) (param $cols i32)
+    (param $scale f32)
+    (local $r i32) (local $j i32) (local $w i32) (local $off i32) (local $ldx i32)
+    (local $vmax v128) (local $vsum v128) (local $e v128) (local $vscale v128) (local $inv v128) (local $m f32)
+    (local.set $ldx (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $vscale (f32x4.splat (local.get $scale)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $vmax (v128.const f32x4 -inf -inf -inf -inf))
+        (local.set $j (i32.const 0))
+        (block $max_done
+          (loop $max
+            (br_if $max_done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $w (call $width (local.get $cols) (local.get $j)))
+            (local.set $vmax (f32x4.max (local.get $vmax)
+              (call $load_fill (i32.add (local.get $px) (i32.shl (local.get $j) (i32.const 2))) (local.get $w)
+                               (v128.const f32x4 -inf -inf -inf -inf))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $max)))
+        (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $vmax)) (f32x4.extract_lane 1
+          (local.get $vmax)))
+                               (f32.max (f32x4.extract_lane 2 (local.get $vmax)) (f32x4.extract_lane 3
+                                 (local.get $vmax)))))
+        (local.set $vmax (f32x4.splat (local.get $m)))
+        (local.set $vsum (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $exp_done
+          (loop $exps
+            (br_if $exp_done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $w (call $width (local.get $cols) (local.get $j)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $e (call $exp (f32x4.mul (local.get $vscale)
+              (f32x4.sub (call $load_any (i32.add (local.get $px) (local.get $off)) (local.get $w))
+                (local.get $vmax)))))
+            (if (i32.lt_u (local.get $w) (i32.const 4))
+              (then (local.set $e (v128.and (local.get $e) (call $tail_mask (local.get $w))))))
+            (local.set $vsum (f32x4.add (local.get $vsum) (local.get $e)))
+            (call $store_any (i32.add (local.get $py) (local.get $off)) (local.get $w) (local.get $e))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $exps)))
+        (local.set $inv (f32x4.splat (f32.div (f32.const 1)
+          (f32.add (f32.add (f32x4.extract_lane 0 (local.get $vsum)) (f32x4.extract_lane 1 (local.get $vsum)))
+                   (f32.add (f32x4.extract_lane 2 (local.get $vsum)) (f32x4.extract_lane 3 (local.get $vsum)))))))
+        (local.set $j (i32.const 0))
+        (block $norm_done
+          (loop $norm
+            (br_if $norm_done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $w (call $width (local.get $cols) (local.get $j)))
+            (local.set $off (i32.add (local.get $py) (i32.shl (local.get $j) (i32.const 2))))
+            (call $store_any (local.get $off) (local.get $w)
+              (f32x4.mul (call $load_any (local.get $off) (local.get $w)) (local.get $inv)))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $norm)))
+        (local.set $px (i32.add (local.get $px) (local.get $ldx)))
+        (local.set $py (i32.add (local.get $py) (local.get $ldx)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+
+  ;; dx = scale·y·(dy − Σ_row dy·y), the backward of y = softmax(scale·x) from y and dy.
+  (func (export "softmax_backward") (param $py i32) (param $pdy i32) (param $pdx i32) (param $rows i32)
+    (param $cols i32)
+        (param $scale f32)
+    (local $r i32) (local $j i32) (local $w i32) (local $off i32) (local $ldx i32) (local $acc v128) (local $vs v128)
+    (local $vscale v128)
+    (local.set $ldx (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $vscale (f32x4.splat (local.get $scale)))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $j (i32.const 0))
+        (block $dot_done
+          (loop $dot
+            (br_if $dot_done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $w (call $width (local.get $cols) (local.get $j)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (local.set $acc (f32x4.add (local.get $acc)
+              (f32x4.mul (call $load_any (i32.add (local.get $py) (local.get $off)) (local.get $w))
+                         (call $load_any (i32.add (local.get $pdy) (local.get $off)) (local.get $w)))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $dot)))
+        (local.set $vs (f32x4.splat
+          (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
+                   (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))))
+        (local.set $j (i32.const 0))
+        (block $out_done
+          (loop $out
+            (br_if $out_done (i32.ge_u (local.get $j) (local.get $cols)))
+            (local.set $w (call $width (local.get $cols) (local.get $j)))
+            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
+            (call $store_any (i32.add (local.get $pdx) (local.get $off)) (local.get $w)
+              (f32x4.mul (f32x4.mul (local.get $vscale) (call $load_any (i32.add (local.get $py) (local.get $off))
+                (local.get $w)))
+                         (f32x4.sub (call $load_any (i32.add (local.get $pdy) (local.get $off)) (local.get $w))
+                           (local.get $vs))))
+            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (br $out)))
+        (local.set $py (i32.add (local.get $py) (local.get $ldx)))
+        (local.set $pdy (i32.add (local.get $pdy) (local.get $ldx)))
+        (local.set $pdx (i32.add (local.get $pdx) (local.get $ldx)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
+
+  ;; min(cols − j, 4): how many floats of a row the vector at column j covers.
+  (func $width (param $cols i32) (param $j i32) (result i32)
+    (local $w i32)
+    (local.set $w (i32.sub (local.get $cols) (local.get $j)))
+    (select (i32.const 4) (local.get $w) (i32.gt_u (local.get $w) (i32.const 4))))
 )
