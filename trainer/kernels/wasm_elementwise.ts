@@ -1,4 +1,4 @@
-// elementwise.wat's fused GELU, LayerNorm and scaled-softmax passes as tfjs kernels of the wasm backend, under our own kernel names
+// elementwise.wat's fused GELU and LayerNorm passes as tfjs kernels of the wasm backend, under our own kernel names
 // (trainer/models/layers.ts calls them where they are registered and composes tfjs ops elsewhere).
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
@@ -24,8 +24,6 @@ export interface ElementwiseExports {
     rows: number,
     cols: number,
   ): void;
-  softmax_forward(px: number, py: number, rows: number, cols: number, scale: number): void;
-  softmax_backward(py: number, pdy: number, pdx: number, rows: number, cols: number, scale: number): void;
 }
 
 let compiled: object | undefined;
@@ -48,8 +46,6 @@ export const FUSED = {
   geluGrad: "IjepaGeluGrad",
   layerNorm: "IjepaLayerNorm",
   layerNormGrad: "IjepaLayerNormGrad",
-  softmax: "IjepaScaledSoftmax",
-  softmaxGrad: "IjepaScaledSoftmaxGrad",
 } as const;
 
 interface KernelArgs {
@@ -122,35 +118,11 @@ function layerNormGrad(args: KernelArgs): TensorInfo[] {
   return [dx, dgamma, dbeta];
 }
 
-/** (x [..., C]; scale > 0) → softmax(scale·x) along the last axis. */
-function scaledSoftmax(args: KernelArgs): TensorInfo {
-  const { backend, kernel, offset } = context(args, FUSED.softmax);
-  const { x } = args.inputs as { x: TensorInfo };
-  const { scale } = args.attrs as { scale: number };
-  const cols = x.shape[x.shape.length - 1];
-  const y = backend.makeOutput(x.shape, "float32");
-  if (cols > 0) kernel.softmax_forward(offset(x), offset(y), size(x) / cols, cols, scale);
-  return y;
-}
-
-/** (y, dy; scale) → dx = scale·y·(dy − Σ dy·y). */
-function scaledSoftmaxGrad(args: KernelArgs): TensorInfo {
-  const { backend, kernel, offset } = context(args, FUSED.softmaxGrad);
-  const { y, dy } = args.inputs as { y: TensorInfo; dy: TensorInfo };
-  const { scale } = args.attrs as { scale: number };
-  const cols = y.shape[y.shape.length - 1];
-  const dx = backend.makeOutput(y.shape, "float32");
-  if (cols > 0) kernel.softmax_backward(offset(y), offset(dy), offset(dx), size(y) / cols, cols, scale);
-  return dx;
-}
-
 const KERNELS: Record<string, (args: KernelArgs) => TensorInfo | TensorInfo[]> = {
   [FUSED.gelu]: gelu,
   [FUSED.geluGrad]: geluGrad,
   [FUSED.layerNorm]: layerNorm,
   [FUSED.layerNormGrad]: layerNormGrad,
-  [FUSED.softmax]: scaledSoftmax,
-  [FUSED.softmaxGrad]: scaledSoftmaxGrad,
 };
 
 /** Registers the fused kernels for the wasm backend (idempotent). */

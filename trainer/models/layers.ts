@@ -161,25 +161,6 @@ export function gatherRows(x: tf.Tensor2D, rows: tf.Tensor1D): tf.Tensor2D {
   return fn(x);
 }
 
-/**
- * softmax(scale·x) along the last axis (scale > 0). On wasm one fused kernel each way that keeps only the output;
- * elsewhere tfjs's softmax of the scaled scores.
- */
-export function scaledSoftmax(x: tf.Tensor, scale: number): tf.Tensor {
-  if (!fusedKernelsActive()) return tf.softmax(tf.mul(x, scale));
-  const fn = withGradient<(x: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, save: tf.GradSaveFunc) => {
-    const y = tf.engine().runKernel(FUSED.softmax, { x: xs }, { scale }) as tf.Tensor;
-    save([y]);
-    return {
-      value: y,
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
-        tf.engine().runKernel(FUSED.softmaxGrad, { y: saved[0], dy }, { scale }) as tf.Tensor,
-      ],
-    };
-  });
-  return fn(x);
-}
-
 /** Multi-head self-attention weights (internal [in, out] layout). */
 export interface AttentionParams {
   qkvW: tf.Tensor2D;
@@ -214,7 +195,8 @@ export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seq
   const q = project(0);
   const k = project(1);
   const v = project(2);
-  const weights = scaledSoftmax(tf.matMul(q, k, false, true), headDim ** -0.5);
+  const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5);
+  const weights = tf.softmax(scores);
   const context = tf.matMul(weights, v); // [B·H, T, dh]
   const merged = transposeReleasing(context, [batch, numHeads, seqLen, headDim], [batch * seqLen, width]) as tf.Tensor2D;
   return linear(merged, p.projW, p.projB);
