@@ -1,5 +1,5 @@
-// Times tfjs-wasm's own BatchMatMul against our SIMD kernel (trainer/kernels) on the ViT attention's products and on
-// transposed 2-D products, alternating the two run by run so a busy machine slows both alike.
+// Times tfjs-wasm's own BatchMatMul against our SIMD kernels (trainer/kernels) on the ViT attention's products and on
+// the linear layers' 2-D products, alternating the two run by run so a busy machine slows both alike.
 //
 //   node bin/run-ts.js bench/kernels.ts [--runs 7]
 import { parseArgs } from "node:util";
@@ -82,9 +82,10 @@ function compare(p: Product): { originalMs: number; oursMs: number; transposedFi
   for (let run = -1; run < runs; run++) {
     unregisterFastWasmKernels();
     const originalMs = timeOnce(a, b, p);
+    // tfjs's own path for a transposed 2-D product: transpose, then XNNPACK.
+    const transposedFirstMs = twoD && (p.transposeA || p.transposeB) ? timeTransposedFirst(a, b, p) : 0;
     registerFastWasmKernels();
     const oursMs = timeOnce(a, b, p);
-    const transposedFirstMs = twoD ? timeTransposedFirst(a, b, p) : 0;
     if (run >= 0) {
       original.push(originalMs);
       ours.push(oursMs);
@@ -92,7 +93,8 @@ function compare(p: Product): { originalMs: number; oursMs: number; transposedFi
     }
   }
   tf.dispose([a, b]);
-  return { originalMs: median(original), oursMs: median(ours), transposedFirstMs: twoD ? median(transposedFirst) : undefined };
+  const transposed = twoD && (p.transposeA || p.transposeB);
+  return { originalMs: median(original), oursMs: median(ours), transposedFirstMs: transposed ? median(transposedFirst) : undefined };
 }
 
 function gflops(p: Product, ms: number): string {
@@ -110,10 +112,15 @@ const groups: { title: string; products: Product[] }[] = [
   { title: "attention, B·H = 1536, T = 17, d = 32", products: attentionProducts(1536, 17, 32) },
   { title: "attention, B·H = 384, T = 8, d = 64", products: attentionProducts(384, 8, 64) },
   {
-    title: "transposed 2-D products: a 192 → 768 linear layer's backward pass over 784 tokens, as tf.matMul's own gradient runs it",
+    title: "linear layers (gemm.wat vs XNNPACK): config A's target-encoder mlp.fc1, 192 → 768 over one replica's 3136 tokens",
+    products: [{ label: "Y = X·W", outer: [], m: 3136, k: 192, n: 768, transposeA: false, transposeB: false }],
+  },
+  {
+    title: "linear layers: config A's predictor mlp.fc1, 96 → 384 over one replica's ~4350 predictor tokens",
     products: [
-      { label: "dX = dY·Wᵀ", outer: [], m: 784, k: 768, n: 192, transposeA: false, transposeB: true },
-      { label: "dW = Xᵀ·dY", outer: [], m: 192, k: 784, n: 768, transposeA: true, transposeB: false },
+      { label: "Y = X·W", outer: [], m: 4352, k: 96, n: 384, transposeA: false, transposeB: false },
+      { label: "dX = dY·Wᵀ", outer: [], m: 4352, k: 384, n: 96, transposeA: false, transposeB: true },
+      { label: "dW = Xᵀ·dY", outer: [], m: 96, k: 4352, n: 384, transposeA: true, transposeB: false },
     ],
   },
 ];

@@ -1,5 +1,6 @@
 // `npm run bench:train`: training throughput of config A and fmnist-vit-tiny through the real training loop.
 // Each config runs in its own child process (so its peak RSS is its own) for warm-up + measured steps.
+// --profile adds where a step goes: per replica its compute time and per-kernel times, and the engine's waits.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +18,7 @@ const { values } = parseArgs({
     replicas: { type: "string" },
     backend: { type: "string" },
     child: { type: "boolean", default: false },
+    profile: { type: "boolean", default: false },
   },
 });
 
@@ -28,7 +30,23 @@ export interface BenchResult {
   msPerStep: number;
   imgPerSec: number;
   gflopPerSec: number;
+  /** Process CPU time per measured step, all threads together (start-to-start of the measured steps). */
+  cpuMsPerStep?: number;
+  /** Peak RSS of the whole training process (every replica thread together). */
   peakRssMb: number;
+  /** Per replica (0 = the main thread), its wasm heap's high-water mark in MB; empty on other backends. */
+  replicaPeakHeapMb: number[];
+  profile?: StepProfile;
+}
+
+/** Medians over the measured steps, in ms per step. */
+export interface StepProfile {
+  replicas: Array<{ computeMs: number; kernels: Record<string, { ms: number; calls: number }> }>;
+  publishMs: number;
+  waitMs: number;
+  combineMs: number;
+  /** Step time outside the gradient engine: optimizer, EMA, data and logging. */
+  outsideEngineMs: number;
 }
 
 if (values.child) {
@@ -43,7 +61,8 @@ for (const config of configs) {
   const args = [path.join(root, "bin/run-ts.js"), path.join(root, "bench/train.ts"), "--child", "--config", config, "--steps", values.steps!, "--warmup", values.warmup!];
   if (values.replicas) args.push("--replicas", values.replicas);
   if (values.backend) args.push("--backend", values.backend);
-  const child = spawnSync(process.execPath, args, { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 << 20 });
+  const env = values.profile ? { ...process.env, IJEPA_PROFILE: "1" } : process.env;
+  const child = spawnSync(process.execPath, args, { cwd: root, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 << 20 });
   const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
   if (child.status !== 0 || !line) {
     console.error(`bench:train ${config} failed (exit ${child.status})\n${child.stdout}`);
@@ -54,8 +73,50 @@ for (const config of configs) {
   else
     console.log(
       `${r.config.padEnd(16)} ${r.backend} ${r.replicas} replica(s) × ${r.threads / r.replicas} thread(s): ` +
-        `${r.msPerStep.toFixed(0)} ms/step, ${r.imgPerSec.toFixed(1)} img/s, ${r.gflopPerSec.toFixed(1)} GFLOP/s, peak RSS ${r.peakRssMb.toFixed(0)} MB`,
+        `${r.msPerStep.toFixed(0)} ms/step, ${r.imgPerSec.toFixed(1)} img/s, ${r.gflopPerSec.toFixed(1)} GFLOP/s, ` +
+        (r.cpuMsPerStep ? `${(r.cpuMsPerStep / 1000).toFixed(2)} CPU-s/step, ` : "") +
+        `peak RSS ${r.peakRssMb.toFixed(0)} MB` +
+        (r.replicaPeakHeapMb.length ? ` (wasm heaps ${r.replicaPeakHeapMb.map((h) => h.toFixed(0)).join(" + ")} MB)` : ""),
     );
+  if (r.profile && !values.json) printProfile(r.profile, r.msPerStep);
+}
+
+function printProfile(p: StepProfile, msPerStep: number): void {
+  const pct = (ms: number) => `${((100 * ms) / msPerStep).toFixed(0).padStart(3)} %`;
+  console.log(`  per step (means of the measured steps; replica 0 is the main thread):`);
+  p.replicas.forEach((r, i) => {
+    const kernelMs = Object.values(r.kernels).reduce((sum, k) => sum + k.ms, 0);
+    console.log(`  replica ${i}: compute ${r.computeMs.toFixed(0)} ms (${pct(r.computeMs)}), in kernels ${kernelMs.toFixed(0)} ms, JS/tfjs ${(r.computeMs - kernelMs).toFixed(0)} ms`);
+    const top = Object.entries(r.kernels).sort((a, b) => b[1].ms - a[1].ms).slice(0, 14);
+    for (const [name, k] of top) console.log(`    ${name.padEnd(22)} ${k.ms.toFixed(1).padStart(8)} ms ${pct(k.ms)} ${String(k.calls).padStart(6)} calls`);
+  });
+  console.log(`  publish weights ${p.publishMs.toFixed(0)} ms, wait for workers ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
+    `average gradients ${p.combineMs.toFixed(0)} ms, outside the engine (optimizer, EMA, data) ${p.outsideEngineMs.toFixed(0)} ms`);
+}
+
+/** Mean CPU ms between consecutive step starts (undefined with fewer than two). */
+function cpuPerStep(starts: readonly number[]): number | undefined {
+  return starts.length < 2 ? undefined : (starts[starts.length - 1] - starts[0]) / (starts.length - 1);
+}
+
+/** Mean per step of each replica's kernels and the engine's phases over `steps`. */
+function summarise(steps: readonly import("../trainer/train/gradient_engine.js").EngineStepStats[], msPerStep: number): StepProfile {
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
+  const replicas = steps[0].replicas.map((_, i) => {
+    const kernels: Record<string, { ms: number; calls: number }> = {};
+    for (const s of steps) {
+      for (const [name, k] of Object.entries(s.replicas[i].kernels)) {
+        const e = (kernels[name] ??= { ms: 0, calls: 0 });
+        e.ms += k.ms / steps.length;
+        e.calls += k.calls / steps.length;
+      }
+    }
+    return { computeMs: mean(steps.map((s) => s.replicas[i].computeMs)), kernels };
+  });
+  const publishMs = mean(steps.map((s) => s.publishMs));
+  const waitMs = mean(steps.map((s) => s.waitMs));
+  const combineMs = mean(steps.map((s) => s.combineMs));
+  return { replicas, publishMs, waitMs, combineMs, outsideEngineMs: msPerStep - publishMs - replicas[0].computeMs - waitMs - combineMs };
 }
 
 async function runOne(configName: string, warmup: number, steps: number): Promise<BenchResult> {
@@ -67,6 +128,7 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
   const { stepIndices } = await import("../trainer/models/ijepa.js");
   const { resolveModelDims } = await import("../trainer/models/model_dims.js");
   const { stepFlops } = await import("../trainer/train/step_flops.js");
+  const { cpuAtStepStart, engineStepStats, replicaHeapHighWaterMb } = await import("../trainer/train/gradient_engine.js");
   const config = await loadConfigFile(resolveConfigPath(configName));
   config.logging.checkpoint_every = 0;
   const out = mkdtempSync(path.join(tmpdir(), "ijepa-bench-"));
@@ -102,7 +164,10 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
       msPerStep: median,
       imgPerSec: (config.data.batch_size * 1000) / median,
       gflopPerSec: flops / (totalMs / 1000) / 1e9,
+      cpuMsPerStep: cpuPerStep(cpuAtStepStart().slice(warmup)),
       peakRssMb: process.resourceUsage().maxRSS / 1024,
+      replicaPeakHeapMb: [...replicaHeapHighWaterMb()],
+      profile: process.env.IJEPA_PROFILE === "1" ? summarise(engineStepStats().slice(warmup), measured.reduce((a, r) => a + r.msPerStep, 0) / measured.length) : undefined,
     };
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { ConfigError } from "./errors.js";
+import { gemmFlavour } from "./kernels/gemm_kernel.js";
 import { registerFastWasmKernels } from "./kernels/register_wasm_kernels.js";
 
 export const BACKEND_NAMES = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -19,7 +20,10 @@ export interface BackendInfo {
   threads: number;
   /** Why earlier candidates were passed over, for the startup line. */
   skipped: string[];
-  /** wasm only: whose BatchMatMul kernel runs ("ijepa-simd-batch-matmul", or "tfjs" when IJEPA_WASM_KERNELS=tfjs). */
+  /**
+   * wasm only: whose kernels run — ours, with the GEMM build ("ijepa-simd-relaxed": fused multiply-adds where the CPU
+   * has them; "ijepa-simd-plain"), or "tfjs" when IJEPA_WASM_KERNELS=tfjs.
+   */
   kernels?: string;
 }
 
@@ -67,7 +71,7 @@ export function currentBackend(): BackendInfo {
 /** One line for logs: "backend wasm (1 thread; skipped node-gpu: …)". */
 export function describeBackend(info: BackendInfo): string {
   const skipped = info.skipped.length ? `; skipped ${info.skipped.map((s) => s.split(":")[0]).join(", ")}` : "";
-  const kernels = info.kernels ? `, BatchMatMul ${info.kernels}` : "";
+  const kernels = info.kernels ? `, kernels ${info.kernels}` : "";
   return `backend ${info.name} (tfjs ${info.tfjsName}, ${info.threads} thread${info.threads === 1 ? "" : "s"}, float32${kernels}${skipped})`;
 }
 
@@ -88,9 +92,9 @@ async function activate(name: BackendName): Promise<Omit<BackendInfo, "skipped">
       // tfjs-backend-wasm runs single-threaded under Node (its threaded build targets browsers).
       const wasm = tf.backend() as unknown as { getThreadsCount?: () => number };
       const threads = typeof wasm.getThreadsCount === "function" ? wasm.getThreadsCount() : 1;
-      // Our SIMD kernel for the batched and transposed matmuls (attention), which tfjs runs in a scalar loop.
+      // Our SIMD kernels: every matmul (gemm.wat, batch_matmul.wat for attention) and bias-gradient sums.
       const fastKernels = process.env.IJEPA_WASM_KERNELS !== "tfjs" && registerFastWasmKernels();
-      return { name, tfjsName: "wasm", threads, kernels: fastKernels ? "ijepa-simd-batch-matmul" : "tfjs" };
+      return { name, tfjsName: "wasm", threads, kernels: fastKernels ? `ijepa-simd-${gemmFlavour()}` : "tfjs" };
     }
     case "cpu": {
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend failed to initialise");

@@ -197,6 +197,69 @@ describe("registerFastWasmKernels", () => {
       tf.dispose(ints);
     });
 
+    it("runs linear layers (fused bias, every transpose) and bias-gradient sums through gemm.wat, matching float64", () => {
+      const rng = Rng.fromSeed(25, "gemm");
+      const [m, k, n] = [37, 70, 45];
+      for (const layout of LAYOUTS) {
+        const { a, b, aValues, bValues } = operands([], m, k, n, layout.transposeA, layout.transposeB, rng);
+        const biasValues = randomValues(n, rng);
+        const bias = tf.tensor1d(biasValues);
+        const c = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: layout.transposeA, transposeB: layout.transposeB, bias });
+        const want = referenceProduct({ batch: 1, m, k, n, ...layout }, aValues, bValues);
+        want.value.forEach((_, i) => {
+          want.value[i] += biasValues[i % n];
+          want.scale[i] += Math.abs(biasValues[i % n]);
+        });
+        expect(maxRelativeError(c.dataSync(), want), layout.name).toBeLessThanOrEqual(TOLERANCE);
+        tf.dispose([a, b, bias, c]);
+      }
+      const xValues = randomValues(300 * 13, rng);
+      const x = tf.tensor2d(xValues, [300, 13]);
+      for (const keepDims of [false, true]) {
+        const sums = tf.sum(x, 0, keepDims);
+        expect(sums.shape).toEqual(keepDims ? [1, 13] : [13]);
+        const got = sums.dataSync();
+        for (let j = 0; j < 13; j++) {
+          let want = 0;
+          for (let i = 0; i < 300; i++) want += xValues[i * 13 + j];
+          expect(Math.abs(got[j] - want)).toBeLessThan(1e-4);
+        }
+        sums.dispose();
+      }
+      // Other reductions still reach the backend's own Sum.
+      expect(Array.from(tf.sum(tf.tensor2d([[1, 2], [3, 4]]), 1).dataSync())).toEqual([3, 7]);
+      x.dispose();
+    });
+
+    it("gathers whole rows (repeats included) by copying them, and leaves other gathers to the backend", () => {
+      const values = Float32Array.from({ length: 7 * 5 }, (_, i) => i * 0.5 - 3);
+      const x = tf.tensor2d(values, [7, 5]);
+      const rows = [6, 0, 3, 3, 1];
+      const got = tf.gather(x, tf.tensor1d(rows, "int32"), 0);
+      expect(got.shape).toEqual([5, 5]);
+      expect(Array.from(got.dataSync())).toEqual(rows.flatMap((r) => Array.from(values.subarray(r * 5, r * 5 + 5))));
+      const columns = tf.gather(x, tf.tensor1d([4, 0], "int32"), 1);
+      expect(Array.from(columns.dataSync())).toEqual([0, 1, 2, 3, 4, 5, 6].flatMap((r) => [values[r * 5 + 4], values[r * 5]]));
+      const ints = tf.gather(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), tf.tensor1d([1], "int32"), 0);
+      expect(Array.from(ints.dataSync())).toEqual([3, 4]);
+      tf.dispose([x, got, columns, ints]);
+    });
+
+    it("clones by sharing data: the clone outlives its source, and a variable's assign leaves earlier clones intact", () => {
+      const x = tf.tensor1d([1, 2, 3]);
+      const copy = tf.clone(x);
+      x.dispose();
+      expect(Array.from(copy.dataSync())).toEqual([1, 2, 3]);
+      const v = tf.variable(tf.tensor1d([4, 5]));
+      const snapshot = tf.clone(v);
+      v.assign(tf.tensor1d([6, 7]));
+      expect(Array.from(snapshot.dataSync())).toEqual([4, 5]);
+      expect(Array.from(v.dataSync())).toEqual([6, 7]);
+      const before = tf.memory().numBytes;
+      tf.dispose([copy, snapshot, v]);
+      expect(tf.memory().numBytes).toBeLessThan(before);
+    });
+
     it("leaks no tensors and frees every heap byte it allocates, scratch included", () => {
       const rng = Rng.fromSeed(25, "leaks");
       const inputs = LAYOUTS.flatMap((layout) => [

@@ -109,6 +109,35 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
   });
 });
 
+describe("attention's gradients", () => {
+  it("equal tfjs autodiff of the same maths, for the input and every weight", () => {
+    const [B, T, D, H] = [3, 5, 8, 2];
+    const dh = D / H;
+    const x = randn([B * T, D]);
+    const qkvW = randn([D, 3 * D]);
+    const qkvB = randn([3 * D]);
+    const projW = randn([D, D]);
+    const projB = randn([D]);
+    const weight = randn([B * T, D]);
+    const ours = gradsOf(
+      (xi, w1, b1, w2, b2) =>
+        attention(xi as tf.Tensor2D, { qkvW: w1 as tf.Tensor2D, qkvB: b1 as tf.Tensor1D, projW: w2 as tf.Tensor2D, projB: b2 as tf.Tensor1D }, B, T, H),
+      [x, qkvW, qkvB, projW, projB],
+      weight,
+    );
+    const reference = (xi: tf.Tensor, w1: tf.Tensor, b1: tf.Tensor, w2: tf.Tensor, b2: tf.Tensor) => {
+      const qkv = tf.add(tf.matMul(xi as tf.Tensor2D, w1 as tf.Tensor2D), b1);
+      const heads = (i: number) =>
+        tf.transpose(tf.reshape(tf.slice(qkv, [0, i * D], [B * T, D]), [B, T, H, dh]), [0, 2, 1, 3]) as tf.Tensor4D;
+      const att = tf.softmax(tf.mul(tf.matMul(heads(0), heads(1), false, true), dh ** -0.5));
+      const merged = tf.reshape(tf.transpose(tf.matMul(att, heads(2)), [0, 2, 1, 3]), [B * T, D]);
+      return tf.add(tf.matMul(merged as tf.Tensor2D, w2 as tf.Tensor2D), b2);
+    };
+    const theirs = gradsOf(reference, [x, qkvW, qkvB, projW, projB], weight);
+    ours.forEach((g, i) => expectClose(g, theirs[i]));
+  });
+});
+
 describe("regressionLoss", () => {
   it("smooth-L1 is quadratic below 1 and linear above, averaged over elements (PyTorch beta=1)", () => {
     const pred = tf.tensor([0, 0.5, 3, -2]);

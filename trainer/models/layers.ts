@@ -1,6 +1,7 @@
 // Transformer building blocks on 2-D token matrices [tokens, width], with hand-written gradients where
 // tfjs's own are slow on wasm (transposed matmuls) or missing there (UnsortedSegmentSum for gather).
 import * as tf from "@tensorflow/tfjs-core";
+import { FUSED, fusedKernelsActive } from "../kernels/wasm_elementwise.js";
 import { pairwiseMean } from "./pairwise_mean.js";
 
 type GradResult = { value: tf.Tensor; gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[] };
@@ -13,8 +14,8 @@ function withGradient<F>(f: (...args: never[]) => GradResult): F {
 /**
  * y = x·W + b with x [M, K], W [K, N] (stored [in, out]), b [N].
  *
- * tfjs's matMul gradient uses transposeA/transposeB, which the wasm backend runs in a scalar loop
- * ~10× slower than its XNNPACK path; transposing explicitly first keeps every product on the fast path.
+ * The gradient's products read their operands transposed in place (dx = dy·Wᵀ, dW = xᵀ·dy): on wasm our GEMM
+ * (trainer/kernels/gemm.wat) takes every transpose as strides, so no transposed copy is ever made.
  */
 export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D>(
   (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
@@ -24,8 +25,8 @@ export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor
       value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
         const [xs, ws] = saved as tf.Tensor2D[];
-        const dx = tf.matMul(dy as tf.Tensor2D, tf.transpose(ws));
-        const dw = tf.matMul(tf.transpose(xs), dy as tf.Tensor2D);
+        const dx = tf.matMul(dy as tf.Tensor2D, ws, false, true);
+        const dw = tf.matMul(xs, dy as tf.Tensor2D, true, false);
         const db = tf.sum(dy, 0);
         return [dx, dw, db];
       },
@@ -33,13 +34,17 @@ export const linear = withGradient<(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor
   },
 );
 
-/** LayerNorm over the last axis with affine γ, β (PyTorch nn.LayerNorm); one fused gradient instead of ~15 op gradients. */
+/**
+ * LayerNorm over the last axis with affine γ, β (PyTorch nn.LayerNorm). On wasm one fused kernel each way
+ * (trainer/kernels/elementwise.wat; the backward recomputes x̂ from x and the per-row μ, rstd); elsewhere one
+ * hand-written gradient instead of ~15 op gradients.
+ */
 export const layerNorm: (x: tf.Tensor2D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number) => tf.Tensor2D = (
   x,
   gamma,
   beta,
   eps,
-) => layerNormAffine(eps)(x, gamma, beta);
+) => (fusedKernelsActive() ? fusedLayerNormAffine(eps) : layerNormAffine(eps))(x, gamma, beta);
 
 const layerNormCache = new Map<number, (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>();
 function layerNormAffine(eps: number) {
@@ -66,8 +71,33 @@ function layerNormAffine(eps: number) {
   return fn;
 }
 
+const fusedLayerNormCache = new Map<number, (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>();
+function fusedLayerNormAffine(eps: number) {
+  let fn = fusedLayerNormCache.get(eps);
+  if (!fn) {
+    fn = withGradient<(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+      const [value, stats] = tf.engine().runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+      save([x, gamma, stats]);
+      return {
+        value,
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xs, g, st] = saved;
+          return tf.engine().runKernel(FUSED.layerNormGrad, { x: xs, gamma: g, dy, stats: st }, {}) as tf.Tensor[];
+        },
+      };
+    });
+    fusedLayerNormCache.set(eps, fn);
+  }
+  return fn;
+}
+
 /** F.layer_norm without affine parameters (applied to the target encoder's output). Not differentiated. */
 export function layerNormNoAffine(x: tf.Tensor2D, eps = 1e-5): tf.Tensor2D {
+  if (fusedKernelsActive()) {
+    const [y, stats] = tf.engine().runKernel(FUSED.layerNorm, { x }, { eps }) as tf.Tensor2D[];
+    stats.dispose();
+    return y;
+  }
   return tf.tidy(() => normalizeRows(x, eps).xhat);
 }
 
@@ -90,8 +120,21 @@ function normalizeGrad(g: tf.Tensor, xhat: tf.Tensor, rstd: tf.Tensor): tf.Tenso
 const INV_SQRT2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** Exact GELU, x·Φ(x) with Φ from erf (nn.GELU's default); gradient Φ(x) + x·φ(x). */
-export const gelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+/**
+ * Exact GELU, x·Φ(x) with Φ from erf (nn.GELU's default); gradient Φ(x) + x·φ(x). On wasm one fused kernel each
+ * way that keeps only x (the backward recomputes Φ); elsewhere composed of tfjs ops.
+ */
+export const gelu = (x: tf.Tensor2D): tf.Tensor2D => (fusedKernelsActive() ? fusedGelu(x) : composedGelu(x));
+
+const fusedGelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x]);
+  return {
+    value: tf.engine().runKernel(FUSED.gelu, { x }, {}) as tf.Tensor,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.engine().runKernel(FUSED.geluGrad, { x: saved[0], dy }, {}) as tf.Tensor],
+  };
+});
+
+const composedGelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, save: tf.GradSaveFunc) => {
   const cdf = tf.mul(tf.add(tf.erf(tf.mul(x, INV_SQRT2)), 1), 0.5);
   save([x, cdf]);
   return {
@@ -136,8 +179,18 @@ export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seq
   const headDim = width / numHeads;
   // One [D, 3D] qkv weight as in PyTorch, applied as three [D, D] slices: splitting the weights costs
   // nothing, while splitting the [B·T, 3D] activations needs a rank-5 transpose that wasm runs ~100× slower.
+  // A transpose's backward needs neither its input nor its output, and nothing else reads the tensors a head
+  // transpose is made from, so they are released at once rather than kept (as tfjs keeps every intermediate) until
+  // the gradient is done: per block, four activations fewer alive at the peak.
+  const transposeReleasing = (t: tf.Tensor, from: number[], to: number[]) => {
+    const shaped = tf.reshape(t, from);
+    const moved = tf.transpose(shaped, [0, 2, 1, 3]);
+    shaped.dispose();
+    t.dispose();
+    return tf.reshape(moved, to);
+  };
   const toHeads = (t: tf.Tensor2D) =>
-    tf.reshape(tf.transpose(tf.reshape(t, [batch, seqLen, numHeads, headDim]), [0, 2, 1, 3]), [batch * numHeads, seqLen, headDim]) as tf.Tensor3D;
+    transposeReleasing(t, [batch, seqLen, numHeads, headDim], [batch * numHeads, seqLen, headDim]) as tf.Tensor3D;
   const project = (i: number) =>
     toHeads(linear(x, tf.slice(p.qkvW, [0, i * width], [width, width]), tf.slice(p.qkvB, [i * width], [width])));
   const q = project(0);
@@ -146,10 +199,7 @@ export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seq
   const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5);
   const weights = tf.softmax(scores);
   const context = tf.matMul(weights, v); // [B·H, T, dh]
-  const merged = tf.reshape(tf.transpose(tf.reshape(context, [batch, numHeads, seqLen, headDim]), [0, 2, 1, 3]), [
-    batch * seqLen,
-    width,
-  ]) as tf.Tensor2D;
+  const merged = transposeReleasing(context, [batch, numHeads, seqLen, headDim], [batch * seqLen, width]) as tf.Tensor2D;
   return linear(merged, p.projW, p.projB);
 }
 

@@ -108,10 +108,22 @@ export class VisionTransformer {
     return this.finalNorm(this.blocks(tokens, numSeqs, seqLen));
   }
 
-  /** Encoder forward on whole images → [B·N, D] (before the final norm when `withNorm` is false). */
+  /**
+   * Encoder forward on whole images → [B·N, D] (before the final norm when `withNorm` is false). Inference only (the
+   * target encoder, features): each block runs in its own tidy, so only one block's intermediates are alive at a time
+   * instead of the whole network's — never call it under a gradient tape.
+   */
   forwardFull(patches: tf.Tensor2D, batch: number, withNorm = true): tf.Tensor2D {
-    const h = this.blocks(this.embed(patches, batch), batch, this.dims.numPatches);
-    return withNorm ? this.finalNorm(h) : h;
+    let h = tf.tidy(() => this.embed(patches, batch));
+    for (let i = 0; i < this.dims.depth; i++) {
+      const input = h;
+      h = tf.tidy(() => runBlock(this.params, `blocks.${i}`, input, batch, this.dims.numPatches, this.dims.numHeads));
+      input.dispose();
+    }
+    if (!withNorm) return h;
+    const normed = tf.tidy(() => this.finalNorm(h));
+    h.dispose();
+    return normed;
   }
 }
 
@@ -163,8 +175,10 @@ export class VisionTransformerPredictor {
     // mask tokens: the shared learnable token + pos_embed[target positions]
     const numSeqs = numTargetMasks * numCtxSeqs;
     const predTokens = tf.reshape(tf.add(tf.gather(pos, targetPatches, 0), p.get("mask_token")), [numSeqs, targetLen, d.predEmbedDim]);
-    // x.repeat(len(masks), 1, 1), then concatenate the mask tokens after each context sequence.
-    const ctx3 = tf.tile(tf.reshape(x, [numCtxSeqs, ctxLen, d.predEmbedDim]), [numTargetMasks, 1, 1]);
+    // x.repeat(len(masks), 1, 1), then concatenate the mask tokens after each context sequence. The repeat is a
+    // concat of copies: tfjs-wasm's Tile (and its gradient) ran ~5× slower on these shapes.
+    const ctxOnce = tf.reshape(x, [numCtxSeqs, ctxLen, d.predEmbedDim]);
+    const ctx3 = tf.concat(Array.from({ length: numTargetMasks }, () => ctxOnce), 0);
     const seqLen = ctxLen + targetLen;
     x = tf.reshape(tf.concat([ctx3, predTokens], 1), [numSeqs * seqLen, d.predEmbedDim]);
     for (let i = 0; i < d.predDepth; i++) x = runBlock(p, `predictor_blocks.${i}`, x, numSeqs, seqLen, d.predNumHeads);

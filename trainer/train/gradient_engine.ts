@@ -1,9 +1,10 @@
 // Computes a batch's loss and gradients, either in this process or split across data-parallel worker replicas.
 import * as tf from "@tensorflow/tfjs-core";
 import { Worker } from "node:worker_threads";
-import type { IJepa, LossKind, StepIndices } from "../models/ijepa.js";
+import type { IJepa, LossKind, StepIndices, StepResult } from "../models/ijepa.js";
 import type { ModelDims } from "../models/model_dims.js";
 import type { BackendName } from "../backend.js";
+import { profilingRequested, startKernelProfile, takeKernelProfile, wasmHeapMb, type KernelProfile } from "../kernels/kernel_profiler.js";
 
 /** One batch: patch rows [B·N, C·p·p] (row-major Float32Array) and its mask indices. */
 export interface StepBatch {
@@ -23,6 +24,75 @@ export interface GradientEngine {
   close(): Promise<void>;
 }
 
+/** One replica's share of a step: its own compute time, its heap's high-water mark, and (profiling) its kernels. */
+export interface ReplicaStepStats {
+  computeMs: number;
+  heapMb?: number;
+  kernels: KernelProfile;
+}
+
+/** Where one step's gradient computation went (replica 0 is this thread). */
+export interface EngineStepStats {
+  replicas: ReplicaStepStats[];
+  /** Copying the weights into the buffer the workers read. */
+  publishMs: number;
+  /** This thread waiting for the slowest worker after finishing its own slice. */
+  waitMs: number;
+  /** Averaging the replicas' gradients. */
+  combineMs: number;
+}
+
+// Kept per process for `bench:train`, which runs the real training loop and reads them afterwards: every step's stats
+// while profiling (IJEPA_PROFILE=1), and always each replica's largest heap.
+const stepStats: EngineStepStats[] = [];
+const heapHighWaterMb: number[] = [];
+// Process CPU time (every thread) in ms as each compute() began: on a shared machine, CPU time per step is the
+// figure that other processes' load disturbs least.
+const cpuAtStepStartMs: number[] = [];
+
+function markStepStart(): void {
+  const { user, system } = process.cpuUsage();
+  cpuAtStepStartMs.push((user + system) / 1000);
+}
+
+/** Process CPU ms at the start of each compute() call so far (all threads together). */
+export function cpuAtStepStart(): readonly number[] {
+  return cpuAtStepStartMs;
+}
+
+function record(stats: EngineStepStats): void {
+  stats.replicas.forEach((r, i) => {
+    if (r.heapMb !== undefined) heapHighWaterMb[i] = Math.max(heapHighWaterMb[i] ?? 0, r.heapMb);
+  });
+  if (profilingRequested()) stepStats.push(stats);
+}
+
+/** Every step's stats since the process started (profiling only; empty otherwise). */
+export function engineStepStats(): readonly EngineStepStats[] {
+  return stepStats;
+}
+
+/** Each replica's wasm heap high-water mark in MB so far (empty on other backends). */
+export function replicaHeapHighWaterMb(): readonly number[] {
+  return heapHighWaterMb;
+}
+
+/** Loss and gradients of a slice, timed, with the kernel profile since the last one when profiling. */
+function computeSlice(model: IJepa, variables: tf.Variable[], lossKind: LossKind, batch: StepBatch) {
+  if (profilingRequested()) startKernelProfile();
+  const start = performance.now();
+  const rows = batch.patches.length / batch.patchWidth;
+  const patches = tf.tensor2d(batch.patches, [rows, batch.patchWidth]);
+  let result: StepResult;
+  try {
+    result = model.lossAndGrads(patches, batch.indices, lossKind, variables);
+  } finally {
+    patches.dispose();
+  }
+  const stats: ReplicaStepStats = { computeMs: performance.now() - start, heapMb: wasmHeapMb(), kernels: takeKernelProfile() };
+  return { ...result, stats };
+}
+
 /** The whole batch in this process. */
 export class InProcessEngine implements GradientEngine {
   readonly replicas = 1;
@@ -33,13 +103,15 @@ export class InProcessEngine implements GradientEngine {
   ) {}
 
   async compute(batch: StepBatch) {
-    const rows = batch.patches.length / batch.patchWidth;
-    const patches = tf.tensor2d(batch.patches, [rows, batch.patchWidth]);
-    try {
-      return this.model.lossAndGrads(patches, batch.indices, this.lossKind, this.variables);
-    } finally {
-      patches.dispose();
-    }
+    markStepStart();
+    const { loss, grads, stats } = computeSlice(this.model, this.variables, this.lossKind, batch);
+    record({ replicas: [stats], publishMs: 0, waitMs: 0, combineMs: 0 });
+    return { loss, grads };
+  }
+
+  /** This process's slice only, with its stats (for DataParallelEngine, which records the step as a whole). */
+  computeWithStats(batch: StepBatch) {
+    return computeSlice(this.model, this.variables, this.lossKind, batch);
   }
 
   async close() {}
@@ -159,26 +231,34 @@ export class DataParallelEngine implements GradientEngine {
   }
 
   async compute(batch: StepBatch) {
+    markStepStart();
+    const publishStart = performance.now();
     this.publishWeights();
+    const publishMs = performance.now() - publishStart;
     const slices = splitBatch(batch, this.replicas);
     // Each worker gets a copy of its own slice only (posting a subarray would copy the whole buffer).
-    const pending = this.workers.map((w, i) => request<{ loss: number }>(w, { type: "step", batch: { ...slices[i + 1], patches: slices[i + 1].patches.slice() } }));
+    const pending = this.workers.map((w, i) =>
+      request<{ loss: number; stats: ReplicaStepStats }>(w, { type: "step", batch: { ...slices[i + 1], patches: slices[i + 1].patches.slice() } }),
+    );
     // Slice 0 runs here while the workers run theirs; `pending` settles once this thread yields.
-    let own: Awaited<ReturnType<InProcessEngine["compute"]>>;
+    let own: ReturnType<InProcessEngine["computeWithStats"]>;
     try {
-      own = await this.inProcess.compute(slices[0]);
+      own = this.inProcess.computeWithStats(slices[0]);
     } catch (err) {
       // Wait for the workers (their errors are secondary) so no rejection is left unhandled.
       await Promise.allSettled(pending);
       throw err;
     }
-    let replies: Array<{ loss: number }>;
+    const waitStart = performance.now();
+    let replies: Array<{ loss: number; stats: ReplicaStepStats }>;
     try {
       replies = await Promise.all(pending);
     } catch (err) {
       for (const g of Object.values(own.grads)) g.dispose();
       throw err;
     }
+    const waitMs = performance.now() - waitStart;
+    const combineStart = performance.now();
     let lossSum = own.loss;
     const grads: Record<string, tf.Tensor> = {};
     tf.tidy(() => {
@@ -192,6 +272,7 @@ export class DataParallelEngine implements GradientEngine {
     });
     for (const g of Object.values(own.grads)) g.dispose();
     for (const r of replies) lossSum += r.loss;
+    record({ replicas: [own.stats, ...replies.map((r) => r.stats)], publishMs, waitMs, combineMs: performance.now() - combineStart });
     return { loss: lossSum / this.replicas, grads };
   }
 

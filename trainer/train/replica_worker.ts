@@ -3,12 +3,14 @@ import * as tf from "@tensorflow/tfjs-core";
 import { parentPort, workerData } from "node:worker_threads";
 import { initBackend } from "../backend.js";
 import { IJepa } from "../models/ijepa.js";
+import { profilingRequested, startKernelProfile, takeKernelProfile, wasmHeapMb } from "../kernels/kernel_profiler.js";
 import type { ReplicaWorkerInit, StepBatch } from "./gradient_engine.js";
 
 const { init, layout } = workerData as { init: ReplicaWorkerInit; layout: { shapes: number[][]; offsets: number[] } };
 const port = parentPort!;
 
 await initBackend(init.backend);
+if (profilingRequested()) startKernelProfile();
 // Every trainable weight (and the whole target encoder) is overwritten from main's before each step.
 const model = IJepa.blank(init.dims);
 const trainable = model.trainableVariables();
@@ -35,6 +37,8 @@ port.on("message", (msg: { id: number; type: string; batch?: StepBatch }) => {
       return;
     }
     if (msg.type === "step") {
+      const start = performance.now();
+      takeKernelProfile(); // this step's profile starts here, loading the weights included
       loadWeights();
       const b = msg.batch!;
       const patches = tf.tensor2d(b.patches, [b.patches.length / b.patchWidth, b.patchWidth]);
@@ -51,7 +55,8 @@ port.on("message", (msg: { id: number; type: string; batch?: StepBatch }) => {
         offset += v.size;
       }
       for (const t of Object.values(g)) t.dispose();
-      port.postMessage({ id: msg.id, ok: true, value: { loss } });
+      const stats = { computeMs: performance.now() - start, heapMb: wasmHeapMb(), kernels: takeKernelProfile() };
+      port.postMessage({ id: msg.id, ok: true, value: { loss, stats } });
       return;
     }
     throw new Error(`unknown message ${msg.type}`);
