@@ -106,7 +106,8 @@ function summarise(steps: readonly import("../trainer/train/gradient_engine.js")
     const kernels: Record<string, { ms: number; calls: number }> = {};
     for (const s of steps) {
       for (const [name, k] of Object.entries(s.replicas[i].kernels)) {
-        const e = (kernels[name] ??= { ms: 0, calls: 0 });
+        kernels[name] ??= { ms: 0, calls: 0 };
+        const e = kernels[name];
         e.ms += k.ms / steps.length;
         e.calls += k.calls / steps.length;
       }

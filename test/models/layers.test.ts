@@ -134,7 +134,7 @@ describe("attention's gradients", () => {
       return tf.add(tf.matMul(merged as tf.Tensor2D, w2 as tf.Tensor2D), b2);
     };
     const theirs = gradsOf(reference, [x, qkvW, qkvB, projW, projB], weight);
-    ours.forEach((g, i) => expectClose(g, theirs[i]));
+    for (const [i, g] of ours.entries()) expectClose(g, theirs[i]);
   });
 });
 

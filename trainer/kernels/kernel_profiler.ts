@@ -28,7 +28,8 @@ export function startKernelProfile(): void {
         return inner(args);
       } finally {
         depth--;
-        const entry = (totals[name] ??= { ms: 0, calls: 0 });
+        totals[name] ??= { ms: 0, calls: 0 };
+        const entry = totals[name];
         entry.ms += performance.now() - start;
         entry.calls++;
       }
