@@ -1,6 +1,7 @@
 // ReleaseLock: hands the run back at the end of an execution, and on failure writes what the Notify state
 // publishes ({runUri, executionName, error, cause}). Never fails for a run it cannot name (invalid input).
 import { z } from "zod";
+import { explainBatchFailure } from "../../trainer/aws/batch_job_reasons.js";
 import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
 import { runIdOfRawInput } from "../../trainer/run/execution_input.js";
 import { releaseRunLock } from "../../trainer/run/run_lock.js";
@@ -67,12 +68,18 @@ export function makeHandler(deps: HandlerDeps) {
 
 /**
  * A Lambda's failure reaches the Catch on AWS as `{"errorType", "errorMessage", "trace"}` (locally: the message);
- * the notification carries the message either way.
+ * the notification carries the message either way. A failed Batch job reaches it as the job's description: the
+ * notification then says what to do about its status reason (e.g. "request a G instance quota" when the job queue
+ * cancelled a job no GPU instance could start for).
  */
 export function readableCause(cause: string): string {
   try {
-    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown; StatusReason?: unknown; JobName?: unknown };
     if (parsed && typeof parsed.errorMessage === "string") return parsed.errorMessage;
+    if (parsed && typeof parsed.StatusReason === "string") {
+      const job = typeof parsed.JobName === "string" ? `Batch job ${parsed.JobName}` : "the Batch job";
+      return `${job} failed: ${parsed.StatusReason}; ${explainBatchFailure(parsed.StatusReason).hint}`;
+    }
   } catch {
     // not JSON: already the message
   }

@@ -30,6 +30,19 @@ describe("release-lock handler", () => {
     expect(fromBatch.notification?.cause).toBe(batch);
   });
 
+  it("tells the user to request a G instance quota when the job queue cancelled a job no GPU instance could start for", async () => {
+    const { handler } = setup();
+    const cancelled = JSON.stringify({
+      JobName: "run-epoch-1-1",
+      Status: "FAILED",
+      StatusReason: "CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY - Service cannot fulfill the capacity requested",
+    });
+    const state = { run: { runUri: "/nowhere/r" }, error: { Error: "States.TaskFailed", Cause: cancelled } };
+    const result = await handler({ outcome: "failed", executionName: "e", executionInput: {}, state });
+    expect(result.notification?.cause).toMatch(/^Batch job run-epoch-1-1 failed: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY/);
+    expect(result.notification?.cause).toMatch(/request a G instance quota/);
+  });
+
   it("releases this execution's lock after a success, and says nothing to notify", async () => {
     const { root, handler } = setup();
     const runUri = path.join(root, "r");
