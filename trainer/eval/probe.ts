@@ -9,7 +9,12 @@ import { VisionTransformer } from "../models/vision_transformer.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
 import { type ProbeHistoryRecord, parseProbeHistoryLine } from "../train/metrics_record.js";
 import { pooledFeatures } from "./features.js";
-import { linearProbe, type LinearProbeOptions, type LinearProbeResult, type LinearProbeTimings } from "./linear_probe.js";
+import {
+  linearProbe,
+  type LinearProbeOptions,
+  type LinearProbeResult,
+  type LinearProbeTimings,
+} from "./linear_probe.js";
 
 export type BaselineName = "raw" | "random";
 
