@@ -89,14 +89,23 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
 `,
   );
 
-  const runs: Array<{ run: string; seconds: number; peakRssMb: number; linearTop1: number; knnTop1: number; stages: StageRow[] }> = [];
+  const runs: Array<{
+    run: string;
+    seconds: number;
+    peakRssMb: number;
+    linearTop1: number;
+    knnTop1: number;
+    stages: StageRow[];
+  }> = [];
   for (const label of ["first probe (baselines computed)", "later probe (baselines cached)"]) {
     const event = JSON.stringify({ checkpoint, trainLimit: Number(values["train-limit"]) });
     const child = spawnSync(process.execPath, [driver, event], { cwd: bundle, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, IJEPA_NO_DOWNLOAD: "1" } });
     const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
     if (child.status !== 0 || !line) throw new Error(`probe failed (exit ${child.status})\n${child.stdout}`);
     const r = JSON.parse(line.slice(7));
-    runs.push({ run: label, seconds: r.wallSeconds, peakRssMb: r.peakRssMb, linearTop1: r.linearTop1, knnTop1: r.knnTop1, stages: stagesOf(checkpoint, r.step) });
+    const stages = stagesOf(checkpoint, r.step);
+    const { linearTop1, knnTop1 } = r;
+    runs.push({ run: label, seconds: r.wallSeconds, peakRssMb: r.peakRssMb, linearTop1, knnTop1, stages });
   }
 
   if (values.json) {
@@ -107,7 +116,7 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
       console.log(`${r.run.padEnd(34)} ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (linear ${(r.linearTop1 * 100).toFixed(2)} %, kNN ${(r.knnTop1 * 100).toFixed(2)} %)`);
       console.log(`  ${"seconds per stage".padEnd(22)}${STAGES.map((s) => s.padStart(11)).join("")}`);
       for (const row of r.stages) {
-        const cells = STAGES.map((s) => (row.seconds[s] === undefined ? "—" : row.seconds[s].toFixed(2)).padStart(11));
+        const cells = STAGES.map((s) => (row.seconds[s]?.toFixed(2) ?? "—").padStart(11));
         console.log(`  ${`${row.features}${row.cached ? " (cached)" : ""}`.padEnd(22)}${cells.join("")}`);
       }
     }
@@ -133,5 +142,6 @@ function stagesOf(run: string, step: number): StageRow[] {
     }
     return { features, cached: scores.cached === true, seconds };
   };
-  return [row("target encoder", report.encoder), ...Object.entries(report.baselines).map(([name, scores]) => row(name, scores))];
+  const baselines = Object.entries(report.baselines).map(([name, scores]) => row(name, scores));
+  return [row("target encoder", report.encoder), ...baselines];
 }

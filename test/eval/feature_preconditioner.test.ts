@@ -1,4 +1,4 @@
-// The second-moment preconditioner: an exact regularised inverse, and far fewer L-BFGS iterations on correlated features.
+// The second-moment preconditioner: an exact regularised inverse, and far fewer L-BFGS iterations on correlated data.
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -67,7 +67,7 @@ describe("preconditioned logistic regression", () => {
       const plain = fitLogisticRegression(objective, { ...settings, precondition: false });
       const preconditioned = fitLogisticRegression(objective, settings);
       expect(preconditioned.stopReason).toBe("gradient-tolerance");
-      // Plain L-BFGS stalls at float32's noise floor after hundreds of iterations, no lower than the preconditioned fit.
+      // Plain L-BFGS stalls at float32's noise floor after hundreds of iterations, no lower than this.
       expect(preconditioned.loss).toBeLessThanOrEqual(plain.loss + 1e-7);
       expect(preconditioned.iterations * 5).toBeLessThan(plain.iterations);
     } finally {

@@ -54,7 +54,7 @@ describe("linearProbe", () => {
   });
 
   it("stops walking down the grid once two values in a row score below the best, and picks the same λ", () => {
-    // 20 noisy dimensions and 45 fit rows per class: weak regularisation overfits, so the held-out score falls below 1e-2.
+    // 20 noisy dimensions, 45 fit rows per class: weak regularisation overfits, and the held-out score falls.
     const blobs = { numClasses: 4, dim: 20, separation: 0.35, seed: 5 };
     const train = gaussianBlobs({ ...blobs, perClass: 60, split: "train" });
     const test = gaussianBlobs({ ...blobs, perClass: 30, split: "test" });

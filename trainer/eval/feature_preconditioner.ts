@@ -1,4 +1,4 @@
-// The preconditioner that makes L-BFGS on a linear classifier converge in tens of iterations: the inverse of the features' regularised second-moment matrix.
+// L-BFGS's preconditioner for a linear classifier: the inverse of the features' regularised second-moment matrix.
 import * as tf from "@tensorflow/tfjs-core";
 import type { Preconditioner } from "./lbfgs.js";
 
@@ -89,13 +89,17 @@ function sampledSecondMoments(features: Float32Array, dim: number): Float64Array
     sample[s * width + dim] = 1;
     sampleT[dim * sampleRows + s] = 1;
   }
-  const product = tf.tidy(() => tf.matMul(tf.tensor2d(sampleT, [width, sampleRows]), tf.tensor2d(sample, [sampleRows, width])));
+  const product = tf.tidy(() =>
+    tf.matMul(tf.tensor2d(sampleT, [width, sampleRows]), tf.tensor2d(sample, [sampleRows, width])),
+  );
   const values = product.dataSync();
   product.dispose();
   const moments = new Float64Array(width * width);
   // Symmetrise (the float32 product need not be exactly symmetric) and average.
   for (let i = 0; i < width; i++) {
-    for (let j = 0; j < width; j++) moments[i * width + j] = (values[i * width + j] + values[j * width + i]) / (2 * sampleRows);
+    for (let j = 0; j < width; j++) {
+      moments[i * width + j] = (values[i * width + j] + values[j * width + i]) / (2 * sampleRows);
+    }
   }
   return moments;
 }

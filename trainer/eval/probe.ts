@@ -22,6 +22,12 @@ import { type ProbeEmbeddingInput, randomInitFeatures, writeProbeEmbeddings } fr
 // The documents a probe writes are the run contract's; re-exported for the callers that know them from here.
 export { BASELINE_NAMES, type BaselineName, type ProbeReport, type ProbeScores } from "../run/probe_record.js";
 
+/**
+ * Part of every baseline's cache key: baselines cached by an earlier solver (unpreconditioned L-BFGS with a full
+ * sweep, which stopped short of the optimum) are recomputed rather than shown beside the new solver's scores.
+ */
+const PROBE_SOLVER = "lbfgs-preconditioned-v2";
+
 export interface ProbeOptions {
   /** A run (its latest checkpoint) or one checkpoint folder, local or s3://. */
   checkpoint: string;
@@ -92,7 +98,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   for (const name of options.baselines ?? ["raw", "random"]) {
     // Training never changes a baseline: cache it under a hash of the exact images and labels probed, the
     // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
-    const cacheKey = probeBaselineKey(name, hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null]));
+    const cacheKey = probeBaselineKey(name, hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null, PROBE_SOLVER]));
     const cached = await readCachedScores(run, cacheKey);
     const randomFeatures = (s: FeatureImages) => randomInitFeatures(dims, seed, s, normalization);
     if (name === "random") randomEmbedding = { baselineKey: cacheKey, features: randomFeatures };

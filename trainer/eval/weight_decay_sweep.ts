@@ -36,7 +36,7 @@ export interface WeightDecaySweep {
   best: number;
   /** The fit for `best`, a warm start for the refit on all rows. */
   bestClassifier: SoftmaxClassifier;
-  /** One entry per grid value fitted, in ascending λ (the smallest ones are skipped once the score falls, see SWEEP_PATIENCE). */
+  /** One entry per grid value fitted, in ascending λ (the smallest are skipped once scores fall: SWEEP_PATIENCE). */
   scores: WeightDecayScore[];
 }
 

@@ -203,7 +203,7 @@ export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seq
   return linear(merged, p.projW, p.projB);
 }
 
-/** smooth-L1 (PyTorch default beta = 1) or mean squared error, averaged over every element (pairwise, see pairwiseMean). */
+/** smooth-L1 (PyTorch default beta = 1) or mean squared error, averaged over every element (by pairwiseMean). */
 export function regressionLoss(pred: tf.Tensor, target: tf.Tensor, kind: "smooth_l1" | "l2"): tf.Scalar {
   const diff = tf.sub(pred, target);
   if (kind === "l2") return pairwiseMean(tf.square(diff));

@@ -1,4 +1,4 @@
-// The mean of every element of a tensor, summed in blocks level by level so its float32 rounding error does not grow with the element count.
+// The mean of all of a tensor's elements, summed in blocks level by level: float32 error that does not grow with size.
 import * as tf from "@tensorflow/tfjs-core";
 
 /**
