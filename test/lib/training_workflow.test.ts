@@ -98,13 +98,19 @@ describe("TrainingWorkflow", () => {
     expect(inner[STATE.shardChunk].TimeoutSeconds).toBe(930);
   });
 
-  it("submits the trainer job with pointers only, and leaves the job's attempt timeout to its job definition", () => {
+  it("submits the trainer job with pointers only, under the execution's lock, leaving the attempt timeout to the job definition", () => {
     const train = states[STATE.trainSegment];
     expect(train.Resource).toMatch(/:states:::batch:submitJob\.sync$/);
     expect(train.Parameters).toMatchObject({
       "JobName.$": "$.plan.jobName",
       "Parameters.$": "$.plan.batchParameters",
-      ContainerOverrides: { Environment: [{ Name: "IJEPA_MAX_STEPS", "Value.$": "$.plan.maxStepsEnv" }] },
+      ContainerOverrides: {
+        Environment: [
+          { Name: "IJEPA_MAX_STEPS", "Value.$": "$.plan.maxStepsEnv" },
+          // PrepareRun's lock owner: the trainer joins the execution's lock instead of being refused by it.
+          { Name: "IJEPA_RUN_LOCK_OWNER", "Value.$": "$.run.lockOwner" },
+        ],
+      },
     });
     expect((train.Parameters as Record<string, unknown>).Timeout).toBeUndefined();
   });

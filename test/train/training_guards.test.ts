@@ -83,6 +83,21 @@ describe("the run lock while training", () => {
     }
     expect(await readRunLock(new LocalObjectStore(out))).toMatchObject({ state: "held", owner: "execution:run-42" });
   });
+
+  it("refuses to lock again a run that its execution has already released (started late, after a timeout)", async () => {
+    const out = tempRun();
+    const store = new LocalObjectStore(out);
+    const held = await acquireRunLock(store, { owner: "execution:run-43", ownerKind: "execution" });
+    await held.release();
+    process.env.IJEPA_RUN_LOCK_OWNER = "execution:run-43";
+    try {
+      const err = await train(quick(out, { maxSteps: 2 })).catch((e: unknown) => e);
+      expect((err as Error).message).toMatch(/is not held by execution:run-43 \(released by execution:run-43\)/);
+    } finally {
+      delete process.env.IJEPA_RUN_LOCK_OWNER;
+    }
+    expect(await readRunLock(store)).toMatchObject({ state: "released", owner: "execution:run-43" });
+  });
 });
 
 describe("a trainer whose run was taken over", () => {

@@ -9,6 +9,7 @@ import {
   RunLockLostError,
   acquireRunLock,
   processOwner,
+  readRunLock,
 } from "../run/run_lock.js";
 import type { ObjectStore } from "../storage/object_store.js";
 
@@ -49,8 +50,19 @@ export async function takeTrainingLock(store: ObjectStore, options: TrainingLock
     );
   }
   const staleAfterSeconds = options.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS;
-  const lock = await acquireRunLock(store, { owner, ownerKind, staleAfterSeconds, isHolderAlive: localProcessAlive });
   const tookIt = options.owner !== undefined || !fromEnv;
+  if (!tookIt) {
+    // Working under an execution's lock means joining it, never taking it: once the execution has released the
+    // run (it timed out, failed or was stopped while this trainer started), the trainer must not lock it again.
+    const current = await readRunLock(store);
+    if (current?.state !== "held" || current.owner !== owner) {
+      throw new IjepaError(
+        `${store.baseUri} is not held by ${owner} (${current ? `${current.state} by ${current.owner}` : "never locked"})`,
+        "this trainer was started for an execution that no longer owns the run; start a new execution",
+      );
+    }
+  }
+  const lock = await acquireRunLock(store, { owner, ownerKind, staleAfterSeconds, isHolderAlive: localProcessAlive });
   let lost: unknown;
   // Four heartbeats per stale period: a slow step or a slow store never makes a live trainer look dead.
   const timer = setInterval(
