@@ -60,7 +60,10 @@ describe("exact resume", () => {
     child.kill("SIGKILL");
     const signal = await exited;
     const latest = JSON.parse(readFileSync(path.join(killed, "checkpoints/latest.json"), "utf8")).step as number;
-    if (signal === "SIGKILL") expect(latest).toBeLessThan(16);
+    // Usually mid-run; with fast kernels the kill can also land after the last checkpoint, while the process is
+    // still shutting down its replicas: --resume must reach the same bytes either way.
+    expect(signal === "SIGKILL" || signal === null).toBe(true);
+    expect(latest).toBeLessThanOrEqual(16);
 
     const resumed = ijepa([...common, "--out", killed, "--resume"]);
     expect(resumed.code, resumed.out).toBe(0);
