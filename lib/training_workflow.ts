@@ -61,7 +61,7 @@ interface FunctionSpec {
   timeout: Duration;
   description: string;
   /** Files the bundle needs beside index.mjs. */
-  copy?: Array<"configs" | "wasm" | "sharp">;
+  copy?: Array<"configs" | "wasm" | "sharp" | "vega">;
 }
 
 const FUNCTIONS = {
@@ -121,7 +121,8 @@ const FUNCTIONS = {
     memoryMb: 1024,
     timeout: Duration.minutes(3),
     description: "redraw the run's report",
-    copy: ["sharp"],
+    // report.html inlines vega's browser build, which esbuild's bundle of the vega module does not include.
+    copy: ["sharp", "vega"],
   },
   releaseLock: {
     folder: "release-lock",
@@ -540,7 +541,7 @@ class BatchSubmitJobWithStateTimeout extends tasks.BatchSubmitJob {
 }
 
 /** Shell commands (run by CDK after esbuild, locally) that copy what a bundle reads from disk at run time. */
-function copyCommands(copy: ReadonlyArray<"configs" | "wasm" | "sharp">, outputDir: string): string[] {
+function copyCommands(copy: ReadonlyArray<"configs" | "wasm" | "sharp" | "vega">, outputDir: string): string[] {
   const q = (p: string) => `"${p}"`;
   const nm = path.join(repoRoot, "node_modules");
   const commands: string[] = [];
@@ -548,6 +549,7 @@ function copyCommands(copy: ReadonlyArray<"configs" | "wasm" | "sharp">, outputD
     commands.push(`cp -r ${q(path.join(repoRoot, "configs"))} ${q(path.join(outputDir, "configs"))}`);
   if (copy.includes("wasm"))
     commands.push(`cp ${q(path.join(nm, "@tensorflow/tfjs-backend-wasm/dist"))}/*.wasm ${q(outputDir)}/`);
+  if (copy.includes("vega")) commands.push(`cp ${q(path.join(nm, "vega/build/vega.min.js"))} ${q(outputDir)}/`);
   if (copy.includes("sharp")) {
     // sharp loads its native binary (linux-x64, glibc) at run time: ship the package and its prebuilt parts.
     commands.push(`mkdir -p ${q(path.join(outputDir, "node_modules/@img"))}`);

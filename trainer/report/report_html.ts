@@ -1,7 +1,8 @@
 // The run report page: one HTML file showing the PNGs beside it, drawn again live by an inlined copy of vega.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Spec } from "vega";
 import type { SummaryRow } from "./run_summary.js";
 import { escapeXml } from "./svg_text.js";
@@ -113,13 +114,25 @@ let vegaSource: string | undefined;
 /** vega's browser build (≈ 0.5 MB) from node_modules, inlined so the page needs no network and no file beside it. */
 function vegaBrowserBuild(): string {
   if (vegaSource === undefined) {
-    // The package exports only its ES module; the browser build sits beside it in build/.
-    const entry = createRequire(import.meta.url).resolve("vega");
-    vegaSource = readFileSync(path.join(path.dirname(entry), "vega.min.js"), "utf8");
+    vegaSource = readFileSync(vegaBrowserBuildPath(), "utf8");
     // An inline script ends at the first "</script", wherever it stands.
     if (/<\/script/i.test(vegaSource)) throw new Error("vega.min.js contains </script and cannot be inlined");
   }
   return vegaSource;
+}
+
+/**
+ * Where vega.min.js is: in node_modules (the package exports only its ES module; the browser build sits beside it
+ * in build/), or — in the Report Lambda, whose esbuild bundle has no node_modules/vega — copied beside the bundle.
+ */
+function vegaBrowserBuildPath(): string {
+  const besideThisModule = path.join(path.dirname(fileURLToPath(import.meta.url)), "vega.min.js");
+  try {
+    return path.join(path.dirname(createRequire(import.meta.url).resolve("vega")), "vega.min.js");
+  } catch {
+    if (existsSync(besideThisModule)) return besideThisModule;
+    throw new Error(`vega's browser build is neither in node_modules/vega/build nor at ${besideThisModule}`);
+  }
 }
 
 /** JSON that is safe inside a <script> element: "<" written as \u003c so no "</script" can close it. */
