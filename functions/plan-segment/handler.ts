@@ -2,10 +2,10 @@
 // with the trainer job's parameters when it is "train". The state machine only routes on `action`.
 import { z } from "zod";
 import { readLatestPointer } from "../../trainer/checkpoint/checkpoint_store.js";
-import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
 import { probeKey } from "../../trainer/run/run_layout.js";
 import { type SegmentPlan, planSegment } from "../../trainer/run/segment_plan.js";
 import type { HandlerDeps } from "../handler_deps.js";
+import { parseEvent } from "../parse_event.js";
 
 const count = z.number().int().nonnegative();
 
@@ -33,14 +33,12 @@ export interface PlannedSegment extends SegmentPlan {
 
 export function makeHandler(deps: HandlerDeps) {
   return async (event: unknown): Promise<PlannedSegment> => {
-    const parsed = planSegmentEventSchema.safeParse(event);
-    if (!parsed.success) {
-      throw new ConfigError(
-        `invalid plan-segment event: ${describeZodIssues(parsed.error, "event")}`,
-        "the state machine passes {run, dataset, previous}",
-      );
-    }
-    const { run, dataset, previous } = parsed.data;
+    const { run, dataset, previous } = parseEvent(
+      planSegmentEventSchema,
+      event,
+      "plan-segment",
+      "{run, dataset, previous} as the state machine passes them",
+    );
     const store = await deps.openStore(run.runUri);
     const latest = await readLatestPointer(store);
     const latestProbed = latest ? (await store.head(probeKey(latest.step))) !== undefined : false;

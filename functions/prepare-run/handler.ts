@@ -10,13 +10,14 @@ import { datasetFolder } from "../../trainer/run/dataset_layout.js";
 import { readLatestPointer } from "../../trainer/checkpoint/checkpoint_store.js";
 import { parseConfig } from "../../trainer/config/load_config.js";
 import type { TrainConfig } from "../../trainer/config/schema.js";
-import { ConfigError, NotFoundError, describeZodIssues } from "../../trainer/errors.js";
+import { ConfigError, NotFoundError } from "../../trainer/errors.js";
 import { BUILTIN_DATASET, datasetName, defaultRunId, parseExecutionInput } from "../../trainer/run/execution_input.js";
 import { type RunLockDocument, acquireRunLock, releaseRunLock } from "../../trainer/run/run_lock.js";
 import { CONFIG_KEY, INPUT_KEY } from "../../trainer/run/run_layout.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
 import { openParent, joinUri } from "../../trainer/storage/open_store.js";
 import type { HandlerDeps } from "../handler_deps.js";
+import { parseEvent } from "../parse_event.js";
 import { executionOwner, requireRoot } from "../workflow_env.js";
 
 /** What the state machine passes: the raw input and the context object's execution name and id. */
@@ -72,15 +73,14 @@ export const EXECUTION_LOCK_STALE_SECONDS = 366 * 24 * 3600;
 
 export function makeHandler(deps: HandlerDeps, options: PrepareRunOptions = {}) {
   return async (event: unknown): Promise<PreparedRun> => {
-    const parsed = prepareRunEventSchema.safeParse(event);
-    if (!parsed.success) {
-      throw new ConfigError(
-        `invalid prepare-run event: ${describeZodIssues(parsed.error, "event")}`,
-        "the state machine passes {input, executionName, executionId}",
-      );
-    }
-    const { executionName, executionId } = parsed.data;
-    const input = parseExecutionInput(parsed.data.input);
+    const parsed = parseEvent(
+      prepareRunEventSchema,
+      event,
+      "prepare-run",
+      "{input, executionName, executionId} as the state machine passes them",
+    );
+    const { executionName, executionId } = parsed;
+    const input = parseExecutionInput(parsed.input);
     const runsRoot = requireRoot(deps.env, "RUNS_ROOT");
     const datasetsRoot = requireRoot(deps.env, "DATASETS_ROOT");
     const config = await resolveConfig(input.config, deps);

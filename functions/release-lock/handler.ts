@@ -2,11 +2,11 @@
 // publishes ({runUri, executionName, error, cause}). Never fails for a run it cannot name (invalid input).
 import { z } from "zod";
 import { explainBatchFailure } from "../../trainer/aws/batch_job_reasons.js";
-import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
 import { runIdOfRawInput } from "../../trainer/run/execution_input.js";
 import { releaseRunLock } from "../../trainer/run/run_lock.js";
 import { joinUri } from "../../trainer/storage/open_store.js";
 import type { HandlerDeps } from "../handler_deps.js";
+import { parseEvent } from "../parse_event.js";
 import { executionOwner, requireRoot } from "../workflow_env.js";
 
 export const releaseLockEventSchema = z.object({
@@ -39,14 +39,12 @@ export interface ReleaseResult {
 
 export function makeHandler(deps: HandlerDeps) {
   return async (event: unknown): Promise<ReleaseResult> => {
-    const parsed = releaseLockEventSchema.safeParse(event);
-    if (!parsed.success) {
-      throw new ConfigError(
-        `invalid release-lock event: ${describeZodIssues(parsed.error, "event")}`,
-        "the state machine passes {outcome, executionName, executionInput, state}",
-      );
-    }
-    const { outcome, executionName, executionInput, state } = parsed.data;
+    const { outcome, executionName, executionInput, state } = parseEvent(
+      releaseLockEventSchema,
+      event,
+      "release-lock",
+      "{outcome, executionName, executionInput, state} as the state machine passes them",
+    );
     const runUri = state.run?.runUri ?? runOfInput(executionInput, deps.env);
     // releaseRunLock changes nothing unless this execution holds the lock, so trying is always safe.
     const released = runUri

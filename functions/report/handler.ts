@@ -1,8 +1,8 @@
 // Report: redraws the run's report (charts + report.html) from its metrics and probe history after each segment.
 import { z } from "zod";
 import { REPORT_HTML_KEY, buildRunReport } from "../../trainer/report/build_run_report.js";
-import { ConfigError, describeZodIssues } from "../../trainer/errors.js";
 import type { HandlerDeps } from "../handler_deps.js";
+import { parseEvent } from "../parse_event.js";
 
 export const reportEventSchema = z.object({ run: z.string().min(1) });
 
@@ -14,14 +14,8 @@ export interface ReportResult {
 
 export function makeHandler(deps: HandlerDeps) {
   return async (event: unknown): Promise<ReportResult> => {
-    const parsed = reportEventSchema.safeParse(event);
-    if (!parsed.success) {
-      throw new ConfigError(
-        `invalid report event: ${describeZodIssues(parsed.error, "event")}`,
-        'send {"run": "s3://bucket/<runId>"}',
-      );
-    }
-    const store = await deps.openStore(parsed.data.run);
+    const { run } = parseEvent(reportEventSchema, event, "report", '{"run": "s3://bucket/<runId>"}');
+    const store = await deps.openStore(run);
     const { files, notes } = await buildRunReport(store, { now: deps.now() });
     return { reportUri: store.uriOf(REPORT_HTML_KEY), files: files.length, notes: notes.length };
   };
