@@ -104,9 +104,21 @@ describe("TrainingWorkflow", () => {
     expect(train.Parameters).toMatchObject({
       "JobName.$": "$.plan.jobName",
       "Parameters.$": "$.plan.batchParameters",
-      ContainerOverrides: { Environment: [{ Name: "IJEPA_MAX_STEPS", "Value.$": "$.plan.maxStepsEnv" }] },
+      ContainerOverrides: {
+        Environment: [
+          { Name: "IJEPA_MAX_STEPS", "Value.$": "$.plan.maxStepsEnv" },
+          { Name: "IJEPA_RUN_LOCK_OWNER", "Value.$": "$.run.lockOwner" },
+        ],
+      },
     });
     expect((train.Parameters as Record<string, unknown>).Timeout).toBeUndefined();
+  });
+
+  it("sizes the probe from the prepared run: its train and test limits", () => {
+    expect(states[STATE.probe].Parameters).toMatchObject({
+      "trainLimit.$": "$.run.probeTrainLimit",
+      "testLimit.$": "$.run.probeTestLimit",
+    });
   });
 
   it("passes the execution's name and id to PrepareRun from the context object", () => {
