@@ -286,6 +286,7 @@ export class TrainingWorkflow extends Construct {
           checkpoint: sfn.JsonPath.stringAt("$.run.runUri"),
           data: sfn.JsonPath.stringAt("$.dataset.manifestUri"),
           trainLimit: sfn.JsonPath.numberAt("$.run.probeTrainLimit"),
+          testLimit: sfn.JsonPath.numberAt("$.run.probeTestLimit"),
         },
         "$.probe",
         {

@@ -19,7 +19,8 @@ export function registerStart(program: Command): void {
     .option("--run-id <id>", "run name (default <dataset>-<config>)")
     .option("--segment-epochs <n>", "epochs per training segment (a probe follows each)", int("--segment-epochs"))
     .option("--max-steps <n>", "cap on total steps, for a quick look", int("--max-steps"))
-    .option("--probe-train-limit <n>", "train images per probe", int("--probe-train-limit"))
+    .option("--probe-train-limit <n>", "train images per probe (default: the config's)", int("--probe-train-limit"))
+    .option("--probe-test-limit <n>", "test images per probe, 0 = all (default: the config's)", int("--probe-test-limit"))
     .option("--keep-last <k>", "rotation: newest checkpoints kept", int("--keep-last"))
     .option("--keep-best <b>", "rotation: best checkpoints kept", int("--keep-best"))
     .option("--keep-every <n>", "rotation: keep steps that are multiples of N", int("--keep-every"))
@@ -40,6 +41,7 @@ export function registerStart(program: Command): void {
           segmentEpochs: o.segmentEpochs,
           maxSteps: o.maxSteps,
           probeTrainLimit: o.probeTrainLimit,
+          probeTestLimit: o.probeTestLimit,
           keepLast: o.keepLast,
           keepBest: o.keepBest,
           keepEvery: o.keepEvery,

@@ -12,7 +12,8 @@ export const probeEventSchema = z.object({
   /** Labelled dataset (manifest URI, folder or name); default: the one the run trained on. */
   data: z.string().min(1).optional(),
   trainLimit: z.number().int().positive().optional(),
-  testLimit: z.number().int().positive().optional(),
+  /** Test images scored; absent or 0 = the whole test split (the workflow passes 0 for "all"). */
+  testLimit: z.number().int().nonnegative().optional(),
   baselines: z.array(z.enum(BASELINE_NAMES)).optional(),
 });
 
@@ -38,7 +39,8 @@ export function makeHandler(deps: HandlerDeps): (event: unknown) => Promise<Prob
   return async (event) => {
     const probeEvent = parseEvent(probeEventSchema, event, "linear-probe", EXAMPLE_EVENT);
     await initBackend(deps.env.IJEPA_BACKEND ?? "wasm");
-    const report = await runProbe({ ...probeEvent, log: (line) => console.log(line) });
+    const testLimit = probeEvent.testLimit === 0 ? undefined : probeEvent.testLimit;
+    const report = await runProbe({ ...probeEvent, testLimit, log: (line) => console.log(line) });
     const baselines = Object.entries(report.baselines).map(([k, v]) => [
       k,
       { linearTop1: v.linearTop1, knnTop1: v.knnTop1 },

@@ -39,6 +39,8 @@ export interface PreparedRun {
     /** 0 = no cap. */
     maxSteps: number;
     probeTrainLimit: number;
+    /** 0 = the whole test split. */
+    probeTestLimit: number;
     keepLast: number;
     keepBest: number;
     keepEvery: number;
@@ -128,7 +130,9 @@ export function makeHandler(deps: HandlerDeps, options: PrepareRunOptions = {}) 
         epochs: config.optimization.epochs,
         segmentEpochs: input.segmentEpochs,
         maxSteps: input.maxSteps ?? 0,
-        probeTrainLimit: input.probeTrainLimit,
+        // The input's probe sizes, else the config's (a small preset such as smoke asks for a small probe).
+        probeTrainLimit: input.probeTrainLimit ?? config.logging.probe_train_limit,
+        probeTestLimit: input.probeTestLimit ?? config.logging.probe_test_limit,
         keepLast: input.keepLast,
         keepBest: input.keepBest,
         keepEvery: input.keepEvery,

@@ -36,6 +36,36 @@ describe("openTrainSource", () => {
     expect(Array.from(b.labels)).toEqual(Array.from(b.indices, (i) => train.labels[i]));
   });
 
+  it("trains on only the first `limit` images, from IDX and from shards alike, normalized like the whole split", async () => {
+    const full = await openTrainSource(idxDir, { seed: 3 });
+    const inMemory = await openTrainSource(idxDir, { seed: 3, limit: 23 });
+    const sharded = await openTrainSource(shardedDir, { seed: 3, limit: 23 });
+    for (const s of [inMemory, sharded]) {
+      expect(s.info.numExamples).toBe(23);
+      expect(s.batchesPerEpoch(4)).toBe(5);
+      expect(s.info.mean[0]).toBeCloseTo(full.info.mean[0], 12);
+      const seen = new Set<number>();
+      for (let epoch = 0; epoch < 2; epoch++) {
+        for (let i = 0; i < 5; i++) for (const g of (await s.batch(epoch, i, 4)).indices) seen.add(g);
+      }
+      expect(Math.max(...seen)).toBeLessThan(23);
+      expect(seen.size).toBeGreaterThanOrEqual(20);
+      await expect(s.batch(0, 5, 4)).rejects.toThrow(RangeError);
+    }
+    const again = await openTrainSource(shardedDir, { seed: 3, limit: 23 });
+    expect(Array.from((await again.batch(1, 2, 4)).indices)).toEqual(Array.from((await sharded.batch(1, 2, 4)).indices));
+  });
+
+  it("keeps every image's order when the limit is the split size or more", async () => {
+    const a = await openTrainSource(shardedDir, { seed: 3 });
+    const b = await openTrainSource(shardedDir, { seed: 3, limit: 1000 });
+    expect(b.info.numExamples).toBe(40);
+    expect(Array.from((await b.batch(1, 3, 8)).indices)).toEqual(Array.from((await a.batch(1, 3, 8)).indices));
+    const c = await openTrainSource(idxDir, { seed: 3 });
+    const d = await openTrainSource(idxDir, { seed: 3, limit: 40 });
+    expect(Array.from((await d.batch(1, 3, 8)).indices)).toEqual(Array.from((await c.batch(1, 3, 8)).indices));
+  });
+
   it("resolves fashion-mnist to the installed dataset with its class names", async () => {
     const source = await openTrainSource("fashion-mnist", { seed: 0, datasetResolution: { env: {}, systemDir: DEBIAN_FASHION_MNIST_DIR, download: false } });
     expect(source.info.numExamples).toBe(60000);

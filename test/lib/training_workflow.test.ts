@@ -115,6 +115,13 @@ describe("TrainingWorkflow", () => {
     expect((train.Parameters as Record<string, unknown>).Timeout).toBeUndefined();
   });
 
+  it("sizes the probe from the prepared run: its train and test limits", () => {
+    expect(states[STATE.probe].Parameters).toMatchObject({
+      "trainLimit.$": "$.run.probeTrainLimit",
+      "testLimit.$": "$.run.probeTestLimit",
+    });
+  });
+
   it("passes the execution's name and id to PrepareRun from the context object", () => {
     expect(states[STATE.prepareRun].Parameters).toEqual({
       "input.$": "$",

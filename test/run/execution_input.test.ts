@@ -11,13 +11,12 @@ import {
 } from "../../trainer/run/execution_input.js";
 
 describe("the execution input", () => {
-  it("fills in the defaults of an empty input: Fashion-MNIST, fmnist-vit-tiny, one-epoch segments", () => {
+  it("fills in the defaults of an empty input: Fashion-MNIST, fmnist-vit-tiny, one-epoch segments, the config's probe sizes", () => {
     expect(parseExecutionInput({})).toEqual({
       dataset: "fashion-mnist",
       format: "idx",
       config: "fmnist-vit-tiny",
       segmentEpochs: 1,
-      probeTrainLimit: 10_000,
       keepLast: 2,
       keepBest: 1,
       keepEvery: 0,

@@ -20,6 +20,11 @@ const data = z.strictObject({
   color_jitter_strength: z.number().min(0).default(0),
   /** Extension: the dataset (name such as fashion-mnist, folder, or manifest URI); --data overrides it. */
   dataset: z.string().optional(),
+  /**
+   * Extension: train on only the first N images of the train split (stored order; every epoch reshuffles those N).
+   * For quick runs such as the smoke preset. Absent = the whole split. Normalization statistics stay the split's.
+   */
+  train_limit: z.number().int().min(1).optional(),
   // Official keys that describe the PyTorch loader; accepted so official configs load, but unused here.
   num_workers: z.number().int().min(0).optional(),
   pin_mem: z.boolean().optional(),
@@ -101,6 +106,10 @@ const logging = z.strictObject({
   collapse_std_threshold: z.number().min(0).default(0.01),
   /** Extension: images of the train split used for the per-epoch collapse metrics. */
   collapse_sample: z.number().int().min(8).default(512),
+  /** Extension: train images the workflow's linear probe fits on (the first N), unless the execution input says. */
+  probe_train_limit: z.number().int().min(1).default(10_000),
+  /** Extension: test images the workflow's probe scores (the first N; 0 = the whole split), unless the input says. */
+  probe_test_limit: z.number().int().min(0).default(0),
 });
 
 export const trainConfigSchema = z.strictObject({
@@ -115,6 +124,8 @@ export const trainConfigSchema = z.strictObject({
     checkpoint_every_minutes: 15,
     collapse_std_threshold: 0.01,
     collapse_sample: 512,
+    probe_train_limit: 10_000,
+    probe_test_limit: 0,
   }),
 });
 

@@ -22,18 +22,28 @@ export class InMemoryTrainSource implements TrainBatchSource {
   private readonly data: InMemoryImages;
   private readonly seed: number;
   private readonly bytesPerImage: number;
+  /** Images used: the first `count` of `data`. */
+  private readonly count: number;
   /** The permutation of the last epoch asked for (training asks for one epoch at a time). */
   private cached: { epoch: number; order: Int32Array } | undefined;
   private closed = false;
 
-  constructor(data: InMemoryImages, options: { seed: number }) {
+  /**
+   * `limit`: use only the first N images (stored order); the statistics stay those of all of `data` (or the given
+   * mean/std), so a limited run normalizes like a full one.
+   */
+  constructor(data: InMemoryImages, options: { seed: number; limit?: number }) {
     this.bytesPerImage = data.height * data.width * data.channels;
     if (data.images.length !== data.labels.length * this.bytesPerImage) {
       throw new RangeError(
         `${data.origin}: ${data.images.length} image bytes do not make ${data.labels.length} images of ${data.height}x${data.width}x${data.channels}`,
       );
     }
+    if (options.limit !== undefined && !(options.limit >= 1)) {
+      throw new RangeError(`the train limit must be at least 1, got ${options.limit}`);
+    }
     this.data = data;
+    this.count = Math.min(data.labels.length, options.limit ?? Number.POSITIVE_INFINITY);
     this.seed = options.seed;
     const stats = data.mean && data.std ? { mean: data.mean, std: data.std } : imageStats(data.images, data.channels);
     this.info = {
@@ -41,7 +51,7 @@ export class InMemoryTrainSource implements TrainBatchSource {
       height: data.height,
       width: data.width,
       channels: data.channels,
-      numExamples: data.labels.length,
+      numExamples: this.count,
       classNames: data.classNames,
       mean: stats.mean,
       std: stats.std,

@@ -46,7 +46,7 @@ export async function openTrainSource(data: string, options: OpenTrainSourceOpti
   const stats = await idxStats(location.store, location.keys.train, split.images);
   return new InMemoryTrainSource(
     { ...split, origin: location.store.baseUri, classNames: location.classNames, ...stats },
-    { seed: options.seed },
+    { seed: options.seed, limit: options.limit },
   );
 }
 

@@ -8,6 +8,8 @@ import { type DecodedShard, readShard } from "./shard_format.js";
 
 export interface ShardedSourceOptions {
   seed: number;
+  /** Use only the first `limit` examples of the train split (shards laid end to end); default: all. */
+  limit?: number;
   /** Consecutive shards (in the epoch's shard order) whose examples are shuffled together. Default 2. */
   windowShards?: number;
   /** Windows of decoded shards kept in memory: the one being read and the one prefetched. Default 2. */
@@ -32,6 +34,8 @@ export class ShardedTrainSource implements TrainBatchSource {
   private readonly windowShards: number;
   private readonly capacity: number;
   private readonly prefetch: boolean;
+  /** Examples used from each train shard: all, except past `limit` (trailing shards dropped, the last cut). */
+  private readonly counts: number[];
   private readonly starts: number[];
   private readonly bytesPerImage: number;
   /** Decoded shards by index; Map order is recency (oldest first). */
@@ -57,13 +61,17 @@ export class ShardedTrainSource implements TrainBatchSource {
     this.prefetch = options.prefetch ?? true;
     const [height, width, channels] = manifest.imageShape;
     this.bytesPerImage = height * width * channels;
-    this.starts = shardStarts(manifest.splits.train.shards.map((s) => s.count));
+    this.counts = limitedCounts(
+      manifest.splits.train.shards.map((s) => s.count),
+      options.limit ?? Number.POSITIVE_INFINITY,
+    );
+    this.starts = shardStarts(this.counts);
     this.info = {
       origin: store.uriOf(manifestKey),
       height,
       width,
       channels,
-      numExamples: manifest.splits.train.count,
+      numExamples: this.starts[this.starts.length - 1],
       classNames: manifest.classNames ?? undefined,
       mean: manifest.mean,
       std: manifest.std,
@@ -121,7 +129,7 @@ export class ShardedTrainSource implements TrainBatchSource {
     let order = this.orders.get(epoch);
     if (!order) {
       order = windowedEpochOrder(
-        this.manifest.splits.train.shards.map((s) => s.count),
+        this.counts,
         this.seed,
         epoch,
         this.windowShards,
@@ -167,6 +175,19 @@ export class ShardedTrainSource implements TrainBatchSource {
       if (!this.pinned.has(s)) this.shards.delete(s);
     }
   }
+}
+
+/** The first `limit` examples of shards laid end to end, as per-shard counts (shards past the limit dropped). */
+export function limitedCounts(counts: readonly number[], limit: number): number[] {
+  if (!(limit >= 1)) throw new RangeError(`the train limit must be at least 1, got ${limit}`);
+  const out: number[] = [];
+  let left = limit;
+  for (const c of counts) {
+    if (left <= 0) break;
+    out.push(Math.min(c, left));
+    left -= c;
+  }
+  return out;
 }
 
 /** Opens a ShardedTrainSource from the URI of its manifest.json (local path, file:// or s3://). */

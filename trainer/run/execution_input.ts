@@ -32,8 +32,10 @@ export const executionInputSchema = z.strictObject({
   segmentEpochs: z.number().int().positive().max(100_000).default(1),
   /** Cap on the total number of steps, for a quick look (the schedules still span all epochs). */
   maxSteps: z.number().int().positive().optional(),
-  /** Train images the linear probe fits on after each segment (the whole test split is scored). */
-  probeTrainLimit: z.number().int().positive().max(1_000_000).default(10_000),
+  /** Train images the linear probe fits on after each segment; default: the config's logging.probe_train_limit. */
+  probeTrainLimit: z.number().int().positive().max(1_000_000).optional(),
+  /** Test images the probe scores (the first N; 0 = all); default: the config's logging.probe_test_limit. */
+  probeTestLimit: z.number().int().nonnegative().max(1_000_000).optional(),
   /** Rotation: keep the newest `keepLast` checkpoints … */
   keepLast: z.number().int().nonnegative().max(1000).default(2),
   /** … and the `keepBest` best by probe top-1 … */
@@ -49,7 +51,7 @@ export type ExecutionInput = z.output<typeof executionInputSchema>;
 
 export const EXECUTION_INPUT_HINT =
   'give a JSON object such as {"dataset": "fashion-mnist", "config": "fmnist-vit-tiny", "epochs": 100} ' +
-  "(fields: dataset, format, config, epochs, runId, segmentEpochs, maxSteps, probeTrainLimit, keepLast, keepBest, keepEvery)";
+  "(fields: dataset, format, config, epochs, runId, segmentEpochs, maxSteps, probeTrainLimit, probeTestLimit, keepLast, keepBest, keepEvery)";
 
 /** Validates the input; a bad field is one ConfigError line naming it, the same in the console and locally. */
 export function parseExecutionInput(raw: unknown): ExecutionInput {

@@ -100,7 +100,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     refuseNonFiniteWeights(named(plan.checkpoint.model), `${where}${MODEL_FILE}`, hint);
     refuseNonFiniteWeights(named(plan.checkpoint.optimizer), `${where}${OPTIMIZER_FILE}`, hint);
   }
-  const source = options.source ?? (await openTrainSource(plan.data, { seed: plan.seed }));
+  const source = options.source ?? (await openTrainSource(plan.data, { seed: plan.seed, limit: plan.config.data.train_limit }));
   try {
     refuseConstantData(source.info.origin, source.info.mean, source.info.std);
     if (gpu) checkGpuFit(plan.config, gpu, source.info.channels, plan.configName);

@@ -36,7 +36,9 @@ describe("prepare-run handler", () => {
       epochs: 3,
       maxSteps: 40,
       segmentEpochs: 1,
-      probeTrainLimit: 10_000,
+      // The smoke preset's probe sizes, as the input gives none.
+      probeTrainLimit: 1000,
+      probeTestLimit: 1000,
       lockOwner: "execution:exec-1",
     });
     expect(out.shard).toEqual({
@@ -58,6 +60,14 @@ describe("prepare-run handler", () => {
       ownerKind: "execution",
     });
     expect(JSON.stringify(out).length).toBeLessThan(2000);
+  });
+
+  it("takes the probe sizes from the input over the config's, and the full-size preset's 10,000 / whole test split", async () => {
+    const { deps, event } = setup();
+    const given = await makeHandler(deps)(event("exec-1", { config: "smoke", probeTrainLimit: 77, probeTestLimit: 0 }));
+    expect(given.run).toMatchObject({ probeTrainLimit: 77, probeTestLimit: 0 });
+    const full = await makeHandler(deps)(event("exec-2", { config: "fmnist-vit-tiny" }));
+    expect(full.run).toMatchObject({ probeTrainLimit: 10_000, probeTestLimit: 0 });
   });
 
   it("refuses an invalid input with one line naming each bad field, before touching the store", async () => {
