@@ -39,7 +39,9 @@ const misaligned = new Uint8Array(encoded.length + 1);
 misaligned.set(encoded, 1);
 const decodeCopyMs = await medianMs(() => decodeSafetensors(misaligned.subarray(1), "bench"));
 const mb = encoded.length / 1e6;
-console.log(`safetensors, ${(encoded.length / MIB).toFixed(1)} MiB of F32 in ${big.length} tensors (median of ${REPEATS}):`);
+console.log(
+  `safetensors, ${(encoded.length / MIB).toFixed(1)} MiB of F32 in ${big.length} tensors (median of ${REPEATS}):`,
+);
 console.log(`  encode                 ${encodeMs.toFixed(1)} ms  ${(mb / (encodeMs / 1000)).toFixed(0)} MB/s`);
 console.log(`  decode (aligned views) ${decodeMs.toFixed(1)} ms  ${(mb / (decodeMs / 1000)).toFixed(0)} MB/s`);
 console.log(`  decode (copying)       ${decodeCopyMs.toFixed(1)} ms  ${(mb / (decodeCopyMs / 1000)).toFixed(0)} MB/s`);
@@ -51,9 +53,13 @@ const folder = await mkdtemp(path.join(tmpdir(), "ijepa-bench-ckpt-"));
 try {
   const store = new LocalObjectStore(folder);
   let step = 0;
-  const saveMs = await medianMs(() => saveCheckpoint(store, { step: ++step, epoch: 0, model, optimizer, state: { step } }));
+  const saveMs = await medianMs(() =>
+    saveCheckpoint(store, { step: ++step, epoch: 0, model, optimizer, state: { step } }),
+  );
   const loadMs = await medianMs(() => loadCheckpoint(store, "latest"));
-  const bytes = (await store.head("checkpoints/00000001/model.safetensors"))!.sizeBytes + (await store.head("checkpoints/00000001/optimizer.safetensors"))!.sizeBytes;
+  const bytes =
+    (await store.head("checkpoints/00000001/model.safetensors"))!.sizeBytes +
+    (await store.head("checkpoints/00000001/optimizer.safetensors"))!.sizeBytes;
   console.log(`checkpoint of ${(bytes / 1e6).toFixed(1)} MB to ${tmpdir()} (median of ${REPEATS}):`);
   console.log(`  save (encode, sha256, write+fsync, head, state.json, publish)  ${saveMs.toFixed(1)} ms`);
   console.log(`  load (read, sha256 verify, decode)                             ${loadMs.toFixed(1)} ms`);

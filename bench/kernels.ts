@@ -94,7 +94,11 @@ function compare(p: Product): { originalMs: number; oursMs: number; transposedFi
   }
   tf.dispose([a, b]);
   const transposed = twoD && (p.transposeA || p.transposeB);
-  return { originalMs: median(original), oursMs: median(ours), transposedFirstMs: transposed ? median(transposedFirst) : undefined };
+  return {
+    originalMs: median(original),
+    oursMs: median(ours),
+    transposedFirstMs: transposed ? median(transposedFirst) : undefined,
+  };
 }
 
 function gflops(p: Product, ms: number): string {
@@ -105,14 +109,21 @@ function gflops(p: Product, ms: number): string {
 const backend = await initBackend("wasm");
 if (!registerFastWasmKernels()) throw new Error("the fast wasm kernels could not be registered on this backend");
 console.log(`${describeBackend(backend)}; ${runs} alternating runs per kernel, medians`);
-console.log("product".padEnd(30) + "layout".padEnd(8) + "original ms  GFLOP/s".padStart(22) + "ours ms  GFLOP/s".padStart(20) + "speedup".padStart(10));
+console.log(
+  "product".padEnd(30) +
+    "layout".padEnd(8) +
+    "original ms  GFLOP/s".padStart(22) +
+    "ours ms  GFLOP/s".padStart(20) +
+    "speedup".padStart(10),
+);
 
 const groups: { title: string; products: Product[] }[] = [
   { title: "attention, B·H = 384, T = 49, d = 64", products: attentionProducts(384, 49, 64) },
   { title: "attention, B·H = 1536, T = 17, d = 32", products: attentionProducts(1536, 17, 32) },
   { title: "attention, B·H = 384, T = 8, d = 64", products: attentionProducts(384, 8, 64) },
   {
-    title: "linear layers (gemm.wat vs XNNPACK): config A's target-encoder mlp.fc1, 192 → 768 over one replica's 3136 tokens",
+    title:
+      "linear layers (gemm.wat vs XNNPACK): config A's target-encoder mlp.fc1, 192 → 768 over one replica's 3136 tokens",
     products: [{ label: "Y = X·W", outer: [], m: 3136, k: 192, n: 768, transposeA: false, transposeB: false }],
   },
   {
@@ -142,9 +153,16 @@ for (const group of groups) {
         `${(originalMs / oursMs).toFixed(1)}×`.padStart(10),
     );
     if (transposedFirstMs !== undefined) {
-      console.log(`  transposing first, then XNNPACK: ${transposedFirstMs.toFixed(2)} ms, ${gflops(p, transposedFirstMs)} GFLOP/s`);
+      console.log(
+        `  transposing first, then XNNPACK: ${transposedFirstMs.toFixed(2)} ms, ${gflops(p, transposedFirstMs)} GFLOP/s`,
+      );
     }
   }
-  console.log("all of the above".padEnd(38) + `${originalTotal.toFixed(2)}`.padStart(13) + `${oursTotal.toFixed(2)}`.padStart(20) + `${(originalTotal / oursTotal).toFixed(1)}×`.padStart(19));
+  console.log(
+    "all of the above".padEnd(38) +
+      `${originalTotal.toFixed(2)}`.padStart(13) +
+      `${oursTotal.toFixed(2)}`.padStart(20) +
+      `${(originalTotal / oursTotal).toFixed(1)}×`.padStart(19),
+  );
 }
 unregisterFastWasmKernels();

@@ -40,7 +40,9 @@ try {
     // user's run is left as it was (the probe writes its results into the run it probes).
     const given = path.resolve(values.checkpoint);
     if (!existsSync(path.join(given, "checkpoints"))) {
-      console.error(`bench:probe: ${given} is not a local run folder (no checkpoints/ inside); pull an S3 run first with ijepa pull`);
+      console.error(
+        `bench:probe: ${given} is not a local run folder (no checkpoints/ inside); pull an S3 run first with ijepa pull`,
+      );
       process.exitCode = 1;
       throw new Error("no run");
     }
@@ -50,7 +52,23 @@ try {
   } else {
     // No run given: a 2-step fmnist-vit-tiny run is enough to time the probe (its scores are not the point).
     checkpoint = path.join(scratch, "run");
-    const t = spawnSync(process.execPath, [path.join(root, "bin/ijepa.js"), "train", "--config", "fmnist-vit-tiny", "--data", "fashion-mnist", "--out", checkpoint, "--max-steps", "2", "--no-progress"], { stdio: "inherit" });
+    const t = spawnSync(
+      process.execPath,
+      [
+        path.join(root, "bin/ijepa.js"),
+        "train",
+        "--config",
+        "fmnist-vit-tiny",
+        "--data",
+        "fashion-mnist",
+        "--out",
+        checkpoint,
+        "--max-steps",
+        "2",
+        "--no-progress",
+      ],
+      { stdio: "inherit" },
+    );
     if (t.status !== 0) throw new Error("training the throwaway run failed");
   }
 
@@ -77,7 +95,8 @@ try {
     logLevel: "error",
   });
   const wasmDir = path.join(root, "node_modules/@tensorflow/tfjs-backend-wasm/dist");
-  for (const f of readdirSync(wasmDir).filter((f) => f.endsWith(".wasm"))) cpSync(path.join(wasmDir, f), path.join(bundle, f));
+  for (const f of readdirSync(wasmDir).filter((f) => f.endsWith(".wasm")))
+    cpSync(path.join(wasmDir, f), path.join(bundle, f));
   const bundleMb = readdirSync(bundle).reduce((s, f) => s + statSync(path.join(bundle, f)).size, 0) / 1e6;
   const driver = path.join(bundle, "invoke.mjs");
   writeFileSync(
@@ -99,7 +118,12 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
   }> = [];
   for (const label of ["first probe (baselines computed)", "later probe (baselines cached)"]) {
     const event = JSON.stringify({ checkpoint, trainLimit: Number(values["train-limit"]) });
-    const child = spawnSync(process.execPath, [driver, event], { cwd: bundle, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, IJEPA_NO_DOWNLOAD: "1" } });
+    const child = spawnSync(process.execPath, [driver, event], {
+      cwd: bundle,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, IJEPA_NO_DOWNLOAD: "1" },
+    });
     const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
     if (child.status !== 0 || !line) throw new Error(`probe failed (exit ${child.status})\n${child.stdout}`);
     const r = JSON.parse(line.slice(7));
@@ -111,9 +135,13 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
   if (values.json) {
     for (const r of runs) console.log(JSON.stringify({ ...r, bundleMb }));
   } else {
-    console.log(`bench:probe — bundled linear-probe handler, wasm backend, ${values["train-limit"]} train images, full Fashion-MNIST test split (10000)`);
+    console.log(
+      `bench:probe — bundled linear-probe handler, wasm backend, ${values["train-limit"]} train images, full Fashion-MNIST test split (10000)`,
+    );
     for (const r of runs) {
-      console.log(`${r.run.padEnd(34)} ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (linear ${(r.linearTop1 * 100).toFixed(2)} %, kNN ${(r.knnTop1 * 100).toFixed(2)} %)`);
+      console.log(
+        `${r.run.padEnd(34)} ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (linear ${(r.linearTop1 * 100).toFixed(2)} %, kNN ${(r.knnTop1 * 100).toFixed(2)} %)`,
+      );
       console.log(`  ${"seconds per stage".padEnd(22)}${STAGES.map((s) => s.padStart(11)).join("")}`);
       for (const row of r.stages) {
         const cells = STAGES.map((s) => (row.seconds[s]?.toFixed(2) ?? "—").padStart(11));

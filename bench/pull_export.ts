@@ -34,8 +34,15 @@ try {
   config.mask.patch_size = 16;
   const dims = resolveModelDims(config, 3);
   const model = IJepa.initialise(dims, 0);
-  const optimizer = new AdamW([{ prefix: "encoder.", table: model.encoder.params }, { prefix: "predictor.", table: model.predictor.params }], { betas: config.optimization.betas, eps: config.optimization.eps });
-  const named = (tensors: ReturnType<IJepa["exportState"]>): NamedTensor[] => tensors.map((t) => ({ name: t.name, dtype: "F32", shape: t.shape, data: t.data }) as NamedTensor);
+  const optimizer = new AdamW(
+    [
+      { prefix: "encoder.", table: model.encoder.params },
+      { prefix: "predictor.", table: model.predictor.params },
+    ],
+    { betas: config.optimization.betas, eps: config.optimization.eps },
+  );
+  const named = (tensors: ReturnType<IJepa["exportState"]>): NamedTensor[] =>
+    tensors.map((t) => ({ name: t.name, dtype: "F32", shape: t.shape, data: t.data }) as NamedTensor);
   const run = path.join(root, "run");
   await saveCheckpoint(new LocalObjectStore(run), {
     step: 100,
@@ -48,10 +55,16 @@ try {
   optimizer.dispose();
 
   console.log(`backend ${backend.name}; ViT-Tiny/16, 224 px, 3 channels`);
-  const first = await timed("pull (fresh, local → local)", () => pullRun({ run, which: "latest", to: path.join(root, "pulled") }));
+  const first = await timed("pull (fresh, local → local)", () =>
+    pullRun({ run, which: "latest", to: path.join(root, "pulled") }),
+  );
   console.log(`  ${formatBytes(first.bytesCopied)} copied`);
-  await timed("pull again (nothing to copy: hashes checked)", () => pullRun({ run, which: "latest", to: path.join(root, "pulled") }));
-  const st = await timed("export safetensors (normalisation: none)", () => exportEncoder({ checkpoint: run, format: "safetensors", to: path.join(root, "st") }));
+  await timed("pull again (nothing to copy: hashes checked)", () =>
+    pullRun({ run, which: "latest", to: path.join(root, "pulled") }),
+  );
+  const st = await timed("export safetensors (normalisation: none)", () =>
+    exportEncoder({ checkpoint: run, format: "safetensors", to: path.join(root, "st") }),
+  );
   console.log(`  ${st.files.map((f) => `${f.key} ${formatBytes(f.sizeBytes)}`).join(", ")}`);
   await timed("export tfjs", () => exportEncoder({ checkpoint: run, format: "tfjs", to: path.join(root, "tfjs") }));
   await timed("loadExportedEncoder (safetensors)", () => loadExportedEncoder(path.join(root, "st")));

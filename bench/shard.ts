@@ -44,10 +44,15 @@ async function runPhase(phase: string): Promise<Measurement> {
     const format = phase === "shard-idx" ? "idx" : "imagefolder";
     const resolution = phase === "shard-jpeg" ? Number(flag("side")) : undefined;
     const shardSize = flag("shard-size") ? Number(flag("shard-size")) : undefined;
-    const { value, seconds } = await timed(() => shardDataset({ source, format, output, resolution, shardSize, testFraction: 0.1 }));
+    const { value, seconds } = await timed(() =>
+      shardDataset({ source, format, output, resolution, shardSize, testFraction: 0.1 }),
+    );
     const images = value.counts.train + value.counts.test;
     return {
-      name: phase === "shard-idx" ? "shard fashion-mnist (IDX → .npy)" : `shard ${images} JPEGs (imagefolder → ${resolution}x${resolution})`,
+      name:
+        phase === "shard-idx"
+          ? "shard fashion-mnist (IDX → .npy)"
+          : `shard ${images} JPEGs (imagefolder → ${resolution}x${resolution})`,
       images,
       seconds,
       imagesPerSecond: images / seconds,
@@ -87,7 +92,9 @@ async function writeJpegFolder(dir: string, count: number, side: number): Promis
       raw[3 * p + 1] = ((p % side) * 4 + i) % 256;
       raw[3 * p + 2] = (Math.floor(p / side) * 4 + i * 13) % 256;
     }
-    const jpeg = await sharp(raw, { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+    const jpeg = await sharp(raw, { raw: { width: side, height: side, channels: 3 } })
+      .jpeg({ quality: 85 })
+      .toBuffer();
     await fs.writeFile(path.join(dir, `class-${i % classes}`, `img-${String(i).padStart(6, "0")}.jpg`), jpeg);
   }
 }
@@ -104,10 +111,14 @@ async function main(): Promise<void> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
   const work = await fs.mkdtemp(path.join(os.tmpdir(), "ijepa-bench-shard-"));
   const child = (phaseName: string, extra: string[]): Measurement => {
-    const out = execFileSync(process.execPath, [path.join(root, "bin/run-ts.js"), path.join(root, "bench/shard.ts"), "--phase", phaseName, ...extra], {
-      encoding: "utf8",
-      maxBuffer: 1 << 20,
-    });
+    const out = execFileSync(
+      process.execPath,
+      [path.join(root, "bin/run-ts.js"), path.join(root, "bench/shard.ts"), "--phase", phaseName, ...extra],
+      {
+        encoding: "utf8",
+        maxBuffer: 1 << 20,
+      },
+    );
     return JSON.parse(out.trim().split("\n").pop()!) as Measurement;
   };
   const report = (m: Measurement) => {
@@ -123,7 +134,9 @@ async function main(): Promise<void> {
     report(child("shard-idx", ["--source", fmnist, "--output", path.join(work, "fmnist")]));
     const jpegs = path.join(work, "jpegs");
     await writeJpegFolder(jpegs, count, side);
-    report(child("shard-jpeg", ["--source", jpegs, "--output", path.join(work, "jpeg-shards"), "--side", String(side)]));
+    report(
+      child("shard-jpeg", ["--source", jpegs, "--output", path.join(work, "jpeg-shards"), "--side", String(side)]),
+    );
     // The loader reads many small shards (4096 images each) so windows and prefetch are exercised.
     const loaderShards = path.join(work, "fmnist-4096");
     await shardDataset({ source: fmnist, format: "idx", output: loaderShards, shardSize: 4096 });

@@ -56,13 +56,32 @@ if (values.child) {
 }
 
 const configs = values.config ?? ["bench-config-a", "fmnist-vit-tiny"];
-if (!values.json) console.log(`bench:train — ${values.warmup} warm-up + ${values.steps} measured steps per config, Fashion-MNIST, median of the measured steps`);
+if (!values.json)
+  console.log(
+    `bench:train — ${values.warmup} warm-up + ${values.steps} measured steps per config, Fashion-MNIST, median of the measured steps`,
+  );
 for (const config of configs) {
-  const args = [path.join(root, "bin/run-ts.js"), path.join(root, "bench/train.ts"), "--child", "--config", config, "--steps", values.steps!, "--warmup", values.warmup!];
+  const args = [
+    path.join(root, "bin/run-ts.js"),
+    path.join(root, "bench/train.ts"),
+    "--child",
+    "--config",
+    config,
+    "--steps",
+    values.steps!,
+    "--warmup",
+    values.warmup!,
+  ];
   if (values.replicas) args.push("--replicas", values.replicas);
   if (values.backend) args.push("--backend", values.backend);
   const env = values.profile ? { ...process.env, IJEPA_PROFILE: "1" } : process.env;
-  const child = spawnSync(process.execPath, args, { cwd: root, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 64 << 20 });
+  const child = spawnSync(process.execPath, args, {
+    cwd: root,
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+    maxBuffer: 64 << 20,
+  });
   const line = child.stdout.split("\n").find((l) => l.startsWith("RESULT "));
   if (child.status !== 0 || !line) {
     console.error(`bench:train ${config} failed (exit ${child.status})\n${child.stdout}`);
@@ -76,7 +95,9 @@ for (const config of configs) {
         `${r.msPerStep.toFixed(0)} ms/step, ${r.imgPerSec.toFixed(1)} img/s, ${r.gflopPerSec.toFixed(1)} GFLOP/s, ` +
         (r.cpuMsPerStep ? `${(r.cpuMsPerStep / 1000).toFixed(2)} CPU-s/step, ` : "") +
         `peak RSS ${r.peakRssMb.toFixed(0)} MB` +
-        (r.replicaPeakHeapMb.length ? ` (wasm heaps ${r.replicaPeakHeapMb.map((h) => h.toFixed(0)).join(" + ")} MB)` : ""),
+        (r.replicaPeakHeapMb.length
+          ? ` (wasm heaps ${r.replicaPeakHeapMb.map((h) => h.toFixed(0)).join(" + ")} MB)`
+          : ""),
     );
   if (r.profile && !values.json) printProfile(r.profile, r.msPerStep);
 }
@@ -86,12 +107,21 @@ function printProfile(p: StepProfile, msPerStep: number): void {
   console.log(`  per step (means of the measured steps; replica 0 is the main thread):`);
   p.replicas.forEach((r, i) => {
     const kernelMs = Object.values(r.kernels).reduce((sum, k) => sum + k.ms, 0);
-    console.log(`  replica ${i}: compute ${r.computeMs.toFixed(0)} ms (${pct(r.computeMs)}), in kernels ${kernelMs.toFixed(0)} ms, JS/tfjs ${(r.computeMs - kernelMs).toFixed(0)} ms`);
-    const top = Object.entries(r.kernels).sort((a, b) => b[1].ms - a[1].ms).slice(0, 14);
-    for (const [name, k] of top) console.log(`    ${name.padEnd(22)} ${k.ms.toFixed(1).padStart(8)} ms ${pct(k.ms)} ${String(k.calls).padStart(6)} calls`);
+    console.log(
+      `  replica ${i}: compute ${r.computeMs.toFixed(0)} ms (${pct(r.computeMs)}), in kernels ${kernelMs.toFixed(0)} ms, JS/tfjs ${(r.computeMs - kernelMs).toFixed(0)} ms`,
+    );
+    const top = Object.entries(r.kernels)
+      .sort((a, b) => b[1].ms - a[1].ms)
+      .slice(0, 14);
+    for (const [name, k] of top)
+      console.log(
+        `    ${name.padEnd(22)} ${k.ms.toFixed(1).padStart(8)} ms ${pct(k.ms)} ${String(k.calls).padStart(6)} calls`,
+      );
   });
-  console.log(`  publish weights ${p.publishMs.toFixed(0)} ms, wait for workers ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
-    `average gradients ${p.combineMs.toFixed(0)} ms, outside the engine (optimizer, EMA, data) ${p.outsideEngineMs.toFixed(0)} ms`);
+  console.log(
+    `  publish weights ${p.publishMs.toFixed(0)} ms, wait for workers ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
+      `average gradients ${p.combineMs.toFixed(0)} ms, outside the engine (optimizer, EMA, data) ${p.outsideEngineMs.toFixed(0)} ms`,
+  );
 }
 
 /** Mean CPU ms between consecutive step starts (undefined with fewer than two). */
@@ -100,7 +130,10 @@ function cpuPerStep(starts: readonly number[]): number | undefined {
 }
 
 /** Mean per step of each replica's kernels and the engine's phases over `steps`. */
-function summarise(steps: readonly import("../trainer/train/gradient_engine.js").EngineStepStats[], msPerStep: number): StepProfile {
+function summarise(
+  steps: readonly import("../trainer/train/gradient_engine.js").EngineStepStats[],
+  msPerStep: number,
+): StepProfile {
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(xs.length, 1);
   const replicas = steps[0].replicas.map((_, i) => {
     const kernels: Record<string, { ms: number; calls: number }> = {};
@@ -117,7 +150,13 @@ function summarise(steps: readonly import("../trainer/train/gradient_engine.js")
   const publishMs = mean(steps.map((s) => s.publishMs));
   const waitMs = mean(steps.map((s) => s.waitMs));
   const combineMs = mean(steps.map((s) => s.combineMs));
-  return { replicas, publishMs, waitMs, combineMs, outsideEngineMs: msPerStep - publishMs - replicas[0].computeMs - waitMs - combineMs };
+  return {
+    replicas,
+    publishMs,
+    waitMs,
+    combineMs,
+    outsideEngineMs: msPerStep - publishMs - replicas[0].computeMs - waitMs - combineMs,
+  };
 }
 
 async function runOne(configName: string, warmup: number, steps: number): Promise<BenchResult> {
@@ -129,7 +168,9 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
   const { stepIndices } = await import("../trainer/models/ijepa.js");
   const { resolveModelDims } = await import("../trainer/models/model_dims.js");
   const { stepFlops } = await import("../trainer/train/step_flops.js");
-  const { cpuAtStepStart, engineStepStats, replicaHeapHighWaterMb } = await import("../trainer/train/gradient_engine.js");
+  const { cpuAtStepStart, engineStepStats, replicaHeapHighWaterMb } = await import(
+    "../trainer/train/gradient_engine.js"
+  );
   const config = await loadConfigFile(resolveConfigPath(configName));
   config.logging.checkpoint_every = 0;
   const out = mkdtempSync(path.join(tmpdir(), "ijepa-bench-"));
@@ -144,7 +185,10 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
       replicas: values.replicas ? Number(values.replicas) : undefined,
       log: () => {},
     });
-    const records = readFileSync(path.join(out, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const records = readFileSync(path.join(out, "metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const measured = records.filter((r) => r.type === "step" && r.step >= warmup);
     const ms = measured.map((r) => r.msPerStep as number).sort((a, b) => a - b);
     const median = ms[Math.floor(ms.length / 2)];
@@ -154,7 +198,10 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
     let flops = 0;
     let totalMs = 0;
     for (const r of measured) {
-      flops += stepFlops(dims, stepIndices(sampler.sample(config.data.batch_size, config.meta.seed, r.step), dims.numPatches));
+      flops += stepFlops(
+        dims,
+        stepIndices(sampler.sample(config.data.batch_size, config.meta.seed, r.step), dims.numPatches),
+      );
       totalMs += r.msPerStep;
     }
     return {
@@ -168,7 +215,10 @@ async function runOne(configName: string, warmup: number, steps: number): Promis
       cpuMsPerStep: cpuPerStep(cpuAtStepStart().slice(warmup)),
       peakRssMb: process.resourceUsage().maxRSS / 1024,
       replicaPeakHeapMb: [...replicaHeapHighWaterMb()],
-      profile: process.env.IJEPA_PROFILE === "1" ? summarise(engineStepStats().slice(warmup), measured.reduce((a, r) => a + r.msPerStep, 0) / measured.length) : undefined,
+      profile:
+        process.env.IJEPA_PROFILE === "1"
+          ? summarise(engineStepStats().slice(warmup), measured.reduce((a, r) => a + r.msPerStep, 0) / measured.length)
+          : undefined,
     };
   } finally {
     rmSync(out, { recursive: true, force: true });

@@ -86,7 +86,10 @@ export async function assembleWat(fileName: string, watText: string, relaxed = f
 }
 
 /** The binaries of a kernel: standard SIMD, and (for relaxed-SIMD sources) as written. */
-export async function assembleKernel(kernel: WasmKernelSource, watText: string): Promise<{ plain: Uint8Array; relaxed?: Uint8Array }> {
+export async function assembleKernel(
+  kernel: WasmKernelSource,
+  watText: string,
+): Promise<{ plain: Uint8Array; relaxed?: Uint8Array }> {
   if (!kernel.relaxedConstantName) return { plain: await assembleWat(kernel.watPath, watText) };
   return {
     plain: await assembleWat(kernel.watPath, withoutRelaxedSimd(watText)),
@@ -95,7 +98,9 @@ export async function assembleKernel(kernel: WasmKernelSource, watText: string):
 }
 
 function renderConstant(source: string, name: string, what: string, bytes: Uint8Array): string[] {
-  const lines = Buffer.from(bytes).toString("base64").match(/.{1,100}/g) ?? [""];
+  const lines = Buffer.from(bytes)
+    .toString("base64")
+    .match(/.{1,100}/g) ?? [""];
   return [
     ``,
     `/** ${source} assembled${what} (${bytes.length} bytes of WebAssembly), base64. */`,
@@ -129,7 +134,9 @@ async function main(check: boolean): Promise<void> {
     if (current === text) {
       console.log(`${where}: up to date (${bytes.length} bytes)`);
     } else if (check) {
-      console.error(`${where}: out of date with ${relative(REPO_ROOT, kernel.watPath)}; run node bin/run-ts.js scripts/build-wasm-kernels.ts`);
+      console.error(
+        `${where}: out of date with ${relative(REPO_ROOT, kernel.watPath)}; run node bin/run-ts.js scripts/build-wasm-kernels.ts`,
+      );
       stale++;
     } else {
       await writeFile(kernel.generatedPath, text);

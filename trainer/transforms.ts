@@ -12,7 +12,13 @@ export interface CropBox {
  * torchvision RandomResizedCrop.get_params: up to 10 tries of a random area (scale) and log-uniform
  * aspect ratio (ratio) that fits; otherwise a centre crop with the ratio clamped to the range.
  */
-export function randomResizedCropBox(rng: Rng, height: number, width: number, scale: [number, number], ratio: [number, number]): CropBox {
+export function randomResizedCropBox(
+  rng: Rng,
+  height: number,
+  width: number,
+  scale: [number, number],
+  ratio: [number, number],
+): CropBox {
   const area = height * width;
   const logRatio = [Math.log(ratio[0]), Math.log(ratio[1])];
   for (let attempt = 0; attempt < 10; attempt++) {
@@ -53,7 +59,15 @@ function pythonRound(x: number): number {
  * Resamples a crop of a uint8 HWC image to out×out floats in [0, 1] with a triangle (bilinear) filter
  * whose support widens when shrinking — PIL's antialiased BILINEAR resize, which torchvision uses for PIL images.
  */
-export function resizeCrop(src: Uint8Array, srcWidth: number, channels: number, box: CropBox, out: number, dst: Float32Array, dstOffset: number): void {
+export function resizeCrop(
+  src: Uint8Array,
+  srcWidth: number,
+  channels: number,
+  box: CropBox,
+  out: number,
+  dst: Float32Array,
+  dstOffset: number,
+): void {
   const xWeights = filterWeights(box.left, box.width, out);
   const yWeights = filterWeights(box.top, box.height, out);
   // Horizontal pass into a [box.height, out, C] buffer, then vertical.
@@ -74,7 +88,8 @@ export function resizeCrop(src: Uint8Array, srcWidth: number, channels: number, 
     for (let x = 0; x < out; x++) {
       for (let c = 0; c < channels; c++) {
         let acc = 0;
-        for (let k = 0; k < weights.length; k++) acc += weights[k] * tmp[((first - box.top + k) * out + x) * channels + c];
+        for (let k = 0; k < weights.length; k++)
+          acc += weights[k] * tmp[((first - box.top + k) * out + x) * channels + c];
         dst[dstOffset + (y * out + x) * channels + c] = Math.min(255, Math.max(0, acc)) / 255;
       }
     }
@@ -127,7 +142,16 @@ export interface AugmentSettings {
  * A batch of uint8 NHWC images → normalised float32 NHWC crops, deterministic from (seed, step): the
  * same batch of the same run always gets the same crops, so a resumed run sees what an uninterrupted one did.
  */
-export function augmentBatch(images: Uint8Array, count: number, height: number, width: number, channels: number, s: AugmentSettings, seed: number, step: number): Float32Array {
+export function augmentBatch(
+  images: Uint8Array,
+  count: number,
+  height: number,
+  width: number,
+  channels: number,
+  s: AugmentSettings,
+  seed: number,
+  step: number,
+): Float32Array {
   const rng = Rng.fromSeed(seed, `augment/${step}`);
   const out = new Float32Array(count * s.cropSize * s.cropSize * channels);
   const imageBytes = height * width * channels;
@@ -143,11 +167,28 @@ export function augmentBatch(images: Uint8Array, count: number, height: number, 
 }
 
 /** The whole image resized to out×out (no randomness): for evaluation and collapse metrics. */
-export function resizeBatch(images: Uint8Array, count: number, height: number, width: number, channels: number, out: number, mean: number[], std: number[]): Float32Array {
+export function resizeBatch(
+  images: Uint8Array,
+  count: number,
+  height: number,
+  width: number,
+  channels: number,
+  out: number,
+  mean: number[],
+  std: number[],
+): Float32Array {
   const dst = new Float32Array(count * out * out * channels);
   const imageBytes = height * width * channels;
   for (let i = 0; i < count; i++) {
-    resizeCrop(images.subarray(i * imageBytes, (i + 1) * imageBytes), width, channels, { top: 0, left: 0, height, width }, out, dst, i * out * out * channels);
+    resizeCrop(
+      images.subarray(i * imageBytes, (i + 1) * imageBytes),
+      width,
+      channels,
+      { top: 0, left: 0, height, width },
+      out,
+      dst,
+      i * out * out * channels,
+    );
   }
   normalize(dst, channels, mean, std);
   return dst;

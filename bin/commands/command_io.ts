@@ -27,7 +27,10 @@ export function terminalBar<P>(
   format: string,
   read: (progress: P) => { value: number; total: number; payload: Record<string, string> },
 ): ProgressReporter<P> {
-  const bar = new cliProgress.SingleBar({ stream: io.stderr as NodeJS.WritableStream, format, hideCursor: true }, cliProgress.Presets.shades_classic);
+  const bar = new cliProgress.SingleBar(
+    { stream: io.stderr as NodeJS.WritableStream, format, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
   let started = false;
   return {
     update(progress) {

@@ -14,7 +14,9 @@ export function registerExport(program: Command): void {
         "or TensorFlow.js weights",
     )
     .requiredOption("--checkpoint <uri>", "a run (its latest checkpoint) or one checkpoint folder, local or s3://")
-    .addOption(new Option("--format <format>", "safetensors (PyTorch) or tfjs").choices(EXPORT_FORMATS).makeOptionMandatory())
+    .addOption(
+      new Option("--format <format>", "safetensors (PyTorch) or tfjs").choices(EXPORT_FORMATS).makeOptionMandatory(),
+    )
     .requiredOption("--to <dir|uri>", "output folder")
     .option("--mean <m,...>", "per-channel input mean, when the checkpoint does not record it", numbers("--mean"))
     .option("--std <s,...>", "per-channel input std, when the checkpoint does not record it", numbers("--std"))
@@ -45,11 +47,15 @@ export interface ExportCommandIo {
 
 const defaultIo: ExportCommandIo = { stdout: process.stdout };
 
-export async function runExportCommand(opts: ExportCommandOptions, io: ExportCommandIo = defaultIo): Promise<ExportResult> {
+export async function runExportCommand(
+  opts: ExportCommandOptions,
+  io: ExportCommandIo = defaultIo,
+): Promise<ExportResult> {
   // Loaded when the command runs, not whenever the CLI starts.
   const { exportEncoder } = await import("../../trainer/export/export_encoder.js");
   if (opts.format === "tfjs") await ensureBackend();
-  const normalization = opts.mean !== undefined || opts.std !== undefined ? { mean: opts.mean ?? [], std: opts.std ?? [] } : undefined;
+  const normalization =
+    opts.mean !== undefined || opts.std !== undefined ? { mean: opts.mean ?? [], std: opts.std ?? [] } : undefined;
   const format = opts.format as ExportFormat;
   const options = { checkpoint: opts.checkpoint, format, to: opts.to, normalization, force: opts.force };
   const result = await exportEncoder(options, { openStore: io.openStore });

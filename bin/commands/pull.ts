@@ -18,8 +18,14 @@ export function registerPull(program: Command): void {
     .requiredOption("--run <uri>", "run folder or s3:// prefix")
     .option("--which <latest|best|step>", "which checkpoint: latest, best (by probe metric) or a step", "latest")
     .option("--metric <name>", `probe metric for --which best (${PROBE_METRICS.join(", ")})`, "linearTop1")
-    .requiredOption("--to <dir>", "local folder (resume it with ijepa train --config <dir>/config.yaml --resume --out <dir>)")
-    .option("--force", "pull into a folder holding other files (another run, yours), overwriting those of the same names")
+    .requiredOption(
+      "--to <dir>",
+      "local folder (resume it with ijepa train --config <dir>/config.yaml --resume --out <dir>)",
+    )
+    .option(
+      "--force",
+      "pull into a folder holding other files (another run, yours), overwriting those of the same names",
+    )
     .action(async (o) => {
       await runPullCommand({ run: o.run, which: o.which, metric: o.metric, to: o.to, force: Boolean(o.force) });
     });
@@ -52,7 +58,10 @@ export function parseCheckpointChoice(text: string | number): CheckpointChoice {
     if (trimmed === "latest" || trimmed === "best") return trimmed;
     if (/^\d+$/.test(trimmed)) return Number(trimmed);
   }
-  throw new ConfigError(`checkpoint ${JSON.stringify(text)} is not "latest", "best" or a step number`, "give latest, best, or a step such as 120");
+  throw new ConfigError(
+    `checkpoint ${JSON.stringify(text)} is not "latest", "best" or a step number`,
+    "give latest, best, or a step such as 120",
+  );
 }
 
 export async function runPullCommand(opts: PullCommandOptions, io: PullCommandIo = processIo): Promise<PullResult> {

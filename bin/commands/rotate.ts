@@ -39,7 +39,10 @@ export interface RotateCommandIo {
 }
 
 /** Runs the rotation and prints one row per checkpoint; resolves to the same result the Lambda returns. */
-export async function runRotateCommand(options: RotateCommandOptions, io: RotateCommandIo = {}): Promise<RotationResult> {
+export async function runRotateCommand(
+  options: RotateCommandOptions,
+  io: RotateCommandIo = {},
+): Promise<RotationResult> {
   const openStore = io.openStore ?? openRunStore;
   const print = io.print ?? ((line: string) => console.log(line));
   const { run, dryRun = false, ...policy } = options;
@@ -57,7 +60,8 @@ export function formatRotation(run: string, result: RotationResult): string[] {
     ...result.deleted.map((step) => ({ step, action: deleteWord, reasons: "" })),
   ].sort((a, b) => a.step - b.step);
   const actionWidth = Math.max("action".length, ...rows.map((r) => r.action.length));
-  const line = (step: string, action: string, reasons: string): string => `${step.padStart(10)}  ${action.padEnd(actionWidth)}  ${reasons}`.trimEnd();
+  const line = (step: string, action: string, reasons: string): string =>
+    `${step.padStart(10)}  ${action.padEnd(actionWidth)}  ${reasons}`.trimEnd();
   return [
     `checkpoints of ${run}${result.dryRun ? " (dry run: nothing deleted)" : ""}`,
     line("step", "action", "reasons"),

@@ -104,7 +104,9 @@ function lineReporter(io: ShardCommandIo, started: number): ProgressReporter<Sha
 export function formatSummary(result: ShardResult, seconds: number): string {
   const m = result.manifest;
   const lines = [
-    result.reused ? `already sharded (same fingerprint), nothing written: ${result.manifestUri}` : `wrote ${result.manifestUri}`,
+    result.reused
+      ? `already sharded (same fingerprint), nothing written: ${result.manifestUri}`
+      : `wrote ${result.manifestUri}`,
     `  images: ${m.imageShape.join("x")}, classes: ${m.classNames ? m.classNames.length : "none"}`,
     `  train: ${result.counts.train} images in ${result.shards.train} shards`,
     `  test:  ${result.counts.test} images in ${result.shards.test} shards`,

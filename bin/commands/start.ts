@@ -11,7 +11,10 @@ export function registerStart(program: Command): void {
       "run the deployed workflow on this machine: the state machine synthesized from lib/, executed locally " +
         "(re-running resumes)",
     )
-    .option("--input <file.json>", "the execution input, as pasted into the Step Functions console (flags override its fields)")
+    .option(
+      "--input <file.json>",
+      "the execution input, as pasted into the Step Functions console (flags override its fields)",
+    )
     .option("--dataset <name|dir|uri>", "fashion-mnist, or a raw dataset's folder / s3:// prefix")
     .addOption(new Option("--format <format>", "raw dataset format").choices(SOURCE_FORMATS))
     .option("--config <preset|uri>", "preset name (smoke, fmnist-vit-tiny, …) or a YAML file")
@@ -20,7 +23,11 @@ export function registerStart(program: Command): void {
     .option("--segment-epochs <n>", "epochs per training segment (a probe follows each)", int("--segment-epochs"))
     .option("--max-steps <n>", "cap on total steps, for a quick look", int("--max-steps"))
     .option("--probe-train-limit <n>", "train images per probe (default: the config's)", int("--probe-train-limit"))
-    .option("--probe-test-limit <n>", "test images per probe, 0 = all (default: the config's)", int("--probe-test-limit"))
+    .option(
+      "--probe-test-limit <n>",
+      "test images per probe, 0 = all (default: the config's)",
+      int("--probe-test-limit"),
+    )
     .option("--keep-last <k>", "rotation: newest checkpoints kept", int("--keep-last"))
     .option("--keep-best <b>", "rotation: best checkpoints kept", int("--keep-best"))
     .option("--keep-every <n>", "rotation: keep steps that are multiples of N", int("--keep-every"))
@@ -54,7 +61,8 @@ export function registerStart(program: Command): void {
         );
       }
       if (result.status !== "SUCCEEDED") {
-        const cause = typeof result.error?.Cause === "string" ? result.error.Cause : JSON.stringify(result.error?.Cause);
+        const cause =
+          typeof result.error?.Cause === "string" ? result.error.Cause : JSON.stringify(result.error?.Cause);
         throw new WorkflowFailedError(`execution ${result.executionName} failed: ${result.error?.Error}: ${cause}`);
       }
     });

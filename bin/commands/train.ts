@@ -40,7 +40,10 @@ export function registerTrain(program: Command): void {
     )
     .option("--until-epoch <k>", "stop once k epochs are complete (a segment of a longer run)", int("--until-epoch"))
     .option("--resume", "continue from <out>/checkpoints/latest.json")
-    .option("--auto-resume", "continue from <out>'s latest checkpoint when there is one, else start (retried Batch jobs)")
+    .option(
+      "--auto-resume",
+      "continue from <out>'s latest checkpoint when there is one, else start (retried Batch jobs)",
+    )
     .option("--resume-from <step>", "continue from the checkpoint of this step", int("--resume-from"))
     .option("--seed <n>", "override meta.seed", int("--seed"))
     .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))

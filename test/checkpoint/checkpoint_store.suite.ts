@@ -28,7 +28,12 @@ async function caught(promise: Promise<unknown>): Promise<Error> {
 }
 
 /** Mutating calls a full save makes; the crash tests crash before each of them in turn. */
-async function countSaveMutations(makeStore: StoreFactory, prepare: (store: ObjectStore) => Promise<void>, step: number, seed: number): Promise<number> {
+async function countSaveMutations(
+  makeStore: StoreFactory,
+  prepare: (store: ObjectStore) => Promise<void>,
+  step: number,
+  seed: number,
+): Promise<number> {
   const store = await makeStore();
   await prepare(store);
   const recorder = new CrashingStore(store);
@@ -55,7 +60,12 @@ export function describeCheckpointStore(makeStore: StoreFactory): void {
     it("writes both safetensors files, then state.json, then publishes latest.json", async () => {
       const store = new CrashingStore(await makeStore());
       await saveCheckpoint(store, sampleCheckpoint(20));
-      expect(store.mutations).toEqual([`put ${MODEL_20}`, `put ${OPTIMIZER_20}`, `put ${STATE_20}`, `publish ${LATEST_KEY}`]);
+      expect(store.mutations).toEqual([
+        `put ${MODEL_20}`,
+        `put ${OPTIMIZER_20}`,
+        `put ${STATE_20}`,
+        `publish ${LATEST_KEY}`,
+      ]);
     });
 
     it("records each file's sha256 and size in state.json, beside formatVersion, step, epoch and the caller's state", async () => {
@@ -174,18 +184,28 @@ export function describeCheckpointStore(makeStore: StoreFactory): void {
       expect(err).toBeInstanceOf(CorruptDataError);
       expect((err as CorruptDataError).uri).toBe(store.uriOf(LATEST_KEY));
 
-      await store.put(LATEST_KEY, JSON.stringify({ step: 20, epoch: 2, prefix: "../other-run/checkpoints/00000020/", writtenAt: "x" }));
+      await store.put(
+        LATEST_KEY,
+        JSON.stringify({ step: 20, epoch: 2, prefix: "../other-run/checkpoints/00000020/", writtenAt: "x" }),
+      );
       const escaping = await caught(loadCheckpoint(store, "latest"));
       expect(escaping).toBeInstanceOf(CorruptDataError);
       expect(escaping.message).toContain("prefix");
     });
 
     it("keeps latest.json on the previous checkpoint when the process dies anywhere before the publish", async () => {
-      const total = await countSaveMutations(makeStore, async (s) => void (await saveCheckpoint(s, sampleCheckpoint(10))), 20, 20);
+      const total = await countSaveMutations(
+        makeStore,
+        async (s) => void (await saveCheckpoint(s, sampleCheckpoint(10))),
+        20,
+        20,
+      );
       for (let crashAt = 1; crashAt <= total; crashAt++) {
         const store = await makeStore();
         await saveCheckpoint(store, sampleCheckpoint(10));
-        await expect(saveCheckpoint(new CrashingStore(store, crashAt), sampleCheckpoint(20))).rejects.toBeInstanceOf(InjectedCrash);
+        await expect(saveCheckpoint(new CrashingStore(store, crashAt), sampleCheckpoint(20))).rejects.toBeInstanceOf(
+          InjectedCrash,
+        );
 
         const latest = await loadCheckpoint(store, "latest");
         expect(latest.step, `crash before mutation ${crashAt}`).toBe(10);
@@ -204,7 +224,12 @@ export function describeCheckpointStore(makeStore: StoreFactory): void {
       await saveCheckpoint(store, sampleCheckpoint(20));
       const recorder = new CrashingStore(store);
       await saveCheckpoint(recorder, sampleCheckpoint(20));
-      expect(recorder.mutations).toEqual([`put ${MODEL_20}`, `put ${OPTIMIZER_20}`, `put ${STATE_20}`, `publish ${LATEST_KEY}`]);
+      expect(recorder.mutations).toEqual([
+        `put ${MODEL_20}`,
+        `put ${OPTIMIZER_20}`,
+        `put ${STATE_20}`,
+        `publish ${LATEST_KEY}`,
+      ]);
       expect((await loadCheckpoint(store, "latest")).step).toBe(20);
     });
 
@@ -290,8 +315,14 @@ export function describeCheckpointStore(makeStore: StoreFactory): void {
       const byStep = new Map((await listCheckpoints(store)).map((c) => [c.step, c]));
       expect(byStep.get(10)).toMatchObject({ complete: false, reason: expect.stringContaining("state.json missing") });
       expect(byStep.get(20)).toMatchObject({ complete: false, reason: "model.safetensors missing" });
-      expect(byStep.get(30)).toMatchObject({ complete: false, reason: expect.stringContaining(`optimizer.safetensors is ${optimizer.length - 1} bytes`) });
-      expect(byStep.get(40)).toMatchObject({ complete: false, reason: expect.stringContaining("not a checkpoint state document") });
+      expect(byStep.get(30)).toMatchObject({
+        complete: false,
+        reason: expect.stringContaining(`optimizer.safetensors is ${optimizer.length - 1} bytes`),
+      });
+      expect(byStep.get(40)).toMatchObject({
+        complete: false,
+        reason: expect.stringContaining("not a checkpoint state document"),
+      });
     });
 
     it("finds same-size corruption only when verifying, which hashes every file", async () => {

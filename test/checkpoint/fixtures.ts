@@ -26,8 +26,13 @@ export function localStoreFactory(): { makeStore: StoreFactory; cleanup: () => P
 }
 
 /** A checkpoint whose tensor values and state depend on `seed`, so two seeds give different files. */
-export function sampleCheckpoint(step: number, seed = step, epoch = Math.floor(step / 10)): CheckpointToSave<{ rng: number[]; seed: number }> {
-  const values = (n: number, offset: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + offset + i));
+export function sampleCheckpoint(
+  step: number,
+  seed = step,
+  epoch = Math.floor(step / 10),
+): CheckpointToSave<{ rng: number[]; seed: number }> {
+  const values = (n: number, offset: number): Float32Array =>
+    Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7.1 + offset + i));
   const model: NamedTensor[] = [
     { name: "encoder.patch_embed.proj.weight", dtype: "F32", shape: [4, 3], data: values(12, 0) },
     { name: "encoder.norm.bias", dtype: "F32", shape: [3], data: values(3, 100) },

@@ -2,7 +2,12 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { CorruptDataError } from "../../trainer/errors.js";
-import { listCheckpoints, loadCheckpoint, saveCheckpoint, verifyCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
+import {
+  listCheckpoints,
+  loadCheckpoint,
+  saveCheckpoint,
+  verifyCheckpoint,
+} from "../../trainer/checkpoint/checkpoint_store.js";
 import { PROBE_HISTORY_KEY, STATE_FILE, checkpointPrefix, probeKey } from "../../trainer/run/run_layout.js";
 import { type RotationPolicy, planRotation, rotateCheckpoints } from "../../trainer/checkpoint/rotation.js";
 import type { ObjectStore } from "../../trainer/storage/object_store.js";
@@ -12,7 +17,13 @@ import { CrashingStore, InjectedCrash, type StoreFactory, keysUnder, sampleCheck
 async function buildRun(store: ObjectStore, steps: number[], scores: Record<number, number> = {}): Promise<void> {
   for (const step of steps) await saveCheckpoint(store, sampleCheckpoint(step));
   const lines = Object.entries(scores).map(([step, linearTop1]) =>
-    JSON.stringify({ step: Number(step), time: "2024-01-01T00:00:00Z", dataset: "fashion-mnist", linearTop1, knnTop1: linearTop1 / 2 }),
+    JSON.stringify({
+      step: Number(step),
+      time: "2024-01-01T00:00:00Z",
+      dataset: "fashion-mnist",
+      linearTop1,
+      knnTop1: linearTop1 / 2,
+    }),
   );
   if (lines.length > 0) await store.put(PROBE_HISTORY_KEY, lines.join("\n") + "\n");
 }
@@ -67,7 +78,12 @@ export function describeCheckpointRotation(makeStore: StoreFactory): void {
       const store = await makeStore();
       await buildRun(store, [10, 20, 30, 40, 50]);
       await store.delete(checkpointPrefix(50) + STATE_FILE); // a save of 50 that has not reached state.json
-      await store.publish("checkpoints/latest.json", { step: 30, epoch: 3, prefix: checkpointPrefix(30), writtenAt: "x" }); // 40 done, not yet published
+      await store.publish("checkpoints/latest.json", {
+        step: 30,
+        epoch: 3,
+        prefix: checkpointPrefix(30),
+        writtenAt: "x",
+      }); // 40 done, not yet published
       const result = await rotateCheckpoints(store, { keepLast: 0, keepBest: 0, keepEvery: 0 });
       expect(result.deleted).toEqual([10, 20]);
       expect(await stepsOnDisk(store)).toEqual([30, 40, 50]);
@@ -109,7 +125,9 @@ export function describeCheckpointRotation(makeStore: StoreFactory): void {
       for (let crashAt = 1; crashAt <= rotationMutations; crashAt++) {
         const store = await makeStore();
         await buildRun(store, steps);
-        await expect(rotateCheckpoints(new CrashingStore(store, crashAt), policy)).rejects.toBeInstanceOf(InjectedCrash);
+        await expect(rotateCheckpoints(new CrashingStore(store, crashAt), policy)).rejects.toBeInstanceOf(
+          InjectedCrash,
+        );
         expect((await loadCheckpoint(store, "latest")).step).toBe(30);
         for (const c of await listCheckpoints(store)) if (c.complete) await verifyCheckpoint(store, c.step);
 
@@ -121,10 +139,16 @@ export function describeCheckpointRotation(makeStore: StoreFactory): void {
     it("over random runs, leaves exactly the planned folders, each still verifying, and is idempotent", async () => {
       await fc.assert(
         fc.asyncProperty(
-          fc.uniqueArray(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 5 }).map((s) => s.sort((a, b) => a - b)),
+          fc
+            .uniqueArray(fc.integer({ min: 1, max: 60 }), { minLength: 1, maxLength: 5 })
+            .map((s) => s.sort((a, b) => a - b)),
           fc.array(fc.boolean(), { minLength: 5, maxLength: 5 }),
           fc.array(fc.constantFrom(0.2, 0.5, 0.8), { minLength: 5, maxLength: 5 }),
-          fc.record({ keepLast: fc.integer({ min: 0, max: 3 }), keepBest: fc.integer({ min: 0, max: 2 }), keepEvery: fc.constantFrom(0, 2, 5) }),
+          fc.record({
+            keepLast: fc.integer({ min: 0, max: 3 }),
+            keepBest: fc.integer({ min: 0, max: 2 }),
+            keepEvery: fc.constantFrom(0, 2, 5),
+          }),
           async (steps, incomplete, scoreValues, policy) => {
             const store = await makeStore();
             const scores: Record<number, number> = {};
@@ -133,11 +157,16 @@ export function describeCheckpointRotation(makeStore: StoreFactory): void {
             });
             await buildRun(store, steps, scores);
             // Earlier checkpoints may be interrupted saves; the last stays the published one.
-            for (const [i, s] of steps.slice(0, -1).entries()) if (incomplete[i]) await store.delete(checkpointPrefix(s) + STATE_FILE);
+            for (const [i, s] of steps.slice(0, -1).entries())
+              if (incomplete[i]) await store.delete(checkpointPrefix(s) + STATE_FILE);
 
             const listing = await listCheckpoints(store);
             const plan = planRotation(
-              { checkpoints: listing, latestStep: steps.at(-1), scores: new Map(Object.entries(scores).map(([s, v]) => [Number(s), v])) },
+              {
+                checkpoints: listing,
+                latestStep: steps.at(-1),
+                scores: new Map(Object.entries(scores).map(([s, v]) => [Number(s), v])),
+              },
               policy,
             );
             const result = await rotateCheckpoints(store, policy);

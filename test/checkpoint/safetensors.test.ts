@@ -66,12 +66,36 @@ describe("safetensors byte layout", () => {
     '"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},' +
     '"b":{"dtype":"I64","shape":[1],"data_offsets":[8,16]}}';
   const expected = Uint8Array.from([
-    0x90, 0, 0, 0, 0, 0, 0, 0, // 144: the 139-byte header plus 5 spaces of padding
+    0x90,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0, // 144: the 139-byte header plus 5 spaces of padding
     ...new TextEncoder().encode(header),
-    0x20, 0x20, 0x20, 0x20, 0x20,
-    0x00, 0x00, 0x80, 0x3f, // a[0] = 1.0f
-    0x00, 0x00, 0x00, 0xc0, // a[1] = -2.0f
-    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, // b[0] = -1
+    0x20,
+    0x20,
+    0x20,
+    0x20,
+    0x20,
+    0x00,
+    0x00,
+    0x80,
+    0x3f, // a[0] = 1.0f
+    0x00,
+    0x00,
+    0x00,
+    0xc0, // a[1] = -2.0f
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff,
+    0xff, // b[0] = -1
   ]);
 
   it("writes a 2-tensor file byte for byte as the spec lays it out", () => {
@@ -96,9 +120,13 @@ describe("safetensors byte layout", () => {
 
   it("matches the reference writer's single-tensor output, where no padding is needed", () => {
     // {"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}} is exactly 64 bytes.
-    const bytes = encodeSafetensors([{ name: "attn.0", dtype: "F32", shape: [1, 2, 3], data: Float32Array.of(0, 1, 2, 3, 4, 5) }]);
+    const bytes = encodeSafetensors([
+      { name: "attn.0", dtype: "F32", shape: [1, 2, 3], data: Float32Array.of(0, 1, 2, 3, 4, 5) },
+    ]);
     expect(new DataView(bytes.buffer).getBigUint64(0, true)).toBe(64n);
-    expect(new TextDecoder().decode(bytes.subarray(8, 72))).toBe('{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}');
+    expect(new TextDecoder().decode(bytes.subarray(8, 72))).toBe(
+      '{"attn.0":{"dtype":"F32","shape":[1,2,3],"data_offsets":[0,24]}}',
+    );
     expect(bytes.length).toBe(8 + 64 + 24);
   });
 
@@ -117,7 +145,9 @@ describe("safetensors byte layout", () => {
   });
 
   it("counts the header in UTF-8 bytes, not characters", () => {
-    const bytes = encodeSafetensors([{ name: "größe·重み", dtype: "U8", shape: [1], data: Uint8Array.of(7) }], { note: "é" });
+    const bytes = encodeSafetensors([{ name: "größe·重み", dtype: "U8", shape: [1], data: Uint8Array.of(7) }], {
+      note: "é",
+    });
     const { tensors, metadata } = decodeSafetensors(bytes, URI);
     expect(tensors.get("größe·重み")?.data).toEqual(Uint8Array.of(7));
     expect(metadata).toEqual({ note: "é" });
@@ -135,13 +165,21 @@ describe("safetensors round trips", () => {
 
   it("keeps the order the tensors were given in, even for names that look like numbers", () => {
     const names = ["blocks.10.w", "10", "2", "blocks.2.w", "b", "a"];
-    const tensors: NamedTensor[] = names.map((name, i) => ({ name, dtype: "F32", shape: [1], data: Float32Array.of(i) }));
+    const tensors: NamedTensor[] = names.map((name, i) => ({
+      name,
+      dtype: "F32",
+      shape: [1],
+      data: Float32Array.of(i),
+    }));
     const decoded = decodeSafetensors(encodeSafetensors(tensors), URI);
     expect([...decoded.tensors.keys()]).toEqual(names);
   });
 
   it("reads files whose header lists tensors in another order than their data", () => {
-    const bytes = rawFile('{"late":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"early":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [5, 6]);
+    const bytes = rawFile(
+      '{"late":{"dtype":"U8","shape":[1],"data_offsets":[1,2]},"early":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',
+      [5, 6],
+    );
     const decoded = decodeSafetensors(bytes, URI);
     expect([...decoded.tensors.keys()]).toEqual(["early", "late"]);
     expect(decoded.tensors.get("late")?.data).toEqual(Uint8Array.of(6));
@@ -185,24 +223,31 @@ describe("safetensors round trips", () => {
         return { dtype, shape, raw };
       });
     fc.assert(
-      fc.property(fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 6 }), tensorArb), { selector: ([n]) => n, maxLength: 6 }), (entries) => {
-        const tensors = entries
-          .filter(([name]) => name !== "__metadata__")
-          .map(([name, { dtype, shape, raw }]) => {
-            // Typed arrays of any dtype from raw bytes: a one-tensor file assembled by hand.
-            const file = rawFile(
-              `{${JSON.stringify(name)}:{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":[0,${raw.length}]}}`,
-              [...raw],
-            );
-            return decodeSafetensors(file, URI).tensors.get(name)!;
-          });
-        const again = decodeSafetensors(encodeSafetensors(tensors), URI);
-        // Same tensors by name; tensors with data keep their order (empty ones share an offset, so
-        // the file cannot order them among themselves).
-        expect(again.tensors).toEqual(new Map(tensors.map((t) => [t.name, t])));
-        const nonEmpty = (list: Iterable<NamedTensor>) => [...list].filter((t) => t.data.byteLength > 0).map((t) => t.name);
-        expect(nonEmpty(again.tensors.values())).toEqual(nonEmpty(tensors));
-      }),
+      fc.property(
+        fc.uniqueArray(fc.tuple(fc.string({ minLength: 1, maxLength: 6 }), tensorArb), {
+          selector: ([n]) => n,
+          maxLength: 6,
+        }),
+        (entries) => {
+          const tensors = entries
+            .filter(([name]) => name !== "__metadata__")
+            .map(([name, { dtype, shape, raw }]) => {
+              // Typed arrays of any dtype from raw bytes: a one-tensor file assembled by hand.
+              const file = rawFile(
+                `{${JSON.stringify(name)}:{"dtype":"${dtype}","shape":${JSON.stringify(shape)},"data_offsets":[0,${raw.length}]}}`,
+                [...raw],
+              );
+              return decodeSafetensors(file, URI).tensors.get(name)!;
+            });
+          const again = decodeSafetensors(encodeSafetensors(tensors), URI);
+          // Same tensors by name; tensors with data keep their order (empty ones share an offset, so
+          // the file cannot order them among themselves).
+          expect(again.tensors).toEqual(new Map(tensors.map((t) => [t.name, t])));
+          const nonEmpty = (list: Iterable<NamedTensor>) =>
+            [...list].filter((t) => t.data.byteLength > 0).map((t) => t.name);
+          expect(nonEmpty(again.tensors.values())).toEqual(nonEmpty(tensors));
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -216,28 +261,104 @@ describe("safetensors decoding rejects damage, naming the file", () => {
 
   it("rejects every truncation of a valid file", () => {
     for (let length = 0; length < good.length; length++) {
-      expect(() => decodeSafetensors(good.subarray(0, length), URI), `truncated to ${length}`).toThrow(CorruptDataError);
+      expect(() => decodeSafetensors(good.subarray(0, length), URI), `truncated to ${length}`).toThrow(
+        CorruptDataError,
+      );
     }
   });
 
   const cases: Array<[string, Uint8Array, string | RegExp]> = [
     ["a file shorter than the length field", Uint8Array.of(1, 2, 3), "too short"],
-    ["a header length beyond the file", (() => { const b = good.slice(); new DataView(b.buffer).setBigUint64(0, 10_000n, true); return b; })(), "runs past the end of the file"],
-    ["a header length over the 100 MB limit", (() => { const b = good.slice(); new DataView(b.buffer).setBigUint64(0, 2n ** 62n, true); return b; })(), "over the 100000000-byte limit"],
-    ["a header that is not UTF-8", (() => { const b = rawFile('{"x":1}'); b[9] = 0xff; return b; })(), "not valid UTF-8"],
+    [
+      "a header length beyond the file",
+      (() => {
+        const b = good.slice();
+        new DataView(b.buffer).setBigUint64(0, 10_000n, true);
+        return b;
+      })(),
+      "runs past the end of the file",
+    ],
+    [
+      "a header length over the 100 MB limit",
+      (() => {
+        const b = good.slice();
+        new DataView(b.buffer).setBigUint64(0, 2n ** 62n, true);
+        return b;
+      })(),
+      "over the 100000000-byte limit",
+    ],
+    [
+      "a header that is not UTF-8",
+      (() => {
+        const b = rawFile('{"x":1}');
+        b[9] = 0xff;
+        return b;
+      })(),
+      "not valid UTF-8",
+    ],
     ["a header that is not JSON", rawFile('{"w": {"dtype": "F32",'), "not valid JSON"],
     ["a header that is a JSON array", rawFile("[1, 2]"), "not a JSON object"],
-    ["an unknown dtype", rawFile('{"x":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}', new Array(16).fill(0)), 'unknown dtype "F128"'],
-    ["a negative dimension", rawFile('{"x":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}'), "not a list of non-negative integers"],
-    ["offsets with begin after end", rawFile('{"x":{"dtype":"U8","shape":[0],"data_offsets":[4,2]}}', [0, 0, 0, 0]), "0 <= begin <= end"],
-    ["offsets that are not a pair", rawFile('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0]}}', [0]), "data_offsets"],
-    ["offsets past the data buffer", rawFile('{"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}', [1, 2]), "run past the data buffer (2 bytes)"],
-    ["overlapping tensors", rawFile('{"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"y":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}', [1, 2, 3]), /"y".*overlap tensor "x"/],
-    ["a gap between tensors", rawFile('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"y":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}', [1, 2, 3]), "data bytes [1, 2) before tensor \"y\" belong to no tensor"],
-    ["trailing bytes after the last tensor", rawFile('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [1, 2, 3]), "2 trailing bytes"],
-    ["a shape whose size differs from the offsets", rawFile('{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', new Array(8).fill(0)), "F32 [3], 12 bytes, but its data_offsets [0, 8] span 8 bytes"],
-    ["a shape so large it overflows", rawFile('{"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}', new Array(8).fill(0)), "overflows"],
-    ["metadata that is not a string map", rawFile('{"__metadata__":{"epoch":3}}'), '"__metadata__" entry "epoch" is not a string'],
+    [
+      "an unknown dtype",
+      rawFile('{"x":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}', new Array(16).fill(0)),
+      'unknown dtype "F128"',
+    ],
+    [
+      "a negative dimension",
+      rawFile('{"x":{"dtype":"U8","shape":[-1],"data_offsets":[0,0]}}'),
+      "not a list of non-negative integers",
+    ],
+    [
+      "offsets with begin after end",
+      rawFile('{"x":{"dtype":"U8","shape":[0],"data_offsets":[4,2]}}', [0, 0, 0, 0]),
+      "0 <= begin <= end",
+    ],
+    [
+      "offsets that are not a pair",
+      rawFile('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0]}}', [0]),
+      "data_offsets",
+    ],
+    [
+      "offsets past the data buffer",
+      rawFile('{"x":{"dtype":"U8","shape":[4],"data_offsets":[0,4]}}', [1, 2]),
+      "run past the data buffer (2 bytes)",
+    ],
+    [
+      "overlapping tensors",
+      rawFile(
+        '{"x":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"y":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}',
+        [1, 2, 3],
+      ),
+      /"y".*overlap tensor "x"/,
+    ],
+    [
+      "a gap between tensors",
+      rawFile(
+        '{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]},"y":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}',
+        [1, 2, 3],
+      ),
+      'data bytes [1, 2) before tensor "y" belong to no tensor',
+    ],
+    [
+      "trailing bytes after the last tensor",
+      rawFile('{"x":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}', [1, 2, 3]),
+      "2 trailing bytes",
+    ],
+    [
+      "a shape whose size differs from the offsets",
+      rawFile('{"x":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}', new Array(8).fill(0)),
+      "F32 [3], 12 bytes, but its data_offsets [0, 8] span 8 bytes",
+    ],
+    [
+      "a shape so large it overflows",
+      rawFile('{"x":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,8]}}', new Array(8).fill(0)),
+      "overflows",
+    ],
+    [
+      "metadata that is not a string map",
+      rawFile('{"__metadata__":{"epoch":3}}'),
+      '"__metadata__" entry "epoch" is not a string',
+    ],
     ["a tensor entry that is not an object", rawFile('{"x":7}'), 'tensor "x" entry is not an object'],
   ];
   it.each(cases)("rejects %s", (_what, bytes, fragment) => {
@@ -260,11 +381,37 @@ describe("safetensors encoding refuses tensors it cannot store faithfully", () =
     ["two tensors with one name", () => encodeSafetensors([f32("w"), f32("w")]), 'tensor "w" appears twice'],
     ["the reserved name __metadata__", () => encodeSafetensors([f32("__metadata__")]), "reserved"],
     ["an empty name", () => encodeSafetensors([f32("")]), "not a non-empty string"],
-    ["data of the wrong array type", () => encodeSafetensors([{ name: "w", dtype: "F32", shape: [1], data: Float64Array.of(1) } as unknown as NamedTensor]), "pass its data as a Float32Array"],
-    ["a shape that disagrees with the data length", () => encodeSafetensors([{ name: "w", dtype: "F32", shape: [2, 2], data: new Float32Array(3) }]), "(4 elements) but 3 values"],
-    ["a fractional dimension", () => encodeSafetensors([{ name: "w", dtype: "F32", shape: [1.5], data: new Float32Array(1) }]), "shape [1.5]"],
-    ["an unknown dtype", () => encodeSafetensors([{ name: "w", dtype: "F128", shape: [1], data: new Float32Array(1) } as unknown as NamedTensor]), 'unknown dtype "F128"'],
-    ["metadata that is not a string", () => encodeSafetensors([], { epoch: 3 } as unknown as Record<string, string>), 'metadata "epoch" is a number'],
+    [
+      "data of the wrong array type",
+      () =>
+        encodeSafetensors([
+          { name: "w", dtype: "F32", shape: [1], data: Float64Array.of(1) } as unknown as NamedTensor,
+        ]),
+      "pass its data as a Float32Array",
+    ],
+    [
+      "a shape that disagrees with the data length",
+      () => encodeSafetensors([{ name: "w", dtype: "F32", shape: [2, 2], data: new Float32Array(3) }]),
+      "(4 elements) but 3 values",
+    ],
+    [
+      "a fractional dimension",
+      () => encodeSafetensors([{ name: "w", dtype: "F32", shape: [1.5], data: new Float32Array(1) }]),
+      "shape [1.5]",
+    ],
+    [
+      "an unknown dtype",
+      () =>
+        encodeSafetensors([
+          { name: "w", dtype: "F128", shape: [1], data: new Float32Array(1) } as unknown as NamedTensor,
+        ]),
+      'unknown dtype "F128"',
+    ],
+    [
+      "metadata that is not a string",
+      () => encodeSafetensors([], { epoch: 3 } as unknown as Record<string, string>),
+      'metadata "epoch" is a number',
+    ],
   ];
   it.each(cases)("rejects %s", (_what, encode, fragment) => {
     expect(encode).toThrow(DataError);

@@ -14,7 +14,10 @@ describe("runShardCommand", () => {
     await fs.writeFile(path.join(src, "a", "broken.jpg"), "not a jpeg");
     const out = tempDir();
     const c = captureIo(false);
-    const result = await runShardCommand({ source: src, format: "imagefolder", out, resolution: 8, shardSize: 2, testFraction: 0 }, c.io);
+    const result = await runShardCommand(
+      { source: src, format: "imagefolder", out, resolution: 8, shardSize: 2, testFraction: 0 },
+      c.io,
+    );
     expect(result.counts.train).toBe(6);
     expect(c.stderr()).toMatch(/^shard: plan: 0\/7 images/m);
     expect(c.stderr()).toMatch(/^shard: write: 7\/7 images \(100%\), 4\/4 shards/m);
@@ -36,7 +39,11 @@ describe("runShardCommand", () => {
   });
 
   it("refuses a bad flag with a ConfigError naming it", async () => {
-    await expect(runShardCommand({ source: "x", format: "zip", out: "y" }, captureIo(false).io)).rejects.toThrow(ConfigError);
-    await expect(runShardCommand({ source: "x", format: "idx", out: "y", shardSize: 0 }, captureIo(false).io)).rejects.toThrow(/shardSize/);
+    await expect(runShardCommand({ source: "x", format: "zip", out: "y" }, captureIo(false).io)).rejects.toThrow(
+      ConfigError,
+    );
+    await expect(
+      runShardCommand({ source: "x", format: "idx", out: "y", shardSize: 0 }, captureIo(false).io),
+    ).rejects.toThrow(/shardSize/);
   });
 });

@@ -18,7 +18,10 @@ async function corpus(): Promise<string> {
   const jpeg = await makeImage("jpeg", 40, 30, 9);
   await fs.writeFile(path.join(src, "日本", "truncated.jpg"), jpeg.subarray(0, Math.floor(jpeg.length / 2)));
   await fs.writeFile(path.join(src, "日本", "zero.png"), Buffer.alloc(0));
-  await fs.writeFile(path.join(src, "café au lait", "letter.jpg"), "Dear reader, this is a text file with a .jpg name.\n");
+  await fs.writeFile(
+    path.join(src, "café au lait", "letter.jpg"),
+    "Dear reader, this is a text file with a .jpg name.\n",
+  );
   await fs.writeFile(path.join(src, "with#hash%pct", "noise.png"), randomBytes(2048));
   await fs.writeFile(path.join(src, "with#hash%pct", "notes.txt"), "not an image");
   return src;
@@ -28,14 +31,28 @@ describe("bad-data corpus", () => {
   it("shards the good images, lists every bad file with its reason, and publishes a valid manifest", async () => {
     const src = await corpus();
     const out = tempDir();
-    const result = await shardDataset({ source: src, format: "imagefolder", output: out, resolution: 16, testFraction: 0.25, shardSize: 3, seed: 4 });
+    const result = await shardDataset({
+      source: src,
+      format: "imagefolder",
+      output: out,
+      resolution: 16,
+      testFraction: 0.25,
+      shardSize: 3,
+      seed: 4,
+    });
     const manifest = await readManifest(new LocalObjectStore(out));
     expect(manifest.classNames).toEqual(["café au lait", "with#hash%pct", "日本"]);
     expect(manifest.splits.train.count + manifest.splits.test.count).toBe(12);
     expect(manifest.splits.test.count).toBeGreaterThan(0);
     const reasons = Object.fromEntries(result.rejected.map((r) => [r.source, r.reason]));
     expect(Object.keys(reasons).sort()).toEqual(
-      ["café au lait/letter.jpg", "with#hash%pct/noise.png", "with#hash%pct/notes.txt", "日本/truncated.jpg", "日本/zero.png"].sort(),
+      [
+        "café au lait/letter.jpg",
+        "with#hash%pct/noise.png",
+        "with#hash%pct/notes.txt",
+        "日本/truncated.jpg",
+        "日本/zero.png",
+      ].sort(),
     );
     expect(reasons["日本/truncated.jpg"]).toMatch(/premature end of JPEG/i);
     expect(reasons["日本/zero.png"]).toBe("empty file (0 bytes)");
@@ -59,7 +76,13 @@ describe("bad-data corpus", () => {
     await fs.mkdir(badName);
     await fs.writeFile(Buffer.concat([badName, Buffer.from("/x.png")]), await makeImage("png", 16, 16, 1));
     const out = tempDir();
-    const result = await shardDataset({ source: src, format: "imagefolder", output: out, resolution: 8, testFraction: 0 });
+    const result = await shardDataset({
+      source: src,
+      format: "imagefolder",
+      output: out,
+      resolution: 8,
+      testFraction: 0,
+    });
     expect(result.counts.train).toBeGreaterThanOrEqual(3);
     expect(await exists(path.join(out, "manifest.json"))).toBe(true);
   });
@@ -70,9 +93,17 @@ describe("bad-data corpus", () => {
     await fs.writeFile(path.join(src, "a", "1.jpg"), "text");
     await fs.writeFile(path.join(src, "a", "2.png"), Buffer.alloc(0));
     const out = tempDir();
-    const err = await shardDataset({ source: src, format: "imagefolder", output: out, resolution: 8, testFraction: 0 }).catch((e: unknown) => e);
+    const err = await shardDataset({
+      source: src,
+      format: "imagefolder",
+      output: out,
+      resolution: 8,
+      testFraction: 0,
+    }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
-    expect((err as Error).message).toMatch(/empty dataset: none of the 2 train images could be decoded .*nothing was published/);
+    expect((err as Error).message).toMatch(
+      /empty dataset: none of the 2 train images could be decoded .*nothing was published/,
+    );
     expect(await fs.readdir(out)).toEqual([]);
   });
 });

@@ -20,7 +20,11 @@ describe("CIFAR reader", () => {
       "cifar-10-batches-bin/batches.meta.txt",
     ]);
     expect(ten?.variant).toBe(10);
-    expect(ten?.files.train).toEqual(["cifar-10-batches-bin/data_batch_1.bin", "cifar-10-batches-bin/data_batch_2.bin", "cifar-10-batches-bin/data_batch_10.bin"]);
+    expect(ten?.files.train).toEqual([
+      "cifar-10-batches-bin/data_batch_1.bin",
+      "cifar-10-batches-bin/data_batch_2.bin",
+      "cifar-10-batches-bin/data_batch_10.bin",
+    ]);
     expect(ten?.classNamesKey).toBe("cifar-10-batches-bin/batches.meta.txt");
     const hundred = findCifarLayout(["train.bin", "test.bin", "fine_label_names.txt", "coarse_label_names.txt"]);
     expect([hundred?.variant, hundred?.recordBytes, hundred?.labelOffset]).toEqual([100, 3074, 1]);
@@ -34,7 +38,11 @@ describe("CIFAR reader", () => {
     expect(Array.from(out.labels)).toEqual([3, 7]);
     // Pixel p of record 1: R = 50 + p, G = 150 + p, B = 250 + p (mod 256).
     const p = 30 * 32 + 5; // row 30, column 5
-    expect(Array.from(out.images.subarray(3072 + 3 * p, 3072 + 3 * p + 3))).toEqual([(50 + p) % 256, (150 + p) % 256, (250 + p) % 256]);
+    expect(Array.from(out.images.subarray(3072 + 3 * p, 3072 + 3 * p + 3))).toEqual([
+      (50 + p) % 256,
+      (150 + p) % 256,
+      (250 + p) % 256,
+    ]);
   });
 
   it("takes CIFAR-100's fine label (the second byte), not the coarse one", () => {

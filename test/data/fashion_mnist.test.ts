@@ -23,7 +23,9 @@ const served = new Map<string, Buffer>([
   ["t10k-images-idx3-ubyte.gz", gzipSync(idxImagesBytes(4, 28, 28))],
   ["t10k-labels-idx1-ubyte.gz", gzipSync(idxLabelsBytes(4))],
 ]);
-const md5s = Object.fromEntries([...served].map(([name, bytes]) => [name, createHash("md5").update(bytes).digest("hex")]));
+const md5s = Object.fromEntries(
+  [...served].map(([name, bytes]) => [name, createHash("md5").update(bytes).digest("hex")]),
+);
 
 let server: http.Server;
 let mirrorUrl: string;
@@ -65,9 +67,13 @@ describe("Fashion-MNIST resolution", () => {
     const own = await writeIdxFolder(tempDir());
     const opts = await isolated({ FASHION_MNIST_DIR: own });
     expect(await resolveDatasetDir("fashion-mnist", opts)).toBe(own);
-    expect(await resolveDatasetDir("fashion-mnist", { ...opts, env: {}, systemDir: DEBIAN_FASHION_MNIST_DIR })).toBe(DEBIAN_FASHION_MNIST_DIR);
+    expect(await resolveDatasetDir("fashion-mnist", { ...opts, env: {}, systemDir: DEBIAN_FASHION_MNIST_DIR })).toBe(
+      DEBIAN_FASHION_MNIST_DIR,
+    );
     const cached = await writeIdxFolder(fashionMnistCacheDir(opts.env));
-    expect(await resolveDatasetDir("fashion-mnist", { ...opts, env: { XDG_CACHE_HOME: opts.env.XDG_CACHE_HOME } })).toBe(cached);
+    expect(
+      await resolveDatasetDir("fashion-mnist", { ...opts, env: { XDG_CACHE_HOME: opts.env.XDG_CACHE_HOME } }),
+    ).toBe(cached);
   });
 
   it("downloads the four files into the cache once, checking each MD5", async () => {
@@ -107,7 +113,9 @@ describe("Fashion-MNIST resolution", () => {
 
   it("reports a mirror that does not serve the files as not found, with the HTTP status", async () => {
     const opts = await isolated();
-    const err = await resolveDatasetDir("fashion-mnist", { ...opts, mirrorUrl: mirrorUrl + "missing/" }).catch((e: unknown) => e);
+    const err = await resolveDatasetDir("fashion-mnist", { ...opts, mirrorUrl: mirrorUrl + "missing/" }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(NotFoundError);
     expect((err as Error).message).toMatch(/download from .* failed: HTTP 404/);
   });

@@ -19,7 +19,8 @@ export function idxImagesBytes(count: number, height: number, width: number, mag
   view.setUint32(4, count, false);
   view.setUint32(8, height, false);
   view.setUint32(12, width, false);
-  for (let i = 0; i < count; i++) for (let j = 0; j < height * width; j++) out[16 + i * height * width + j] = pixelOf(i, j);
+  for (let i = 0; i < count; i++)
+    for (let j = 0; j < height * width; j++) out[16 + i * height * width + j] = pixelOf(i, j);
   return out;
 }
 
@@ -57,12 +58,18 @@ export async function writeIdxFolder(dir: string, options: IdxFolderOptions = {}
 export function cifarRecord(labels: number[], seed: number): Uint8Array {
   const rec = new Uint8Array(labels.length + 3072);
   rec.set(labels, 0);
-  for (let c = 0; c < 3; c++) for (let p = 0; p < 1024; p++) rec[labels.length + c * 1024 + p] = (seed + p + 100 * c) % 256;
+  for (let c = 0; c < 3; c++)
+    for (let p = 0; p < 1024; p++) rec[labels.length + c * 1024 + p] = (seed + p + 100 * c) % 256;
   return rec;
 }
 
 /** A CIFAR-10 binary folder with `perBatch` records in each of `batches` train files and `test` test records. */
-export async function writeCifar10Folder(dir: string, perBatch: number, batches: number, test: number): Promise<string> {
+export async function writeCifar10Folder(
+  dir: string,
+  perBatch: number,
+  batches: number,
+  test: number,
+): Promise<string> {
   await fs.mkdir(dir, { recursive: true });
   let seed = 0;
   const file = (n: number) => Buffer.concat(Array.from({ length: n }, () => cifarRecord([seed % 10], seed++)));
@@ -76,7 +83,12 @@ export async function writeCifar10Folder(dir: string, perBatch: number, batches:
 }
 
 /** A solid-ish test image (a colour ramp with a per-image offset) encoded as `format`. */
-export async function makeImage(format: "jpeg" | "png" | "webp", width: number, height: number, seed: number): Promise<Buffer> {
+export async function makeImage(
+  format: "jpeg" | "png" | "webp",
+  width: number,
+  height: number,
+  seed: number,
+): Promise<Buffer> {
   const raw = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -87,7 +99,11 @@ export async function makeImage(format: "jpeg" | "png" | "webp", width: number, 
     }
   }
   const img = sharp(raw, { raw: { width, height, channels: 3 } });
-  return format === "jpeg" ? img.jpeg({ quality: 90 }).toBuffer() : format === "png" ? img.png().toBuffer() : img.webp({ quality: 90 }).toBuffer();
+  return format === "jpeg"
+    ? img.jpeg({ quality: 90 }).toBuffer()
+    : format === "png"
+      ? img.png().toBuffer()
+      : img.webp({ quality: 90 }).toBuffer();
 }
 
 /** Writes `perClass` images for each class folder (formats cycling JPEG, PNG, WebP). */
@@ -99,7 +115,10 @@ export async function writeImageFolder(dir: string, classes: string[], perClass:
     for (let i = 0; i < perClass; i++) {
       const format = formats[seed % 3];
       const ext = format === "jpeg" ? "jpg" : format;
-      await fs.writeFile(path.join(dir, cls, `img-${String(i).padStart(3, "0")}.${ext}`), await makeImage(format, side + (seed % 5), side, seed));
+      await fs.writeFile(
+        path.join(dir, cls, `img-${String(i).padStart(3, "0")}.${ext}`),
+        await makeImage(format, side + (seed % 5), side, seed),
+      );
       seed++;
     }
   }

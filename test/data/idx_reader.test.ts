@@ -11,8 +11,14 @@ import { tempDir } from "../support/temp_dir.js";
 
 describe("IDX reader", () => {
   it("reads gzipped and raw folders to the same images and labels", async () => {
-    const gz = await loadIdxSplit(await writeIdxFolder(tempDir(), { gzip: true, train: 7, height: 3, width: 4 }), "train");
-    const raw = await loadIdxSplit(await writeIdxFolder(tempDir(), { gzip: false, train: 7, height: 3, width: 4 }), "train");
+    const gz = await loadIdxSplit(
+      await writeIdxFolder(tempDir(), { gzip: true, train: 7, height: 3, width: 4 }),
+      "train",
+    );
+    const raw = await loadIdxSplit(
+      await writeIdxFolder(tempDir(), { gzip: false, train: 7, height: 3, width: 4 }),
+      "train",
+    );
     expect(gz.count).toBe(7);
     expect([gz.height, gz.width, gz.channels]).toEqual([3, 4, 1]);
     expect(gz.images[5 * 12 + 2]).toBe(pixelOf(5, 2));
@@ -22,8 +28,16 @@ describe("IDX reader", () => {
   });
 
   it("finds split files by base name, preferring the shallowest copy", () => {
-    const keys = ["deep/x/train-images-idx3-ubyte.gz", "raw/train-images.idx3-ubyte", "raw/train-labels-idx1-ubyte", "t10k-images-idx3-ubyte"];
-    expect(findIdxSplitKeys(keys, "train")).toEqual({ images: "raw/train-images.idx3-ubyte", labels: "raw/train-labels-idx1-ubyte" });
+    const keys = [
+      "deep/x/train-images-idx3-ubyte.gz",
+      "raw/train-images.idx3-ubyte",
+      "raw/train-labels-idx1-ubyte",
+      "t10k-images-idx3-ubyte",
+    ];
+    expect(findIdxSplitKeys(keys, "train")).toEqual({
+      images: "raw/train-images.idx3-ubyte",
+      labels: "raw/train-labels-idx1-ubyte",
+    });
     expect(findIdxSplitKeys(keys, "test")).toBeUndefined();
   });
 
@@ -35,7 +49,9 @@ describe("IDX reader", () => {
 
   it("rejects a truncated images file, naming it and the bytes its header needs", () => {
     const bytes = idxImagesBytes(4, 2, 2);
-    expect(() => parseIdx(bytes.subarray(0, bytes.length - 3), "f.idx", "images")).toThrow(/f\.idx: truncated: 29 bytes, dims \[4, 2, 2\] need 32/);
+    expect(() => parseIdx(bytes.subarray(0, bytes.length - 3), "f.idx", "images")).toThrow(
+      /f\.idx: truncated: 29 bytes, dims \[4, 2, 2\] need 32/,
+    );
     expect(() => parseIdx(bytes.subarray(0, 2), "f.idx", "images")).toThrow(DataError);
   });
 
@@ -52,7 +68,9 @@ describe("IDX reader", () => {
     await fs.writeFile(path.join(dir, "train-labels-idx1-ubyte.gz"), gzipSync(idxLabelsBytes(4)));
     const err = await loadIdxSplit(dir, "train").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DataError);
-    expect((err as Error).message).toMatch(/train-images-idx3-ubyte\.gz holds 5 images but .*train-labels-idx1-ubyte\.gz holds 4 labels/);
+    expect((err as Error).message).toMatch(
+      /train-images-idx3-ubyte\.gz holds 5 images but .*train-labels-idx1-ubyte\.gz holds 4 labels/,
+    );
   });
 
   it("reads the real Fashion-MNIST: 60000 + 10000 images of 28x28, 6000 and 1000 of each class", async () => {

@@ -8,15 +8,25 @@ import { makeImage } from "./fixtures.js";
 const opts = { testFraction: 0.2, seed: 1 };
 
 function keysOf(classes: Record<string, number>, prefix = ""): string[] {
-  return Object.entries(classes).flatMap(([cls, n]) => Array.from({ length: n }, (_, i) => `${prefix}${cls}/img${i}.jpg`));
+  return Object.entries(classes).flatMap(([cls, n]) =>
+    Array.from({ length: n }, (_, i) => `${prefix}${cls}/img${i}.jpg`),
+  );
 }
 
 describe("image folder layout", () => {
   it("numbers classes in sorted folder-name order and labels images by their top folder", () => {
-    const layout = layOutImageFolder(["zebra/a.png", "ant/b.jpg", "ant/deeper/c.webp", "Moth/d.JPEG"], { testFraction: 0, seed: 0 });
+    const layout = layOutImageFolder(["zebra/a.png", "ant/b.jpg", "ant/deeper/c.webp", "Moth/d.JPEG"], {
+      testFraction: 0,
+      seed: 0,
+    });
     expect(layout.classNames).toEqual(["Moth", "ant", "zebra"]);
     const labelOf = new Map(layout.examples.train.map((e) => [e.key, e.label]));
-    expect(Object.fromEntries(labelOf)).toEqual({ "Moth/d.JPEG": 0, "ant/b.jpg": 1, "ant/deeper/c.webp": 1, "zebra/a.png": 2 });
+    expect(Object.fromEntries(labelOf)).toEqual({
+      "Moth/d.JPEG": 0,
+      "ant/b.jpg": 1,
+      "ant/deeper/c.webp": 1,
+      "zebra/a.png": 2,
+    });
   });
 
   it("labels images directly in the root -1, and has no class names when there are no class folders", () => {
@@ -35,7 +45,9 @@ describe("image folder layout", () => {
       ["test/cat/img0.jpg", 0],
       ["test/dog/img0.jpg", 1],
     ]);
-    expect(layout.rejected).toEqual([{ source: "extra/cat/x.jpg", reason: "outside the split folders train/ and test/" }]);
+    expect(layout.rejected).toEqual([
+      { source: "extra/cat/x.jpg", reason: "outside the split folders train/ and test/" },
+    ]);
   });
 
   it("treats a lone train/ folder as the root, taking classes from below it", () => {
@@ -86,7 +98,9 @@ describe("image decoding", () => {
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) raw[(y * width + x) * 3 + (x < 10 ? 0 : x < 30 ? 1 : 2)] = 255;
     }
-    const png = await sharp(raw, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    const png = await sharp(raw, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer();
     const result = await decodeSquareImage(png, { resolution: 8, channels: 3 });
     if (!("pixels" in result)) throw new Error(result.reason);
     expect(result.pixels).toHaveLength(8 * 8 * 3);
@@ -108,7 +122,9 @@ describe("image decoding", () => {
 
   it("gives a reason instead of throwing for empty, truncated, non-image and unsupported files", async () => {
     const jpeg = await makeImage("jpeg", 32, 32, 1);
-    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#808080" } }).gif().toBuffer();
+    const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: "#808080" } })
+      .gif()
+      .toBuffer();
     const cases: Array<[Uint8Array, RegExp]> = [
       [new Uint8Array(0), /empty file/],
       [jpeg.subarray(0, jpeg.length >> 1), /cannot decode: .*premature end/i],

@@ -8,7 +8,10 @@ function source(n: number, seed: number, side = 2): InMemoryTrainSource {
   const images = new Uint8Array(n * side * side);
   for (let i = 0; i < n; i++) images.fill(i % 256, i * side * side, (i + 1) * side * side);
   const labels = Int32Array.from({ length: n }, (_, i) => i % 10);
-  return new InMemoryTrainSource({ images, labels, height: side, width: side, channels: 1, origin: "mem://test" }, { seed });
+  return new InMemoryTrainSource(
+    { images, labels, height: side, width: side, channels: 1, origin: "mem://test" },
+    { seed },
+  );
 }
 
 async function epochIndices(src: InMemoryTrainSource, epoch: number, batchSize: number): Promise<number[]> {
@@ -20,15 +23,22 @@ async function epochIndices(src: InMemoryTrainSource, epoch: number, batchSize: 
 describe("epoch orders", () => {
   it("windowed order is a permutation whose windows each hold exactly their shards' examples", () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 12 }), fc.integer({ min: 1, max: 4 }), fc.nat(), (counts, windowShards, seed) => {
-        const { order, windows } = windowedEpochOrder(counts, seed, 3, windowShards);
-        const starts = shardStarts(counts);
-        expect(Array.from(order).sort((a, b) => a - b)).toEqual(Array.from({ length: starts[starts.length - 1] }, (_, i) => i));
-        for (const w of windows) {
-          const shardsSeen = new Set(Array.from(order.subarray(w.start, w.end), (g) => shardOfExample(starts, g)));
-          expect([...shardsSeen].sort()).toEqual([...w.shards].sort());
-        }
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 12 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.nat(),
+        (counts, windowShards, seed) => {
+          const { order, windows } = windowedEpochOrder(counts, seed, 3, windowShards);
+          const starts = shardStarts(counts);
+          expect(Array.from(order).sort((a, b) => a - b)).toEqual(
+            Array.from({ length: starts[starts.length - 1] }, (_, i) => i),
+          );
+          for (const w of windows) {
+            const shardsSeen = new Set(Array.from(order.subarray(w.start, w.end), (g) => shardOfExample(starts, g)));
+            expect([...shardsSeen].sort()).toEqual([...w.shards].sort());
+          }
+        },
+      ),
       { numRuns: 60 },
     );
   });
@@ -76,12 +86,17 @@ describe("InMemoryTrainSource", () => {
 
   it("computes the per-channel mean and std of its images once", () => {
     const images = Uint8Array.from([0, 255, 0, 255]);
-    const src = new InMemoryTrainSource({ images, labels: new Int32Array(4), height: 1, width: 1, channels: 1, origin: "m" }, { seed: 0 });
+    const src = new InMemoryTrainSource(
+      { images, labels: new Int32Array(4), height: 1, width: 1, channels: 1, origin: "m" },
+      { seed: 0 },
+    );
     expect(src.info.mean[0]).toBeCloseTo(0.5, 10);
     expect(src.info.std[0]).toBeCloseTo(0.5, 10);
   });
 
   it("refuses a batch past the end of the epoch, saying how many there are", async () => {
-    await expect(source(30, 0).batch(0, 3, 10)).rejects.toThrow(/batch 3 is outside 0\.\.2: mem:\/\/test has 30 training examples/);
+    await expect(source(30, 0).batch(0, 3, 10)).rejects.toThrow(
+      /batch 3 is outside 0\.\.2: mem:\/\/test has 30 training examples/,
+    );
   });
 });

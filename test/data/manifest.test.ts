@@ -10,10 +10,18 @@ import { tempDir } from "../support/temp_dir.js";
 
 describe("dataset manifest", () => {
   it("accepts what the sharder writes and refuses edits that break it, naming the field", async () => {
-    const { manifest } = await shardDataset({ source: await writeIdxFolder(tempDir()), format: "idx", output: tempDir(), shardSize: 20 });
+    const { manifest } = await shardDataset({
+      source: await writeIdxFolder(tempDir()),
+      format: "idx",
+      output: tempDir(),
+      shardSize: 20,
+    });
     expect(parseManifest(JSON.parse(JSON.stringify(manifest)), "m.json")).toEqual(manifest);
     const broken: Array<[object, RegExp]> = [
-      [{ ...manifest, splits: { ...manifest.splits, train: { ...manifest.splits.train, count: 49 } } }, /splits\.train: count must equal the sum/],
+      [
+        { ...manifest, splits: { ...manifest.splits, train: { ...manifest.splits.train, count: 49 } } },
+        /splits\.train: count must equal the sum/,
+      ],
       [{ ...manifest, mean: [0.5, 0.5] }, /mean: needs 1 values/],
       [{ ...manifest, imageShape: [28, 28, 2] }, /imageShape\.2/],
       [{ ...manifest, fingerprint: "abc" }, /fingerprint: expected 64 lowercase hex digits/],

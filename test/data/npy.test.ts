@@ -8,7 +8,6 @@ import { decodeNpy, encodeNpy, encodeNpyHeader, parseNpyHeader } from "../../tra
 import { numpyAvailable } from "./fixtures.js";
 import { tempDir } from "../support/temp_dir.js";
 
-
 describe("npy", () => {
   it("writes the v1.0 header the spec describes: magic, version, little-endian length, dict padded to 64 bytes", () => {
     const header = encodeNpyHeader("|u1", [3, 28, 28, 1]);
@@ -55,26 +54,31 @@ describe("npy", () => {
     expect(() => decodeNpy(good.subarray(0, good.length - 1), "s3://b/x.npy")).toThrow(/s3:\/\/b\/x\.npy.*truncated/);
     expect(() => decodeNpy(new Uint8Array([...good, 0]), "f")).toThrow(/trailing bytes/);
     expect(() => decodeNpy(new Uint8Array(64), "f")).toThrow(CorruptDataError);
-    const fortran = Buffer.from(encodeNpyHeader("|u1", [2])).toString("latin1").replace("False", "True ");
+    const fortran = Buffer.from(encodeNpyHeader("|u1", [2]))
+      .toString("latin1")
+      .replace("False", "True ");
     expect(() => parseNpyHeader(Buffer.from(fortran, "latin1"), "f")).toThrow(/Fortran/);
   });
 
   // NumPy is the reader that matters; machines without it still run the byte-for-byte header test above.
-  it.skipIf(!numpyAvailable())("gives files np.load reads with the right dtype, shape and values, and headers identical to np.save's", async () => {
-    const dir = tempDir();
-    const images = Uint8Array.from({ length: 3 * 4 * 5 * 3 }, (_, i) => (i * 13) % 256);
-    const labels = Int32Array.from([0, -1, 9]);
-    await fs.writeFile(path.join(dir, "x.images.npy"), encodeNpy("|u1", [3, 4, 5, 3], images));
-    await fs.writeFile(path.join(dir, "x.labels.npy"), encodeNpy("<i4", [3], labels));
-    const script = [
-      "import numpy as np, sys, io",
-      "d = sys.argv[1]",
-      "a = np.load(d + '/x.images.npy'); l = np.load(d + '/x.labels.npy')",
-      "buf = io.BytesIO(); np.save(buf, a); ours = open(d + '/x.images.npy', 'rb').read()",
-      "print(a.dtype, a.shape, int(a.sum()), l.dtype, l.tolist(), buf.getvalue() == ours)",
-    ].join("\n");
-    const out = execFileSync("python3", ["-c", script, dir], { encoding: "utf8" }).trim();
-    const sum = images.reduce((s, v) => s + v, 0);
-    expect(out).toBe(`uint8 (3, 4, 5, 3) ${sum} int32 [0, -1, 9] True`);
-  });
+  it.skipIf(!numpyAvailable())(
+    "gives files np.load reads with the right dtype, shape and values, and headers identical to np.save's",
+    async () => {
+      const dir = tempDir();
+      const images = Uint8Array.from({ length: 3 * 4 * 5 * 3 }, (_, i) => (i * 13) % 256);
+      const labels = Int32Array.from([0, -1, 9]);
+      await fs.writeFile(path.join(dir, "x.images.npy"), encodeNpy("|u1", [3, 4, 5, 3], images));
+      await fs.writeFile(path.join(dir, "x.labels.npy"), encodeNpy("<i4", [3], labels));
+      const script = [
+        "import numpy as np, sys, io",
+        "d = sys.argv[1]",
+        "a = np.load(d + '/x.images.npy'); l = np.load(d + '/x.labels.npy')",
+        "buf = io.BytesIO(); np.save(buf, a); ours = open(d + '/x.images.npy', 'rb').read()",
+        "print(a.dtype, a.shape, int(a.sum()), l.dtype, l.tolist(), buf.getvalue() == ours)",
+      ].join("\n");
+      const out = execFileSync("python3", ["-c", script, dir], { encoding: "utf8" }).trim();
+      const sum = images.reduce((s, v) => s + v, 0);
+      expect(out).toBe(`uint8 (3, 4, 5, 3) ${sum} int32 [0, -1, 9] True`);
+    },
+  );
 });

@@ -53,7 +53,9 @@ describe("openTrainSource", () => {
       await expect(s.batch(0, 5, 4)).rejects.toThrow(RangeError);
     }
     const again = await openTrainSource(shardedDir, { seed: 3, limit: 23 });
-    expect(Array.from((await again.batch(1, 2, 4)).indices)).toEqual(Array.from((await sharded.batch(1, 2, 4)).indices));
+    expect(Array.from((await again.batch(1, 2, 4)).indices)).toEqual(
+      Array.from((await sharded.batch(1, 2, 4)).indices),
+    );
   });
 
   it("keeps every image's order when the limit is the split size or more", async () => {
@@ -67,7 +69,10 @@ describe("openTrainSource", () => {
   });
 
   it("resolves fashion-mnist to the installed dataset with its class names", async () => {
-    const source = await openTrainSource("fashion-mnist", { seed: 0, datasetResolution: { env: {}, systemDir: DEBIAN_FASHION_MNIST_DIR, download: false } });
+    const source = await openTrainSource("fashion-mnist", {
+      seed: 0,
+      datasetResolution: { env: {}, systemDir: DEBIAN_FASHION_MNIST_DIR, download: false },
+    });
     expect(source.info.numExamples).toBe(60000);
     expect(source.info.classNames).toEqual(FASHION_MNIST_CLASSES);
     expect(source.info.mean[0]).toBeCloseTo(0.286, 3);

@@ -12,13 +12,22 @@ import { type DatasetManifest, readManifest } from "../../trainer/data/manifest.
 import { readShard } from "../../trainer/data/shard_format.js";
 import { planShards } from "../../trainer/data/shard_plan.js";
 import { finalizeShards, partKey, shardDataset, writeShardChunk } from "../../trainer/data/shard_writer.js";
-import { cifarRecord, exists, idxImagesBytes, numpyAvailable, snapshotEtags, writeCifar10Folder, writeIdxFolder } from "./fixtures.js";
+import {
+  cifarRecord,
+  exists,
+  idxImagesBytes,
+  numpyAvailable,
+  snapshotEtags,
+  writeCifar10Folder,
+  writeIdxFolder,
+} from "./fixtures.js";
 import { tempDir } from "../support/temp_dir.js";
 
 async function readSplit(out: string, manifest: DatasetManifest, split: "train" | "test") {
   const store = new LocalObjectStore(out);
   const parts = [];
-  for (const entry of manifest.splits[split].shards) parts.push(await readShard(store, "", entry, manifest.imageShape, manifest.classNames?.length ?? null));
+  for (const entry of manifest.splits[split].shards)
+    parts.push(await readShard(store, "", entry, manifest.imageShape, manifest.classNames?.length ?? null));
   return {
     images: Buffer.concat(parts.map((p) => p.images)),
     labels: parts.flatMap((p) => Array.from(p.labels)),
@@ -78,7 +87,9 @@ describe("shardDataset on IDX", () => {
     const before = await snapshotEtags(out);
     const err = await shardDataset({ source: src, format: "idx", output: out, shardSize: 8 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as Error).message).toMatch(/manifest\.json already holds a dataset with fingerprint .*choose another output, or delete/s);
+    expect((err as Error).message).toMatch(
+      /manifest\.json already holds a dataset with fingerprint .*choose another output, or delete/s,
+    );
     // Rewriting a source file changes its etag, so the fingerprint changes too.
     const labels = path.join(src, "t10k-labels-idx1-ubyte.gz");
     await fs.writeFile(labels, await fs.readFile(labels));
@@ -91,8 +102,11 @@ describe("shardDataset on IDX", () => {
     const src = await writeIdxFolder(tempDir(), { train: 9, test: 3, height: 4, width: 3 });
     const out = tempDir();
     await shardDataset({ source: src, format: "idx", output: out, shardSize: 5 });
-    const script = "import numpy as np,sys;a=np.load(sys.argv[1]+'/shards/train-00000.images.npy');l=np.load(sys.argv[1]+'/shards/train-00000.labels.npy');print(a.dtype,a.shape,l.dtype,l.tolist())";
-    expect(execFileSync("python3", ["-c", script, out], { encoding: "utf8" }).trim()).toBe("uint8 (5, 4, 3, 1) int32 [0, 1, 2, 3, 4]");
+    const script =
+      "import numpy as np,sys;a=np.load(sys.argv[1]+'/shards/train-00000.images.npy');l=np.load(sys.argv[1]+'/shards/train-00000.labels.npy');print(a.dtype,a.shape,l.dtype,l.tolist())";
+    expect(execFileSync("python3", ["-c", script, out], { encoding: "utf8" }).trim()).toBe(
+      "uint8 (5, 4, 3, 1) int32 [0, 1, 2, 3, 4]",
+    );
   });
 });
 
@@ -151,16 +165,25 @@ describe("shardDataset on CIFAR", () => {
     for (let r = 0; r < 21; r++) {
       for (const p of [0, 1000]) {
         const at = (r * 1024 + p) * 3;
-        expect([train.images[at], train.images[at + 1], train.images[at + 2]]).toEqual([(r + p) % 256, (r + p + 100) % 256, (r + p + 200) % 256]);
+        expect([train.images[at], train.images[at + 1], train.images[at + 2]]).toEqual([
+          (r + p) % 256,
+          (r + p + 100) % 256,
+          (r + p + 200) % 256,
+        ]);
       }
     }
   });
 
   it("refuses a batch file that ends inside a record, publishing nothing", async () => {
     const src = await writeCifar10Folder(tempDir(), 3, 1, 2);
-    await fs.writeFile(path.join(src, "data_batch_1.bin"), Buffer.concat([cifarRecord([1], 0), cifarRecord([2], 1).subarray(0, 100)]));
+    await fs.writeFile(
+      path.join(src, "data_batch_1.bin"),
+      Buffer.concat([cifarRecord([1], 0), cifarRecord([2], 1).subarray(0, 100)]),
+    );
     const out = tempDir();
-    await expect(shardDataset({ source: src, format: "cifar", output: out })).rejects.toThrow(/data_batch_1\.bin: truncated record/);
+    await expect(shardDataset({ source: src, format: "cifar", output: out })).rejects.toThrow(
+      /data_batch_1\.bin: truncated record/,
+    );
     expect(await fs.readdir(out)).toEqual([]);
   });
 });
@@ -171,7 +194,10 @@ describe("bad input publishes nothing", () => {
       "wrong IDX magic",
       async (src) => {
         await writeIdxFolder(src);
-        await fs.writeFile(path.join(src, "train-images-idx3-ubyte.gz"), gzipSync(idxImagesBytes(50, 6, 5, 0x00000802)));
+        await fs.writeFile(
+          path.join(src, "train-images-idx3-ubyte.gz"),
+          gzipSync(idxImagesBytes(50, 6, 5, 0x00000802)),
+        );
         return { format: "idx" };
       },
       /wrong IDX magic 0x00000802, expected 0x00000803/,
@@ -198,7 +224,12 @@ describe("bad input publishes nothing", () => {
       DataError,
     ],
     ["unknown format", async () => ({ format: "tfrecord" }), /format: Invalid option/, ConfigError],
-    ["missing source", async (src) => ({ format: "idx", source: path.join(src, "does-not-exist") }), /not found: .*does-not-exist/, NotFoundError],
+    [
+      "missing source",
+      async (src) => ({ format: "idx", source: path.join(src, "does-not-exist") }),
+      /not found: .*does-not-exist/,
+      NotFoundError,
+    ],
   ];
   for (const [name, prepare, message, type] of cases) {
     it(`${name}: a clear error and no manifest`, async () => {

@@ -25,9 +25,15 @@ withS3Server("sharded datasets on S3", () => {
       const src = await writeIdxFolder(tempDir(), { train: 45, test: 10 });
       const local = tempDir();
       const a = await shardDataset({ source: src, format: "idx", output: local, shardSize: 8, name: "d" });
-      const b = await shardDataset({ source: src, format: "idx", output: s3.uri("ds/d"), shardSize: 8, name: "d" }, { openStore: s3.openStore });
+      const b = await shardDataset(
+        { source: src, format: "idx", output: s3.uri("ds/d"), shardSize: 8, name: "d" },
+        { openStore: s3.openStore },
+      );
       expect({ ...b.manifest, createdAt: "" }).toEqual({ ...a.manifest, createdAt: "" });
-      const again = await shardDataset({ source: src, format: "idx", output: s3.uri("ds/d"), shardSize: 8, name: "d" }, { openStore: s3.openStore });
+      const again = await shardDataset(
+        { source: src, format: "idx", output: s3.uri("ds/d"), shardSize: 8, name: "d" },
+        { openStore: s3.openStore },
+      );
       expect(again.reused).toBe(true);
       const fromLocal = await ShardedTrainSource.open(new LocalObjectStore(local), "manifest.json", { seed: 4 });
       const fromS3 = await ShardedTrainSource.open(s3.bucket.store("ds"), "d/manifest.json", { seed: 4 });

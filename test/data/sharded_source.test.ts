@@ -6,7 +6,11 @@ import { CorruptDataError } from "../../trainer/errors.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import { windowedEpochOrder } from "../../trainer/data/epoch_order.js";
 import { loadIdxSplit } from "../../trainer/data/idx_reader.js";
-import { ShardedTrainSource, type ShardedSourceOptions, openShardedTrainSource } from "../../trainer/data/sharded_source.js";
+import {
+  ShardedTrainSource,
+  type ShardedSourceOptions,
+  openShardedTrainSource,
+} from "../../trainer/data/sharded_source.js";
 import { shardDataset } from "../../trainer/data/shard_writer.js";
 import { writeIdxFolder } from "./fixtures.js";
 import { tempDir } from "../support/temp_dir.js";
@@ -52,7 +56,11 @@ describe("ShardedTrainSource", () => {
     const bytes = H * W;
     for (const b of await epoch(source, 2, 16)) {
       b.indices.forEach((g, k) => {
-        expect(Buffer.from(b.images.subarray(k * bytes, (k + 1) * bytes)).equals(Buffer.from(train.images.subarray(g * bytes, (g + 1) * bytes)))).toBe(true);
+        expect(
+          Buffer.from(b.images.subarray(k * bytes, (k + 1) * bytes)).equals(
+            Buffer.from(train.images.subarray(g * bytes, (g + 1) * bytes)),
+          ),
+        ).toBe(true);
         expect(b.labels[k]).toBe(train.labels[g]);
       });
     }
@@ -61,7 +69,8 @@ describe("ShardedTrainSource", () => {
   it("orders epochs differently, and identically for two readers with the same seed", async () => {
     const a = await open();
     const b = await open();
-    const order = async (s: ShardedTrainSource, e: number) => (await epoch(s, e, 8)).flatMap((x) => Array.from(x.indices));
+    const order = async (s: ShardedTrainSource, e: number) =>
+      (await epoch(s, e, 8)).flatMap((x) => Array.from(x.indices));
     const a0 = await order(a, 0);
     expect(await order(b, 0)).toEqual(a0);
     expect(await order(a, 1)).not.toEqual(a0);
@@ -84,14 +93,17 @@ describe("ShardedTrainSource", () => {
     await fs.cp(out, copy, { recursive: true });
     const a = await epoch(await open(), 3, 10);
     const b = await epoch(await open({}, copy), 3, 10);
-    expect(b.map((x) => Buffer.from(x.images).toString("base64"))).toEqual(a.map((x) => Buffer.from(x.images).toString("base64")));
+    expect(b.map((x) => Buffer.from(x.images).toString("base64"))).toEqual(
+      a.map((x) => Buffer.from(x.images).toString("base64")),
+    );
     expect(b.map((x) => Array.from(x.labels))).toEqual(a.map((x) => Array.from(x.labels)));
   });
 
   it("resumes at any batch: random access returns what sequential reading returned", async () => {
     const sequential = await epoch(await open(), 1, 8);
     const fresh = await open();
-    for (const i of [7, 0, 11, 3]) expect(Array.from((await fresh.batch(1, i, 8)).indices)).toEqual(Array.from(sequential[i].indices));
+    for (const i of [7, 0, 11, 3])
+      expect(Array.from((await fresh.batch(1, i, 8)).indices)).toEqual(Array.from(sequential[i].indices));
   });
 
   it("reading in order loads each shard once per epoch even with room for a single window", async () => {
@@ -121,7 +133,10 @@ describe("ShardedTrainSource", () => {
     const source = await open({ prefetch: false }, copy);
     const errors = [];
     for (let i = 0; i < source.batchesPerEpoch(10); i++) {
-      const err = await source.batch(0, i, 10).then(() => undefined, (e: unknown) => e);
+      const err = await source.batch(0, i, 10).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       if (err) errors.push(err);
     }
     expect(errors.length).toBeGreaterThan(0);

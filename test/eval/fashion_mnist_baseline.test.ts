@@ -25,7 +25,10 @@ describe("linear probe on raw Fashion-MNIST pixels", () => {
   });
 
   it("lands within 1.5 points of the published logistic-regression top-1 with 10k train images", async () => {
-    const [train, test] = await Promise.all([loadIdxSplit(DEBIAN_FASHION_MNIST_DIR, "train"), loadIdxSplit(DEBIAN_FASHION_MNIST_DIR, "test")]);
+    const [train, test] = await Promise.all([
+      loadIdxSplit(DEBIAN_FASHION_MNIST_DIR, "train"),
+      loadIdxSplit(DEBIAN_FASHION_MNIST_DIR, "test"),
+    ]);
     const before = tf.memory().numTensors;
     // A shortened sweep and iteration cap keep this under a minute on two cores; the full default
     // grid picks the same λ (see the linear_probe report figures).

@@ -13,7 +13,10 @@ beforeAll(async () => {
 describe("knnVotes", () => {
   it("adds exp(cosine / T) of each of the k nearest train rows to its class", () => {
     // Train rows at 0°, 60° and 180° in the plane; the query at 0° has cosines 1, 0.5, −1.
-    const train = { features: Float32Array.from([2, 0, 0.5, Math.sqrt(3) / 2, -3, 0]), labels: Int32Array.from([0, 1, 1]) };
+    const train = {
+      features: Float32Array.from([2, 0, 0.5, Math.sqrt(3) / 2, -3, 0]),
+      labels: Int32Array.from([0, 1, 1]),
+    };
     const votes = knnVotes(train, Float32Array.from([5, 0]), 2, 3, { k: 2, temperature: 0.5 });
     expect(votes[0]).toBeCloseTo(Math.exp(1 / 0.5), 5);
     expect(votes[1]).toBeCloseTo(Math.exp(0.5 / 0.5), 5);

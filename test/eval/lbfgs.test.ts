@@ -52,7 +52,11 @@ function maxAbsDifference(a: Float64Array, b: Float64Array): number {
 describe("minimizeLbfgs", () => {
   it("finds the minimiser of a 30-dimensional convex quadratic", () => {
     const { objective, minimiser } = quadratic(30, 7);
-    const result = minimizeLbfgs(objective, new Float64Array(30), { maxIterations: 500, gradientTolerance: 1e-8, relativeLossTolerance: 0 });
+    const result = minimizeLbfgs(objective, new Float64Array(30), {
+      maxIterations: 500,
+      gradientTolerance: 1e-8,
+      relativeLossTolerance: 0,
+    });
     expect(result.stopReason).toBe("gradient-tolerance");
     expect(maxAbsDifference(result.x, minimiser)).toBeLessThan(1e-7);
   });
@@ -84,7 +88,11 @@ describe("minimizeLbfgs", () => {
   });
 
   it("reaches Rosenbrock's minimum at (1, 1) from the classic start (−1.2, 1)", () => {
-    const result = minimizeLbfgs(rosenbrock, Float64Array.from([-1.2, 1]), { maxIterations: 200, gradientTolerance: 1e-8, relativeLossTolerance: 0 });
+    const result = minimizeLbfgs(rosenbrock, Float64Array.from([-1.2, 1]), {
+      maxIterations: 200,
+      gradientTolerance: 1e-8,
+      relativeLossTolerance: 0,
+    });
     expect(result.stopReason).toBe("gradient-tolerance");
     expect(maxAbsDifference(result.x, Float64Array.from([1, 1]))).toBeLessThan(1e-6);
     expect(result.loss).toBeLessThan(1e-12);
@@ -94,14 +102,21 @@ describe("minimizeLbfgs", () => {
 
   it("reaches the 10-dimensional Rosenbrock minimum at all ones", () => {
     const start = Float64Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? -1.2 : 1));
-    const result = minimizeLbfgs(rosenbrock, start, { maxIterations: 500, gradientTolerance: 1e-8, relativeLossTolerance: 0 });
+    const result = minimizeLbfgs(rosenbrock, start, {
+      maxIterations: 500,
+      gradientTolerance: 1e-8,
+      relativeLossTolerance: 0,
+    });
     expect(maxAbsDifference(result.x, new Float64Array(10).fill(1))).toBeLessThan(1e-6);
   });
 
   it("never accepts a step that raises the loss", () => {
     let previous = Infinity;
     for (let iterations = 1; iterations <= 30; iterations++) {
-      const result = minimizeLbfgs(rosenbrock, Float64Array.from([-1.2, 1]), { maxIterations: iterations, gradientTolerance: 0 });
+      const result = minimizeLbfgs(rosenbrock, Float64Array.from([-1.2, 1]), {
+        maxIterations: iterations,
+        gradientTolerance: 0,
+      });
       expect(result.loss).toBeLessThanOrEqual(previous);
       previous = result.loss;
     }
@@ -142,6 +157,8 @@ describe("minimizeLbfgs", () => {
       gradient.fill(0);
       return Number.NaN;
     };
-    expect(() => minimizeLbfgs(objective, new Float64Array(2))).toThrow(/not finite at the starting point \(loss NaN\)/);
+    expect(() => minimizeLbfgs(objective, new Float64Array(2))).toThrow(
+      /not finite at the starting point \(loss NaN\)/,
+    );
   });
 });

@@ -85,7 +85,10 @@ describe("linearProbe", () => {
 
   it("gives the same result for the same inputs and seed", () => {
     const blobs = { numClasses: 3, dim: 10, separation: 0.4, seed: 6 };
-    const input = probeInput(gaussianBlobs({ ...blobs, perClass: 40, split: "train" }), gaussianBlobs({ ...blobs, perClass: 20, split: "test" }));
+    const input = probeInput(
+      gaussianBlobs({ ...blobs, perClass: 40, split: "train" }),
+      gaussianBlobs({ ...blobs, perClass: 20, split: "test" }),
+    );
     const options = { weightDecays: [0, 1e-2, 1], maxIterations: 60, seed: 3 };
     const a = linearProbe(input, options);
     const b = linearProbe(input, options);
@@ -130,7 +133,9 @@ describe("linearProbe", () => {
   it("rejects features whose length does not match labels × dim", () => {
     const train = gaussianBlobs({ numClasses: 3, dim: 4, perClass: 10, separation: 1, seed: 1, split: "train" });
     const short = { ...train, features: train.features.subarray(4) };
-    expect(() => linearProbe(probeInput(short, train))).toThrow(/train features: 116 feature values for 30 labels of dimension 4/);
+    expect(() => linearProbe(probeInput(short, train))).toThrow(
+      /train features: 116 feature values for 30 labels of dimension 4/,
+    );
   });
 
   it("rejects non-finite features, naming where they are", () => {

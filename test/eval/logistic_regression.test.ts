@@ -2,7 +2,11 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-wasm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DataError } from "../../trainer/errors.js";
-import { SoftmaxCrossEntropyObjective, classifierScores, fitLogisticRegression } from "../../trainer/eval/logistic_regression.js";
+import {
+  SoftmaxCrossEntropyObjective,
+  classifierScores,
+  fitLogisticRegression,
+} from "../../trainer/eval/logistic_regression.js";
 import { topKAccuracy } from "../../trainer/eval/topk_accuracy.js";
 import { Rng } from "../../trainer/utils/rng.js";
 import { gaussianBlobs } from "./synthetic_features.js";
@@ -13,7 +17,14 @@ beforeAll(async () => {
 });
 
 /** Mean softmax cross-entropy + (λ/2)‖W‖² (W row-major [classes, dim]), straight from the definition, in float64. */
-function referenceLoss(features: Float32Array, labels: Int32Array, dim: number, classes: number, params: Float64Array, weightDecay: number): number {
+function referenceLoss(
+  features: Float32Array,
+  labels: Int32Array,
+  dim: number,
+  classes: number,
+  params: Float64Array,
+  weightDecay: number,
+): number {
   let total = 0;
   for (let i = 0; i < labels.length; i++) {
     const logits = Array.from({ length: classes }, (_, c) => {
@@ -54,7 +65,9 @@ describe("SoftmaxCrossEntropyObjective", () => {
       plus[p] += h;
       minus[p] -= h;
       const numeric =
-        (referenceLoss(data.features, data.labels, 5, 3, plus, 0.3) - referenceLoss(data.features, data.labels, 5, 3, minus, 0.3)) / (2 * h);
+        (referenceLoss(data.features, data.labels, 5, 3, plus, 0.3) -
+          referenceLoss(data.features, data.labels, 5, 3, minus, 0.3)) /
+        (2 * h);
       expect(Math.abs(gradient[p] - numeric)).toBeLessThan(1e-5);
     }
   });
@@ -88,7 +101,11 @@ describe("fitLogisticRegression", () => {
     const objective = new SoftmaxCrossEntropyObjective(data, 8, 3);
     try {
       const cold = fitLogisticRegression(objective, { weightDecay: 1e-2, maxIterations: 300 });
-      const warm = fitLogisticRegression(objective, { weightDecay: 1e-2, maxIterations: 300, initial: cold.classifier });
+      const warm = fitLogisticRegression(objective, {
+        weightDecay: 1e-2,
+        maxIterations: 300,
+        initial: cold.classifier,
+      });
       expect(cold.iterations).toBeGreaterThan(5);
       expect(warm.iterations).toBeLessThanOrEqual(2);
       expect(warm.loss).toBeLessThanOrEqual(cold.loss + 1e-9);
@@ -126,7 +143,9 @@ describe("fitLogisticRegression", () => {
     try {
       expect(() => fitLogisticRegression(objective, { weightDecay: -1, maxIterations: 5 })).toThrow(DataError);
       const wrong = { dim: 5, numClasses: 3, weights: new Float64Array(15), bias: new Float64Array(3) };
-      expect(() => fitLogisticRegression(objective, { weightDecay: 0, maxIterations: 5, initial: wrong })).toThrow(/warm start/);
+      expect(() => fitLogisticRegression(objective, { weightDecay: 0, maxIterations: 5, initial: wrong })).toThrow(
+        /warm start/,
+      );
     } finally {
       objective.dispose();
     }
@@ -138,7 +157,12 @@ describe("classifierScores", () => {
     const rows = 9000;
     const features = Float32Array.from({ length: rows * 2 }, (_, i) => (i % 7) - 3);
     // Class 0 scores 1·x₀ + 0.5, class 1 scores 3·x₀ + 2·x₁ − 1 (W is [classes, dim]).
-    const classifier = { dim: 2, numClasses: 2, weights: Float64Array.from([1, 0, 3, 2]), bias: Float64Array.from([0.5, -1]) };
+    const classifier = {
+      dim: 2,
+      numClasses: 2,
+      weights: Float64Array.from([1, 0, 3, 2]),
+      bias: Float64Array.from([0.5, -1]),
+    };
     const scores = classifierScores(classifier, features);
     for (const i of [0, 1, 8191, 8192, 8999]) {
       expect(scores[i * 2]).toBeCloseTo(features[i * 2] + 0.5, 5);

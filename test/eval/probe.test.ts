@@ -19,13 +19,27 @@ beforeAll(async () => {
   await initBackend("wasm");
   const config = await loadConfigFile(path.join(root, "configs/smoke.yaml"));
   run = mkdtempSync(path.join(tmpdir(), "ijepa-probe-"));
-  await train({ config, configName: "smoke", data: "fashion-mnist", out: run, maxSteps: 3, replicas: 1, log: () => {} });
+  await train({
+    config,
+    configName: "smoke",
+    data: "fashion-mnist",
+    out: run,
+    maxSteps: 3,
+    replicas: 1,
+    log: () => {},
+  });
 });
 
 describe("runProbe", () => {
   it("scores the target encoder next to raw pixels and random init, and writes probe/<step>.json and history.jsonl", async () => {
     const lines: string[] = [];
-    const report = await runProbe({ checkpoint: run, trainLimit: 600, testLimit: 300, probe: { weightDecays: [1e-4, 1e-2], maxIterations: 40 }, log: (l) => lines.push(l) });
+    const report = await runProbe({
+      checkpoint: run,
+      trainLimit: 600,
+      testLimit: 300,
+      probe: { weightDecays: [1e-4, 1e-2], maxIterations: 40 },
+      log: (l) => lines.push(l),
+    });
     expect(report.step).toBe(3);
     expect(report.rows).toEqual({ train: 600, test: 300 });
     expect(report.numClasses).toBe(10);
@@ -39,9 +53,16 @@ describe("runProbe", () => {
     expect(report.encoder.featureDim).toBe(32);
     const written = JSON.parse(readFileSync(path.join(run, "probe/00000003.json"), "utf8"));
     expect(written.encoder.linearTop1).toBe(report.encoder.linearTop1);
-    const history = readFileSync(path.join(run, "probe/history.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    const history = readFileSync(path.join(run, "probe/history.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     expect(history).toHaveLength(1);
-    expect(history[0]).toMatchObject({ step: 3, linearTop1: report.encoder.linearTop1, baselines: { raw: { linearTop1: report.baselines.raw!.linearTop1 } } });
+    expect(history[0]).toMatchObject({
+      step: 3,
+      linearTop1: report.encoder.linearTop1,
+      baselines: { raw: { linearTop1: report.baselines.raw!.linearTop1 } },
+    });
     expect(lines.some((l) => l.includes("raw pixels"))).toBe(true);
 
     // The embedding picture's data: the same 300 test images through both encoders, on their top two axes.
@@ -61,7 +82,12 @@ describe("runProbe", () => {
     rmSync(path.join(run, "probe/baselines", cachedProjection[0]));
 
     // Again: the baselines come from the cache, and history still has one line for step 3.
-    const again = await runProbe({ checkpoint: run, trainLimit: 600, testLimit: 300, probe: { weightDecays: [1e-4, 1e-2], maxIterations: 40 } });
+    const again = await runProbe({
+      checkpoint: run,
+      trainLimit: 600,
+      testLimit: 300,
+      probe: { weightDecays: [1e-4, 1e-2], maxIterations: 40 },
+    });
     expect(again.baselines.raw).toMatchObject({ cached: true, linearTop1: report.baselines.raw!.linearTop1 });
     expect(again.baselines.random).toMatchObject({ cached: true, linearTop1: report.baselines.random!.linearTop1 });
     expect(again.encoder.linearTop1).toBe(report.encoder.linearTop1);
@@ -86,8 +112,21 @@ describe("runProbe", () => {
     config.optimization.lr = 0;
     config.optimization.start_lr = 0;
     config.optimization.final_lr = 0;
-    await train({ config, configName: "smoke", data: "fashion-mnist", out: fresh, maxSteps: 1, replicas: 1, log: () => {} });
-    const settings = { trainLimit: 400, testLimit: 200, probe: { weightDecays: [1e-3], maxIterations: 30 }, write: false } as const;
+    await train({
+      config,
+      configName: "smoke",
+      data: "fashion-mnist",
+      out: fresh,
+      maxSteps: 1,
+      replicas: 1,
+      log: () => {},
+    });
+    const settings = {
+      trainLimit: 400,
+      testLimit: 200,
+      probe: { weightDecays: [1e-3], maxIterations: 30 },
+      write: false,
+    } as const;
     const untrained = await runProbe({ checkpoint: fresh, ...settings, baselines: ["random"] });
     expect(untrained.encoder.linearTop1).toBe(untrained.baselines.random!.linearTop1);
     expect(untrained.encoder.knnTop1).toBe(untrained.baselines.random!.knnTop1);

@@ -47,6 +47,8 @@ describe("FeatureStandardizer", () => {
 
   it("rejects a matrix that is not a whole number of rows", () => {
     expect(() => FeatureStandardizer.fit(Float32Array.from([1, 2, 3]), 2)).toThrow(DataError);
-    expect(() => FeatureStandardizer.fit(new Float32Array(4), 2).apply(new Float32Array(3), "test features")).toThrow(/test features/);
+    expect(() => FeatureStandardizer.fit(new Float32Array(4), 2).apply(new Float32Array(3), "test features")).toThrow(
+      /test features/,
+    );
   });
 });

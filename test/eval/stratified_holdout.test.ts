@@ -48,7 +48,12 @@ describe("stratifiedHoldout", () => {
   });
 
   it("copies the chosen rows and their labels in order", () => {
-    const picked = selectRows(Float32Array.from([0, 1, 10, 11, 20, 21]), Int32Array.from([5, 6, 7]), 2, Int32Array.from([2, 0]));
+    const picked = selectRows(
+      Float32Array.from([0, 1, 10, 11, 20, 21]),
+      Int32Array.from([5, 6, 7]),
+      2,
+      Int32Array.from([2, 0]),
+    );
     expect(Array.from(picked.features)).toEqual([20, 21, 0, 1]);
     expect(Array.from(picked.labels)).toEqual([7, 5]);
   });

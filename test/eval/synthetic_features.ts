@@ -42,7 +42,12 @@ export function gaussianBlobs(options: {
  * (x, y) beats chance; after L2 normalisation the radius becomes the angle to the third axis, so
  * cosine-similarity neighbours are on the same ring.
  */
-export function concentricRings(options: { numClasses: number; perClass: number; seed: number; split: string }): SyntheticSet {
+export function concentricRings(options: {
+  numClasses: number;
+  perClass: number;
+  seed: number;
+  split: string;
+}): SyntheticSet {
   const { numClasses, perClass, seed, split } = options;
   const rng = Rng.fromSeed(seed, `rings/${split}`);
   const rows = numClasses * perClass;

@@ -34,8 +34,15 @@ async function checkpointTargetEncoder(dir: string, step: number | "latest") {
   const patch = checkpoint.model.get("target_encoder.patch_embed.proj.weight")!;
   const config = await loadConfigFile(path.resolve(__dirname, "../../configs/smoke.yaml"));
   const dims = resolveModelDims(config, patch.shape[1]);
-  const encoder = new VisionTransformer(dims, (spec) => new Float32Array(spec.shape.reduce((a, b) => a * b, 1)), "reference");
-  encoder.params.importState(checkpoint.model as Map<string, { shape: number[]; data: Float32Array }>, "target_encoder.");
+  const encoder = new VisionTransformer(
+    dims,
+    (spec) => new Float32Array(spec.shape.reduce((a, b) => a * b, 1)),
+    "reference",
+  );
+  encoder.params.importState(
+    checkpoint.model as Map<string, { shape: number[]; data: Float32Array }>,
+    "target_encoder.",
+  );
   return { encoder, checkpoint };
 }
 
@@ -82,7 +89,9 @@ describe("exportEncoder", () => {
     expect(readme).toContain(
       "encoder = vit.VisionTransformer(img_size=[28], patch_size=4, in_chans=1, embed_dim=32, depth=2, num_heads=2, mlp_ratio=4, qkv_bias=True, norm_layer=partial(nn.LayerNorm, eps=1e-06))",
     );
-    expect(readme).toContain(`encoder.load_state_dict(load_file(${JSON.stringify(path.join(to, "encoder.safetensors"))}))`);
+    expect(readme).toContain(
+      `encoder.load_state_dict(load_file(${JSON.stringify(path.join(to, "encoder.safetensors"))}))`,
+    );
     expect(readme).toContain(`mean = torch.tensor([${config.normalization.mean[0]}])`);
   });
 
@@ -126,8 +135,14 @@ describe("exportEncoder", () => {
     const result = await exportEncoder({ checkpoint: run, format: "tfjs", to });
     expect(result.files.map((f) => f.key)).toEqual(["group1-shard1of1.bin", "README.md", "model.json"]);
     type ManifestEntry = { name: string; shape: number[]; dtype: string };
-    const model = JSON.parse(readFileSync(path.join(to, "model.json"), "utf8")) as { weightsManifest: Array<{ paths: string[]; weights: ManifestEntry[] }> };
-    expect(model).toMatchObject({ format: "ijepa-vit-encoder", convertedBy: null, modelTopology: { weight_layout: "tfjs", embed_dim: 32, depth: 2, step: 2 } });
+    const model = JSON.parse(readFileSync(path.join(to, "model.json"), "utf8")) as {
+      weightsManifest: Array<{ paths: string[]; weights: ManifestEntry[] }>;
+    };
+    expect(model).toMatchObject({
+      format: "ijepa-vit-encoder",
+      convertedBy: null,
+      modelTopology: { weight_layout: "tfjs", embed_dim: 32, depth: 2, step: 2 },
+    });
     expect(model.weightsManifest).toHaveLength(1);
     expect(model.weightsManifest[0].paths).toEqual(["group1-shard1of1.bin"]);
     const shapes = new Map(model.weightsManifest[0].weights.map((w) => [w.name, w.shape]));
@@ -177,9 +192,21 @@ describe("exportEncoder", () => {
     expect(unknown.config.normalization).toBeNull();
     expect(unknown.normalizationMissing).toContain("memory://squares");
     expect(readFileSync(path.join(unknown.to, "README.md"), "utf8")).toContain("could not be found at export time");
-    const given = await exportEncoder({ checkpoint: squares, format: "tfjs", to: tempDir("given"), normalization: { mean: [0.5], std: [0.2] } });
+    const given = await exportEncoder({
+      checkpoint: squares,
+      format: "tfjs",
+      to: tempDir("given"),
+      normalization: { mean: [0.5], std: [0.2] },
+    });
     expect(given.config.normalization).toEqual({ mean: [0.5], std: [0.2], source: "given" });
-    await expect(exportEncoder({ checkpoint: squares, format: "tfjs", to: tempDir("bad"), normalization: { mean: [0.1, 0.2], std: [0.3] } })).rejects.toThrow(ConfigError);
+    await expect(
+      exportEncoder({
+        checkpoint: squares,
+        format: "tfjs",
+        to: tempDir("bad"),
+        normalization: { mean: [0.1, 0.2], std: [0.3] },
+      }),
+    ).rejects.toThrow(ConfigError);
   });
 
   it("refuses a model file whose checksum does not match state.json", async () => {
@@ -189,19 +216,25 @@ describe("exportEncoder", () => {
     const bytes = readFileSync(file);
     bytes[bytes.length - 5] ^= 0x01;
     writeFileSync(file, bytes);
-    const error = await exportEncoder({ checkpoint: damaged, format: "safetensors", to: tempDir("x") }).catch((e: unknown) => e);
+    const error = await exportEncoder({ checkpoint: damaged, format: "safetensors", to: tempDir("x") }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(CorruptDataError);
     expect((error as CorruptDataError).uri).toBe(file);
   });
 
   it("names the steps there are when the checkpoint folder does not exist", async () => {
-    await expect(exportEncoder({ checkpoint: path.join(run, "checkpoints/00000009"), format: "tfjs", to: tempDir("y") })).rejects.toThrow(/complete checkpoints: 1, 2/);
+    await expect(
+      exportEncoder({ checkpoint: path.join(run, "checkpoints/00000009"), format: "tfjs", to: tempDir("y") }),
+    ).rejects.toThrow(/complete checkpoints: 1, 2/);
   });
 
   it("keeps each format in its own folder", async () => {
     const to = tempDir("mixed");
     await exportEncoder({ checkpoint: run, format: "safetensors", to });
-    await expect(exportEncoder({ checkpoint: run, format: "tfjs", to })).rejects.toThrow(/already holds a safetensors export/);
+    await expect(exportEncoder({ checkpoint: run, format: "tfjs", to })).rejects.toThrow(
+      /already holds a safetensors export/,
+    );
   });
 });
 
@@ -234,9 +267,14 @@ describe("runExportCommand", () => {
   it("prints every file written, the dims, the normalisation and where the loading code is", async () => {
     const out: string[] = [];
     const to = tempDir("cmd");
-    await runExportCommand({ checkpoint: run, format: "safetensors", to }, { stdout: { write: (t: string) => out.push(t) } });
+    await runExportCommand(
+      { checkpoint: run, format: "safetensors", to },
+      { stdout: { write: (t: string) => out.push(t) } },
+    );
     const text = out.join("");
-    expect(text).toContain(`exported the target encoder of ${path.join(run, "checkpoints/00000002")}/ (step 2) as safetensors to ${to}:`);
+    expect(text).toContain(
+      `exported the target encoder of ${path.join(run, "checkpoints/00000002")}/ (step 2) as safetensors to ${to}:`,
+    );
     expect(text).toContain(`${path.join(to, "encoder.safetensors")} (`);
     expect(text).toContain("vit_tiny dims: 32 wide, 2 blocks, 2 heads, 28×28×1 input in 4px patches");
     expect(text).toMatch(/inputs: \(x\/255 − mean\) \/ std with mean \[0\.28/);
@@ -252,7 +290,12 @@ describe("export descriptions", () => {
     config.meta.num_heads = undefined;
     config.meta.pred_emb_dim = 48;
     const dims = resolveModelDims(config, 1);
-    const described = describeEncoder(config, dims, "pytorch", null, { step: 5, epoch: 0, source: "s3://b/r/checkpoints/00000005/", checkpointWrittenAt: "t" });
+    const described = describeEncoder(config, dims, "pytorch", null, {
+      step: 5,
+      epoch: 0,
+      source: "s3://b/r/checkpoints/00000005/",
+      checkpointWrittenAt: "t",
+    });
     expect(described).toMatchObject({ official_preset: true, embed_dim: 192, depth: 12, num_heads: 3 });
     expect(pytorchConstructor(described)).toBe('vit.__dict__["vit_tiny"](img_size=[28], patch_size=4, in_chans=1)');
     const readme = safetensorsReadme(described, "s3://b/export");
@@ -262,13 +305,21 @@ describe("export descriptions", () => {
 
   it("reads a run or one checkpoint folder out of a URI, keeping its form", () => {
     expect(parseCheckpointLocation("s3://b/runs/r1")).toEqual({ runUri: "s3://b/runs/r1", step: "latest" });
-    expect(parseCheckpointLocation("s3://b/runs/r1/checkpoints/00000120/")).toEqual({ runUri: "s3://b/runs/r1", step: 120 });
+    expect(parseCheckpointLocation("s3://b/runs/r1/checkpoints/00000120/")).toEqual({
+      runUri: "s3://b/runs/r1",
+      step: 120,
+    });
     expect(parseCheckpointLocation("s3://b/checkpoints/00000007")).toEqual({ runUri: "s3://b", step: 7 });
-    expect(parseCheckpointLocation("file:///data/r1/checkpoints/00000003")).toEqual({ runUri: "file:///data/r1", step: 3 });
+    expect(parseCheckpointLocation("file:///data/r1/checkpoints/00000003")).toEqual({
+      runUri: "file:///data/r1",
+      step: 3,
+    });
     expect(parseCheckpointLocation("checkpoints/00000003/")).toEqual({ runUri: ".", step: 3 });
     expect(parseCheckpointLocation("./runs/r1/")).toEqual({ runUri: "./runs/r1", step: "latest" });
     expect(() => parseCheckpointLocation("./runs/r1/checkpoints")).toThrow(ConfigError);
-    expect(() => parseCheckpointLocation("./runs/r1/checkpoints/latest.json")).toThrow(/neither a run nor one checkpoint folder/);
+    expect(() => parseCheckpointLocation("./runs/r1/checkpoints/latest.json")).toThrow(
+      /neither a run nor one checkpoint folder/,
+    );
   });
 });
 

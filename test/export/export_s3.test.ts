@@ -27,7 +27,10 @@ withS3Server("pull and export on S3", () => {
       local = tempDir("s3-run");
       await trainSmokeRun(local, { steps: 2 });
       mkdirSync(path.join(local, "probe"));
-      writeFileSync(path.join(local, "probe/history.jsonl"), JSON.stringify({ step: 1, time: "t", dataset: "squares", linearTop1: 0.8, knnTop1: 0.5 }) + "\n");
+      writeFileSync(
+        path.join(local, "probe/history.jsonl"),
+        JSON.stringify({ step: 1, time: "t", dataset: "squares", linearTop1: 0.8, knnTop1: 0.5 }) + "\n",
+      );
       // Upload the run as `ijepa train --out s3://…` would have left it.
       const source = new LocalObjectStore(local);
       const remote = bucket.store("runs/r1");
@@ -44,7 +47,14 @@ withS3Server("pull and export on S3", () => {
       const to = tempDir("s3-pulled");
       const result = await pullRun({ run: runUri, which: "latest", to });
       expect(result).toMatchObject({ step: 2, from: `${runUri}/checkpoints/00000002/` });
-      for (const key of ["checkpoints/00000002/model.safetensors", "checkpoints/00000002/optimizer.safetensors", "checkpoints/00000002/state.json", "config.yaml", "metrics.jsonl", "probe/history.jsonl"]) {
+      for (const key of [
+        "checkpoints/00000002/model.safetensors",
+        "checkpoints/00000002/optimizer.safetensors",
+        "checkpoints/00000002/state.json",
+        "config.yaml",
+        "metrics.jsonl",
+        "probe/history.jsonl",
+      ]) {
         expect(readFileSync(path.join(to, key)).equals(readFileSync(path.join(local, key))), key).toBe(true);
       }
       expect(readdirSync(path.join(to, "checkpoints")).sort()).toEqual(["00000002", "latest.json"]);
@@ -52,7 +62,10 @@ withS3Server("pull and export on S3", () => {
 
     it("pulls the best checkpoint from s3://, and downloads nothing the second time", async () => {
       const to = tempDir("s3-best");
-      expect(await pullRun({ run: runUri, which: "best", to })).toMatchObject({ step: 1, reason: "best linearTop1 (0.8)" });
+      expect(await pullRun({ run: runUri, which: "best", to })).toMatchObject({
+        step: 1,
+        reason: "best linearTop1 (0.8)",
+      });
       const reads: string[] = [];
       const counting = (uri: string): ObjectStore => {
         const store = openStore(uri);
@@ -77,14 +90,19 @@ withS3Server("pull and export on S3", () => {
       const to = `s3://${bucket.bucket}/exports/step1`;
       const result = await exportEncoder({ checkpoint: `${runUri}/checkpoints/00000001/`, format: "tfjs", to });
       expect(result.config).toMatchObject({ step: 1, source: `${runUri}/checkpoints/00000001/` });
-      expect(result.files.map((f) => f.uri)).toEqual([`${to}/group1-shard1of1.bin`, `${to}/README.md`, `${to}/model.json`]);
+      expect(result.files.map((f) => f.uri)).toEqual([
+        `${to}/group1-shard1of1.bin`,
+        `${to}/README.md`,
+        `${to}/model.json`,
+      ]);
       const fromS3 = await readExportedEncoder(to);
       const localExport = tempDir("s3-local-export");
       await exportEncoder({ checkpoint: path.join(local, "checkpoints/00000001"), format: "tfjs", to: localExport });
       const fromDisk = await readExportedEncoder(localExport);
       expect(fromS3.config).toEqual({ ...fromDisk.config, source: fromS3.config.source });
       expect([...fromS3.weights.keys()]).toEqual([...fromDisk.weights.keys()]);
-      for (const [name, data] of fromDisk.weights) expect(Array.from(fromS3.weights.get(name)!), name).toEqual(Array.from(data));
+      for (const [name, data] of fromDisk.weights)
+        expect(Array.from(fromS3.weights.get(name)!), name).toEqual(Array.from(data));
     });
   });
 });

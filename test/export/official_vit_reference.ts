@@ -16,14 +16,20 @@ export interface OfficialVitArgs {
 }
 
 /** Reads a safetensors file the way the reference reader does: 8-byte LE header length, JSON header, raw little-endian data. */
-export function readSafetensorsLikeTorch(bytes: Uint8Array): { header: Record<string, unknown>; tensors: TorchStateDict } {
+export function readSafetensorsLikeTorch(bytes: Uint8Array): {
+  header: Record<string, unknown>;
+  tensors: TorchStateDict;
+} {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, unknown>;
   const tensors: TorchStateDict = new Map();
   for (const [name, entry] of Object.entries(header)) {
     if (name === "__metadata__") continue;
-    const { shape, data_offsets: [begin, end] } = entry as { shape: number[]; data_offsets: [number, number] };
+    const {
+      shape,
+      data_offsets: [begin, end],
+    } = entry as { shape: number[]; data_offsets: [number, number] };
     const raw = bytes.slice(8 + headerLength + begin, 8 + headerLength + end);
     tensors.set(name, { shape, data: new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4) });
   }
@@ -35,7 +41,12 @@ export function readSafetensorsLikeTorch(bytes: Uint8Array): { header: Record<st
  * stride = kernel = patch, then flatten(2).transpose(1, 2)), + pos_embed, Blocks (pre-norm attention
  * with qkv reshaped (B, N, 3, heads, head_dim) and permuted, exact-erf GELU MLP), final norm.
  */
-export function officialPooledFeatures(sd: TorchStateDict, args: OfficialVitArgs, imagesNhwc: Float32Array, batch: number): Float64Array {
+export function officialPooledFeatures(
+  sd: TorchStateDict,
+  args: OfficialVitArgs,
+  imagesNhwc: Float32Array,
+  batch: number,
+): Float64Array {
   const w = (name: string): Float32Array => {
     const t = sd.get(name);
     if (!t) throw new Error(`state dict has no ${name}`);
@@ -60,7 +71,8 @@ export function officialPooledFeatures(sd: TorchStateDict, args: OfficialVitArgs
           let acc = convB[d];
           for (let c = 0; c < C; c++) {
             for (let kh = 0; kh < p; kh++) {
-              for (let kw = 0; kw < p; kw++) acc += convW[((d * C + c) * p + kh) * p + kw] * px(c, gy * p + kh, gx * p + kw);
+              for (let kw = 0; kw < p; kw++)
+                acc += convW[((d * C + c) * p + kh) * p + kw] * px(c, gy * p + kh, gx * p + kw);
             }
           }
           token[d] = acc + pos[(gy * G + gx) * D + d];
@@ -71,7 +83,14 @@ export function officialPooledFeatures(sd: TorchStateDict, args: OfficialVitArgs
     for (let i = 0; i < args.depth; i++) {
       const pre = `blocks.${i}.`;
       const h1 = x.map((t) => layerNorm(t, w(pre + "norm1.weight"), w(pre + "norm1.bias"), args.eps));
-      const attn = attention(h1, w(pre + "attn.qkv.weight"), w(pre + "attn.qkv.bias"), w(pre + "attn.proj.weight"), w(pre + "attn.proj.bias"), H);
+      const attn = attention(
+        h1,
+        w(pre + "attn.qkv.weight"),
+        w(pre + "attn.qkv.bias"),
+        w(pre + "attn.proj.weight"),
+        w(pre + "attn.proj.bias"),
+        H,
+      );
       x = x.map((t, n) => t.map((v, d) => v + attn[n][d]));
       const h2 = x.map((t) => layerNorm(t, w(pre + "norm2.weight"), w(pre + "norm2.bias"), args.eps));
       x = x.map((t, n) => {
@@ -106,7 +125,14 @@ function layerNorm(x: Float64Array, gamma: Float32Array, beta: Float32Array, eps
 }
 
 /** Attention.forward on one sequence of tokens. */
-function attention(tokens: Float64Array[], qkvW: Float32Array, qkvB: Float32Array, projW: Float32Array, projB: Float32Array, heads: number): Float64Array[] {
+function attention(
+  tokens: Float64Array[],
+  qkvW: Float32Array,
+  qkvB: Float32Array,
+  projW: Float32Array,
+  projB: Float32Array,
+  heads: number,
+): Float64Array[] {
   const N = tokens.length;
   const C = tokens[0].length;
   const hd = C / heads;

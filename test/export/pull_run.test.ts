@@ -3,7 +3,11 @@ import { cpSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFi
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
-import { type CheckpointStateDocument, loadCheckpoint, verifyCheckpoint } from "../../trainer/checkpoint/checkpoint_store.js";
+import {
+  type CheckpointStateDocument,
+  loadCheckpoint,
+  verifyCheckpoint,
+} from "../../trainer/checkpoint/checkpoint_store.js";
 import { CorruptDataError, IjepaError, NotFoundError } from "../../trainer/errors.js";
 import { formatPull, parseCheckpointChoice, runPullCommand } from "../../bin/commands/pull.js";
 import { type PullProgress, pullRun } from "../../trainer/export/pull_run.js";
@@ -32,7 +36,13 @@ function filesUnder(root: string): string[] {
 }
 
 const probeLine = (step: number, linearTop1: number, knnTop1: number): string =>
-  JSON.stringify({ step, time: "2025-01-01T00:00:00Z", dataset: "squares", linearTop1, knnTop1 } satisfies ProbeHistoryRecord);
+  JSON.stringify({
+    step,
+    time: "2025-01-01T00:00:00Z",
+    dataset: "squares",
+    linearTop1,
+    knnTop1,
+  } satisfies ProbeHistoryRecord);
 
 /** A copy of the fixture run that a test may damage. */
 function copyOfRun(): string {
@@ -71,8 +81,14 @@ beforeAll(async () => {
   await trainSmokeRun(run, { steps: 3 });
   // Probe results as `ijepa probe` leaves them: linearTop1 favours step 2, knnTop1 step 1.
   mkdirSync(path.join(run, "probe"), { recursive: true });
-  writeFileSync(path.join(run, "probe/history.jsonl"), [probeLine(1, 0.5, 0.9), probeLine(2, 0.7, 0.4), probeLine(3, 0.6, 0.4)].join("\n") + "\n");
-  writeFileSync(path.join(run, "probe/00000002.json"), JSON.stringify({ step: 2, encoder: { linearTop1: 0.7, knnTop1: 0.4 } }));
+  writeFileSync(
+    path.join(run, "probe/history.jsonl"),
+    [probeLine(1, 0.5, 0.9), probeLine(2, 0.7, 0.4), probeLine(3, 0.6, 0.4)].join("\n") + "\n",
+  );
+  writeFileSync(
+    path.join(run, "probe/00000002.json"),
+    JSON.stringify({ step: 2, encoder: { linearTop1: 0.7, knnTop1: 0.4 } }),
+  );
   mkdirSync(path.join(run, "report"), { recursive: true });
   writeFileSync(path.join(run, "report/report.html"), "<html>report</html>\n");
   writeFileSync(path.join(run, "report/loss.png"), Buffer.from([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]));
@@ -82,7 +98,11 @@ describe("pullRun", () => {
   it("copies the latest checkpoint with the run's config, metrics, probes and report, and points latest.json at it", async () => {
     const to = tempDir("pulled");
     const result = await pullRun({ run, which: "latest", to });
-    expect(result).toMatchObject({ step: 3, reason: "latest.json points here", from: path.join(run, "checkpoints/00000003") + "/" });
+    expect(result).toMatchObject({
+      step: 3,
+      reason: "latest.json points here",
+      from: path.join(run, "checkpoints/00000003") + "/",
+    });
     expect(filesUnder(to)).toEqual([
       "checkpoints/00000003/model.safetensors",
       "checkpoints/00000003/optimizer.safetensors",
@@ -101,7 +121,10 @@ describe("pullRun", () => {
     for (const key of filesUnder(to).filter((k) => k !== "checkpoints/latest.json" && k !== "pulled-from.json")) {
       expect(readFileSync(path.join(to, key)).equals(readFileSync(path.join(run, key))), key).toBe(true);
     }
-    expect(JSON.parse(readFileSync(path.join(to, "checkpoints/latest.json"), "utf8"))).toMatchObject({ step: 3, prefix: "checkpoints/00000003/" });
+    expect(JSON.parse(readFileSync(path.join(to, "checkpoints/latest.json"), "utf8"))).toMatchObject({
+      step: 3,
+      prefix: "checkpoints/00000003/",
+    });
     expect((await loadCheckpoint(new LocalObjectStore(to), "latest")).step).toBe(3);
     expect(result.files.map((f) => f.action)).toEqual(result.files.map(() => "copied"));
     expect(result.files.at(-1)?.key).toBe("checkpoints/latest.json");
@@ -112,7 +135,8 @@ describe("pullRun", () => {
     await pullRun({ run, which: 2, to });
     const resumed = await trainSmokeRun(to, { steps: 3, resume: true });
     expect(resumed.step).toBe(3);
-    const state = (dir: string) => JSON.parse(readFileSync(path.join(dir, "checkpoints/00000003/state.json"), "utf8")) as CheckpointStateDocument;
+    const state = (dir: string) =>
+      JSON.parse(readFileSync(path.join(dir, "checkpoints/00000003/state.json"), "utf8")) as CheckpointStateDocument;
     // Exact resume: the step-3 weights trained from the pulled step 2 are the original run's step-3 weights.
     expect(state(to).files["model.safetensors"].sha256).toBe(state(run).files["model.safetensors"].sha256);
     expect(state(to).files["optimizer.safetensors"].sha256).toBe(state(run).files["optimizer.safetensors"].sha256);
@@ -151,7 +175,9 @@ describe("pullRun", () => {
     expect(second.files.every((f) => f.action === "unchanged")).toBe(true);
     expect(second.bytesCopied).toBe(0);
     expect(reads.filter((k) => k.endsWith(".safetensors"))).toEqual([]);
-    expect(new Map(filesUnder(to).map((k) => [k, statSync(path.join(to, k), { bigint: true }).mtimeNs]))).toEqual(before);
+    expect(new Map(filesUnder(to).map((k) => [k, statSync(path.join(to, k), { bigint: true }).mtimeNs]))).toEqual(
+      before,
+    );
   });
 
   it("fetches again only the file that was damaged in the copy", async () => {
@@ -185,7 +211,9 @@ describe("pullRun", () => {
     const state = JSON.parse(readFileSync(stateFile, "utf8")) as CheckpointStateDocument;
     writeFileSync(stateFile, JSON.stringify({ ...state, writtenAt: "2020-01-01T00:00:00.000Z" }, null, 2) + "\n");
     await expect(pullRun({ run, which: "latest", to })).rejects.toThrow(IjepaError);
-    await expect(pullRun({ run, which: "latest", to })).rejects.toThrow(/already holds a different checkpoint of step 3/);
+    await expect(pullRun({ run, which: "latest", to })).rejects.toThrow(
+      /already holds a different checkpoint of step 3/,
+    );
   });
 
   it("reports progress in bytes, rising to the total of what it pulls", async () => {

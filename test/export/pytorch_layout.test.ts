@@ -55,7 +55,9 @@ function officialStateDictOfSmokeEncoder(): Array<[string, number[]]> {
 describe("encoder.safetensors for PyTorch", () => {
   it("holds exactly the official state dict's names, in its order, with its shapes, as float32", () => {
     const { header } = readSafetensorsLikeTorch(readFileSync(path.join(exportDir, "encoder.safetensors")));
-    const entries = Object.entries(header).filter(([name]) => name !== "__metadata__") as Array<[string, { dtype: string; shape: number[]; data_offsets: [number, number] }]>;
+    const entries = Object.entries(header).filter(([name]) => name !== "__metadata__") as Array<
+      [string, { dtype: string; shape: number[]; data_offsets: [number, number] }]
+    >;
     expect(entries.map(([name, e]) => [name, e.shape])).toEqual(officialStateDictOfSmokeEncoder());
     expect(new Set(entries.map(([, e]) => e.dtype))).toEqual(new Set(["F32"]));
     // Stored back to back in that order (the file order is the header order).
@@ -89,17 +91,40 @@ describe("encoder.safetensors for PyTorch", () => {
 
   it("gives the official forward pass the features our encoder computes (so every layout is PyTorch's)", async () => {
     const config = JSON.parse(readFileSync(path.join(exportDir, "config.json"), "utf8")) as {
-      img_size: number; patch_size: number; in_chans: number; embed_dim: number; depth: number; num_heads: number; layer_norm_eps: number;
+      img_size: number;
+      patch_size: number;
+      in_chans: number;
+      embed_dim: number;
+      depth: number;
+      num_heads: number;
+      layer_norm_eps: number;
       normalization: { mean: number[]; std: number[] };
     };
     const split = await openEvalSplit("fashion-mnist", "test", { limit: 6 });
     const { mean, std } = config.normalization;
     const ours = pooledFeatures(await loadExportedEncoder(exportDir), split, mean, std);
     const { tensors } = readSafetensorsLikeTorch(readFileSync(path.join(exportDir, "encoder.safetensors")));
-    const inputs = resizeBatch(split.images, split.count, split.height, split.width, split.channels, config.img_size, mean, std);
+    const inputs = resizeBatch(
+      split.images,
+      split.count,
+      split.height,
+      split.width,
+      split.channels,
+      config.img_size,
+      mean,
+      std,
+    );
     const official = officialPooledFeatures(
       tensors,
-      { imgSize: config.img_size, patchSize: config.patch_size, inChans: config.in_chans, embedDim: config.embed_dim, depth: config.depth, numHeads: config.num_heads, eps: config.layer_norm_eps },
+      {
+        imgSize: config.img_size,
+        patchSize: config.patch_size,
+        inChans: config.in_chans,
+        embedDim: config.embed_dim,
+        depth: config.depth,
+        numHeads: config.num_heads,
+        eps: config.layer_norm_eps,
+      },
       inputs,
       split.count,
     );

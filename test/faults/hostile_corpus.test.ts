@@ -245,8 +245,7 @@ const cases: Record<string, Case> = {
         ],
       };
     },
-    message:
-      /channel 0 of the training images has std (0|[\d.e-]+ ≈ 0) \(every pixel is 128 of 255\): the pixels are/,
+    message: /channel 0 of the training images has std (0|[\d.e-]+ ≈ 0) \(every pixel is 128 of 255\): the pixels are/,
   },
   "train on a manifest whose shard key has '..'": {
     async setup(dir) {

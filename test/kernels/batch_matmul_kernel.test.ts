@@ -42,7 +42,8 @@ class GuardedProduct {
     this.scratch = scratchBytes > 0 ? place(scratchBytes) : next - GUARD_BYTES / 2;
     this.end = next;
     const bytesNeeded = this.end + GUARD_BYTES;
-    if (memory.buffer.byteLength < bytesNeeded) memory.grow(Math.ceil((bytesNeeded - memory.buffer.byteLength) / 65536));
+    if (memory.buffer.byteLength < bytesNeeded)
+      memory.grow(Math.ceil((bytesNeeded - memory.buffer.byteLength) / 65536));
     new Uint32Array(memory.buffer, 0, bytesNeeded / 4).fill(SENTINEL_BITS);
     new Float32Array(memory.buffer, this.a, aValues.length).set(aValues);
     new Float32Array(memory.buffer, this.b, bValues.length).set(bValues);
@@ -113,7 +114,8 @@ describe("batch_matmul.wat", () => {
             const product = { batch: 1 + (index++ % 5), m, k, n, ...layout };
             const { error, stray } = runProduct(kernel, memory, product, rng);
             if (!(error <= TOLERANCE)) failures.push(`${describeProduct(product)}: relative error ${error}`);
-            if (stray.length > 0) failures.push(`${describeProduct(product)}: wrote outside C at bytes ${stray.slice(0, 4).join(", ")}…`);
+            if (stray.length > 0)
+              failures.push(`${describeProduct(product)}: wrote outside C at bytes ${stray.slice(0, 4).join(", ")}…`);
           }
         }
       }
@@ -138,7 +140,8 @@ describe("batch_matmul.wat", () => {
         const product = { batch: 2, m, k, n, ...layout };
         const { error, stray } = runProduct(kernel, memory, product, rng);
         if (!(error <= TOLERANCE)) failures.push(`${describeProduct(product)}: relative error ${error}`);
-        if (stray.length > 0) failures.push(`${describeProduct(product)}: wrote outside C at bytes ${stray.slice(0, 4).join(", ")}…`);
+        if (stray.length > 0)
+          failures.push(`${describeProduct(product)}: wrote outside C at bytes ${stray.slice(0, 4).join(", ")}…`);
       }
     }
     expect(failures).toEqual([]);
@@ -193,7 +196,9 @@ describe("batch_matmul.wat", () => {
           const [aAt, bAt] = last === "A" ? [lastAt, otherAt] : [otherAt, lastAt];
           edgeKernel.batch_matmul(aAt, bAt, c, scratch, batch, m, k, n, ta, tb);
           const got = new Float32Array(edgeMemory.buffer, c, batch * m * n);
-          expect(maxRelativeError(got, want), `${describeProduct(product)}, ${last} last`).toBeLessThanOrEqual(TOLERANCE);
+          expect(maxRelativeError(got, want), `${describeProduct(product)}, ${last} last`).toBeLessThanOrEqual(
+            TOLERANCE,
+          );
         }
       }
     }

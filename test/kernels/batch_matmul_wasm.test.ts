@@ -4,7 +4,12 @@ import { describe, expect, it } from "vitest";
 import { BATCH_MATMUL_WASM_BASE64 } from "../../trainer/kernels/batch_matmul_wasm.js";
 import { GEMM_RELAXED_WASM_BASE64, GEMM_WASM_BASE64 } from "../../trainer/kernels/gemm_wasm.js";
 import { webAssembly } from "../../trainer/kernels/webassembly_api.js";
-import { WASM_KERNELS, assembleKernel, renderGeneratedModule, withoutRelaxedSimd } from "../../scripts/build-wasm-kernels.js";
+import {
+  WASM_KERNELS,
+  assembleKernel,
+  renderGeneratedModule,
+  withoutRelaxedSimd,
+} from "../../scripts/build-wasm-kernels.js";
 
 describe("generated kernel modules", () => {
   for (const kernel of WASM_KERNELS) {
@@ -25,7 +30,8 @@ describe("generated kernel modules", () => {
   });
 
   it("rewrites relaxed_madd(a, b, c) as mul then add, nested operands included", () => {
-    const text = "(local.set $c (f32x4.relaxed_madd (local.get $a) (v128.load (i32.add (local.get $p) (i32.const 4))) (local.get $c)))";
+    const text =
+      "(local.set $c (f32x4.relaxed_madd (local.get $a) (v128.load (i32.add (local.get $p) (i32.const 4))) (local.get $c)))";
     expect(withoutRelaxedSimd(text)).toBe(
       "(local.set $c (f32x4.add (f32x4.mul (local.get $a) (v128.load (i32.add (local.get $p) (i32.const 4)))) (local.get $c)))",
     );

@@ -51,18 +51,35 @@ describe("elementwise.wat", () => {
       // Relative error ~1e-7 near 0; in the tails e^(−x²/2) inherits float32's rounding of x² (2^-24·x² relative).
       const rel = 2e-6 + 1e-7 * x * x;
       expect(Math.abs(y[i] - want), `gelu(${x})`).toBeLessThanOrEqual(rel * Math.abs(want) + 1e-37);
-      expect(Math.abs(dx[i] - wantGrad), `gelu'(${x})`).toBeLessThanOrEqual(rel * Math.abs(dys[i]) * (phi(x) + Math.abs(x) * 0.4) + 1e-37);
+      expect(Math.abs(dx[i] - wantGrad), `gelu'(${x})`).toBeLessThanOrEqual(
+        rel * Math.abs(dys[i]) * (phi(x) + Math.abs(x) * 0.4) + 1e-37,
+      );
     }
   });
 
   it("normalises rows (affine and not) and back-propagates like float64 LayerNorm, for widths that are not multiples of 4", () => {
     const rng = Rng.fromSeed(2, "ln");
-    for (const [rows, cols] of [[130, 7], [3, 96], [70, 1]]) {
+    for (const [rows, cols] of [
+      [130, 7],
+      [3, 96],
+      [70, 1],
+    ]) {
       const x = randomValues(rows * cols, rng).map((v, i) => v * 3 + (i % cols));
       const gamma = randomValues(cols, rng);
       const beta = randomValues(cols, rng);
       const dy = randomValues(rows * cols, rng);
-      const at = { x: 0, g: 65536, b: 66560, y: 67584, st: 131072, dy: 196608, dx: 262144, dg: 327680, db: 331776, s: 335872 };
+      const at = {
+        x: 0,
+        g: 65536,
+        b: 66560,
+        y: 67584,
+        st: 131072,
+        dy: 196608,
+        dx: 262144,
+        dg: 327680,
+        db: 331776,
+        s: 335872,
+      };
       const mem = f32();
       mem.set(x, at.x / 4);
       mem.set(gamma, at.g / 4);
@@ -111,7 +128,10 @@ describe("gelu and layerNorm on the wasm backend", () => {
 
   it("give the composed tfjs ops' values and gradients through the fused kernels", () => {
     const rng = Rng.fromSeed(3, "layers");
-    const x = tf.tensor2d(randomValues(50 * 24, rng).map((v) => v * 4), [50, 24]);
+    const x = tf.tensor2d(
+      randomValues(50 * 24, rng).map((v) => v * 4),
+      [50, 24],
+    );
     const gamma = tf.tensor1d(randomValues(24, rng));
     const beta = tf.tensor1d(randomValues(24, rng));
     const w = tf.tensor2d(randomValues(50 * 24, rng), [50, 24]);

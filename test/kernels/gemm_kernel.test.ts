@@ -65,7 +65,8 @@ function runProduct(
   for (let w = 0; w < after.length; w++) {
     const byte = w * 4;
     if (inside(byte, pc, m * n * 4) || inside(byte, scratch, scratchBytes)) continue;
-    if (inside(byte, pa, aValues.byteLength) || inside(byte, pb, bValues.byteLength) || inside(byte, pbias, n * 4)) continue;
+    if (inside(byte, pa, aValues.byteLength) || inside(byte, pb, bValues.byteLength) || inside(byte, pbias, n * 4))
+      continue;
     if (after[w] !== SENTINEL_BITS) stray++;
   }
   const want = referenceProduct({ batch: 1, m, k, n, ...layout }, aValues, bValues);
@@ -93,7 +94,14 @@ describe("gemm.wat", () => {
       for (const layout of LAYOUTS) {
         it(`matches a float64 reference for ${layout.name} products of every edge size`, () => {
           const rng = Rng.fromSeed(7, `gemm/${layout.name}`);
-          for (const [m, k, n] of [[1, 1, 1], [3, 5, 7], [4, 8, 8], [5, 3, 9], [13, 17, 23], [33, 64, 40]]) {
+          for (const [m, k, n] of [
+            [1, 1, 1],
+            [3, 5, 7],
+            [4, 8, 8],
+            [5, 3, 9],
+            [13, 17, 23],
+            [33, 64, 40],
+          ]) {
             const { error, stray } = runProduct(kernel, memory, m, k, n, layout, rng);
             expect({ m, k, n, stray, ok: error <= TOLERANCE }).toEqual({ m, k, n, stray: 0, ok: true });
           }
@@ -110,7 +118,10 @@ describe("gemm.wat", () => {
       it("adds the bias row, or adds onto C when accumulating", () => {
         const rng = Rng.fromSeed(9, "gemm/bias");
         for (const options of [{ bias: true }, { accumulate: true }]) {
-          for (const [m, k, n] of [[9, 300, 13], [8, 16, 16]]) {
+          for (const [m, k, n] of [
+            [9, 300, 13],
+            [8, 16, 16],
+          ]) {
             const { error, stray } = runProduct(kernel, memory, m, k, n, LAYOUTS[0], rng, options);
             expect({ ...options, m, stray, ok: error <= TOLERANCE }).toEqual({ ...options, m, stray: 0, ok: true });
           }

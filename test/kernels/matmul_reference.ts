@@ -29,7 +29,11 @@ export function randomValues(count: number, rng: Rng): Float32Array {
  * C = op(A)·op(B) in float64, plus Σ_k |op(A)[i,k]·op(B)[k,j]| per element: the scale float32 rounding errors are
  * proportional to, so "relative error" stays meaningful where entries of C cancel to near zero.
  */
-export function referenceProduct(c: ProductCase, a: ArrayLike<number>, b: ArrayLike<number>): { value: Float64Array; scale: Float64Array } {
+export function referenceProduct(
+  c: ProductCase,
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+): { value: Float64Array; scale: Float64Array } {
   const { batch, m, k, n, transposeA, transposeB } = c;
   const value = new Float64Array(batch * m * n);
   const scale = new Float64Array(batch * m * n);

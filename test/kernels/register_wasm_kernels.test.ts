@@ -22,7 +22,15 @@ interface Operands {
 }
 
 /** Random operands for op(A) m×k and op(B) k×n with leading batch dimensions `outer`. */
-function operands(outer: number[], m: number, k: number, n: number, transposeA: boolean, transposeB: boolean, rng: Rng): Operands {
+function operands(
+  outer: number[],
+  m: number,
+  k: number,
+  n: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  rng: Rng,
+): Operands {
   const batch = outer.reduce((p, s) => p * s, 1);
   const aValues = randomValues(batch * m * k, rng);
   const bValues = randomValues(batch * k * n, rng);
@@ -131,7 +139,9 @@ describe("registerFastWasmKernels", () => {
         const { a, b, aValues, bValues } = operands([batch], m, k, n, layout.transposeA, layout.transposeB, rng);
         const gValues = randomValues(batch * m * n, rng);
         const g = tf.tensor(gValues, [batch, m, n]);
-        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x, y, layout.transposeA, layout.transposeB), g)))([a, b]);
+        const [da, db] = tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+          tf.sum(tf.mul(tf.matMul(x, y, layout.transposeA, layout.transposeB), g)),
+        )([a, b]);
         // loss = Σ C⊙G with C = op(A)·op(B): d op(A) = G·op(B)ᵀ, d op(B) = op(A)ᵀ·G, mapped back through op.
         const wantA = new Float64Array(batch * m * k);
         const wantB = new Float64Array(batch * k * n);
@@ -169,20 +179,38 @@ describe("registerFastWasmKernels", () => {
       expect(planBatchMatMul([1, 7, 5], [3, 5, 3], "float32", "float32", false, false)).toBeUndefined();
       expect(planBatchMatMul([3, 7, 5], [5, 3], "float32", "float32", false, true)).toBeUndefined();
       expect(planBatchMatMul([3, 7, 5], [3, 5, 3], "int32", "int32", true, false)).toBeUndefined();
-      expect(planBatchMatMul([7, 5], [3, 5], "float32", "float32", false, true)).toEqual({ batch: 1, m: 7, k: 5, n: 3, outShape: [7, 3] });
+      expect(planBatchMatMul([7, 5], [3, 5], "float32", "float32", false, true)).toEqual({
+        batch: 1,
+        m: 7,
+        k: 5,
+        n: 3,
+        outShape: [7, 3],
+      });
 
       const rng = Rng.fromSeed(24, "delegate");
       const check = (aShape: number[], bShape: number[], ta: boolean, tb: boolean) => {
-        const aValues = randomValues(aShape.reduce((p, s) => p * s, 1), rng);
-        const bValues = randomValues(bShape.reduce((p, s) => p * s, 1), rng);
+        const aValues = randomValues(
+          aShape.reduce((p, s) => p * s, 1),
+          rng,
+        );
+        const bValues = randomValues(
+          bShape.reduce((p, s) => p * s, 1),
+          rng,
+        );
         const c = tf.matMul(tf.tensor(aValues, aShape), tf.tensor(bValues, bShape), ta, tb);
         // the reference, with a batch of one repeated the way broadcasting does
         const batch = c.shape.slice(0, -2).reduce((p, s) => p * s, 1);
         const [m, n] = c.shape.slice(-2);
         const k = ta ? aShape[aShape.length - 2] : aShape[aShape.length - 1];
         const broadcast = (values: Float32Array, perMatrix: number) =>
-          values.length === batch * perMatrix ? values : Float32Array.from({ length: batch * perMatrix }, (_, i) => values[i % perMatrix]);
-        const want = referenceProduct({ batch, m, k, n, transposeA: ta, transposeB: tb }, broadcast(aValues, m * k), broadcast(bValues, k * n));
+          values.length === batch * perMatrix
+            ? values
+            : Float32Array.from({ length: batch * perMatrix }, (_, i) => values[i % perMatrix]);
+        const want = referenceProduct(
+          { batch, m, k, n, transposeA: ta, transposeB: tb },
+          broadcast(aValues, m * k),
+          broadcast(bValues, k * n),
+        );
         expect(maxRelativeError(c.dataSync(), want), `${aShape} · ${bShape}`).toBeLessThanOrEqual(TOLERANCE);
       };
       tf.tidy(() => {
@@ -192,7 +220,28 @@ describe("registerFastWasmKernels", () => {
         check([3, 7, 5], [1, 5, 3], false, false);
         check([3, 7, 5], [1, 3, 5], false, true);
       });
-      const ints = [tf.tensor([[[1, 2], [3, 4]]], [1, 2, 2], "int32"), tf.tensor([[[1, 0], [0, 1]]], [1, 2, 2], "int32")];
+      const ints = [
+        tf.tensor(
+          [
+            [
+              [1, 2],
+              [3, 4],
+            ],
+          ],
+          [1, 2, 2],
+          "int32",
+        ),
+        tf.tensor(
+          [
+            [
+              [1, 0],
+              [0, 1],
+            ],
+          ],
+          [1, 2, 2],
+          "int32",
+        ),
+      ];
       expect(() => tf.matMul(ints[0], ints[1], true, false)).toThrow(/float32/);
       tf.dispose(ints);
     });
@@ -204,7 +253,13 @@ describe("registerFastWasmKernels", () => {
         const { a, b, aValues, bValues } = operands([], m, k, n, layout.transposeA, layout.transposeB, rng);
         const biasValues = randomValues(n, rng);
         const bias = tf.tensor1d(biasValues);
-        const c = tf.fused.matMul({ a: a as tf.Tensor2D, b: b as tf.Tensor2D, transposeA: layout.transposeA, transposeB: layout.transposeB, bias });
+        const c = tf.fused.matMul({
+          a: a as tf.Tensor2D,
+          b: b as tf.Tensor2D,
+          transposeA: layout.transposeA,
+          transposeB: layout.transposeB,
+          bias,
+        });
         const want = referenceProduct({ batch: 1, m, k, n, ...layout }, aValues, bValues);
         want.value.forEach((_, i) => {
           want.value[i] += biasValues[i % n];
@@ -227,7 +282,19 @@ describe("registerFastWasmKernels", () => {
         sums.dispose();
       }
       // Other reductions still reach the backend's own Sum.
-      expect(Array.from(tf.sum(tf.tensor2d([[1, 2], [3, 4]]), 1).dataSync())).toEqual([3, 7]);
+      expect(
+        Array.from(
+          tf
+            .sum(
+              tf.tensor2d([
+                [1, 2],
+                [3, 4],
+              ]),
+              1,
+            )
+            .dataSync(),
+        ),
+      ).toEqual([3, 7]);
       x.dispose();
     });
 
@@ -239,8 +306,21 @@ describe("registerFastWasmKernels", () => {
       expect(got.shape).toEqual([5, 5]);
       expect(Array.from(got.dataSync())).toEqual(rows.flatMap((r) => Array.from(values.subarray(r * 5, r * 5 + 5))));
       const columns = tf.gather(x, tf.tensor1d([4, 0], "int32"), 1);
-      expect(Array.from(columns.dataSync())).toEqual([0, 1, 2, 3, 4, 5, 6].flatMap((r) => [values[r * 5 + 4], values[r * 5]]));
-      const ints = tf.gather(tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32"), tf.tensor1d([1], "int32"), 0);
+      expect(Array.from(columns.dataSync())).toEqual(
+        [0, 1, 2, 3, 4, 5, 6].flatMap((r) => [values[r * 5 + 4], values[r * 5]]),
+      );
+      const ints = tf.gather(
+        tf.tensor2d(
+          [
+            [1, 2],
+            [3, 4],
+          ],
+          [2, 2],
+          "int32",
+        ),
+        tf.tensor1d([1], "int32"),
+        0,
+      );
       expect(Array.from(ints.dataSync())).toEqual([3, 4]);
       tf.dispose([x, got, columns, ints]);
     });
@@ -284,7 +364,12 @@ describe("registerFastWasmKernels", () => {
       try {
         for (const { layout, a, b } of inputs) {
           tf.matMul(a, b, layout.transposeA, layout.transposeB).dispose();
-          tf.dispose(tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.matMul(x, y, layout.transposeA, layout.transposeB)))([a, b]));
+          tf.dispose(
+            tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.matMul(x, y, layout.transposeA, layout.transposeB)))([
+              a,
+              b,
+            ]),
+          );
         }
       } finally {
         wasm._malloc = malloc;
@@ -299,7 +384,11 @@ describe("registerFastWasmKernels", () => {
     it("stays correct when the heap grows, also while allocating its own output", () => {
       const rng = Rng.fromSeed(26, "growth");
       const { a, b, aValues, bValues } = operands([4], 17, 32, 17, false, true, rng);
-      const want = referenceProduct({ batch: 4, m: 17, k: 32, n: 17, transposeA: false, transposeB: true }, aValues, bValues);
+      const want = referenceProduct(
+        { batch: 4, m: 17, k: 32, n: 17, transposeA: false, transposeB: true },
+        aValues,
+        bValues,
+      );
       const before = tf.matMul(a, b, false, true);
       expect(maxRelativeError(before.dataSync(), want)).toBeLessThanOrEqual(TOLERANCE);
 
@@ -316,7 +405,11 @@ describe("registerFastWasmKernels", () => {
       const wide = operands([batch], m, 2, n, true, false, rng);
       const big = tf.matMul(wide.a, wide.b, true, false);
       expect(heapBytes()).toBeGreaterThan(heapBeforeOutput);
-      const wantBig = referenceProduct({ batch, m, k: 2, n, transposeA: true, transposeB: false }, wide.aValues, wide.bValues);
+      const wantBig = referenceProduct(
+        { batch, m, k: 2, n, transposeA: true, transposeB: false },
+        wide.aValues,
+        wide.bValues,
+      );
       expect(maxRelativeError(big.dataSync(), wantBig)).toBeLessThanOrEqual(TOLERANCE);
       tf.dispose([a, b, before, filler, after, wide.a, wide.b, big]);
     });

@@ -68,7 +68,9 @@ describe("the workflow's Lambda bundles", () => {
       encoding: "utf8",
       env: { PATH: process.env.PATH, LAMBDA_TASK_ROOT: lambdaRoot, RUNS_ROOT: path.join(lambdaRoot, "runs") },
     });
-    const html = existsSync(path.join(run, "report/report.html")) ? readFileSync(path.join(run, "report/report.html"), "utf8") : "";
+    const html = existsSync(path.join(run, "report/report.html"))
+      ? readFileSync(path.join(run, "report/report.html"), "utf8")
+      : "";
     const png = existsSync(path.join(run, "report/loss.png"));
     rmSync(lambdaRoot, { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(0);

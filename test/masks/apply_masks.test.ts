@@ -2,7 +2,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DataError } from "../../trainer/errors.js";
-import { gatherRowsIndex, maskedPatchIndex, repeatBatch, repeatInterleaveBatch } from "../../trainer/masks/apply_masks.js";
+import {
+  gatherRowsIndex,
+  maskedPatchIndex,
+  repeatBatch,
+  repeatInterleaveBatch,
+} from "../../trainer/masks/apply_masks.js";
 
 // Two images of four patches; masks are [B=2, K=2] row-major.
 const mask0 = Int32Array.from([0, 2, /* image 1: */ 1, 3]);
@@ -16,23 +21,41 @@ describe("gatherRowsIndex", () => {
 
   it("equals torch.cat([gather(x, 1, m) for m in masks], 0) on a token tensor", () => {
     const settings = fc
-      .record({ batchSize: fc.integer({ min: 1, max: 5 }), numPatches: fc.integer({ min: 1, max: 12 }), numMasks: fc.integer({ min: 1, max: 4 }), keep: fc.integer({ min: 1, max: 6 }) })
+      .record({
+        batchSize: fc.integer({ min: 1, max: 5 }),
+        numPatches: fc.integer({ min: 1, max: 12 }),
+        numMasks: fc.integer({ min: 1, max: 4 }),
+        keep: fc.integer({ min: 1, max: 6 }),
+      })
       .chain((s) =>
         fc.record({
           s: fc.constant(s),
-          masks: fc.array(fc.array(fc.integer({ min: 0, max: s.numPatches - 1 }), { minLength: s.batchSize * s.keep, maxLength: s.batchSize * s.keep }), {
-            minLength: s.numMasks,
-            maxLength: s.numMasks,
-          }),
+          masks: fc.array(
+            fc.array(fc.integer({ min: 0, max: s.numPatches - 1 }), {
+              minLength: s.batchSize * s.keep,
+              maxLength: s.batchSize * s.keep,
+            }),
+            {
+              minLength: s.numMasks,
+              maxLength: s.numMasks,
+            },
+          ),
         }),
       );
     fc.assert(
       fc.property(settings, ({ s, masks }) => {
         // x[b][n] is the token of patch n of image b; we label it by its row in the flattened [B*N, D] matrix.
-        const x = Array.from({ length: s.batchSize }, (_, b) => Array.from({ length: s.numPatches }, (_, n) => `img${b}/patch${n}`));
+        const x = Array.from({ length: s.batchSize }, (_, b) =>
+          Array.from({ length: s.numPatches }, (_, n) => `img${b}/patch${n}`),
+        );
         const official: string[] = [];
-        for (const m of masks) for (let b = 0; b < s.batchSize; b++) for (let j = 0; j < s.keep; j++) official.push(x[b][m[b * s.keep + j]]);
-        const rows = gatherRowsIndex(masks.map((m) => Int32Array.from(m)), s.batchSize, s.numPatches);
+        for (const m of masks)
+          for (let b = 0; b < s.batchSize; b++) for (let j = 0; j < s.keep; j++) official.push(x[b][m[b * s.keep + j]]);
+        const rows = gatherRowsIndex(
+          masks.map((m) => Int32Array.from(m)),
+          s.batchSize,
+          s.numPatches,
+        );
         const flat = x.flat();
         expect([...rows].map((r) => flat[r])).toEqual(official);
       }),
@@ -42,7 +65,9 @@ describe("gatherRowsIndex", () => {
 
   it("refuses masks of different widths or indices off the grid", () => {
     expect(() => gatherRowsIndex([mask0, Int32Array.from([0, 1, 2])], 2, 4)).toThrow(DataError);
-    expect(() => gatherRowsIndex([Int32Array.from([0, 4, 1, 2])], 2, 4)).toThrow(/patch index 4 for image 0, outside \[0, 4\)/);
+    expect(() => gatherRowsIndex([Int32Array.from([0, 4, 1, 2])], 2, 4)).toThrow(
+      /patch index 4 for image 0, outside \[0, 4\)/,
+    );
   });
 });
 
@@ -72,7 +97,11 @@ describe("repeatBatch", () => {
 
 describe("the I-JEPA loss pairing", () => {
   it("lines every predictor row up with the target features of the same image and target mask", () => {
-    for (const [batchSize, nenc, npred] of [[2, 1, 4], [3, 2, 3], [1, 2, 1]]) {
+    for (const [batchSize, nenc, npred] of [
+      [2, 1, 4],
+      [3, 2, 3],
+      [1, 2, 1],
+    ]) {
       // Predictor input: context rows (nenc × B, mask-major), tiled once per target mask: x.repeat(len(masks_pred), 1, 1).
       const predictorRows = repeatBatch(nenc * batchSize, npred);
       // Targets: apply_masks gives npred × B rows, then repeat_interleave_batch(h, B, repeat=nenc).

@@ -4,7 +4,14 @@ import { ConfigError } from "../../trainer/errors.js";
 import { describeMaskStats, formatMaskStats } from "../../trainer/masks/mask_stats.js";
 import { OFFICIAL_MASK_SETTINGS } from "../../trainer/masks/multiblock.js";
 
-const fashionMnist = { ...OFFICIAL_MASK_SETTINGS, inputSize: 28, patchSize: 4, npred: 3, predMaskScale: [0.1, 0.2] as const, minKeep: 3 };
+const fashionMnist = {
+  ...OFFICIAL_MASK_SETTINGS,
+  inputSize: 28,
+  patchSize: 4,
+  npred: 3,
+  predMaskScale: [0.1, 0.2] as const,
+  minKeep: 3,
+};
 
 describe("describeMaskStats", () => {
   it("summarises kept patches within the block ranges and above min_keep", () => {
@@ -39,7 +46,9 @@ describe("describeMaskStats", () => {
   });
 
   it("refuses settings the sampler refuses", () => {
-    expect(() => describeMaskStats({ ...OFFICIAL_MASK_SETTINGS, inputSize: 28, patchSize: 4 }, { batchSize: 8 })).toThrow(ConfigError);
+    expect(() =>
+      describeMaskStats({ ...OFFICIAL_MASK_SETTINGS, inputSize: 28, patchSize: 4 }, { batchSize: 8 }),
+    ).toThrow(ConfigError);
   });
 });
 
@@ -47,7 +56,9 @@ describe("formatMaskStats", () => {
   it("prints grid, batch, kept patches and relaxation rate on one line", () => {
     const line = formatMaskStats(describeMaskStats(fashionMnist, { batchSize: 4, batches: 5 }));
     expect(line).not.toContain("\n");
-    expect(line).toMatch(/^masks on 7×7 patches, batch 4: context keeps \d+\.\d \(\d+–\d+\) patches, each target \d+\.\d/);
+    expect(line).toMatch(
+      /^masks on 7×7 patches, batch 4: context keeps \d+\.\d \(\d+–\d+\) patches, each target \d+\.\d/,
+    );
     expect(line).toMatch(/% of context blocks relaxed$/);
   });
 });

@@ -112,14 +112,18 @@ describe("MultiBlockMaskSampler over random grids, scales, aspect ratios and bat
         expect(masks.context).toHaveLength(options.nenc);
         expect(masks.targetKeep).toBeGreaterThan(options.minKeep);
         expect(masks.contextKeep).toBeGreaterThan(options.minKeep);
-        for (const [group, keep] of [[masks.target, masks.targetKeep], [masks.context, masks.contextKeep]] as const) {
+        for (const [group, keep] of [
+          [masks.target, masks.targetKeep],
+          [masks.context, masks.contextKeep],
+        ] as const) {
           for (const mask of group) {
             expect(mask.length).toBe(batchSize * keep);
             for (let b = 0; b < batchSize; b++) {
               const row = rowOf(mask, keep, b);
               for (let j = 0; j < row.length; j++) {
                 if (!(row[j] >= 0 && row[j] < sampler.numPatches)) throw new Error(`index ${row[j]} off the grid`);
-                if (j > 0 && !(row[j] > row[j - 1])) throw new Error(`row not strictly ascending at ${j}: ${row.join(",")}`);
+                if (j > 0 && !(row[j] > row[j - 1]))
+                  throw new Error(`row not strictly ascending at ${j}: ${row.join(",")}`);
               }
             }
           }
@@ -145,7 +149,10 @@ describe("MultiBlockMaskSampler over random grids, scales, aspect ratios and bat
             // With d exclusions dropped, targets 0..npred-d-1 are still excluded (the official drops from the end).
             for (let k = 0; k < options.npred - dropped; k++) {
               for (const patch of rowOf(masks.target[k], masks.targetKeep, b)) {
-                if (context.has(patch)) throw new Error(`context ${m} of image ${b} holds patch ${patch} of target ${k} (dropped ${dropped})`);
+                if (context.has(patch))
+                  throw new Error(
+                    `context ${m} of image ${b} holds patch ${patch} of target ${k} (dropped ${dropped})`,
+                  );
               }
             }
           }
@@ -164,7 +171,10 @@ describe("MultiBlockMaskSampler over random grids, scales, aspect ratios and bat
         if (!sampler) return;
         const masks = sampler.sample(batchSize, seed, step);
         const { gridHeight: H, gridWidth: W } = sampler;
-        for (const [block, range] of [[masks.targetBlock, sampler.targetBlockArea], [masks.contextBlock, sampler.contextBlockArea]] as const) {
+        for (const [block, range] of [
+          [masks.targetBlock, sampler.targetBlockArea],
+          [masks.contextBlock, sampler.contextBlockArea],
+        ] as const) {
           expect(block.height).toBeLessThanOrEqual(H - 1);
           expect(block.width).toBeLessThanOrEqual(W - 1);
           expect(block.height * block.width).toBeGreaterThanOrEqual(range.min.area);
@@ -179,7 +189,10 @@ describe("MultiBlockMaskSampler over random grids, scales, aspect ratios and bat
         expect(masks.targetKeep).toBe(masks.targetBlock.height * masks.targetBlock.width);
         for (const mask of masks.target) {
           for (let b = 0; b < batchSize; b++) {
-            expect(boundingBox(rowOf(mask, masks.targetKeep, b), W)).toEqual({ rows: masks.targetBlock.height, cols: masks.targetBlock.width });
+            expect(boundingBox(rowOf(mask, masks.targetKeep, b), W)).toEqual({
+              rows: masks.targetBlock.height,
+              cols: masks.targetBlock.width,
+            });
           }
         }
         for (const mask of masks.context) {
@@ -238,7 +251,11 @@ describe("determinism", () => {
   it("gives identical masks for the same seed and step, with no state carried between calls", () => {
     const first = sampler.sample(8, 1234, 77);
     sampler.sample(8, 1234, 78); // an unrelated call in between changes nothing
-    const again = new MultiBlockMaskSampler({ ...OFFICIAL_MASK_SETTINGS, inputSize: 224, patchSize: 16 }).sample(8, 1234, 77);
+    const again = new MultiBlockMaskSampler({ ...OFFICIAL_MASK_SETTINGS, inputSize: 224, patchSize: 16 }).sample(
+      8,
+      1234,
+      77,
+    );
     expect(again).toEqual(first);
     expect(sampler.sample(8, 1234, 77)).toEqual(first);
   });
@@ -253,7 +270,14 @@ describe("determinism", () => {
 });
 
 describe("corner sampling", () => {
-  const settings = { ...OFFICIAL_MASK_SETTINGS, inputSize: 32, patchSize: PATCH, minKeep: 2, predMaskScale: [0.05, 0.1] as const, encMaskScale: [0.3, 0.5] as const };
+  const settings = {
+    ...OFFICIAL_MASK_SETTINGS,
+    inputSize: 32,
+    patchSize: PATCH,
+    minKeep: 2,
+    predMaskScale: [0.05, 0.1] as const,
+    encMaskScale: [0.3, 0.5] as const,
+  };
 
   /** Whether any target or context patch of 40 batches of 8 lies in the last row and in the last column. */
   function touchesLastRowAndColumn(cornerSampling: "official" | "uniform"): { lastRow: boolean; lastColumn: boolean } {
@@ -300,14 +324,29 @@ describe("sampleBlock (one block, with a scripted corner source)", () => {
     };
   }
 
-  const grid4: Omit<BlockPlacement, "size" | "exclusions" | "cornerSampling"> = { gridHeight: 4, gridWidth: 4, minKeep: 0, describe: "test block" };
+  const grid4: Omit<BlockPlacement, "size" | "exclusions" | "cornerSampling"> = {
+    gridHeight: 4,
+    gridWidth: 4,
+    minKeep: 0,
+    describe: "test block",
+  };
 
   it("keeps the block's patches minus the excluded target, row-major ascending (hand-worked 4×4 case)", () => {
     // Target 2×2 at (top 1, left 2) covers (1,2) (1,3) (2,2) (2,3) = indices 6 7 10 11.
-    const target = sampleBlock(scripted([1, 2]), { ...grid4, size: { height: 2, width: 2 }, exclusions: [], cornerSampling: "official" });
+    const target = sampleBlock(scripted([1, 2]), {
+      ...grid4,
+      size: { height: 2, width: 2 },
+      exclusions: [],
+      cornerSampling: "official",
+    });
     expect([...target.indices]).toEqual([6, 7, 10, 11]);
     // Context 3×3 at (0, 0) covers rows 0..2, cols 0..2; minus target patches 6 and 10 leaves 0 1 2 4 5 8 9.
-    const context = sampleBlock(scripted([0, 0]), { ...grid4, size: { height: 3, width: 3 }, exclusions: [target.rect], cornerSampling: "official" });
+    const context = sampleBlock(scripted([0, 0]), {
+      ...grid4,
+      size: { height: 3, width: 3 },
+      exclusions: [target.rect],
+      cornerSampling: "official",
+    });
     expect([...context.indices]).toEqual([0, 1, 2, 4, 5, 8, 9]);
     expect(context.constraintsDropped).toBe(0);
   });
@@ -315,16 +354,27 @@ describe("sampleBlock (one block, with a scripted corner source)", () => {
   it("draws top from [0, H-h) and left from [0, W-w) when official, [0, H-h+1) and [0, W-w+1) when uniform", () => {
     const official = scripted([0]);
     sampleBlock(official, { ...grid4, size: { height: 3, width: 2 }, exclusions: [], cornerSampling: "official" });
-    expect(official.ranges).toEqual([[0, 1], [0, 2]]);
+    expect(official.ranges).toEqual([
+      [0, 1],
+      [0, 2],
+    ]);
     const uniform = scripted([0]);
     sampleBlock(uniform, { ...grid4, size: { height: 3, width: 2 }, exclusions: [], cornerSampling: "uniform" });
-    expect(uniform.ranges).toEqual([[0, 2], [0, 3]]);
+    expect(uniform.ranges).toEqual([
+      [0, 2],
+      [0, 3],
+    ]);
   });
 
   it("drops the last exclusion after every 20 failures, as the official does", () => {
     const everything = { top: 0, left: 0, height: 4, width: 4 };
     const rng = Rng.fromSeed(3, "relax");
-    const block = sampleBlock(rng, { ...grid4, size: { height: 2, width: 2 }, exclusions: [everything, everything], cornerSampling: "uniform" });
+    const block = sampleBlock(rng, {
+      ...grid4,
+      size: { height: 2, width: 2 },
+      exclusions: [everything, everything],
+      cornerSampling: "uniform",
+    });
     expect(block.constraintsDropped).toBe(2);
     // 2 × 20 failed tries, then one that succeeds: 41 corners, two draws each.
     const twin = Rng.fromSeed(3, "relax");
@@ -339,7 +389,13 @@ describe("sampleBlock (one block, with a scripted corner source)", () => {
     const started = performance.now();
     const rng = scripted([0]);
     expect(() =>
-      sampleBlock(rng, { ...grid4, minKeep: 4, size: { height: 2, width: 2 }, exclusions: [], cornerSampling: "official" }),
+      sampleBlock(rng, {
+        ...grid4,
+        minKeep: 4,
+        size: { height: 2, width: 2 },
+        exclusions: [],
+        cornerSampling: "official",
+      }),
     ).toThrow(/no test block of 2×2 patches.*mask\.min_keep=4.*1000 tries/);
     expect(rng.ranges).toHaveLength(2 * MAX_TRIES_PER_BLOCK);
     expect(performance.now() - started).toBeLessThan(100);
@@ -361,7 +417,14 @@ describe("refusing impossible settings", () => {
     const { error, ms } = refusal({ ...OFFICIAL_MASK_SETTINGS, inputSize: 28, patchSize: 4 });
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
-    for (const key of ["mask.min_keep", "mask.pred_mask_scale", "mask.aspect_ratio", "mask.patch_size", "data.crop_size"]) expect(message).toContain(key);
+    for (const key of [
+      "mask.min_keep",
+      "mask.pred_mask_scale",
+      "mask.aspect_ratio",
+      "mask.patch_size",
+      "data.crop_size",
+    ])
+      expect(message).toContain(key);
     expect(message).toContain("7×7");
     expect((error as ConfigError).hint).toMatch(/mask\.min_keep below 6/);
     expect(ms).toBeLessThan(100);
@@ -369,7 +432,14 @@ describe("refusing impossible settings", () => {
 
   it("refuses context blocks too small for min_keep", () => {
     // 7×7, enc scale 0.1 → max_keep int(4.9) = 4 → 2×2 = 4 patches, not more than 4.
-    const { error, ms } = refusal({ ...OFFICIAL_MASK_SETTINGS, inputSize: 28, patchSize: 4, minKeep: 4, predMaskScale: [0.3, 0.3], encMaskScale: [0.1, 0.1] });
+    const { error, ms } = refusal({
+      ...OFFICIAL_MASK_SETTINGS,
+      inputSize: 28,
+      patchSize: 4,
+      minKeep: 4,
+      predMaskScale: [0.3, 0.3],
+      encMaskScale: [0.1, 0.1],
+    });
     expect(error).toBeInstanceOf(ConfigError);
     expect((error as Error).message).toMatch(/context blocks.*mask\.enc_mask_scale/s);
     expect(ms).toBeLessThan(100);
@@ -390,7 +460,9 @@ describe("refusing impossible settings", () => {
     expect(() => new MultiBlockMaskSampler({ ...base, nenc: 1.5 })).toThrow(/mask\.num_enc_masks/);
     expect(() => new MultiBlockMaskSampler({ ...base, minKeep: -1 })).toThrow(/mask\.min_keep/);
     expect(() => new MultiBlockMaskSampler({ ...base, patchSize: 0 })).toThrow(/mask\.patch_size/);
-    expect(() => new MultiBlockMaskSampler({ ...base, cornerSampling: "random" as never })).toThrow(/mask\.corner_sampling/);
+    expect(() => new MultiBlockMaskSampler({ ...base, cornerSampling: "random" as never })).toThrow(
+      /mask\.corner_sampling/,
+    );
   });
 
   it("decides every random setting in under 100 ms", () => {

@@ -30,7 +30,12 @@ function pythonRound(x: number): number {
 }
 
 /** _sample_block_size */
-function sampleBlockSize(g: Rng, s: ReferenceSettings, scale: readonly [number, number], aspect: readonly [number, number]): [number, number] {
+function sampleBlockSize(
+  g: Rng,
+  s: ReferenceSettings,
+  scale: readonly [number, number],
+  aspect: readonly [number, number],
+): [number, number] {
   const rand = g.float();
   const maskScale = scale[0] + rand * (scale[1] - scale[0]);
   const maxKeep = Math.floor(s.gridHeight * s.gridWidth * maskScale);
@@ -43,7 +48,12 @@ function sampleBlockSize(g: Rng, s: ReferenceSettings, scale: readonly [number, 
 }
 
 /** _sample_block_mask: returns (nonzero indices, complement of the unconstrained block). */
-function sampleBlockMask(g: Rng, s: ReferenceSettings, [h, w]: [number, number], acceptable: Int32Array[] | null): [number[], Int32Array] {
+function sampleBlockMask(
+  g: Rng,
+  s: ReferenceSettings,
+  [h, w]: [number, number],
+  acceptable: Int32Array[] | null,
+): [number[], Int32Array] {
   const H = s.gridHeight;
   const W = s.gridWidth;
   const extra = s.uniformCorners ? 1 : 0;

@@ -9,10 +9,34 @@ beforeAll(async () => {
 });
 
 const specs: ParamSpec[] = [
-  { name: "fc.weight", shape: [2, 3], layout: "linear", init: { kind: "fixed", values: new Float32Array([0.5, -1, 2, 0.25, 1.5, -0.75]) }, trainable: true },
-  { name: "fc.bias", shape: [3], layout: "vector", init: { kind: "fixed", values: new Float32Array([0.1, 0.2, 0.3]) }, trainable: true },
-  { name: "mask_token", shape: [3], layout: "token", init: { kind: "fixed", values: new Float32Array([1, 2, 3]) }, trainable: true },
-  { name: "pos_embed", shape: [1, 3], layout: "pos", init: { kind: "fixed", values: new Float32Array([9, 9, 9]) }, trainable: false },
+  {
+    name: "fc.weight",
+    shape: [2, 3],
+    layout: "linear",
+    init: { kind: "fixed", values: new Float32Array([0.5, -1, 2, 0.25, 1.5, -0.75]) },
+    trainable: true,
+  },
+  {
+    name: "fc.bias",
+    shape: [3],
+    layout: "vector",
+    init: { kind: "fixed", values: new Float32Array([0.1, 0.2, 0.3]) },
+    trainable: true,
+  },
+  {
+    name: "mask_token",
+    shape: [3],
+    layout: "token",
+    init: { kind: "fixed", values: new Float32Array([1, 2, 3]) },
+    trainable: true,
+  },
+  {
+    name: "pos_embed",
+    shape: [1, 3],
+    layout: "pos",
+    init: { kind: "fixed", values: new Float32Array([9, 9, 9]) },
+    trainable: false,
+  },
 ];
 
 /** torch.optim.AdamW's update in float64, for comparison. */
@@ -37,7 +61,10 @@ describe("AdamW", () => {
   it("follows the official parameter groups: no decay for biases and 1-D parameters; mask_token [1,1,D] is decayed", () => {
     const table = new ParamTable(specs, (s) => (s.init as { values: Float32Array }).values, "t");
     const opt = new AdamW([{ prefix: "predictor.", table }], { betas: [0.9, 0.999], eps: 1e-8 });
-    expect(opt.groups()).toEqual({ decay: ["predictor.fc.weight", "predictor.mask_token"], noDecay: ["predictor.fc.bias"] });
+    expect(opt.groups()).toEqual({
+      decay: ["predictor.fc.weight", "predictor.mask_token"],
+      noDecay: ["predictor.fc.bias"],
+    });
     expect(opt.variables().length).toBe(3);
     opt.dispose();
     table.dispose();
@@ -48,13 +75,25 @@ describe("AdamW", () => {
     const opt = new AdamW([{ prefix: "", table }], { betas: [0.9, 0.999], eps: 1e-8 });
     const w = table.get("fc.weight");
     const b = table.get("fc.bias");
-    const gradsW = [[0.1, -0.2, 0.3, 0.4, -0.5, 0.6], [-0.3, 0.1, 0.2, -0.1, 0.0, 0.5], [0.05, 0.05, -0.4, 0.2, 0.3, -0.2]];
-    const gradsB = [[1, -1, 0.5], [0.2, 0.2, 0.2], [-0.5, 0.1, 0]];
+    const gradsW = [
+      [0.1, -0.2, 0.3, 0.4, -0.5, 0.6],
+      [-0.3, 0.1, 0.2, -0.1, 0.0, 0.5],
+      [0.05, 0.05, -0.4, 0.2, 0.3, -0.2],
+    ];
+    const gradsB = [
+      [1, -1, 0.5],
+      [0.2, 0.2, 0.2],
+      [-0.5, 0.1, 0],
+    ];
     const lrs = [1e-2, 5e-3, 2e-3];
     const wds = [0.04, 0.1, 0.4];
     for (let k = 0; k < 3; k++) {
       // Gradients arrive in the internal [in, out] layout, the same as the parameter.
-      const grads = { [w.name]: tf.tensor(gradsW[k], [2, 3]), [b.name]: tf.tensor(gradsB[k], [3]), [table.get("mask_token").name]: tf.zeros([3]) };
+      const grads = {
+        [w.name]: tf.tensor(gradsW[k], [2, 3]),
+        [b.name]: tf.tensor(gradsB[k], [3]),
+        [table.get("mask_token").name]: tf.zeros([3]),
+      };
       opt.apply(grads, lrs[k], wds[k]);
       for (const g of Object.values(grads)) g.dispose();
     }
@@ -70,7 +109,9 @@ describe("AdamW", () => {
   it("exports its moments in PyTorch layout and restores them exactly", () => {
     const table = new ParamTable(specs, (s) => (s.init as { values: Float32Array }).values, "t");
     const opt = new AdamW([{ prefix: "enc.", table }], { betas: [0.9, 0.999], eps: 1e-8 });
-    const grads = Object.fromEntries(opt.variables().map((v) => [v.name, tf.randomNormal(v.shape, 0, 1, "float32", 3)]));
+    const grads = Object.fromEntries(
+      opt.variables().map((v) => [v.name, tf.randomNormal(v.shape, 0, 1, "float32", 3)]),
+    );
     opt.apply(grads, 1e-3, 0.05);
     const state = opt.exportState();
     expect(state.map((s) => s.name)).toContain("enc.fc.weight.exp_avg_sq");

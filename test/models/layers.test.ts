@@ -9,7 +9,11 @@ beforeAll(async () => {
 });
 
 const rng = Rng.fromSeed(7, "layers-test");
-const randn = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()), shape);
+const randn = (shape: number[]) =>
+  tf.tensor(
+    Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.normal()),
+    shape,
+  );
 
 function expectClose(a: tf.Tensor, b: tf.Tensor, tol = 1e-4) {
   expect(a.shape).toEqual(b.shape);
@@ -29,9 +33,14 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
     const w = randn([5, 4]);
     const b = randn([4]);
     const weight = randn([6, 4]);
-    const reference = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) => tf.add(tf.matMul(xi as tf.Tensor2D, wi as tf.Tensor2D), bi);
+    const reference = (xi: tf.Tensor, wi: tf.Tensor, bi: tf.Tensor) =>
+      tf.add(tf.matMul(xi as tf.Tensor2D, wi as tf.Tensor2D), bi);
     expectClose(linear(x as tf.Tensor2D, w as tf.Tensor2D, b as tf.Tensor1D), reference(x, w, b));
-    const ours = gradsOf((xi, wi, bi) => linear(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D), [x, w, b], weight);
+    const ours = gradsOf(
+      (xi, wi, bi) => linear(xi as tf.Tensor2D, wi as tf.Tensor2D, bi as tf.Tensor1D),
+      [x, w, b],
+      weight,
+    );
     const theirs = gradsOf(reference, [x, w, b], weight);
     for (const [i, g] of ours.entries()) expectClose(g, theirs[i]);
   });
@@ -47,7 +56,11 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
       return tf.add(tf.mul(tf.div(tf.sub(xi, mean), tf.sqrt(tf.add(variance, eps))), gi), bi);
     };
     expectClose(layerNorm(x as tf.Tensor2D, g as tf.Tensor1D, b as tf.Tensor1D, eps), reference(x, g, b));
-    const ours = gradsOf((xi, gi, bi) => layerNorm(xi as tf.Tensor2D, gi as tf.Tensor1D, bi as tf.Tensor1D, eps), [x, g, b], weight);
+    const ours = gradsOf(
+      (xi, gi, bi) => layerNorm(xi as tf.Tensor2D, gi as tf.Tensor1D, bi as tf.Tensor1D, eps),
+      [x, g, b],
+      weight,
+    );
     const theirs = gradsOf(reference, [x, g, b], weight);
     for (const [i, gr] of ours.entries()) expectClose(gr, theirs[i], 2e-4);
   });
@@ -75,7 +88,12 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
   it("attention matches a per-sequence reference of softmax(q·kᵀ/√d)·v", () => {
     const [B, T, D, H] = [2, 3, 8, 2];
     const x = randn([B * T, D]);
-    const p = { qkvW: randn([D, 3 * D]) as tf.Tensor2D, qkvB: randn([3 * D]) as tf.Tensor1D, projW: randn([D, D]) as tf.Tensor2D, projB: randn([D]) as tf.Tensor1D };
+    const p = {
+      qkvW: randn([D, 3 * D]) as tf.Tensor2D,
+      qkvB: randn([3 * D]) as tf.Tensor1D,
+      projW: randn([D, D]) as tf.Tensor2D,
+      projB: randn([D]) as tf.Tensor1D,
+    };
     const out = attention(x as tf.Tensor2D, p, B, T, H).arraySync();
     const xs = x.arraySync() as number[][];
     const W = p.qkvW.arraySync() as number[][];
@@ -84,7 +102,9 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
     const pb = p.projB.arraySync() as number[];
     const dh = D / H;
     for (let b = 0; b < B; b++) {
-      const qkv = Array.from({ length: T }, (_, t) => Array.from({ length: 3 * D }, (_, j) => bq[j] + xs[b * T + t].reduce((s, v, i) => s + v * W[i][j], 0)));
+      const qkv = Array.from({ length: T }, (_, t) =>
+        Array.from({ length: 3 * D }, (_, j) => bq[j] + xs[b * T + t].reduce((s, v, i) => s + v * W[i][j], 0)),
+      );
       const merged = Array.from({ length: T }, () => new Array<number>(D).fill(0));
       for (let h = 0; h < H; h++) {
         for (let i = 0; i < T; i++) {
@@ -96,7 +116,8 @@ describe("hand-written gradients agree with tfjs autodiff of the same maths", ()
           const m = Math.max(...scores);
           const e = scores.map((s) => Math.exp(s - m));
           const z = e.reduce((a, c) => a + c, 0);
-          for (let k = 0; k < dh; k++) merged[i][h * dh + k] = e.reduce((s, ej, j) => s + (ej / z) * qkv[j][2 * D + h * dh + k], 0);
+          for (let k = 0; k < dh; k++)
+            merged[i][h * dh + k] = e.reduce((s, ej, j) => s + (ej / z) * qkv[j][2 * D + h * dh + k], 0);
         }
       }
       for (let t = 0; t < T; t++) {
@@ -121,7 +142,13 @@ describe("attention's gradients", () => {
     const weight = randn([B * T, D]);
     const ours = gradsOf(
       (xi, w1, b1, w2, b2) =>
-        attention(xi as tf.Tensor2D, { qkvW: w1 as tf.Tensor2D, qkvB: b1 as tf.Tensor1D, projW: w2 as tf.Tensor2D, projB: b2 as tf.Tensor1D }, B, T, H),
+        attention(
+          xi as tf.Tensor2D,
+          { qkvW: w1 as tf.Tensor2D, qkvB: b1 as tf.Tensor1D, projW: w2 as tf.Tensor2D, projB: b2 as tf.Tensor1D },
+          B,
+          T,
+          H,
+        ),
       [x, qkvW, qkvB, projW, projB],
       weight,
     );

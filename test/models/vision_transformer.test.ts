@@ -14,9 +14,20 @@ beforeAll(async () => {
 });
 
 const dims: ModelDims = {
-  imageSize: 16, patchSize: 4, inChannels: 2, gridSize: 4, numPatches: 16,
-  embedDim: 16, depth: 2, numHeads: 2, mlpHidden: 64,
-  predEmbedDim: 8, predDepth: 2, predNumHeads: 2, predMlpHidden: 32, initRescale: true,
+  imageSize: 16,
+  patchSize: 4,
+  inChannels: 2,
+  gridSize: 4,
+  numPatches: 16,
+  embedDim: 16,
+  depth: 2,
+  numHeads: 2,
+  mlpHidden: 64,
+  predEmbedDim: 8,
+  predDepth: 2,
+  predNumHeads: 2,
+  predMlpHidden: 32,
+  initRescale: true,
 };
 
 describe("2-D sin-cos position embedding", () => {
@@ -27,7 +38,16 @@ describe("2-D sin-cos position embedding", () => {
     for (let r = 0; r < 3; r++) {
       for (let c = 0; c < 3; c++) {
         const row = Array.from(pe.subarray((r * 3 + c) * dim, (r * 3 + c + 1) * dim));
-        const expected = [Math.sin(c * omega[0]), Math.sin(c * omega[1]), Math.cos(c * omega[0]), Math.cos(c * omega[1]), Math.sin(r * omega[0]), Math.sin(r * omega[1]), Math.cos(r * omega[0]), Math.cos(r * omega[1])];
+        const expected = [
+          Math.sin(c * omega[0]),
+          Math.sin(c * omega[1]),
+          Math.cos(c * omega[0]),
+          Math.cos(c * omega[1]),
+          Math.sin(r * omega[0]),
+          Math.sin(r * omega[1]),
+          Math.cos(r * omega[0]),
+          Math.cos(r * omega[1]),
+        ];
         for (const [i, v] of row.entries()) expect(v).toBeCloseTo(expected[i], 6);
       }
     }
@@ -51,10 +71,22 @@ describe("state dict", () => {
     expect(byName.get("predictor.predictor_blocks.1.attn.proj.weight")).toEqual([8, 8]);
     expect(byName.get("predictor.predictor_proj.weight")).toEqual([16, 8]);
     expect(byName.get("target_encoder.blocks.1.norm2.weight")).toEqual([16]);
-    const blockNames = state.filter((t) => t.name.startsWith("encoder.blocks.0.")).map((t) => t.name.slice("encoder.blocks.0.".length));
+    const blockNames = state
+      .filter((t) => t.name.startsWith("encoder.blocks.0."))
+      .map((t) => t.name.slice("encoder.blocks.0.".length));
     expect(blockNames).toEqual([
-      "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
-      "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias",
+      "norm1.weight",
+      "norm1.bias",
+      "attn.qkv.weight",
+      "attn.qkv.bias",
+      "attn.proj.weight",
+      "attn.proj.bias",
+      "norm2.weight",
+      "norm2.bias",
+      "mlp.fc1.weight",
+      "mlp.fc1.bias",
+      "mlp.fc2.weight",
+      "mlp.fc2.bias",
     ]);
     model.dispose();
   });
@@ -65,7 +97,8 @@ describe("state dict", () => {
     b.importState(new Map(a.exportState().map((t) => [t.name, t])), "test");
     const sa = a.exportState();
     const sb = b.exportState();
-    for (const [i, t] of sa.entries()) expect(Buffer.from(sb[i].data.buffer).equals(Buffer.from(t.data.buffer))).toBe(true);
+    for (const [i, t] of sa.entries())
+      expect(Buffer.from(sb[i].data.buffer).equals(Buffer.from(t.data.buffer))).toBe(true);
     a.dispose();
     b.dispose();
   });
@@ -118,8 +151,14 @@ describe("patch embedding", () => {
     const tokens = tf.sub(enc.embed(patches, B), tf.tile(enc.params.get("pos_embed"), [B, 1]));
     const state = new Map(enc.params.exportState().map((t) => [t.name, t]));
     const w = state.get("patch_embed.proj.weight")!; // [D, C, kh, kw] → tfjs conv filter [kh, kw, C, D]
-    const filter = tf.transpose(tf.tensor4d(w.data, w.shape as [number, number, number, number]), [2, 3, 1, 0]) as tf.Tensor4D;
-    const conv = tf.add(tf.conv2d(tf.tensor4d(images, [B, 16, 16, 2]), filter, 4, "valid"), enc.params.get("patch_embed.proj.bias"));
+    const filter = tf.transpose(
+      tf.tensor4d(w.data, w.shape as [number, number, number, number]),
+      [2, 3, 1, 0],
+    ) as tf.Tensor4D;
+    const conv = tf.add(
+      tf.conv2d(tf.tensor4d(images, [B, 16, 16, 2]), filter, 4, "valid"),
+      enc.params.get("patch_embed.proj.bias"),
+    );
     const expected = tf.reshape(conv, [B * 16, 16]);
     const diff = tf.max(tf.abs(tf.sub(tokens, expected))).dataSync()[0];
     expect(diff).toBeLessThan(1e-5);
@@ -128,7 +167,18 @@ describe("patch embedding", () => {
 });
 
 describe("I-JEPA step", () => {
-  const sampler = new MultiBlockMaskSampler({ inputSize: 16, patchSize: 4, encMaskScale: [0.85, 1], predMaskScale: [0.2, 0.3], aspectRatio: [0.75, 1.5], nenc: 1, npred: 3, minKeep: 1, allowOverlap: false, cornerSampling: "uniform" });
+  const sampler = new MultiBlockMaskSampler({
+    inputSize: 16,
+    patchSize: 4,
+    encMaskScale: [0.85, 1],
+    predMaskScale: [0.2, 0.3],
+    aspectRatio: [0.75, 1.5],
+    nenc: 1,
+    npred: 3,
+    minKeep: 1,
+    allowOverlap: false,
+    cornerSampling: "uniform",
+  });
   const B = 4;
   const rng = Rng.fromSeed(9);
   const images = Float32Array.from({ length: B * 16 * 16 * 2 }, () => rng.normal());
@@ -138,7 +188,11 @@ describe("I-JEPA step", () => {
     const model = IJepa.initialise(dims, 6);
     const idx = stepIndices(sampler.sample(B, 0, 0), 16);
     const patches = tf.tensor2d(patchesArr, [B * 16, 32]);
-    const t = { ctxRows: tf.tensor1d(idx.ctxRows, "int32"), ctxPatches: tf.tensor1d(idx.ctxPatches, "int32"), targetPatches: tf.tensor1d(idx.targetPatches, "int32") };
+    const t = {
+      ctxRows: tf.tensor1d(idx.ctxRows, "int32"),
+      ctxPatches: tf.tensor1d(idx.ctxPatches, "int32"),
+      targetPatches: tf.tensor1d(idx.targetPatches, "int32"),
+    };
     const pred = model.predict(patches, idx, t);
     expect(pred.shape).toEqual([3 * B * idx.targetLen, 16]);
     const targets = model.targets(patches, idx, tf.tensor1d(idx.targetRows, "int32"));
@@ -173,7 +227,8 @@ describe("I-JEPA step", () => {
   it("EMA: target ← m·target + (1 − m)·context", () => {
     const model = IJepa.initialise(dims, 8);
     tf.tidy(() => {
-      for (const s of model.encoder.params.specs) if (s.trainable) model.encoder.params.get(s.name).assign(tf.add(model.encoder.params.get(s.name), 1));
+      for (const s of model.encoder.params.specs)
+        if (s.trainable) model.encoder.params.get(s.name).assign(tf.add(model.encoder.params.get(s.name), 1));
     });
     const tgtBefore = model.targetEncoder.params.get("blocks.0.mlp.fc1.weight").dataSync().slice();
     const ctx = model.encoder.params.get("blocks.0.mlp.fc1.weight").dataSync().slice();
@@ -186,7 +241,13 @@ describe("I-JEPA step", () => {
   it("leaks no tensors across training steps", () => {
     const model = IJepa.initialise(dims, 9);
     const vars = model.trainableVariables();
-    const opt = new AdamW([{ prefix: "encoder.", table: model.encoder.params }, { prefix: "predictor.", table: model.predictor.params }], { betas: [0.9, 0.999], eps: 1e-8 });
+    const opt = new AdamW(
+      [
+        { prefix: "encoder.", table: model.encoder.params },
+        { prefix: "predictor.", table: model.predictor.params },
+      ],
+      { betas: [0.9, 0.999], eps: 1e-8 },
+    );
     const patches = tf.tensor2d(patchesArr, [B * 16, 32]);
     const counts: number[] = [];
     for (let s = 0; s < 4; s++) {
@@ -206,7 +267,10 @@ describe("predictor", () => {
   it("treats each (context, target-mask) sequence independently", () => {
     const pred = VisionTransformerPredictor.initialise(dims, 1);
     const rng = Rng.fromSeed(2);
-    const ctx = tf.tensor2d(Float32Array.from({ length: 2 * 5 * 16 }, () => rng.normal()), [10, 16]);
+    const ctx = tf.tensor2d(
+      Float32Array.from({ length: 2 * 5 * 16 }, () => rng.normal()),
+      [10, 16],
+    );
     const ctxPatches = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "int32");
     // Two target masks of 2 tokens for 2 context sequences: order (mask, sequence, token).
     const targets = tf.tensor1d([10, 11, 12, 13, 14, 15, 3, 7], "int32");

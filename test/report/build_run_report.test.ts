@@ -20,7 +20,8 @@ class RecordingStore extends LocalObjectStore {
   }
 }
 
-const text = async (store: LocalObjectStore, key: string): Promise<string> => new TextDecoder().decode(await store.get(key));
+const text = async (store: LocalObjectStore, key: string): Promise<string> =>
+  new TextDecoder().decode(await store.get(key));
 
 /** The compiled specs report.html carries, in page order. */
 const embeddedSpecs = (html: string) =>
@@ -62,7 +63,7 @@ describe("buildRunReport", () => {
     }
     expect(html).not.toMatch(/src="(\/|https?:|file:)/);
     expect(html).not.toMatch(/<script[^>]* src=/); // vega is inlined: the page works offline and from S3 alike
-    expect(html).toContain("<th scope=\"row\">resumes</th><td>1 (from step 1200)</td>");
+    expect(html).toContain('<th scope="row">resumes</th><td>1 (from step 1200)</td>');
     expect(html).toMatch(/<th scope="row">linear probe top-1, step 2000<\/th><td>\d+(\.\d)?%/);
     expect(html).toContain("generated 2025-03-02T00:00:00.000Z");
     expect(report.notes).toEqual([]);
@@ -123,7 +124,10 @@ describe("buildRunReport", () => {
 
   it("leaves out the probe and collapse charts until there is something to show, and says why", async () => {
     const store = new LocalObjectStore(dir);
-    await store.put(METRICS_KEY, fakeMetricsLines({ totalSteps: 300, epochs: 1, resume: null }).slice(0, 20).join("\n"));
+    await store.put(
+      METRICS_KEY,
+      fakeMetricsLines({ totalSteps: 300, epochs: 1, resume: null }).slice(0, 20).join("\n"),
+    );
     const report = await buildRunReport(store, { pixelRatio: 1 });
     expect(report.files).toEqual(["report/loss.png", "report/schedules.png", "report/report.html"]);
     expect(report.notes.join("\n")).toContain("no epoch has finished");
@@ -141,7 +145,9 @@ describe("buildRunReport", () => {
     expect(report.files).toContain("report/collapse.png");
     const html = await text(store, "report/report.html");
     expect(html).toContain('<tr class="alarm"><th scope="row">collapse warnings</th><td>epoch 3, 4</td></tr>');
-    expect(html).toMatch(/<tr class="alarm"><th scope="row">target feature std, epoch 4<\/th><td>0\.02 \(threshold 0\.05\)/);
+    expect(html).toMatch(
+      /<tr class="alarm"><th scope="row">target feature std, epoch 4<\/th><td>0\.02 \(threshold 0\.05\)/,
+    );
   });
   it("uses the config schema's default threshold when config.yaml does not set one", async () => {
     const store = new LocalObjectStore(dir);

@@ -5,8 +5,7 @@ type Json = Record<string, unknown>;
 function walk(node: unknown, visit: (n: Json) => void): void {
   if (Array.isArray(node)) {
     for (const n of node) walk(n, visit);
-  }
-  else if (node && typeof node === "object") {
+  } else if (node && typeof node === "object") {
     visit(node as Json);
     for (const value of Object.values(node)) walk(value, visit);
   }

@@ -49,7 +49,16 @@ export function fakeMetricsLines(options: FakeRunOptions = {}): string[] {
   const timeOf = (step: number, lateMs = 0): string => new Date(START_TIME + step * MS_PER_STEP + lateMs).toISOString();
 
   const start = (step: number, resumed: boolean, lateMs: number): void => {
-    const record: StartRecord = { type: "start", time: timeOf(step, lateMs), step, backend: "tensorflow", threads: 8, replicas: 1, resumed, configName: "fmnist_vit_tiny" };
+    const record: StartRecord = {
+      type: "start",
+      time: timeOf(step, lateMs),
+      step,
+      backend: "tensorflow",
+      threads: 8,
+      replicas: 1,
+      resumed,
+      configName: "fmnist_vit_tiny",
+    };
     lines.push(JSON.stringify(record));
   };
   const log = (from: number, to: number, abandoned: boolean, lateMs: number): void => {
@@ -131,7 +140,10 @@ export function fakeProbeLines(options: FakeRunOptions = {}): string[] {
 export async function writeFakeRun(store: ObjectStore, options: FakeRunOptions = {}): Promise<void> {
   await store.put(METRICS_KEY, fakeMetricsLines(options).join("\n") + "\n");
   if ((options.probeSteps ?? [1]).length) await store.put(PROBE_HISTORY_KEY, fakeProbeLines(options).join("\n") + "\n");
-  await store.put(CONFIG_KEY, `logging:\n  log_every: ${options.logEvery ?? 10}\n  collapse_std_threshold: ${options.collapseStdThreshold ?? 0.05}\n`);
+  await store.put(
+    CONFIG_KEY,
+    `logging:\n  log_every: ${options.logEvery ?? 10}\n  collapse_std_threshold: ${options.collapseStdThreshold ?? 0.05}\n`,
+  );
   const probeSteps = fakeProbeLines(options).map((l) => JSON.parse(l).step as number);
   if (options.embedding !== false && (options.probeSteps ?? [1]).length) {
     const doc = fakeEmbedding(probeSteps[probeSteps.length - 1]);

@@ -9,9 +9,33 @@ import { seriesRows } from "./chart_spec_support.js";
 
 describe("charts of a long run", () => {
   it("render 200,000 steps without overflowing the call stack, with a bounded number of points", async () => {
-    const records: MetricsRecord[] = [{ type: "start", time: "2026-01-01T00:00:00Z", step: 0, backend: "wasm", threads: 1, replicas: 2, resumed: false, configName: "x" }];
+    const records: MetricsRecord[] = [
+      {
+        type: "start",
+        time: "2026-01-01T00:00:00Z",
+        step: 0,
+        backend: "wasm",
+        threads: 1,
+        replicas: 2,
+        resumed: false,
+        configName: "x",
+      },
+    ];
     for (let step = 0; step < 200_000; step++) {
-      records.push({ type: "step", time: new Date(Date.parse("2026-01-01T00:00:00Z") + step * 1000).toISOString(), step, epoch: Math.floor(step / 10_000), loss: 0.5 / (1 + step / 1000), lr: 1e-4, wd: 0.04, momentum: 0.996, imgPerSec: 50, msPerStep: 1000, contextPatches: 18, targetPatches: 6 });
+      records.push({
+        type: "step",
+        time: new Date(Date.parse("2026-01-01T00:00:00Z") + step * 1000).toISOString(),
+        step,
+        epoch: Math.floor(step / 10_000),
+        loss: 0.5 / (1 + step / 1000),
+        lr: 1e-4,
+        wd: 0.04,
+        momentum: 0.996,
+        imgPerSec: 50,
+        msPerStep: 1000,
+        contextPatches: 18,
+        targetPatches: 6,
+      });
     }
     const history = assembleRunHistory(records, []);
     const loss = lossChart(history);

@@ -1,7 +1,12 @@
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { DataError } from "../../trainer/errors.js";
-import { GREY_OUT, type MaskFigureInput, maskFigureLayout, renderMaskFigure } from "../../trainer/report/mask_figure.js";
+import {
+  GREY_OUT,
+  type MaskFigureInput,
+  maskFigureLayout,
+  renderMaskFigure,
+} from "../../trainer/report/mask_figure.js";
 import { TARGET_BLOCK_COLORS } from "../../trainer/report/palette.js";
 
 type Rgb = [number, number, number];
@@ -19,7 +24,8 @@ async function decode(png: Uint8Array): Promise<{ width: number; height: number;
   };
 }
 
-const distance = (a: readonly number[], b: readonly number[]): number => Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+const distance = (a: readonly number[], b: readonly number[]): number =>
+  Math.hypot(a[0] - b[0], a[1] - b[1], a[2] - b[2]);
 
 /**
  * Two 8×8 greyscale images on a 2×2 patch grid (4-pixel patches), drawn at scale 3. Every pixel of
@@ -46,7 +52,13 @@ function input(overrides: Partial<MaskFigureInput> = {}): MaskFigureInput {
 }
 
 /** Centre pixel of patch (pr, pc) of image `index` in panel `panel`, for 4-pixel patches at scale 3. */
-function patchCentre(layout: ReturnType<typeof maskFigureLayout>, index: number, panel: 0 | 1 | 2, pr: number, pc: number): [number, number] {
+function patchCentre(
+  layout: ReturnType<typeof maskFigureLayout>,
+  index: number,
+  panel: 0 | 1 | 2,
+  pr: number,
+  pc: number,
+): [number, number] {
   const { x, y } = layout.origin(index, panel);
   return [x + pc * 12 + 6, y + pr * 12 + 6];
 }
@@ -106,7 +118,9 @@ describe("renderMaskFigure", () => {
   });
 
   it("gives four target blocks four distinguishable colours", () => {
-    for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) expect(distance(TARGET_BLOCK_COLORS[i], TARGET_BLOCK_COLORS[j])).toBeGreaterThan(100);
+    for (let i = 0; i < 4; i++)
+      for (let j = i + 1; j < 4; j++)
+        expect(distance(TARGET_BLOCK_COLORS[i], TARGET_BLOCK_COLORS[j])).toBeGreaterThan(100);
   });
 
   it("keeps the colours of an RGB image in its context", async () => {

@@ -4,7 +4,12 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { METRICS_KEY, PROBE_HISTORY_KEY } from "../../trainer/run/run_layout.js";
 import { NotFoundError } from "../../trainer/errors.js";
-import { assembleRunHistory, parseMetricsJsonl, parseProbeHistoryJsonl, readRunHistory } from "../../trainer/report/run_history.js";
+import {
+  assembleRunHistory,
+  parseMetricsJsonl,
+  parseProbeHistoryJsonl,
+  readRunHistory,
+} from "../../trainer/report/run_history.js";
 import { emaSmooth } from "../../trainer/report/smoothing.js";
 import { LocalObjectStore } from "../../trainer/storage/local_store.js";
 import { ABANDONED_LOSS_OFFSET, fakeLossTrend, fakeMetricsLines, fakeProbeLines } from "./fake_run.js";
@@ -30,7 +35,16 @@ describe("run history from metrics.jsonl", () => {
 
   it("drops what an abandoned process logged past the checkpoint a resume started from", () => {
     // The first process got to step 40; the second resumed from 20 and logs only every 15 steps.
-    const history = historyOf([start(0, false), step(10, 0.9), step(20, 0.8), step(30, 9), step(40, 9), start(20, true), step(35, 0.6), step(50, 0.5)]);
+    const history = historyOf([
+      start(0, false),
+      step(10, 0.9),
+      step(20, 0.8),
+      step(30, 9),
+      step(40, 9),
+      start(20, true),
+      step(35, 0.6),
+      step(50, 0.5),
+    ]);
     expect(history.steps.map((s) => s.step)).toEqual([10, 20, 35, 50]);
     expect(history.starts.map((s) => s.resumed)).toEqual([false, true]);
   });
@@ -56,20 +70,28 @@ describe("run history from metrics.jsonl", () => {
   });
 
   it("skips a truncated last line and says which line of which file it was", () => {
-    const parsed = parseMetricsJsonl([step(10, 0.9), step(20, 0.8).slice(0, 40)].join("\n") + "\n", "s3://runs/r1/metrics.jsonl");
+    const parsed = parseMetricsJsonl(
+      [step(10, 0.9), step(20, 0.8).slice(0, 40)].join("\n") + "\n",
+      "s3://runs/r1/metrics.jsonl",
+    );
     expect(parsed.records).toHaveLength(1);
     expect(parsed.problems).toEqual(["s3://runs/r1/metrics.jsonl line 2: not JSON (a truncated last write?)"]);
   });
 
   it("skips records of an unknown type or without a whole-number step", () => {
-    const parsed = parseMetricsJsonl(['{"type":"gpu","step":3}', '{"type":"step","step":"ten","loss":1}', step(10, 0.9)].join("\n"));
+    const parsed = parseMetricsJsonl(
+      ['{"type":"gpu","step":3}', '{"type":"step","step":"ten","loss":1}', step(10, 0.9)].join("\n"),
+    );
     expect(parsed.records).toHaveLength(1);
     expect(parsed.problems).toHaveLength(2);
   });
 
   it("keeps one probe per step, the later one", () => {
     const parsed = parseProbeHistoryJsonl(
-      ['{"step":100,"time":"t","dataset":"d","linearTop1":0.5,"knnTop1":0.4}', '{"step":100,"time":"t","dataset":"d","linearTop1":0.6,"knnTop1":0.45}'].join("\n"),
+      [
+        '{"step":100,"time":"t","dataset":"d","linearTop1":0.5,"knnTop1":0.4}',
+        '{"step":100,"time":"t","dataset":"d","linearTop1":0.6,"knnTop1":0.45}',
+      ].join("\n"),
     );
     const history = assembleRunHistory([], parsed.records);
     expect(history.probes.map((p) => p.linearTop1)).toEqual([0.6]);

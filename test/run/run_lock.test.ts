@@ -24,7 +24,9 @@ afterEach(() => rm(dir, { recursive: true, force: true }));
 const clock = (start: string) => {
   let t = Date.parse(start);
   const now = () => new Date(t);
-  return { now, advance: (seconds: number) => {
+  return {
+    now,
+    advance: (seconds: number) => {
       t += seconds * 1000;
     },
   };
@@ -58,7 +60,12 @@ describe("run lock", () => {
 
   it("takes over a holder whose heartbeat is stale, and the old holder learns it lost the lock", async () => {
     const c = clock("2026-01-01T00:00:00Z");
-    const old = await acquireRunLock(store, { owner: "trainer:h:1", ownerKind: "trainer", staleAfterSeconds: 60, now: c.now });
+    const old = await acquireRunLock(store, {
+      owner: "trainer:h:1",
+      ownerKind: "trainer",
+      staleAfterSeconds: 60,
+      now: c.now,
+    });
     c.advance(61);
     const fresh = await acquireRunLock(store, { owner: "trainer:h:2", ownerKind: "trainer", now: c.now });
     expect(fresh.generation).toBe(2);

@@ -80,11 +80,11 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSt
 
     it("describes an object with head, and says undefined for a missing one", async () => {
       const before = Date.now();
-      const { etag } = await store.put("head/a.json", "{\"a\":1}");
+      const { etag } = await store.put("head/a.json", '{"a":1}');
       const info = await store.head("head/a.json");
       expect(info).toMatchObject({ key: "head/a.json", sizeBytes: 7, etag });
       expect(info!.lastModified.getTime()).toBeGreaterThan(before - 60_000);
-      const { etag: rewritten } = await store.put("head/a.json", "{\"a\":2}");
+      const { etag: rewritten } = await store.put("head/a.json", '{"a":2}');
       expect(rewritten).not.toBe(etag);
       expect(await store.head("head/missing.json")).toBeUndefined();
       expect(await store.head("head")).toBeUndefined(); // a "folder" is not an object
@@ -102,7 +102,9 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSt
     });
 
     it("lists only keys that start with the prefix, relative to the store's base", async () => {
-      await Promise.all(["filter/a/1", "filter/a/2", "filter/ab/1", "filter/b/1", "filter/a.txt"].map((k) => store.put(k, "x")));
+      await Promise.all(
+        ["filter/a/1", "filter/a/2", "filter/ab/1", "filter/b/1", "filter/a.txt"].map((k) => store.put(k, "x")),
+      );
       await stores.sibling.put("filter/a/outside", "not mine");
       expect(await collect(store, "filter/a/")).toEqual(["filter/a/1", "filter/a/2"]);
       expect(await collect(store, "filter/a")).toEqual(["filter/a.txt", "filter/a/1", "filter/a/2", "filter/ab/1"]);
@@ -148,7 +150,9 @@ export function objectStoreContract(name: string, open: () => Promise<ContractSt
       for (let round = 0; round < 3; round++) {
         const key = `race/lock-${round}.json`;
         const results = await Promise.all(
-          Array.from({ length: 10 }, (_, i) => store.putIfAbsent(key, JSON.stringify({ owner: i })).then((won) => ({ i, won }))),
+          Array.from({ length: 10 }, (_, i) =>
+            store.putIfAbsent(key, JSON.stringify({ owner: i })).then((won) => ({ i, won })),
+          ),
         );
         const winners = results.filter((r) => r.won);
         expect(winners).toHaveLength(1);

@@ -25,7 +25,12 @@ class FaultInjector {
   readonly injected: string[] = [];
   constructor(
     private readonly inner: HttpHandlerLike,
-    private readonly faults: { name: string; match: (r: HttpRequestLike) => boolean; kind: "reset-request" | "break-body"; used?: boolean }[],
+    private readonly faults: {
+      name: string;
+      match: (r: HttpRequestLike) => boolean;
+      kind: "reset-request" | "break-body";
+      used?: boolean;
+    }[],
   ) {}
 
   async handle(request: HttpRequestLike, options?: unknown): Promise<{ response: { body: Readable } }> {
@@ -48,18 +53,20 @@ class FaultInjector {
 }
 
 function breakAfter(body: Readable, limit: number): Readable {
-  return Readable.from((async function* () {
-    let sent = 0;
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      if (sent + chunk.length >= limit) {
-        yield chunk.subarray(0, limit - sent);
-        body.destroy();
-        throw connectionReset();
+  return Readable.from(
+    (async function* () {
+      let sent = 0;
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        if (sent + chunk.length >= limit) {
+          yield chunk.subarray(0, limit - sent);
+          body.destroy();
+          throw connectionReset();
+        }
+        sent += chunk.length;
+        yield chunk;
       }
-      sent += chunk.length;
-      yield chunk;
-    }
-  })());
+    })(),
+  );
 }
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
@@ -76,7 +83,9 @@ withS3Server("S3ObjectStore on radosgw", () => {
     it("is atomic, or refuses with a message naming the bucket and the fix", async () => {
       const bucket = await makeTestBucket("versioned", { versioning: true });
       const store: S3ObjectStore = bucket.store("runs/r1");
-      const outcomes = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.putIfAbsent("lock.json", `owner ${i}`)));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 10 }, (_, i) => store.putIfAbsent("lock.json", `owner ${i}`)),
+      );
       const refused = outcomes.filter((o) => o.status === "rejected");
       if (refused.length > 0) {
         // radosgw 16.2 ignores If-None-Match on versioned buckets; the store must notice and say so, every time.
@@ -102,12 +111,23 @@ withS3Server("S3ObjectStore on radosgw", () => {
       const plain = testS3Client(bucket.server);
       const isGet = (r: HttpRequestLike) => r.method === "GET" && !("list-type" in (r.query ?? {}));
       const injector = new FaultInjector(plain.config.requestHandler as unknown as HttpHandlerLike, [
-        { name: "reset part 2", kind: "reset-request", match: (r) => r.method === "PUT" && r.query?.partNumber === "2" },
+        {
+          name: "reset part 2",
+          kind: "reset-request",
+          match: (r) => r.method === "PUT" && r.query?.partNumber === "2",
+        },
         { name: "break get()", kind: "break-body", match: isGet },
         { name: "break getStream()", kind: "break-body", match: isGet },
       ]);
       const client = testS3Client(bucket.server, { requestHandler: injector as never });
-      const store = new S3ObjectStore({ bucket: bucket.bucket, prefix: "flaky", client, partSizeBytes: 5 * MIB, multipartThresholdBytes: 5 * MIB, retryBaseDelayMs: 1 });
+      const store = new S3ObjectStore({
+        bucket: bucket.bucket,
+        prefix: "flaky",
+        client,
+        partSizeBytes: 5 * MIB,
+        multipartThresholdBytes: 5 * MIB,
+        retryBaseDelayMs: 1,
+      });
       const data = randomBytes(11 * MIB);
 
       await store.put("shard.bin", data);
@@ -127,7 +147,9 @@ withS3Server("S3ObjectStore on radosgw", () => {
         await store.publish("checkpoints/latest.json", { step: 120 });
         expect(await store.putIfAbsent("lock.json", "{}")).toBe(true);
         const direct = bucket.store("runs/r1");
-        expect(JSON.parse(new TextDecoder().decode(await direct.get("checkpoints/latest.json")))).toEqual({ step: 120 });
+        expect(JSON.parse(new TextDecoder().decode(await direct.get("checkpoints/latest.json")))).toEqual({
+          step: 120,
+        });
       } finally {
         for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
         Object.assign(process.env, saved);

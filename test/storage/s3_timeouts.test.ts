@@ -28,7 +28,15 @@ afterAll(async () => {
 
 describe("S3ObjectStore against a stalled connection", () => {
   it("fails with an error naming the object after its retries, instead of waiting for ever", async () => {
-    const store = new S3ObjectStore({ bucket: "b", prefix: "p", endpoint, forcePathStyle: true, socketTimeoutMs: 300, maxAttempts: 2, retryBaseDelayMs: 10 });
+    const store = new S3ObjectStore({
+      bucket: "b",
+      prefix: "p",
+      endpoint,
+      forcePathStyle: true,
+      socketTimeoutMs: 300,
+      maxAttempts: 2,
+      retryBaseDelayMs: 10,
+    });
     const started = Date.now();
     const err = await store.get("k").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(S3RequestError);

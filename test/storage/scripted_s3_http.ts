@@ -14,7 +14,13 @@ export interface SeenRequest {
 /** A status with optional headers and body (a Readable may fail mid-way), or an Error thrown as if the connection broke. */
 export type Reply = { status: number; headers?: Record<string, string>; body?: string | Buffer | Readable } | Error;
 
-type RequestLike = { method: string; path: string; query?: SeenRequest["query"]; headers: Record<string, string>; body?: unknown };
+type RequestLike = {
+  method: string;
+  path: string;
+  query?: SeenRequest["query"];
+  headers: Record<string, string>;
+  body?: unknown;
+};
 
 /**
  * aws-sdk-client-mock replaces S3Client.send and so skips the SDK's middleware, retries included;
@@ -26,7 +32,9 @@ export class ScriptedS3Http {
 
   constructor(private readonly script: (request: SeenRequest, index: number) => Reply) {}
 
-  async handle(request: RequestLike): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Readable } }> {
+  async handle(
+    request: RequestLike,
+  ): Promise<{ response: { statusCode: number; headers: Record<string, string>; body: Readable } }> {
     const seen: SeenRequest = {
       method: request.method,
       path: request.path,

@@ -5,7 +5,11 @@ export function captureIo(isTTY: boolean): { io: CommandIo; stdout: () => string
   const out: string[] = [];
   const err: string[] = [];
   return {
-    io: { stdout: { write: (t: string) => out.push(t) }, stderr: { write: (t: string) => err.push(t), isTTY }, progressIntervalMs: 0 },
+    io: {
+      stdout: { write: (t: string) => out.push(t) },
+      stderr: { write: (t: string) => err.push(t), isTTY },
+      progressIntervalMs: 0,
+    },
     stdout: () => out.join(""),
     stderr: () => err.join(""),
   };

@@ -48,12 +48,17 @@ describe.skipIf(missing.length > 0 && !process.env.CI)("startS3Server", () => {
   it("cleans up after a test process that is killed without calling stop()", async () => {
     const scratch = await fs.mkdtemp(path.join(os.tmpdir(), "ijepa-s3-orphan-"));
     const script = path.join(scratch, "start.mts");
-    await fs.writeFile(script, `import { startS3Server } from ${JSON.stringify(path.join(REPO, "test/support/s3_server.ts"))};
+    await fs.writeFile(
+      script,
+      `import { startS3Server } from ${JSON.stringify(path.join(REPO, "test/support/s3_server.ts"))};
 const server = await startS3Server();
 console.log(JSON.stringify({ dataDir: server.dataDir }));
 setInterval(() => undefined, 1000);
-`);
-    const child = spawn(process.execPath, [path.join(REPO, "bin/run-ts.js"), script], { stdio: ["ignore", "pipe", "inherit"] });
+`,
+    );
+    const child = spawn(process.execPath, [path.join(REPO, "bin/run-ts.js"), script], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let out = "";

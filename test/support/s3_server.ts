@@ -54,7 +54,9 @@ export async function startS3Server(options: StartS3ServerOptions = {}): Promise
   const started = performance.now();
   const missing = missingCephBinaries();
   if (missing.length > 0) {
-    throw new Error(`cannot start the test S3 server: ${missing.join(", ")} not on PATH; install with: ${CEPH_INSTALL_HINT}`);
+    throw new Error(
+      `cannot start the test S3 server: ${missing.join(", ")} not on PATH; install with: ${CEPH_INSTALL_HINT}`,
+    );
   }
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "ijepa-s3-"));
   const cluster = new CephCluster(dir);
@@ -98,7 +100,10 @@ class CephCluster {
     this.endpoint = `http://127.0.0.1:${rgwPort}`;
     const fsid = randomUUID();
     for (const sub of ["run", "log", "mon/a", "osd/0"]) await fs.mkdir(path.join(this.dir, sub), { recursive: true });
-    await fs.writeFile(this.conf, cephConf({ dir: this.dir, fsid, monPort, rgwPort, memstoreBytes: options.memstoreBytes ?? 2 * 1024 ** 3 }));
+    await fs.writeFile(
+      this.conf,
+      cephConf({ dir: this.dir, fsid, monPort, rgwPort, memstoreBytes: options.memstoreBytes ?? 2 * 1024 ** 3 }),
+    );
     process.once("exit", this.killOnExit);
 
     const monmap = path.join(this.dir, "monmap");
@@ -113,8 +118,18 @@ class CephCluster {
     // radosgw-admin creates rgw's pools (waiting for the OSD) before the gateway starts: when both
     // create them at once, one of them stalls ~5 s on the race.
     await this.run("radosgw-admin", [
-      "-c", this.conf, "user", "create", "--uid", "ijepa-test", "--display-name", "ijepa test",
-      "--access-key", TEST_ACCESS_KEY_ID, "--secret", TEST_SECRET_ACCESS_KEY,
+      "-c",
+      this.conf,
+      "user",
+      "create",
+      "--uid",
+      "ijepa-test",
+      "--display-name",
+      "ijepa test",
+      "--access-key",
+      TEST_ACCESS_KEY_ID,
+      "--secret",
+      TEST_SECRET_ACCESS_KEY,
     ]);
     this.daemon("client.rgw", "radosgw", ["-c", this.conf, "-f", "-n", "client.rgw"]);
     await this.waitForGateway(deadline);
@@ -125,7 +140,9 @@ class CephCluster {
     this.stopped = true;
     process.removeListener("exit", this.killOnExit);
     // SIGKILL on purpose: a memstore OSD that gets SIGTERM first saves every object to disk, which we delete anyway.
-    const exits = this.daemons.filter((d) => d.exitCode === null && d.signalCode === null).map((d) => new Promise((r) => d.once("exit", r)));
+    const exits = this.daemons
+      .filter((d) => d.exitCode === null && d.signalCode === null)
+      .map((d) => new Promise((r) => d.once("exit", r)));
     this.killAll();
     await Promise.race([Promise.all(exits), sleep(5_000, { unref: true })]);
     if (this.reaper?.pid) tryKill(this.reaper.pid, "SIGKILL");
@@ -190,7 +207,8 @@ class CephCluster {
     let last = "no answer yet";
     while (Date.now() < deadline) {
       for (const d of this.daemons) {
-        if (d.exitCode !== null || d.signalCode !== null) throw new Error(`${d.spawnfile} exited (${d.exitCode ?? d.signalCode})`);
+        if (d.exitCode !== null || d.signalCode !== null)
+          throw new Error(`${d.spawnfile} exited (${d.exitCode ?? d.signalCode})`);
       }
       try {
         const res = await fetch(`${this.endpoint}/`, { signal: AbortSignal.timeout(2_000) });
@@ -252,11 +270,15 @@ ms mon client mode = crc secure
 async function freeLoopbackPorts(count: number): Promise<number[]> {
   // Hold every socket until all are picked, so the ports differ from each other.
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<import("node:net").Server>((resolve, reject) => {
-      const server = createServer();
-      server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import("node:net").Server>((resolve, reject) => {
+          const server = createServer();
+          server.once("error", reject);
+          server.listen(0, "127.0.0.1", () => resolve(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as import("node:net").AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -280,6 +302,11 @@ function sleep(ms: number, options: { unref?: boolean } = {}): Promise<void> {
 
 /** A bucket name that is valid in S3 and unique per call: "<name>-<random>". */
 export function uniqueBucketName(name: string): string {
-  const slug = name.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^-+|-+$/g, "").slice(0, 48) || "test";
+  const slug =
+    name
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, "-")
+      .replace(/^-+|-+$/g, "")
+      .slice(0, 48) || "test";
   return `${slug}-${randomBytes(4).toString("hex")}`;
 }

@@ -25,13 +25,21 @@ declare module "vitest" {
  * The test S3 server, or the reason it is missing (then S3 tests skip with that reason).
  * With env CI set, a missing server is an error: nothing is skipped in CI.
  */
-export function s3TestServer(): { server: S3TestServer; skipReason?: undefined } | { server?: undefined; skipReason: string } {
+export function s3TestServer():
+  | { server: S3TestServer; skipReason?: undefined }
+  | { server?: undefined; skipReason: string } {
   const provided = inject("s3Server") as ProvidedS3Server | undefined;
-  const reason = provided === undefined
-    ? "no test S3 server: register test/setup/global_s3.ts in vitest.config.ts (test.globalSetup)"
-    : "unavailable" in provided ? provided.unavailable : undefined;
+  const reason =
+    provided === undefined
+      ? "no test S3 server: register test/setup/global_s3.ts in vitest.config.ts (test.globalSetup)"
+      : "unavailable" in provided
+        ? provided.unavailable
+        : undefined;
   if (reason === undefined) return { server: provided as S3TestServer };
-  if (process.env.CI) throw new Error(`${reason} (CI is set, so S3 integration tests may not be skipped; install with: ${CEPH_INSTALL_HINT})`);
+  if (process.env.CI)
+    throw new Error(
+      `${reason} (CI is set, so S3 integration tests may not be skipped; install with: ${CEPH_INSTALL_HINT})`,
+    );
   return { skipReason: reason };
 }
 
@@ -46,7 +54,10 @@ export function withS3Server(name: string, declare: (server: S3TestServer) => vo
 }
 
 /** A client for the test server with its fixed keys, path-style addressing and the same retry settings the store uses by default. */
-export function testS3Client(server: S3TestServer, overrides: ConstructorParameters<typeof S3Client>[0] = {}): S3Client {
+export function testS3Client(
+  server: S3TestServer,
+  overrides: ConstructorParameters<typeof S3Client>[0] = {},
+): S3Client {
   return new S3Client({
     endpoint: server.endpoint,
     region: server.region,
@@ -78,7 +89,9 @@ export async function makeTestBucket(name: string, options: { versioning?: boole
   const bucket = uniqueBucketName(name);
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   if (options.versioning) {
-    await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+    await client.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+    );
   }
   return {
     bucket,

@@ -4,7 +4,10 @@ import { Rng } from "../../trainer/utils/rng.js";
 
 describe("collapse metrics", () => {
   it("finds the eigenvalues of a symmetric matrix", () => {
-    expect(symmetricEigenvalues(Float64Array.from([2, 1, 1, 2]), 2).sort()).toEqual([expect.closeTo(1, 10), expect.closeTo(3, 10)]);
+    expect(symmetricEigenvalues(Float64Array.from([2, 1, 1, 2]), 2).sort()).toEqual([
+      expect.closeTo(1, 10),
+      expect.closeTo(3, 10),
+    ]);
   });
 
   it("a collapsed representation (every sample the same) has zero spread and effective rank 1", () => {

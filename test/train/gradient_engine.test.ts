@@ -12,11 +12,47 @@ beforeAll(async () => {
   await initBackend("wasm");
 });
 
-const dims: ModelDims = { imageSize: 16, patchSize: 4, inChannels: 1, gridSize: 4, numPatches: 16, embedDim: 16, depth: 1, numHeads: 2, mlpHidden: 32, predEmbedDim: 8, predDepth: 1, predNumHeads: 2, predMlpHidden: 32, initRescale: true };
-const sampler = new MultiBlockMaskSampler({ inputSize: 16, patchSize: 4, encMaskScale: [0.85, 1], predMaskScale: [0.2, 0.3], aspectRatio: [0.75, 1.5], nenc: 2, npred: 3, minKeep: 1, allowOverlap: false, cornerSampling: "uniform" });
+const dims: ModelDims = {
+  imageSize: 16,
+  patchSize: 4,
+  inChannels: 1,
+  gridSize: 4,
+  numPatches: 16,
+  embedDim: 16,
+  depth: 1,
+  numHeads: 2,
+  mlpHidden: 32,
+  predEmbedDim: 8,
+  predDepth: 1,
+  predNumHeads: 2,
+  predMlpHidden: 32,
+  initRescale: true,
+};
+const sampler = new MultiBlockMaskSampler({
+  inputSize: 16,
+  patchSize: 4,
+  encMaskScale: [0.85, 1],
+  predMaskScale: [0.2, 0.3],
+  aspectRatio: [0.75, 1.5],
+  nenc: 2,
+  npred: 3,
+  minKeep: 1,
+  allowOverlap: false,
+  cornerSampling: "uniform",
+});
 const B = 6;
 const rng = Rng.fromSeed(5);
-const batch = () => ({ patches: patchify(Float32Array.from({ length: B * 256 }, () => rng.normal()), B, 16, 1, 4), patchWidth: 16, indices: stepIndices(sampler.sample(B, 1, 2), 16) });
+const batch = () => ({
+  patches: patchify(
+    Float32Array.from({ length: B * 256 }, () => rng.normal()),
+    B,
+    16,
+    1,
+    4,
+  ),
+  patchWidth: 16,
+  indices: stepIndices(sampler.sample(B, 1, 2), 16),
+});
 
 describe("splitBatch", () => {
   it("gives each replica its own images with mask rows re-based to its slice, in the same (mask, image, token) order", () => {

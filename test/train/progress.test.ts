@@ -3,8 +3,18 @@ import { TrainProgressLog } from "../../trainer/train/progress.js";
 import type { StepRecord } from "../../trainer/run/metrics_record.js";
 
 const record = (step: number): StepRecord => ({
-  type: "step", time: "", step, epoch: Math.floor(step / 10), loss: 0.5 - step * 0.01, lr: 1e-4, wd: 0.04, momentum: 0.996,
-  imgPerSec: 100, msPerStep: 10, contextPatches: 18, targetPatches: 6,
+  type: "step",
+  time: "",
+  step,
+  epoch: Math.floor(step / 10),
+  loss: 0.5 - step * 0.01,
+  lr: 1e-4,
+  wd: 0.04,
+  momentum: 0.996,
+  imgPerSec: 100,
+  msPerStep: 10,
+  contextPatches: 18,
+  targetPatches: 6,
 });
 
 describe("TrainProgressLog (training progress off a terminal)", () => {
@@ -14,7 +24,9 @@ describe("TrainProgressLog (training progress off a terminal)", () => {
     for (let s = 0; s < 25; s++) p.step(record(s));
     p.stop();
     expect(lines.map((l) => l.split(" ")[1])).toEqual(["1/25", "10/25", "20/25", "25/25"]);
-    expect(lines[2]).toMatch(/^step 20\/25 epoch 2 \(10\/10\) loss 0\.31000 .* lr 1\.000e-4 wd 0\.0400 m 0\.99600 ctx 18 tgt 6 100\.0 img\/s ETA/);
+    expect(lines[2]).toMatch(
+      /^step 20\/25 epoch 2 \(10\/10\) loss 0\.31000 .* lr 1\.000e-4 wd 0\.0400 m 0\.99600 ctx 18 tgt 6 100\.0 img\/s ETA/,
+    );
   });
 
   it("after a resume, counts from the resumed step", () => {

@@ -23,7 +23,8 @@ async function configFile(dir: string): Promise<string> {
   return file;
 }
 
-const modelBytes = (run: string, step: number) => readFileSync(path.join(run, "checkpoints", String(step).padStart(8, "0"), "model.safetensors"));
+const modelBytes = (run: string, step: number) =>
+  readFileSync(path.join(run, "checkpoints", String(step).padStart(8, "0"), "model.safetensors"));
 
 describe("exact resume", () => {
   it("N steps, then a new process with --resume to 2N, gives byte-identical model.safetensors to 2N straight", async () => {
@@ -39,23 +40,42 @@ describe("exact resume", () => {
     expect(second.out).toMatch(/resumed from .*00000006/);
     expect(modelBytes(path.join(dir, "resumed"), 12).equals(modelBytes(path.join(dir, "straight"), 12))).toBe(true);
     // The metrics read as if the run had never stopped: steps 0..11 once each.
-    const steps = readFileSync(path.join(dir, "resumed/metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "step").map((r) => r.step);
+    const steps = readFileSync(path.join(dir, "resumed/metrics.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((r) => r.type === "step")
+      .map((r) => r.step);
     expect(steps).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 
   it("after SIGKILL at a random point, --resume reaches the same bytes as an uninterrupted run", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ijepa-kill-"));
     const cfg = await configFile(dir);
-    const common = ["train", "--config", cfg, "--data", "fashion-mnist", "--replicas", "2", "--no-progress", "--max-steps", "16"];
+    const common = [
+      "train",
+      "--config",
+      cfg,
+      "--data",
+      "fashion-mnist",
+      "--replicas",
+      "2",
+      "--no-progress",
+      "--max-steps",
+      "16",
+    ];
     const straight = ijepa([...common, "--out", path.join(dir, "straight")]);
     expect(straight.code, straight.out).toBe(0);
 
     const killed = path.join(dir, "killed");
     const child = spawn(process.execPath, [cli, ...common, "--out", killed], { cwd: root, stdio: "ignore" });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on("exit", (_code, signal) => resolve(signal)),
+    );
     // Wait for the first checkpoint, then kill somewhere in the next ~1.5 s (mid-step, mid-save, …).
     const deadline = Date.now() + 120_000;
-    while (!existsSync(path.join(killed, "checkpoints/latest.json")) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while (!existsSync(path.join(killed, "checkpoints/latest.json")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
     await new Promise((r) => setTimeout(r, Math.random() * 1500));
     child.kill("SIGKILL");
     const signal = await exited;
@@ -73,11 +93,22 @@ describe("exact resume", () => {
   it("a misspelt config key or a missing dataset is a one-line error naming it, with a non-zero exit", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "ijepa-errors-"));
     const bad = path.join(dir, "bad.yaml");
-    writeFileSync(bad, readFileSync(path.join(root, "configs/smoke.yaml"), "utf8").replace("min_keep: 3", "min_kep: 3"));
+    writeFileSync(
+      bad,
+      readFileSync(path.join(root, "configs/smoke.yaml"), "utf8").replace("min_keep: 3", "min_kep: 3"),
+    );
     const r1 = ijepa(["train", "--config", bad, "--data", "fashion-mnist", "--out", path.join(dir, "a")]);
     expect(r1.code).not.toBe(0);
     expect(r1.out).toMatch(/error: .*mask\.min_kep: unknown key \(did you mean mask\.min_keep\?\)/);
-    const r2 = ijepa(["train", "--config", "smoke", "--data", path.join(dir, "no-such-dataset"), "--out", path.join(dir, "b")]);
+    const r2 = ijepa([
+      "train",
+      "--config",
+      "smoke",
+      "--data",
+      path.join(dir, "no-such-dataset"),
+      "--out",
+      path.join(dir, "b"),
+    ]);
     expect(r2.code).not.toBe(0);
     expect(r2.out).toMatch(/error: not found: .*no-such-dataset/);
   });

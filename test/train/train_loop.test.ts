@@ -24,7 +24,10 @@ beforeAll(async () => {
 
 const tempRun = () => mkdtempSync(path.join(tmpdir(), "ijepa-train-"));
 const readMetrics = (dir: string) =>
-  readFileSync(path.join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as MetricsRecord);
+  readFileSync(path.join(dir, "metrics.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as MetricsRecord);
 
 describe("train()", () => {
   it("writes per-step metrics with finite losses, epoch collapse metrics, checkpoints and latest.json; the loss falls", async () => {
@@ -36,7 +39,15 @@ describe("train()", () => {
     config.optimization.epochs = 1;
     config.optimization.lr = 1e-3;
     const lines: string[] = [];
-    const result = await train({ config, configName: "smoke", out, source: squaresSource(640), replicas: 1, drawMaskFigure: renderMaskFigure, log: (l) => lines.push(l) });
+    const result = await train({
+      config,
+      configName: "smoke",
+      out,
+      source: squaresSource(640),
+      replicas: 1,
+      drawMaskFigure: renderMaskFigure,
+      log: (l) => lines.push(l),
+    });
     expect(result.step).toBe(40);
     expect(result.epochsCompleted).toBe(1);
     const metrics = readMetrics(out);
@@ -55,9 +66,13 @@ describe("train()", () => {
       expect(epoch.targetStd).toBeGreaterThan(0);
       expect(epoch.effectiveRank).toBeGreaterThan(1);
     }
-    expect(JSON.parse(readFileSync(path.join(out, "checkpoints/latest.json"), "utf8"))).toMatchObject({ step: 40, prefix: "checkpoints/00000040/" });
+    expect(JSON.parse(readFileSync(path.join(out, "checkpoints/latest.json"), "utf8"))).toMatchObject({
+      step: 40,
+      prefix: "checkpoints/00000040/",
+    });
     for (const step of ["00000020", "00000040"]) {
-      for (const f of ["model.safetensors", "optimizer.safetensors", "state.json"]) expect(existsSync(path.join(out, "checkpoints", step, f))).toBe(true);
+      for (const f of ["model.safetensors", "optimizer.safetensors", "state.json"])
+        expect(existsSync(path.join(out, "checkpoints", step, f))).toBe(true);
     }
     expect(lines.some((l) => l.includes("backend wasm"))).toBe(true);
     // The first batch's crops with their masks, as a picture.
@@ -69,13 +84,30 @@ describe("train()", () => {
     const out = tempRun();
     const config = structuredClone(smoke);
     config.logging.checkpoint_every = 5;
-    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 5, log: () => {} });
+    await train({
+      config,
+      configName: "smoke",
+      out,
+      source: squaresSource(320),
+      replicas: 1,
+      maxSteps: 5,
+      log: () => {},
+    });
     const latestBefore = readFileSync(path.join(out, "checkpoints/latest.json"), "utf8");
     const modelBefore = readFileSync(path.join(out, "checkpoints/00000005/model.safetensors"));
     // A NaN mean in the normalisation turns every input into NaN: the first step's loss is NaN.
     const squares = squaresSource(320);
     const broken = { ...squares, info: { ...squares.info, mean: [Number.NaN] } };
-    const err = await train({ config, configName: "smoke", out, source: broken, replicas: 1, resume: true, maxSteps: 10, log: () => {} }).catch((e) => e);
+    const err = await train({
+      config,
+      configName: "smoke",
+      out,
+      source: broken,
+      replicas: 1,
+      resume: true,
+      maxSteps: 10,
+      log: () => {},
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(NonFiniteLossError);
     expect((err as NonFiniteLossError).step).toBe(5);
     expect((err as Error).message).toMatch(/loss became NaN at step 5/);
@@ -87,18 +119,38 @@ describe("train()", () => {
   it("refuses to overwrite an existing run unless asked to resume", async () => {
     const out = tempRun();
     const config = structuredClone(smoke);
-    await train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, log: () => {} });
-    await expect(train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, log: () => {} })).rejects.toThrow(
-      /already holds a run \(checkpoint at step 2\)[\s\S]*--resume/,
-    );
+    await train({
+      config,
+      configName: "smoke",
+      out,
+      source: squaresSource(320),
+      replicas: 1,
+      maxSteps: 2,
+      log: () => {},
+    });
+    await expect(
+      train({ config, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 2, log: () => {} }),
+    ).rejects.toThrow(/already holds a run \(checkpoint at step 2\)[\s\S]*--resume/);
   });
 
   it("reports progress and draws the first batch only through what the caller injects", async () => {
     const plain = tempRun();
-    await train({ config: smoke, configName: "smoke", out: plain, source: squaresSource(320), replicas: 1, maxSteps: 3, log: () => {} });
+    await train({
+      config: smoke,
+      configName: "smoke",
+      out: plain,
+      source: squaresSource(320),
+      replicas: 1,
+      maxSteps: 3,
+      log: () => {},
+    });
     expect(existsSync(path.join(plain, "report/masks.png"))).toBe(false);
 
-    const seen: { plan?: ProgressPlan; steps: number[]; notes: string[]; stopped: boolean } = { steps: [], notes: [], stopped: false };
+    const seen: { plan?: ProgressPlan; steps: number[]; notes: string[]; stopped: boolean } = {
+      steps: [],
+      notes: [],
+      stopped: false,
+    };
     const figures: FirstBatchFigure[] = [];
     const out = tempRun();
     await train({
@@ -111,7 +163,11 @@ describe("train()", () => {
       log: () => {},
       progress: (plan) => {
         seen.plan = plan;
-        return { step: (r) => seen.steps.push(r.step), note: (l) => seen.notes.push(l), stop: () => (seen.stopped = true) };
+        return {
+          step: (r) => seen.steps.push(r.step),
+          note: (l) => seen.notes.push(l),
+          stop: () => (seen.stopped = true),
+        };
       },
       drawMaskFigure: async (figure) => {
         figures.push(figure);
@@ -132,9 +188,16 @@ describe("train()", () => {
   });
 
   it("--resume on an empty folder says there is no checkpoint yet", async () => {
-    await expect(train({ config: smoke, configName: "smoke", out: tempRun(), source: squaresSource(320), resume: true, log: () => {} })).rejects.toThrow(
-      /checkpoint/i,
-    );
+    await expect(
+      train({
+        config: smoke,
+        configName: "smoke",
+        out: tempRun(),
+        source: squaresSource(320),
+        resume: true,
+        log: () => {},
+      }),
+    ).rejects.toThrow(/checkpoint/i);
   });
 
   it("keeps the number of live tensors flat across steps", async () => {
@@ -159,10 +222,27 @@ describe("train()", () => {
     const out = tempRun();
     let steps = 0;
     const stopAfter3 = () => ++steps >= 3;
-    const err = await train({ config: smoke, configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, stopRequested: stopAfter3, log: () => {} }).catch((e) => e);
+    const err = await train({
+      config: smoke,
+      configName: "smoke",
+      out,
+      source: squaresSource(320),
+      replicas: 1,
+      maxSteps: 8,
+      stopRequested: stopAfter3,
+      log: () => {},
+    }).catch((e) => e);
     expect(err).toBeInstanceOf(InterruptedError);
     expect(JSON.parse(readFileSync(path.join(out, "checkpoints/latest.json"), "utf8")).step).toBe(3);
-    const resumed = await train({ configName: "smoke", out, source: squaresSource(320), replicas: 1, maxSteps: 8, resume: true, log: () => {} });
+    const resumed = await train({
+      configName: "smoke",
+      out,
+      source: squaresSource(320),
+      replicas: 1,
+      maxSteps: 8,
+      resume: true,
+      log: () => {},
+    });
     expect(resumed.step).toBe(8);
   });
 
@@ -173,8 +253,24 @@ describe("train()", () => {
     const straight = tempRun();
     await train({ config, configName: "smoke", out: straight, source: squaresSource(160), replicas: 1, log: () => {} });
     const split = tempRun();
-    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, maxSteps: 4, log: () => {} });
-    await train({ config, configName: "smoke", out: split, source: squaresSource(160), replicas: 1, resume: true, log: () => {} });
+    await train({
+      config,
+      configName: "smoke",
+      out: split,
+      source: squaresSource(160),
+      replicas: 1,
+      maxSteps: 4,
+      log: () => {},
+    });
+    await train({
+      config,
+      configName: "smoke",
+      out: split,
+      source: squaresSource(160),
+      replicas: 1,
+      resume: true,
+      log: () => {},
+    });
     const epochOf = (dir: string) => readMetrics(dir).find((r) => r.type === "epoch");
     expect(epochOf(split)).toEqual({ ...epochOf(straight), time: expect.any(String) });
   });

@@ -9,11 +9,22 @@ import { makeTestBucket, s3TestEnv, withS3Server } from "../support/s3_test_buck
 const root = path.resolve(__dirname, "../..");
 
 function ijepa(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [path.join(root, "bin/ijepa.js"), ...args], { cwd: root, encoding: "utf8", timeout: 240_000, env: { ...process.env, ...env } });
+  const r = spawnSync(process.execPath, [path.join(root, "bin/ijepa.js"), ...args], {
+    cwd: root,
+    encoding: "utf8",
+    timeout: 240_000,
+    env: { ...process.env, ...env },
+  });
   return { code: r.status, out: `${r.stdout}\n${r.stderr}` };
 }
 
-const losses = (jsonl: string) => jsonl.trim().split("\n").map((l) => JSON.parse(l)).filter((r) => r.type === "step").map((r) => r.loss as number);
+const losses = (jsonl: string) =>
+  jsonl
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l))
+    .filter((r) => r.type === "step")
+    .map((r) => r.loss as number);
 
 withS3Server("training against S3", (server) => {
   describe("training against S3", () => {
@@ -26,10 +37,27 @@ withS3Server("training against S3", (server) => {
         const r = ijepa(["shard", "--source", "fashion-mnist", "--format", "idx", "--out", out], env);
         expect(r.code, r.out).toBe(0);
       }
-      const common = ["train", "--config", "smoke", "--max-steps", "4", "--replicas", "1", "--no-progress", "--seed", "3"];
-      const local = ijepa([...common, "--data", path.join(dir, "shards/manifest.json"), "--out", path.join(dir, "run")], env);
+      const common = [
+        "train",
+        "--config",
+        "smoke",
+        "--max-steps",
+        "4",
+        "--replicas",
+        "1",
+        "--no-progress",
+        "--seed",
+        "3",
+      ];
+      const local = ijepa(
+        [...common, "--data", path.join(dir, "shards/manifest.json"), "--out", path.join(dir, "run")],
+        env,
+      );
       expect(local.code, local.out).toBe(0);
-      const remote = ijepa([...common, "--data", `${s3Data}/manifest.json`, "--out", `s3://${bucket.bucket}/runs/r1`], env);
+      const remote = ijepa(
+        [...common, "--data", `${s3Data}/manifest.json`, "--out", `s3://${bucket.bucket}/runs/r1`],
+        env,
+      );
       expect(remote.code, remote.out).toBe(0);
       const store = bucket.store("runs/r1");
       const remoteLosses = losses(new TextDecoder().decode(await store.get("metrics.jsonl")));

@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { CosineWDSchedule, LinearMomentumSchedule, WarmupCosineSchedule, makeSchedules } from "../../trainer/utils/schedulers.js";
+import {
+  CosineWDSchedule,
+  LinearMomentumSchedule,
+  WarmupCosineSchedule,
+  makeSchedules,
+} from "../../trainer/utils/schedulers.js";
 
 describe("WarmupCosineSchedule (official step() increments first)", () => {
   const s = new WarmupCosineSchedule(10, 0.0002, 0.001, 110, 1e-6);
@@ -36,7 +41,18 @@ describe("LinearMomentumSchedule", () => {
 
 describe("makeSchedules", () => {
   it("builds warm-up and T_max from epochs × iterations per epoch × ipe_scale like helper.init_opt", () => {
-    const s = makeSchedules({ itersPerEpoch: 50, epochs: 4, ipeScale: 1.25, warmupEpochs: 0.5, startLr: 0, lr: 1, finalLr: 0, weightDecay: 0.04, finalWeightDecay: 0.4, ema: [0.996, 1] });
+    const s = makeSchedules({
+      itersPerEpoch: 50,
+      epochs: 4,
+      ipeScale: 1.25,
+      warmupEpochs: 0.5,
+      startLr: 0,
+      lr: 1,
+      finalLr: 0,
+      weightDecay: 0.04,
+      finalWeightDecay: 0.4,
+      ema: [0.996, 1],
+    });
     expect(s.lr.warmupSteps).toBe(25);
     expect(s.lr.tMax).toBe(250);
     expect(s.wd.tMax).toBe(250);

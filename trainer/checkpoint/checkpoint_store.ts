@@ -23,7 +23,11 @@ import { type LatestPointer, latestPointerSchema } from "../run/latest_pointer.j
 import { type NamedTensor, decodeSafetensors, encodeSafetensors } from "./safetensors.js";
 
 // The documents' schemas are the run contract's; re-exported for the callers that know them from here.
-export { CHECKPOINT_FORMAT_VERSION, type CheckpointFileInfo, type CheckpointStateDocument } from "../run/checkpoint_state.js";
+export {
+  CHECKPOINT_FORMAT_VERSION,
+  type CheckpointFileInfo,
+  type CheckpointStateDocument,
+} from "../run/checkpoint_state.js";
 
 export { DELETING_MARKER_FILE } from "../run/run_layout.js";
 
@@ -71,10 +75,17 @@ export interface CheckpointListing {
  * to the newest earlier complete checkpoint), so no reader ever sees a state.json that disagrees with
  * the files beside it. Returns the pointer it published.
  */
-export async function saveCheckpoint<S extends object>(store: ObjectStore, checkpoint: CheckpointToSave<S>): Promise<LatestPointer> {
+export async function saveCheckpoint<S extends object>(
+  store: ObjectStore,
+  checkpoint: CheckpointToSave<S>,
+): Promise<LatestPointer> {
   const { step, epoch } = checkpoint;
   const prefix = checkpointPrefix(step);
-  if (!Number.isInteger(epoch) || epoch < 0) throw new DataError(`checkpoint ${step}: epoch ${epoch} is not a non-negative integer`, "pass the epoch the step belongs to");
+  if (!Number.isInteger(epoch) || epoch < 0)
+    throw new DataError(
+      `checkpoint ${step}: epoch ${epoch} is not a non-negative integer`,
+      "pass the epoch the step belongs to",
+    );
   if (typeof checkpoint.state !== "object" || checkpoint.state === null || Array.isArray(checkpoint.state)) {
     throw new DataError(`checkpoint ${step}: state must be a JSON object`, "wrap the values in an object");
   }
@@ -87,7 +98,8 @@ export async function saveCheckpoint<S extends object>(store: ObjectStore, check
   for (const [name, bytes] of contents) files[name] = { sha256: sha256Hex(bytes), sizeBytes: bytes.byteLength };
 
   await makeFolderSafeToRewrite(store, step, files);
-  for (const [name, bytes] of contents) await store.put(prefix + name, bytes, { contentType: "application/octet-stream" });
+  for (const [name, bytes] of contents)
+    await store.put(prefix + name, bytes, { contentType: "application/octet-stream" });
   for (const [name, bytes] of contents) await expectStoredSize(store, prefix + name, bytes.byteLength);
 
   const document: CheckpointStateDocument<S> = {
@@ -112,13 +124,19 @@ export async function saveCheckpoint<S extends object>(store: ObjectStore, check
  * size and SHA-256 against state.json. Never falls back to anything: a missing pointer is a
  * NotFoundError ("no checkpoint yet"), a bad file a CorruptDataError naming it and the fix.
  */
-export async function loadCheckpoint<S = Record<string, unknown>>(store: ObjectStore, which: "latest" | number): Promise<LoadedCheckpoint<S>> {
+export async function loadCheckpoint<S = Record<string, unknown>>(
+  store: ObjectStore,
+  which: "latest" | number,
+): Promise<LoadedCheckpoint<S>> {
   let prefix: string;
   let step: number;
   if (which === "latest") {
     const pointer = await readLatestPointer(store);
     if (pointer === undefined) {
-      throw new NotFoundError(store.uriOf(LATEST_KEY), "no checkpoint yet: run without --resume (or pick a step with --resume-from <step>)");
+      throw new NotFoundError(
+        store.uriOf(LATEST_KEY),
+        "no checkpoint yet: run without --resume (or pick a step with --resume-from <step>)",
+      );
     }
     ({ prefix, step } = pointer);
   } else {
@@ -127,7 +145,8 @@ export async function loadCheckpoint<S = Record<string, unknown>>(store: ObjectS
   }
   const document = await readStateDocument(store, prefix, step);
   const bytes = new Map<string, Uint8Array>();
-  for (const [name, expected] of Object.entries(document.files)) bytes.set(name, await readVerifiedFile(store, prefix, step, name, expected));
+  for (const [name, expected] of Object.entries(document.files))
+    bytes.set(name, await readVerifiedFile(store, prefix, step, name, expected));
 
   const model = decodeSafetensors(bytes.get(MODEL_FILE)!, store.uriOf(prefix + MODEL_FILE));
   const optimizer = decodeSafetensors(bytes.get(OPTIMIZER_FILE)!, store.uriOf(prefix + OPTIMIZER_FILE));
@@ -166,7 +185,8 @@ export async function listCheckpoints(store: ObjectStore): Promise<CheckpointLis
 export async function verifyCheckpoint(store: ObjectStore, step: number): Promise<CheckpointStateDocument> {
   const prefix = checkpointPrefix(step);
   const document = await readStateDocument(store, prefix, step);
-  for (const [name, expected] of Object.entries(document.files)) await readVerifiedFile(store, prefix, step, name, expected);
+  for (const [name, expected] of Object.entries(document.files))
+    await readVerifiedFile(store, prefix, step, name, expected);
   return document;
 }
 
@@ -195,10 +215,21 @@ export function folderUri(store: ObjectStore, prefix: string): string {
   return store.uriOf(prefix.replace(/\/$/, "")) + "/";
 }
 
-async function describeFolder(store: ObjectStore, step: number, objects: Map<string, ObjectInfo>): Promise<CheckpointListing> {
+async function describeFolder(
+  store: ObjectStore,
+  step: number,
+  objects: Map<string, ObjectInfo>,
+): Promise<CheckpointListing> {
   const prefix = checkpointPrefix(step);
-  const incomplete = (reason: string, extra: Partial<CheckpointListing> = {}): CheckpointListing => ({ step, prefix, complete: false, reason, ...extra });
-  if (objects.has(DELETING_MARKER_FILE)) return incomplete("deletion in progress: a rotation stopped part-way", { deleting: true });
+  const incomplete = (reason: string, extra: Partial<CheckpointListing> = {}): CheckpointListing => ({
+    step,
+    prefix,
+    complete: false,
+    reason,
+    ...extra,
+  });
+  if (objects.has(DELETING_MARKER_FILE))
+    return incomplete("deletion in progress: a rotation stopped part-way", { deleting: true });
   if (!objects.has(STATE_FILE)) return incomplete(`${STATE_FILE} missing: being written, or a save stopped part-way`);
 
   const read = await tryReadStateDocument(store, prefix, step);
@@ -208,7 +239,9 @@ async function describeFolder(store: ObjectStore, step: number, objects: Map<str
     const actual = objects.get(name);
     if (actual === undefined) return incomplete(`${name} missing`, { state: document });
     if (actual.sizeBytes !== expected.sizeBytes) {
-      return incomplete(`${name} is ${actual.sizeBytes} bytes, ${STATE_FILE} says ${expected.sizeBytes}`, { state: document });
+      return incomplete(`${name} is ${actual.sizeBytes} bytes, ${STATE_FILE} says ${expected.sizeBytes}`, {
+        state: document,
+      });
     }
   }
   return { step, prefix, complete: true, state: document };
@@ -231,8 +264,20 @@ async function tryReadStateDocument(store: ObjectStore, prefix: string, step: nu
     throw err;
   }
   const parsed = checkpointStateDocumentSchema.safeParse(raw);
-  if (!parsed.success) return { ok: false, missing: false, uri, problem: `not a checkpoint state document (${describeIssues(parsed.error)})` };
-  if (parsed.data.step !== step) return { ok: false, missing: false, uri, problem: `records step ${parsed.data.step} but is the state of step ${step}` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      missing: false,
+      uri,
+      problem: `not a checkpoint state document (${describeIssues(parsed.error)})`,
+    };
+  if (parsed.data.step !== step)
+    return {
+      ok: false,
+      missing: false,
+      uri,
+      problem: `records step ${parsed.data.step} but is the state of step ${step}`,
+    };
   return { ok: true, document: parsed.data as CheckpointStateDocument };
 }
 
@@ -240,19 +285,29 @@ async function readStateDocument(store: ObjectStore, prefix: string, step: numbe
   const read = await tryReadStateDocument(store, prefix, step);
   if (read.ok) return read.document;
   if (read.missing) {
-    throw new NotFoundError(read.uri, `checkpoint ${step} is missing or was never completed; ${await earlierCheckpointsHint(store, step)}`);
+    throw new NotFoundError(
+      read.uri,
+      `checkpoint ${step} is missing or was never completed; ${await earlierCheckpointsHint(store, step)}`,
+    );
   }
   throw new CorruptDataError(read.uri, read.problem, await repairHint(store, prefix, step));
 }
 
 /** Reads one file of a checkpoint and checks it against the size and sha256 its state.json lists. */
-export async function readVerifiedFile(store: ObjectStore, prefix: string, step: number, name: string, expected: CheckpointFileInfo): Promise<Uint8Array> {
+export async function readVerifiedFile(
+  store: ObjectStore,
+  prefix: string,
+  step: number,
+  name: string,
+  expected: CheckpointFileInfo,
+): Promise<Uint8Array> {
   const key = prefix + name;
   let bytes: Uint8Array;
   try {
     bytes = await store.get(key);
   } catch (err) {
-    if (err instanceof NotFoundError) throw new NotFoundError(store.uriOf(key), `${STATE_FILE} lists it; ${await repairHint(store, prefix, step)}`);
+    if (err instanceof NotFoundError)
+      throw new NotFoundError(store.uriOf(key), `${STATE_FILE} lists it; ${await repairHint(store, prefix, step)}`);
     throw err;
   }
   const actual: CheckpointFileInfo = { sha256: sha256Hex(bytes), sizeBytes: bytes.byteLength };
@@ -285,9 +340,16 @@ async function earlierCheckpointsHint(store: ObjectStore, step: number): Promise
  * state.json, so that until the new state.json lands the folder reads as incomplete, never as a
  * checkpoint whose checksums do not match. Re-saving identical files needs none of this.
  */
-async function makeFolderSafeToRewrite(store: ObjectStore, step: number, newFiles: Record<string, CheckpointFileInfo>): Promise<void> {
+async function makeFolderSafeToRewrite(
+  store: ObjectStore,
+  step: number,
+  newFiles: Record<string, CheckpointFileInfo>,
+): Promise<void> {
   const prefix = checkpointPrefix(step);
-  const [stateInfo, markerInfo] = await Promise.all([store.head(prefix + STATE_FILE), store.head(prefix + DELETING_MARKER_FILE)]);
+  const [stateInfo, markerInfo] = await Promise.all([
+    store.head(prefix + STATE_FILE),
+    store.head(prefix + DELETING_MARKER_FILE),
+  ]);
   if (stateInfo === undefined && markerInfo === undefined) return;
   if (markerInfo === undefined) {
     const existing = await tryReadStateDocument(store, prefix, step);
@@ -298,7 +360,12 @@ async function makeFolderSafeToRewrite(store: ObjectStore, step: number, newFile
   if (pointer?.prefix === prefix) {
     const earlier = (await listCheckpoints(store)).filter((c) => c.complete && c.step < step).at(-1);
     if (earlier?.state) {
-      await store.publish(LATEST_KEY, { step: earlier.step, epoch: earlier.state.epoch, prefix: earlier.prefix, writtenAt: earlier.state.writtenAt } satisfies LatestPointer);
+      await store.publish(LATEST_KEY, {
+        step: earlier.step,
+        epoch: earlier.state.epoch,
+        prefix: earlier.prefix,
+        writtenAt: earlier.state.writtenAt,
+      } satisfies LatestPointer);
     } else {
       await store.delete(LATEST_KEY);
     }

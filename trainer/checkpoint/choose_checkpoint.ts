@@ -1,5 +1,11 @@
 // Which checkpoint of a run a user means: the one latest.json points to, the best by a probe metric, or a step.
-import { listCheckpoints, readLatestPointer, folderUri, type CheckpointListing, type CheckpointStateDocument } from "./checkpoint_store.js";
+import {
+  listCheckpoints,
+  readLatestPointer,
+  folderUri,
+  type CheckpointListing,
+  type CheckpointStateDocument,
+} from "./checkpoint_store.js";
 import { LATEST_KEY, PROBE_HISTORY_KEY, checkpointPrefix } from "../run/run_layout.js";
 import { PROBE_METRICS, rankByScore, readProbeScores, type ProbeMetric } from "./rotation.js";
 import { ConfigError, CorruptDataError, NotFoundError } from "../errors.js";
@@ -24,7 +30,11 @@ export interface ChosenCheckpoint {
  * Finds the checkpoint `which` names among the run's complete checkpoints. Never falls back to
  * another one: a missing or damaged choice is an error that lists the complete steps there are.
  */
-export async function chooseCheckpoint(store: ObjectStore, which: CheckpointChoice, metric: ProbeMetric = "linearTop1"): Promise<ChosenCheckpoint> {
+export async function chooseCheckpoint(
+  store: ObjectStore,
+  which: CheckpointChoice,
+  metric: ProbeMetric = "linearTop1",
+): Promise<ChosenCheckpoint> {
   if (!(PROBE_METRICS as readonly string[]).includes(metric)) {
     throw new ConfigError(`unknown probe metric ${JSON.stringify(metric)}`, `use one of ${PROBE_METRICS.join(", ")}`);
   }
@@ -35,7 +45,10 @@ export async function chooseCheckpoint(store: ObjectStore, which: CheckpointChoi
   if (which === "latest") {
     const pointer = await readLatestPointer(store);
     if (pointer === undefined) {
-      throw new NotFoundError(store.uriOf(LATEST_KEY), `the run has no latest.json yet (no checkpoint finished, or this is not a run folder); ${available}`);
+      throw new NotFoundError(
+        store.uriOf(LATEST_KEY),
+        `the run has no latest.json yet (no checkpoint finished, or this is not a run folder); ${available}`,
+      );
     }
     return { ...usable(store, listing, pointer.step, available), reason: "latest.json points here" };
   }
@@ -49,7 +62,10 @@ export async function chooseCheckpoint(store: ObjectStore, which: CheckpointChoi
       );
     }
     // The same ranking as rotation's keepBest.
-    const top = rankByScore(complete.map((c) => c.step), scores)[0];
+    const top = rankByScore(
+      complete.map((c) => c.step),
+      scores,
+    )[0];
     const best = top && complete.find((c) => c.step === top.step);
     if (best === undefined) {
       throw new NotFoundError(
@@ -62,23 +78,40 @@ export async function chooseCheckpoint(store: ObjectStore, which: CheckpointChoi
   }
 
   if (!Number.isInteger(which) || which < 0) {
-    throw new ConfigError(`checkpoint ${JSON.stringify(which)} is not "latest", "best" or a step number`, `give a step such as 120; ${available}`);
+    throw new ConfigError(
+      `checkpoint ${JSON.stringify(which)} is not "latest", "best" or a step number`,
+      `give a step such as 120; ${available}`,
+    );
   }
   return { ...usable(store, listing, which, available), reason: `step ${which} as asked` };
 }
 
 /** "complete checkpoints: 40, 80, 120" (or that there are none), for hints. */
 function describeAvailable(complete: CheckpointListing[]): string {
-  return complete.length > 0 ? `complete checkpoints: ${complete.map((c) => c.step).join(", ")}` : "the run has no complete checkpoint";
+  return complete.length > 0
+    ? `complete checkpoints: ${complete.map((c) => c.step).join(", ")}`
+    : "the run has no complete checkpoint";
 }
 
-function usable(store: ObjectStore, listing: CheckpointListing[], step: number, available: string): Omit<ChosenCheckpoint, "reason"> {
+function usable(
+  store: ObjectStore,
+  listing: CheckpointListing[],
+  step: number,
+  available: string,
+): Omit<ChosenCheckpoint, "reason"> {
   const entry = listing.find((c) => c.step === step);
   if (entry === undefined) {
-    throw new NotFoundError(folderUri(store, checkpointPrefix(step)), `there is no checkpoint of step ${step}; ${available}`);
+    throw new NotFoundError(
+      folderUri(store, checkpointPrefix(step)),
+      `there is no checkpoint of step ${step}; ${available}`,
+    );
   }
   if (!entry.complete || entry.deleting || entry.state === undefined) {
-    throw new CorruptDataError(folderUri(store, entry.prefix), `checkpoint ${step} is not usable: ${entry.reason ?? "incomplete"}`, `pick another step; ${available}`);
+    throw new CorruptDataError(
+      folderUri(store, entry.prefix),
+      `checkpoint ${step} is not usable: ${entry.reason ?? "incomplete"}`,
+      `pick another step; ${available}`,
+    );
   }
   return { step, prefix: entry.prefix, document: entry.state };
 }

@@ -7,7 +7,9 @@ import { DELETING_MARKER_FILE, listCheckpoints, readLatestPointer } from "./chec
 import { PROBE_HISTORY_KEY, PROBE_PREFIX, STATE_FILE, checkpointPrefix, stepOfProbeKey } from "../run/run_layout.js";
 
 /** Probe metrics a policy can rank by; higher is better for all of them. */
-export const PROBE_METRICS = ["linearTop1", "linearTop5", "knnTop1"] as const satisfies ReadonlyArray<keyof ProbeHistoryRecord>;
+export const PROBE_METRICS = ["linearTop1", "linearTop5", "knnTop1"] as const satisfies ReadonlyArray<
+  keyof ProbeHistoryRecord
+>;
 export type ProbeMetric = (typeof PROBE_METRICS)[number];
 
 export interface RotationPolicy {
@@ -88,13 +90,19 @@ export function planRotation(history: RotationHistory, policy: RotationPolicy): 
     else if (c.step > history.latestStep) keepFor(c.step, "newer than latest.json: a save may be about to publish it");
   }
 
-  for (const c of complete.slice(Math.max(0, complete.length - policy.keepLast))) keepFor(c.step, `one of the last ${policy.keepLast}`);
+  for (const c of complete.slice(Math.max(0, complete.length - policy.keepLast)))
+    keepFor(c.step, `one of the last ${policy.keepLast}`);
 
-  const ranked = rankByScore(complete.map((c) => c.step), history.scores);
-  for (const [i, r] of ranked.slice(0, Math.max(1, policy.keepBest)).entries()) keepFor(r.step, `best ${metric} #${i + 1} (${r.score})`);
+  const ranked = rankByScore(
+    complete.map((c) => c.step),
+    history.scores,
+  );
+  for (const [i, r] of ranked.slice(0, Math.max(1, policy.keepBest)).entries())
+    keepFor(r.step, `best ${metric} #${i + 1} (${r.score})`);
 
   if (policy.keepEvery > 0) {
-    for (const c of complete) if (c.step % policy.keepEvery === 0) keepFor(c.step, `step is a multiple of ${policy.keepEvery}`);
+    for (const c of complete)
+      if (c.step % policy.keepEvery === 0) keepFor(c.step, `step is a multiple of ${policy.keepEvery}`);
   }
 
   const steps = candidates.map((c) => c.step);
@@ -114,10 +122,17 @@ export function planRotation(history: RotationHistory, policy: RotationPolicy): 
  * progress and is left alone. latest.json is read again before each deletion, so a pointer that
  * moved onto a planned step in the meantime still protects it.
  */
-export async function rotateCheckpoints(store: ObjectStore, policy: RotationPolicy & { dryRun?: boolean }): Promise<RotationResult> {
+export async function rotateCheckpoints(
+  store: ObjectStore,
+  policy: RotationPolicy & { dryRun?: boolean },
+): Promise<RotationResult> {
   checkPolicy(policy);
   const metric = policy.metric ?? "linearTop1";
-  const [listing, pointer, scores] = await Promise.all([listCheckpoints(store), readLatestPointer(store), readProbeScores(store, metric)]);
+  const [listing, pointer, scores] = await Promise.all([
+    listCheckpoints(store),
+    readLatestPointer(store),
+    readProbeScores(store, metric),
+  ]);
   const plan = planRotation(
     {
       checkpoints: listing.map((c) => ({ step: c.step, complete: c.complete, deleting: c.deleting })),
@@ -197,7 +212,10 @@ export async function readProbeScores(store: ObjectStore, metric: ProbeMetric): 
 }
 
 /** Steps that have a finite score, best first; ties go to the later step, so the order is fully determined. */
-export function rankByScore(steps: readonly number[], scores: ReadonlyMap<number, number>): Array<{ step: number; score: number }> {
+export function rankByScore(
+  steps: readonly number[],
+  scores: ReadonlyMap<number, number>,
+): Array<{ step: number; score: number }> {
   return steps
     .filter((step) => Number.isFinite(scores.get(step)))
     .map((step) => ({ step, score: scores.get(step)! }))
@@ -208,10 +226,16 @@ function checkPolicy(policy: RotationPolicy): void {
   for (const field of ["keepLast", "keepBest", "keepEvery"] as const) {
     const value = policy[field];
     if (!Number.isInteger(value) || value < 0) {
-      throw new ConfigError(`rotation policy ${field} is ${JSON.stringify(value)}`, `set ${field} to a non-negative integer (0 turns the rule off)`);
+      throw new ConfigError(
+        `rotation policy ${field} is ${JSON.stringify(value)}`,
+        `set ${field} to a non-negative integer (0 turns the rule off)`,
+      );
     }
   }
   if (policy.metric !== undefined && !(PROBE_METRICS as readonly string[]).includes(policy.metric)) {
-    throw new ConfigError(`rotation policy metric is ${JSON.stringify(policy.metric)}`, `use one of ${PROBE_METRICS.join(", ")}`);
+    throw new ConfigError(
+      `rotation policy metric is ${JSON.stringify(policy.metric)}`,
+      `use one of ${PROBE_METRICS.join(", ")}`,
+    );
   }
 }

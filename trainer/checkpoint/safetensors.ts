@@ -104,7 +104,10 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
   if (metadata !== undefined && Object.keys(metadata).length > 0) {
     for (const [key, value] of Object.entries(metadata)) {
       if (typeof value !== "string") {
-        throw new DataError(`safetensors metadata "${key}" is a ${typeof value}; the format only stores strings`, "convert it with String() or JSON.stringify()");
+        throw new DataError(
+          `safetensors metadata "${key}" is a ${typeof value}; the format only stores strings`,
+          "convert it with String() or JSON.stringify()",
+        );
       }
     }
     entries.push(`${JSON.stringify(METADATA_KEY)}:${JSON.stringify(metadata)}`);
@@ -128,7 +131,10 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
   // Pad with spaces (still valid JSON) so the data buffer starts 8-byte aligned, as the reference writer does.
   const headerLength = Math.ceil(json.length / 8) * 8;
   if (headerLength > MAX_HEADER_BYTES) {
-    throw new DataError(`safetensors header would be ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`, "split the tensors over several files");
+    throw new DataError(
+      `safetensors header would be ${headerLength} bytes, over the ${MAX_HEADER_BYTES}-byte limit readers enforce`,
+      "split the tensors over several files",
+    );
   }
   const dataStart = HEADER_LENGTH_BYTES + headerLength;
   // Every byte is written below, so skip zero-filling; a plain Uint8Array (not a Buffer) keeps slice() a copy for callers.
@@ -150,7 +156,11 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata?: Re
 export function decodeSafetensors(bytes: Uint8Array, uriForErrors: string): DecodedSafetensors {
   requireLittleEndianHost();
   const corrupt = (what: string): CorruptDataError =>
-    new CorruptDataError(uriForErrors, what, "the file is truncated or not a safetensors file: write it again, or load an earlier copy");
+    new CorruptDataError(
+      uriForErrors,
+      what,
+      "the file is truncated or not a safetensors file: write it again, or load an earlier copy",
+    );
 
   if (bytes.byteLength < HEADER_LENGTH_BYTES) {
     throw corrupt(`file is ${bytes.byteLength} bytes, too short for the 8-byte header length`);
@@ -192,7 +202,9 @@ export function decodeSafetensors(bytes: Uint8Array, uriForErrors: string): Deco
   const bufferLength = bytes.byteLength - dataStart;
   for (const info of infos) {
     if (info.end > bufferLength) {
-      throw corrupt(`tensor "${info.name}" data_offsets [${info.begin}, ${info.end}] run past the data buffer (${bufferLength} bytes)`);
+      throw corrupt(
+        `tensor "${info.name}" data_offsets [${info.begin}, ${info.end}] run past the data buffer (${bufferLength} bytes)`,
+      );
     }
   }
   // Stable sort: zero-size tensors sharing an offset keep JSON.parse's property order (the header's
@@ -202,7 +214,9 @@ export function decodeSafetensors(bytes: Uint8Array, uriForErrors: string): Deco
   let previous = "";
   for (const info of infos) {
     if (info.begin < covered) {
-      throw corrupt(`tensor "${info.name}" data_offsets [${info.begin}, ${info.end}] overlap tensor "${previous}" (which ends at ${covered})`);
+      throw corrupt(
+        `tensor "${info.name}" data_offsets [${info.begin}, ${info.end}] overlap tensor "${previous}" (which ends at ${covered})`,
+      );
     }
     if (info.begin > covered) {
       throw corrupt(`data bytes [${covered}, ${info.begin}) before tensor "${info.name}" belong to no tensor`);
@@ -211,7 +225,9 @@ export function decodeSafetensors(bytes: Uint8Array, uriForErrors: string): Deco
     previous = info.name;
   }
   if (covered !== bufferLength) {
-    throw corrupt(`${bufferLength - covered} trailing bytes after the last tensor (tensors cover ${covered} of ${bufferLength} data bytes)`);
+    throw corrupt(
+      `${bufferLength - covered} trailing bytes after the last tensor (tensors cover ${covered} of ${bufferLength} data bytes)`,
+    );
   }
 
   const tensors = new Map<string, NamedTensor>();
@@ -237,21 +253,36 @@ function viewOrCopy<D extends Dtype>(bytes: Uint8Array, begin: number, end: numb
 
 function checkTensor(tensor: NamedTensor, seen: Set<string>): void {
   const { name, dtype, shape, data } = tensor;
-  if (typeof name !== "string" || name.length === 0) throw new DataError(`tensor name ${JSON.stringify(name)} is not a non-empty string`, "give every tensor a name");
-  if (name === METADATA_KEY) throw new DataError(`tensor name "${METADATA_KEY}" is reserved by the safetensors format`, "rename the tensor");
+  if (typeof name !== "string" || name.length === 0)
+    throw new DataError(`tensor name ${JSON.stringify(name)} is not a non-empty string`, "give every tensor a name");
+  if (name === METADATA_KEY)
+    throw new DataError(`tensor name "${METADATA_KEY}" is reserved by the safetensors format`, "rename the tensor");
   if (seen.has(name)) throw new DataError(`tensor "${name}" appears twice`, "give every tensor a unique name");
   seen.add(name);
-  if (!isDtype(dtype)) throw new DataError(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`, `use one of ${Object.keys(DTYPE_BYTES).join(", ")}`);
+  if (!isDtype(dtype))
+    throw new DataError(
+      `tensor "${name}" has unknown dtype ${JSON.stringify(dtype)}`,
+      `use one of ${Object.keys(DTYPE_BYTES).join(", ")}`,
+    );
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw new DataError(`tensor "${name}" has shape ${JSON.stringify(shape)}`, "a shape is a list of non-negative integers ([] for a scalar)");
+    throw new DataError(
+      `tensor "${name}" has shape ${JSON.stringify(shape)}`,
+      "a shape is a list of non-negative integers ([] for a scalar)",
+    );
   }
   const arrayType = ARRAY_TYPE[dtype];
   if (!(data instanceof arrayType)) {
-    throw new DataError(`tensor "${name}" (${dtype}) holds a ${data?.constructor?.name ?? typeof data}`, `pass its data as a ${arrayType.name}`);
+    throw new DataError(
+      `tensor "${name}" (${dtype}) holds a ${data?.constructor?.name ?? typeof data}`,
+      `pass its data as a ${arrayType.name}`,
+    );
   }
   const elements = shape.reduce((a, b) => a * b, 1);
   if (data.length !== elements) {
-    throw new DataError(`tensor "${name}" has shape [${shape.join(", ")}] (${elements} elements) but ${data.length} values`, "reshape or slice the data to match");
+    throw new DataError(
+      `tensor "${name}" has shape [${shape.join(", ")}] (${elements} elements) but ${data.length} values`,
+      "reshape or slice the data to match",
+    );
   }
 }
 
@@ -270,12 +301,22 @@ function checkTensorInfo(
 ): { dtype: Dtype; shape: number[]; begin: number; end: number } {
   if (!isPlainObject(value)) throw corrupt(`tensor "${name}" entry is not an object`);
   const { dtype, shape, data_offsets: offsets } = value;
-  if (!isDtype(dtype)) throw corrupt(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(", ")})`);
+  if (!isDtype(dtype))
+    throw corrupt(
+      `tensor "${name}" has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPE_BYTES).join(", ")})`,
+    );
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
     throw corrupt(`tensor "${name}" has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
   }
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
-    throw corrupt(`tensor "${name}" has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with 0 <= begin <= end`);
+  if (
+    !Array.isArray(offsets) ||
+    offsets.length !== 2 ||
+    !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
+    offsets[0] > offsets[1]
+  ) {
+    throw corrupt(
+      `tensor "${name}" has data_offsets ${JSON.stringify(offsets)}, not [begin, end] with 0 <= begin <= end`,
+    );
   }
   let byteLength = DTYPE_BYTES[dtype];
   for (const dim of shape as number[]) {
@@ -297,5 +338,6 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 function requireLittleEndianHost(): void {
   // The format is little-endian and we hand typed-array views over its bytes; every platform Node ships for is LE.
-  if (!HOST_IS_LITTLE_ENDIAN) throw new IjepaError("safetensors I/O needs a little-endian host", "run on x86-64 or arm64");
+  if (!HOST_IS_LITTLE_ENDIAN)
+    throw new IjepaError("safetensors I/O needs a little-endian host", "run on x86-64 or arm64");
 }

@@ -41,13 +41,22 @@ export interface CheckpointEncoder {
  * state.json and model.safetensors only (the optimizer file is not needed), checking the model file's
  * size and SHA-256 against state.json.
  */
-export async function readTargetEncoder(checkpoint: string, deps: { openStore?: (uri: string) => ObjectStore } = {}): Promise<CheckpointEncoder> {
+export async function readTargetEncoder(
+  checkpoint: string,
+  deps: { openStore?: (uri: string) => ObjectStore } = {},
+): Promise<CheckpointEncoder> {
   const location = parseCheckpointLocation(checkpoint);
   const store = (deps.openStore ?? openStoreAt)(location.runUri);
   const chosen = await chooseCheckpoint(store, location.step);
   const folder = folderUri(store, chosen.prefix);
   const modelKey = chosen.prefix + MODEL_FILE;
-  const bytes = await readVerifiedFile(store, chosen.prefix, chosen.step, MODEL_FILE, chosen.document.files[MODEL_FILE]);
+  const bytes = await readVerifiedFile(
+    store,
+    chosen.prefix,
+    chosen.step,
+    MODEL_FILE,
+    chosen.document.files[MODEL_FILE],
+  );
   const tensors = decodeSafetensors(bytes, store.uriOf(modelKey)).tensors;
 
   const stateUri = store.uriOf(chosen.prefix + STATE_FILE);
@@ -55,14 +64,22 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
   const config = state.config;
   const patchWeight = tensors.get(`${TARGET_ENCODER_PREFIX}patch_embed.proj.weight`);
   if (patchWeight === undefined || patchWeight.shape.length !== 4) {
-    throw new CorruptDataError(store.uriOf(modelKey), `no 4-D ${TARGET_ENCODER_PREFIX}patch_embed.proj.weight: not an I-JEPA model file`, "export a checkpoint written by `ijepa train`");
+    throw new CorruptDataError(
+      store.uriOf(modelKey),
+      `no 4-D ${TARGET_ENCODER_PREFIX}patch_embed.proj.weight: not an I-JEPA model file`,
+      "export a checkpoint written by `ijepa train`",
+    );
   }
   let dims: ModelDims;
   try {
     dims = resolveModelDims(config, patchWeight.shape[1]);
   } catch (err) {
     if (err instanceof IjepaError) throw err;
-    throw new CorruptDataError(stateUri, `state.config does not describe a model: ${(err as Error).message}`, "export a checkpoint written by `ijepa train`");
+    throw new CorruptDataError(
+      stateUri,
+      `state.config does not describe a model: ${(err as Error).message}`,
+      "export a checkpoint written by `ijepa train`",
+    );
   }
 
   const encoderTensors: StateTensor[] = [];
@@ -71,7 +88,12 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
     const name = TARGET_ENCODER_PREFIX + spec.name;
     const tensor = tensors.get(name);
     const want = officialShape(spec);
-    if (tensor === undefined) throw new CorruptDataError(store.uriOf(modelKey), `tensor ${name} is missing`, "export a checkpoint written by `ijepa train`");
+    if (tensor === undefined)
+      throw new CorruptDataError(
+        store.uriOf(modelKey),
+        `tensor ${name} is missing`,
+        "export a checkpoint written by `ijepa train`",
+      );
     if (tensor.dtype !== "F32" || tensor.shape.length !== want.length || tensor.shape.some((d, i) => d !== want[i])) {
       throw new CorruptDataError(
         store.uriOf(modelKey),
@@ -84,7 +106,11 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
   const known = new Set(specs.map((s) => TARGET_ENCODER_PREFIX + s.name));
   const extra = [...tensors.keys()].filter((n) => n.startsWith(TARGET_ENCODER_PREFIX) && !known.has(n));
   if (extra.length > 0) {
-    throw new CorruptDataError(store.uriOf(modelKey), `tensors ${extra.join(", ")} belong to no layer of the encoder state.config builds`, "the model file and state.json disagree: export another checkpoint");
+    throw new CorruptDataError(
+      store.uriOf(modelKey),
+      `tensors ${extra.join(", ")} belong to no layer of the encoder state.config builds`,
+      "the model file and state.json disagree: export another checkpoint",
+    );
   }
 
   return {
@@ -106,7 +132,11 @@ export async function readTargetEncoder(checkpoint: string, deps: { openStore?: 
 /** Builds the encoder the checkpoint's target weights describe (weights converted from PyTorch layout). */
 export function buildTargetEncoder(encoder: CheckpointEncoder, scope = "target_encoder"): VisionTransformer {
   const byName = new Map(encoder.tensors.map((t) => [t.name, t]));
-  const vit = new VisionTransformer(encoder.dims, (spec) => new Float32Array(spec.shape.reduce((a, b) => a * b, 1)), scope);
+  const vit = new VisionTransformer(
+    encoder.dims,
+    (spec) => new Float32Array(spec.shape.reduce((a, b) => a * b, 1)),
+    scope,
+  );
   vit.params.importState(byName, "", encoder.folder);
   return vit;
 }

@@ -53,7 +53,10 @@ export function parseConfig(source: string | unknown, origin = "config"): TrainC
       if (err instanceof RangeError) {
         throw new ConfigError(`${origin}: nested too deeply to be a config`, "use the official sections");
       }
-      throw new ConfigError(`${origin}: not valid YAML: ${(err as Error).message.split("\n")[0]}`, "fix the YAML syntax");
+      throw new ConfigError(
+        `${origin}: not valid YAML: ${(err as Error).message.split("\n")[0]}`,
+        "fix the YAML syntax",
+      );
     }
   }
   const result = trainConfigSchema.safeParse(raw);
@@ -102,7 +105,11 @@ function describeIssue(issue: z.core.$ZodIssue, raw: unknown): string {
     return issue.keys
       .map((key) => {
         const guess = closest(key, known);
-        const hint = guess ? ` (did you mean ${where}${guess}?)` : known.length ? ` (known keys: ${known.join(", ")})` : "";
+        const hint = guess
+          ? ` (did you mean ${where}${guess}?)`
+          : known.length
+            ? ` (known keys: ${known.join(", ")})`
+            : "";
         return `${where}${key}: unknown key${hint}`;
       })
       .join("; ");

@@ -15,8 +15,12 @@ const data = z.strictObject({
   /** Extension: [min, max] aspect ratio of RandomResizedCrop (torchvision's default). */
   crop_ratio: range(0.05, 20).default([3 / 4, 4 / 3]),
   use_horizontal_flip: z.boolean().default(false),
-  use_color_distortion: z.literal(false, { message: "colour distortion is not implemented; set it to false (I-JEPA trains without it)" }).default(false),
-  use_gaussian_blur: z.literal(false, { message: "Gaussian blur is not implemented; set it to false (I-JEPA trains without it)" }).default(false),
+  use_color_distortion: z
+    .literal(false, { message: "colour distortion is not implemented; set it to false (I-JEPA trains without it)" })
+    .default(false),
+  use_gaussian_blur: z
+    .literal(false, { message: "Gaussian blur is not implemented; set it to false (I-JEPA trains without it)" })
+    .default(false),
   color_jitter_strength: z.number().min(0).default(0),
   /** Extension: the dataset (name such as fashion-mnist, folder, or manifest URI); --data overrides it. */
   dataset: z.string().optional(),
@@ -54,11 +58,16 @@ const meta = z.strictObject({
   pred_depth: z.number().int().min(1),
   pred_emb_dim: z.number().int().min(2),
   use_bfloat16: z
-    .literal(false, { message: "TensorFlow.js computes in float32 only; set meta.use_bfloat16: false (we do not fake bf16)" })
+    .literal(false, {
+      message: "TensorFlow.js computes in float32 only; set meta.use_bfloat16: false (we do not fake bf16)",
+    })
     .default(false),
   load_checkpoint: z.boolean().default(false),
   read_checkpoint: z
-    .null({ message: "choosing a checkpoint in the config is not supported; leave meta.read_checkpoint null and pass --resume-from <step>" })
+    .null({
+      message:
+        "choosing a checkpoint in the config is not supported; leave meta.read_checkpoint null and pass --resume-from <step>",
+    })
     .default(null),
   copy_data: z.boolean().optional(),
   /** Extensions: override the preset's width/depth/heads/MLP ratio (e.g. a 6-block vit_tiny). */

@@ -96,14 +96,18 @@ export function decodeCifarRecords(
 ): void {
   const needed = (first + count) * layout.recordBytes;
   if (bytes.length < needed) {
-    throw new DataError(`${uri}: truncated record: ${bytes.length} bytes, records ${first}..${first + count - 1} need ${needed}`);
+    throw new DataError(
+      `${uri}: truncated record: ${bytes.length} bytes, records ${first}..${first + count - 1} need ${needed}`,
+    );
   }
   const pixelStart = layout.recordBytes - PIXEL_BYTES;
   for (let r = 0; r < count; r++) {
     const rec = (first + r) * layout.recordBytes;
     const label = bytes[rec + layout.labelOffset];
     if (label >= layout.numClasses) {
-      throw new DataError(`${uri}: record ${first + r} has label ${label}, CIFAR-${layout.variant} labels are 0..${layout.numClasses - 1}`);
+      throw new DataError(
+        `${uri}: record ${first + r} has label ${label}, CIFAR-${layout.variant} labels are 0..${layout.numClasses - 1}`,
+      );
     }
     const dst = (out.at + r) * PIXEL_BYTES;
     out.labels[out.at + r] = label;

@@ -28,8 +28,14 @@ export interface WindowedEpochOrder {
  * `windowShards` of them and shuffles their examples with Rng.fromSeed(seed, "window/<epoch>/<w>").
  * Reading positions in order therefore needs one window of shards at a time.
  */
-export function windowedEpochOrder(shardCounts: readonly number[], seed: number, epoch: number, windowShards: number): WindowedEpochOrder {
-  if (!Number.isInteger(windowShards) || windowShards < 1) throw new RangeError(`windowShards must be a positive integer, got ${windowShards}`);
+export function windowedEpochOrder(
+  shardCounts: readonly number[],
+  seed: number,
+  epoch: number,
+  windowShards: number,
+): WindowedEpochOrder {
+  if (!Number.isInteger(windowShards) || windowShards < 1)
+    throw new RangeError(`windowShards must be a positive integer, got ${windowShards}`);
   const starts = shardStarts(shardCounts);
   const total = starts[starts.length - 1];
   const shardOrder = Array.from(shardCounts, (_, i) => i);
@@ -69,11 +75,20 @@ export function shardOfExample(starts: readonly number[], index: number): number
 }
 
 /** Rejects a batch request outside the epoch (the last partial batch is dropped, so it is outside too). */
-export function checkBatchRequest(epoch: number, index: number, batchSize: number, examples: number, origin: string): void {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+export function checkBatchRequest(
+  epoch: number,
+  index: number,
+  batchSize: number,
+  examples: number,
+  origin: string,
+): void {
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`epoch must be a non-negative integer, got ${epoch}`);
   const batches = Math.floor(examples / batchSize);
   if (!Number.isInteger(index) || index < 0 || index >= batches) {
-    throw new RangeError(`batch ${index} is outside 0..${batches - 1}: ${origin} has ${examples} training examples, ${batches} full batches of ${batchSize}`);
+    throw new RangeError(
+      `batch ${index} is outside 0..${batches - 1}: ${origin} has ${examples} training examples, ${batches} full batches of ${batchSize}`,
+    );
   }
 }

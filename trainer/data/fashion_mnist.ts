@@ -153,7 +153,11 @@ export async function downloadFashionMnist(dir: string, options: ResolveDatasetO
     try {
       const actual = await fetchToFile(url, temp, options.downloadTimeoutMs ?? 600_000);
       if (actual !== expected) {
-        throw new CorruptDataError(url, `MD5 ${actual}, expected ${expected}; the downloaded file was deleted`, "retry later, or download the file by hand into FASHION_MNIST_DIR");
+        throw new CorruptDataError(
+          url,
+          `MD5 ${actual}, expected ${expected}; the downloaded file was deleted`,
+          "retry later, or download the file by hand into FASHION_MNIST_DIR",
+        );
       }
       await fs.rename(temp, target);
     } finally {
@@ -178,7 +182,9 @@ async function fetchToFile(url: string, file: string, timeoutMs: number): Promis
 
 async function md5OfFile(file: string): Promise<string | undefined> {
   try {
-    return createHash("md5").update(await fs.readFile(file)).digest("hex");
+    return createHash("md5")
+      .update(await fs.readFile(file))
+      .digest("hex");
   } catch {
     return undefined;
   }

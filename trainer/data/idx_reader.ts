@@ -41,7 +41,9 @@ export function idxFileNames(split: SplitName, kind: "images" | "labels"): strin
 /** Every name any of the four files may have (for recognising an IDX folder). */
 export const IDX_REQUIRED_FILES: ReadonlyArray<{ split: SplitName; kind: "images" | "labels"; names: string[] }> = (
   ["train", "test"] as const
-).flatMap((split) => (["images", "labels"] as const).map((kind) => ({ split, kind, names: idxFileNames(split, kind) })));
+).flatMap((split) =>
+  (["images", "labels"] as const).map((kind) => ({ split, kind, names: idxFileNames(split, kind) })),
+);
 
 /**
  * Finds a split's two files among `keys` (a listing of the source), matching by base name so the
@@ -52,7 +54,9 @@ export function findIdxSplitKeys(keys: readonly string[], split: SplitName): Idx
     const names = idxFileNames(split, kind);
     const matches = keys.filter((k) => names.includes(baseName(k)));
     // Prefer the shallowest match, then the .gz, so a stray copy deeper down does not win.
-    matches.sort((a, b) => a.split("/").length - b.split("/").length || names.indexOf(baseName(a)) - names.indexOf(baseName(b)));
+    matches.sort(
+      (a, b) => a.split("/").length - b.split("/").length || names.indexOf(baseName(a)) - names.indexOf(baseName(b)),
+    );
     return matches[0];
   };
   const images = pick("images");
@@ -136,7 +140,8 @@ export interface IdxArray {
 export function parseIdx(bytes: Uint8Array, name: string, kind: "images" | "labels"): IdxArray {
   const magic = kind === "images" ? IDX_IMAGES_MAGIC : IDX_LABELS_MAGIC;
   const hint = `${name} should be an MNIST-format ${kind} file (train-${kind}-idx${kind === "images" ? 3 : 1}-ubyte)`;
-  if (bytes.length < 4) throw new DataError(`${name}: truncated: ${bytes.length} bytes, too short for an IDX header`, hint);
+  if (bytes.length < 4)
+    throw new DataError(`${name}: truncated: ${bytes.length} bytes, too short for an IDX header`, hint);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const found = view.getUint32(0, false);
   if (found !== magic) {
@@ -144,16 +149,23 @@ export function parseIdx(bytes: Uint8Array, name: string, kind: "images" | "labe
   }
   const ndims = magic & 0xff;
   const headerBytes = 4 + 4 * ndims;
-  if (bytes.length < headerBytes) throw new DataError(`${name}: truncated: ${bytes.length} bytes, header needs ${headerBytes}`, hint);
+  if (bytes.length < headerBytes)
+    throw new DataError(`${name}: truncated: ${bytes.length} bytes, header needs ${headerBytes}`, hint);
   const dims: number[] = [];
   for (let i = 0; i < ndims; i++) dims.push(view.getUint32(4 + 4 * i, false));
   const dataBytes = dims.reduce((a, b) => a * b, 1);
   const expected = headerBytes + dataBytes;
   if (bytes.length < expected) {
-    throw new DataError(`${name}: truncated: ${bytes.length} bytes, dims [${dims.join(", ")}] need ${expected}`, "download the file again");
+    throw new DataError(
+      `${name}: truncated: ${bytes.length} bytes, dims [${dims.join(", ")}] need ${expected}`,
+      "download the file again",
+    );
   }
   if (bytes.length > expected) {
-    throw new DataError(`${name}: ${bytes.length - expected} unexpected bytes after the data for dims [${dims.join(", ")}]`, hint);
+    throw new DataError(
+      `${name}: ${bytes.length - expected} unexpected bytes after the data for dims [${dims.join(", ")}]`,
+      hint,
+    );
   }
   return { dims, data: bytes.subarray(headerBytes, expected) };
 }
@@ -169,7 +181,8 @@ export function decodeIdxSplit(imageBytes: Uint8Array, labelBytes: Uint8Array, n
       "the two files must come from the same split and release; download them again together",
     );
   }
-  if (count > 0 && (height === 0 || width === 0)) throw new DataError(`${names.images}: images of size ${height}x${width}`);
+  if (count > 0 && (height === 0 || width === 0))
+    throw new DataError(`${names.images}: images of size ${height}x${width}`);
   return { images: images.data, labels: Int32Array.from(labels.data), count, height, width, channels: 1 };
 }
 
@@ -177,7 +190,10 @@ export function decodeIdxSplit(imageBytes: Uint8Array, labelBytes: Uint8Array, n
 export async function readIdxSplit(store: ObjectStore, split: SplitName, keys?: IdxSplitKeys): Promise<IdxSplit> {
   const found = keys ?? (await locateIdxSplit(store, split));
   const [imageBytes, labelBytes] = await Promise.all([store.get(found.images), store.get(found.labels)]);
-  return decodeIdxSplit(imageBytes, labelBytes, { images: store.uriOf(found.images), labels: store.uriOf(found.labels) });
+  return decodeIdxSplit(imageBytes, labelBytes, {
+    images: store.uriOf(found.images),
+    labels: store.uriOf(found.labels),
+  });
 }
 
 /** Finds a split's files under a store; NotFoundError naming the store and the expected file names. */

@@ -36,10 +36,16 @@ export async function decodeSquareImage(bytes: Uint8Array, options: SquareImageO
     let pipeline = image.rotate().resize(options.resolution, options.resolution, { fit: "cover", position: "centre" });
     pipeline = options.channels === 1 ? pipeline.grayscale() : pipeline.removeAlpha().toColourspace("srgb");
     const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
-    const pixels = toChannels(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), info.channels, options.channels);
+    const pixels = toChannels(
+      new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      info.channels,
+      options.channels,
+    );
     const expected = options.resolution * options.resolution * options.channels;
     if (info.width !== options.resolution || info.height !== options.resolution || pixels.length !== expected) {
-      return { reason: `decoded to ${info.width}x${info.height}x${info.channels}, expected ${options.resolution}x${options.resolution}x${options.channels}` };
+      return {
+        reason: `decoded to ${info.width}x${info.height}x${info.channels}, expected ${options.resolution}x${options.resolution}x${options.channels}`,
+      };
     }
     return { pixels };
   } catch (err) {

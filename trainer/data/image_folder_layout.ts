@@ -33,7 +33,10 @@ const TEST_FOLDER_NAMES = ["test", "val"];
  * Classes are sorted by name (JavaScript string order, which is Python's for ASCII names) so label
  * numbers match torchvision's ImageFolder.
  */
-export function layOutImageFolder(keys: readonly string[], options: { testFraction: number; seed: number }): ImageFolderLayout {
+export function layOutImageFolder(
+  keys: readonly string[],
+  options: { testFraction: number; seed: number },
+): ImageFolderLayout {
   const rejected: Rejection[] = [];
   const topFolders = new Set(keys.filter((k) => k.includes("/")).map((k) => k.slice(0, k.indexOf("/"))));
   const testFolder = topFolders.has("train") ? TEST_FOLDER_NAMES.find((n) => topFolders.has(n)) : undefined;
@@ -47,7 +50,10 @@ export function layOutImageFolder(keys: readonly string[], options: { testFracti
     if (!hasImageExtension(key)) {
       const dot = key.lastIndexOf(".");
       const ext = dot > key.lastIndexOf("/") ? key.slice(dot) : "(none)";
-      rejected.push({ source: key, reason: `not an image file by name (extension ${ext}; expected ${IMAGE_EXTENSIONS.join(", ")})` });
+      rejected.push({
+        source: key,
+        reason: `not an image file by name (extension ${ext}; expected ${IMAGE_EXTENSIONS.join(", ")})`,
+      });
       continue;
     }
     let split: SplitName = "train";
@@ -71,7 +77,8 @@ export function layOutImageFolder(keys: readonly string[], options: { testFracti
   const classNames = names.length > 0 ? names : null;
   const labelOf = new Map(names.map((n, i) => [n, i]));
   const examples: Record<SplitName, FolderExample[]> = { train: [], test: [] };
-  for (const p of placed) examples[p.split].push({ key: p.key, label: p.className === null ? -1 : labelOf.get(p.className)! });
+  for (const p of placed)
+    examples[p.split].push({ key: p.key, label: p.className === null ? -1 : labelOf.get(p.className)! });
 
   if (!ownSplit && options.testFraction > 0) {
     const split = stratifiedSplit(examples.train, classNames, options);

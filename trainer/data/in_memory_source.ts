@@ -65,13 +65,17 @@ export class InMemoryTrainSource implements TrainBatchSource {
   async batch(epoch: number, index: number, batchSize: number): Promise<RawBatch> {
     if (this.closed) throw new Error(`${this.info.origin}: batch() after close()`);
     checkBatchRequest(epoch, index, batchSize, this.info.numExamples, this.info.origin);
-    if (this.cached?.epoch !== epoch) this.cached = { epoch, order: epochPermutation(this.info.numExamples, this.seed, epoch) };
+    if (this.cached?.epoch !== epoch)
+      this.cached = { epoch, order: epochPermutation(this.info.numExamples, this.seed, epoch) };
     const indices = this.cached.order.slice(index * batchSize, (index + 1) * batchSize);
     const images = new Uint8Array(batchSize * this.bytesPerImage);
     const labels = new Int32Array(batchSize);
     for (let b = 0; b < batchSize; b++) {
       const i = indices[b];
-      images.set(this.data.images.subarray(i * this.bytesPerImage, (i + 1) * this.bytesPerImage), b * this.bytesPerImage);
+      images.set(
+        this.data.images.subarray(i * this.bytesPerImage, (i + 1) * this.bytesPerImage),
+        b * this.bytesPerImage,
+      );
       labels[b] = this.data.labels[i];
     }
     return { images, labels, indices };

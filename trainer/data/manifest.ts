@@ -19,19 +19,27 @@ const insideKey = z
   .string()
   .min(1)
   .refine(
-    (k) => !k.startsWith("/") && !/^[a-z][a-z0-9+.-]*:/i.test(k) && k.split("/").every((s) => ![".", ".."].includes(s) && s),
+    (k) =>
+      !k.startsWith("/") && !/^[a-z][a-z0-9+.-]*:/i.test(k) && k.split("/").every((s) => ![".", ".."].includes(s) && s),
     { message: 'expected a relative key inside the dataset folder, like "shards/train-00000.images.npy" (no "..")' },
   );
 export const ShardFileSchema = z.object({ key: insideKey, sha256: sha256Hex, sizeBytes: count });
 export type ShardFile = z.infer<typeof ShardFileSchema>;
 
 /** One shard: an images .npy of shape (count, H, W, C) and a labels .npy of shape (count,). */
-export const ShardEntrySchema = z.object({ images: ShardFileSchema, labels: ShardFileSchema, count: z.number().int().positive() });
+export const ShardEntrySchema = z.object({
+  images: ShardFileSchema,
+  labels: ShardFileSchema,
+  count: z.number().int().positive(),
+});
 export type ShardEntry = z.infer<typeof ShardEntrySchema>;
 
 const SplitEntrySchema = z
   .object({ count, shards: z.array(ShardEntrySchema) })
-  .refine((s) => s.shards.reduce((n, sh) => n + sh.count, 0) === s.count, "count must equal the sum of its shards' counts");
+  .refine(
+    (s) => s.shards.reduce((n, sh) => n + sh.count, 0) === s.count,
+    "count must equal the sum of its shards' counts",
+  );
 
 /** A source file left out of the dataset, and why (unreadable, not an image, …). */
 export const RejectionSchema = z.object({ source: z.string(), reason: z.string() });
@@ -42,7 +50,11 @@ export const DatasetManifestSchema = z
     formatVersion: z.literal(MANIFEST_FORMAT_VERSION),
     name: z.string().min(1),
     /** [height, width, channels] of every image. */
-    imageShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.union([z.literal(1), z.literal(3)])]),
+    imageShape: z.tuple([
+      z.number().int().positive(),
+      z.number().int().positive(),
+      z.union([z.literal(1), z.literal(3)]),
+    ]),
     /** Label i names classNames[i]; null when the source has no class names (labels may still exist, or be -1). */
     classNames: z.array(z.string()).nullable(),
     splits: z.object({ train: SplitEntrySchema, test: SplitEntrySchema }),
@@ -67,13 +79,16 @@ export const DatasetManifestSchema = z
   })
   .superRefine((m, ctx) => {
     const channels = m.imageShape[2];
-    if (m.mean.length !== channels) ctx.addIssue({ code: "custom", path: ["mean"], message: `needs ${channels} values (one per channel)` });
-    if (m.std.length !== channels) ctx.addIssue({ code: "custom", path: ["std"], message: `needs ${channels} values (one per channel)` });
+    if (m.mean.length !== channels)
+      ctx.addIssue({ code: "custom", path: ["mean"], message: `needs ${channels} values (one per channel)` });
+    if (m.std.length !== channels)
+      ctx.addIssue({ code: "custom", path: ["std"], message: `needs ${channels} values (one per channel)` });
     const keys = new Set<string>();
     for (const split of ["train", "test"] as const) {
       for (const shard of m.splits[split].shards) {
         for (const key of [shard.images.key, shard.labels.key]) {
-          if (keys.has(key)) ctx.addIssue({ code: "custom", path: ["splits", split], message: `file ${key} is listed twice` });
+          if (keys.has(key))
+            ctx.addIssue({ code: "custom", path: ["splits", split], message: `file ${key} is listed twice` });
           keys.add(key);
         }
       }
@@ -99,7 +114,10 @@ export async function readManifest(store: ObjectStore, key = MANIFEST_KEY): Prom
 }
 
 /** Reads a manifest when one exists, undefined otherwise (still an error when present but invalid). */
-export async function readManifestIfPresent(store: ObjectStore, key = MANIFEST_KEY): Promise<DatasetManifest | undefined> {
+export async function readManifestIfPresent(
+  store: ObjectStore,
+  key = MANIFEST_KEY,
+): Promise<DatasetManifest | undefined> {
   if (!(await store.head(key))) return undefined;
   return readManifest(store, key);
 }

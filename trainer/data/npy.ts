@@ -47,7 +47,8 @@ export function encodeNpy(descr: "|u1" | "<i4", shape: readonly number[], data: 
   if (data.length !== count) {
     throw new Error(`npy data has ${data.length} elements but shape [${shape.join(", ")}] needs ${count}`);
   }
-  if ((descr === "|u1") !== data instanceof Uint8Array) throw new Error(`npy dtype ${descr} does not match ${data.constructor.name}`);
+  if ((descr === "|u1") !== data instanceof Uint8Array)
+    throw new Error(`npy dtype ${descr} does not match ${data.constructor.name}`);
   const header = encodeNpyHeader(descr, shape);
   const out = new Uint8Array(header.length + data.byteLength);
   out.set(header, 0);
@@ -74,7 +75,8 @@ export function parseNpyHeader(bytes: Uint8Array, uri: string): NpyHeader {
     throw new CorruptDataError(uri, `unsupported .npy format version ${major}.${bytes[7]}`);
   }
   const dataOffset = textStart + headerLength;
-  if (bytes.length < dataOffset) throw new CorruptDataError(uri, `truncated .npy header (${bytes.length} of ${dataOffset} bytes)`);
+  if (bytes.length < dataOffset)
+    throw new CorruptDataError(uri, `truncated .npy header (${bytes.length} of ${dataOffset} bytes)`);
   const text = new TextDecoder().decode(bytes.subarray(textStart, dataOffset));
 
   const descr = /'descr'\s*:\s*'([^']*)'/.exec(text)?.[1];
@@ -83,7 +85,8 @@ export function parseNpyHeader(bytes: Uint8Array, uri: string): NpyHeader {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new CorruptDataError(uri, `unreadable .npy header ${JSON.stringify(text.trim())}`);
   }
-  if (!(descr in ITEM_SIZE)) throw new CorruptDataError(uri, `dtype ${descr} is not one of ${Object.keys(ITEM_SIZE).join(", ")}`);
+  if (!(descr in ITEM_SIZE))
+    throw new CorruptDataError(uri, `dtype ${descr} is not one of ${Object.keys(ITEM_SIZE).join(", ")}`);
   if (fortran !== "False") throw new CorruptDataError(uri, "array is in Fortran order; shards are C order");
   const shape = shapeText
     .split(",")
@@ -102,7 +105,10 @@ export function decodeNpy(bytes: Uint8Array, uri: string): { header: NpyHeader; 
   const expected = header.dataOffset + header.dataBytes;
   if (bytes.length !== expected) {
     const what = bytes.length < expected ? "truncated" : "has trailing bytes";
-    throw new CorruptDataError(uri, `${what}: ${bytes.length} bytes, shape (${header.shape.join(", ")}) needs ${expected}`);
+    throw new CorruptDataError(
+      uri,
+      `${what}: ${bytes.length} bytes, shape (${header.shape.join(", ")}) needs ${expected}`,
+    );
   }
   const body = bytes.subarray(header.dataOffset, expected);
   if (header.descr === "|u1") return { header, data: body };
@@ -114,7 +120,8 @@ export function decodeNpy(bytes: Uint8Array, uri: string): { header: NpyHeader; 
   } else {
     for (let i = 0; i < count; i++) {
       const v = view.getBigInt64(i * 8, true);
-      if (v < -2147483648n || v > 2147483647n) throw new CorruptDataError(uri, `label ${v} at index ${i} does not fit in int32`);
+      if (v < -2147483648n || v > 2147483647n)
+        throw new CorruptDataError(uri, `label ${v} at index ${i} does not fit in int32`);
       out[i] = Number(v);
     }
   }

@@ -4,7 +4,12 @@ import type { ObjectStore } from "../storage/object_store.js";
 import { openParent, openStore } from "../storage/open_store.js";
 import { LocalObjectStore } from "../storage/local_store.js";
 import type { TrainBatchSource } from "./batch_source.js";
-import { FASHION_MNIST_CLASSES, FASHION_MNIST_NAME, type ResolveDatasetOptions, resolveDatasetDir } from "./fashion_mnist.js";
+import {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_NAME,
+  type ResolveDatasetOptions,
+  resolveDatasetDir,
+} from "./fashion_mnist.js";
 import { InMemoryTrainSource, imageStats } from "./in_memory_source.js";
 import { findIdxSplitKeys, type IdxSplitKeys, readIdxSplit } from "./idx_reader.js";
 import { MANIFEST_KEY, readManifest } from "./manifest.js";
@@ -83,7 +88,13 @@ export async function openEvalSplit(
   let at = 0;
   for (const entry of manifest.splits[split].shards) {
     if (at >= count) break;
-    const shard = await readShard(location.store, prefix, entry, manifest.imageShape, manifest.classNames?.length ?? null);
+    const shard = await readShard(
+      location.store,
+      prefix,
+      entry,
+      manifest.imageShape,
+      manifest.classNames?.length ?? null,
+    );
     const take = Math.min(shard.count, count - at);
     images.set(shard.images.subarray(0, take * bytesPerImage), at * bytesPerImage);
     labels.set(shard.labels.subarray(0, take), at);
@@ -132,7 +143,11 @@ async function idxKeys(store: ObjectStore): Promise<Record<SplitName, IdxSplitKe
 /** IDX statistics are computed once per file version and process. */
 const statsCache = new Map<string, { mean: number[]; std: number[] }>();
 
-async function idxStats(store: ObjectStore, keys: IdxSplitKeys, images: Uint8Array): Promise<{ mean: number[]; std: number[] }> {
+async function idxStats(
+  store: ObjectStore,
+  keys: IdxSplitKeys,
+  images: Uint8Array,
+): Promise<{ mean: number[]; std: number[] }> {
   const info = await store.head(keys.images);
   const id = `${store.uriOf(keys.images)}|${info?.etag ?? ""}`;
   let stats = statsCache.get(id);

@@ -40,7 +40,9 @@ async function readIdxChunk(store: ObjectStore, chunk: ShardChunk, cache?: Sourc
   const { start, count } = chunk.records!;
   const bytesPerImage = split.height * split.width;
   if (start + count > split.count) {
-    throw new Error(`chunk ${chunk.chunkIndex} wants records ${start}..${start + count - 1} of ${store.uriOf(imagesKey)}, which holds ${split.count}; the source changed since planning, plan again`);
+    throw new Error(
+      `chunk ${chunk.chunkIndex} wants records ${start}..${start + count - 1} of ${store.uriOf(imagesKey)}, which holds ${split.count}; the source changed since planning, plan again`,
+    );
   }
   return {
     images: split.images.slice(start * bytesPerImage, (start + count) * bytesPerImage),
@@ -70,7 +72,11 @@ async function readCifarChunk(store: ObjectStore, chunk: ShardChunk, cache?: Sou
   return { images: out.images, labels: out.labels, count, rejected: [] };
 }
 
-async function readImageFolderChunk(store: ObjectStore, chunk: ShardChunk, concurrency: number): Promise<ChunkExamples> {
+async function readImageFolderChunk(
+  store: ObjectStore,
+  chunk: ShardChunk,
+  concurrency: number,
+): Promise<ChunkExamples> {
   const [resolution, , channels] = chunk.imageShape;
   const bytesPerImage = resolution * resolution * channels;
   const slots = chunk.sourceKeys.length;

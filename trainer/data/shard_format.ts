@@ -16,7 +16,11 @@ export interface EncodedShard {
 }
 
 /** Encodes `count` images (uint8 NHWC) and their labels as .npy files NumPy can load. */
-export function encodeShard(images: Uint8Array, labels: Int32Array, imageShape: readonly [number, number, number]): EncodedShard {
+export function encodeShard(
+  images: Uint8Array,
+  labels: Int32Array,
+  imageShape: readonly [number, number, number],
+): EncodedShard {
   const count = labels.length;
   return {
     images: encodeNpy("|u1", [count, ...imageShape], images),
@@ -91,7 +95,8 @@ async function readVerified(store: ObjectStore, key: string, file: ShardFile): P
   return bytes;
 }
 
-const reshardHint = "the shard was changed or damaged after it was written; re-create the dataset with `ijepa shard` into a fresh output";
+const reshardHint =
+  "the shard was changed or damaged after it was written; re-create the dataset with `ijepa shard` into a fresh output";
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);

@@ -6,7 +6,12 @@ import { LocalObjectStore } from "../storage/local_store.js";
 import type { ObjectInfo, ObjectStore } from "../storage/object_store.js";
 import { openStore as openStoreFromUri } from "../storage/open_store.js";
 import { CIFAR_SIDE, cifarRecordCount, findCifarLayout, parseCifarClassNames } from "./cifar_reader.js";
-import { FASHION_MNIST_CLASSES, FASHION_MNIST_NAME, type ResolveDatasetOptions, resolveDatasetDir } from "./fashion_mnist.js";
+import {
+  FASHION_MNIST_CLASSES,
+  FASHION_MNIST_NAME,
+  type ResolveDatasetOptions,
+  resolveDatasetDir,
+} from "./fashion_mnist.js";
 import { findIdxSplitKeys, idxFileNames } from "./idx_reader.js";
 import { layOutImageFolder } from "./image_folder_layout.js";
 import { type Rejection, RejectionSchema, readManifestIfPresent } from "./manifest.js";
@@ -28,7 +33,11 @@ import { refuseForeignFiles, refuseOverlappingSourceAndOutput } from "./shard_ou
 /** Recorded in every manifest and part of the fingerprint: bump `version` whenever the same input would give other bytes. */
 export const SHARDER = { name: "ijepa-aws shard", version: "1" } as const;
 
-const imageShape = z.tuple([z.number().int().positive(), z.number().int().positive(), z.union([z.literal(1), z.literal(3)])]);
+const imageShape = z.tuple([
+  z.number().int().positive(),
+  z.number().int().positive(),
+  z.union([z.literal(1), z.literal(3)]),
+]);
 
 /** One unit of work: the source records that make up one shard. Self-contained, so a worker needs only it and the job input. */
 export const ShardChunkSchema = z.object({
@@ -120,7 +129,10 @@ export async function planShards(rawInput: ShardInput, options: ShardJobOptions 
   const listing: ObjectInfo[] = [];
   for await (const info of source.store.list("")) listing.push(info);
   if (listing.length === 0) {
-    throw new NotFoundError(source.uri, `no files there; --source must be a folder or prefix holding the ${input.format} dataset (check the path and spelling)`);
+    throw new NotFoundError(
+      source.uri,
+      `no files there; --source must be a folder or prefix holding the ${input.format} dataset (check the path and spelling)`,
+    );
   }
   const layout =
     input.format === "idx"
@@ -134,14 +146,25 @@ export async function planShards(rawInput: ShardInput, options: ShardJobOptions 
   for (const split of SPLIT_NAMES) {
     const units = layout.units[split];
     if (units.length > MAX_SHARDS_PER_SPLIT) {
-      throw new ConfigError(`the ${split} split needs ${units.length} shards, more than the ${MAX_SHARDS_PER_SPLIT} shard names allow`, "raise shardSize");
+      throw new ConfigError(
+        `the ${split} split needs ${units.length} shards, more than the ${MAX_SHARDS_PER_SPLIT} shard names allow`,
+        "raise shardSize",
+      );
     }
     units.forEach((unit, shardIndex) => {
-      chunks.push({ ...unit, chunkIndex: chunks.length, fingerprint, split, shardIndex, imageShape: layout.imageShape });
+      chunks.push({
+        ...unit,
+        chunkIndex: chunks.length,
+        fingerprint,
+        split,
+        shardIndex,
+        imageShape: layout.imageShape,
+      });
     });
   }
   const existing = await readManifestIfPresent(output);
-  if (existing && existing.fingerprint !== fingerprint) throw outputTakenError(output, existing.fingerprint, fingerprint);
+  if (existing && existing.fingerprint !== fingerprint)
+    throw outputTakenError(output, existing.fingerprint, fingerprint);
   return {
     fingerprint,
     source: source.uri,
@@ -175,7 +198,12 @@ interface SourceLayout {
   rejected: Rejection[];
 }
 
-async function planIdx(input: ShardInput, source: OpenedSource, listing: ObjectInfo[], options: ShardJobOptions): Promise<SourceLayout> {
+async function planIdx(
+  input: ShardInput,
+  source: OpenedSource,
+  listing: ObjectInfo[],
+  options: ShardJobOptions,
+): Promise<SourceLayout> {
   const keys = listing.map((o) => o.key);
   const units: Record<SplitName, ChunkUnit[]> = { train: [], test: [] };
   const objects: ObjectInfo[] = [];
@@ -193,7 +221,9 @@ async function planIdx(input: ShardInput, source: OpenedSource, listing: ObjectI
     objects.push(...listing.filter((o) => o.key === found.images || o.key === found.labels));
     const splitShape: [number, number, 1] = [decoded.height, decoded.width, 1];
     if (shape && (shape[0] !== splitShape[0] || shape[1] !== splitShape[1])) {
-      throw new DataError(`${source.store.uriOf(found.images)} holds ${splitShape[0]}x${splitShape[1]} images, the train split ${shape[0]}x${shape[1]}`);
+      throw new DataError(
+        `${source.store.uriOf(found.images)} holds ${splitShape[0]}x${splitShape[1]} images, the train split ${shape[0]}x${shape[1]}`,
+      );
     }
     shape = splitShape;
     shardSize = input.shardSize ?? defaultShardSize(shape);
@@ -203,7 +233,8 @@ async function planIdx(input: ShardInput, source: OpenedSource, listing: ObjectI
     }
   }
   refuseResolution(input, shape!);
-  if (units.train.length === 0) throw new DataError(`${source.uri}: the train split holds no images`, "an empty dataset cannot be sharded");
+  if (units.train.length === 0)
+    throw new DataError(`${source.uri}: the train split holds no images`, "an empty dataset cannot be sharded");
   return {
     parameters: { format: "idx", resolution: null, grayscale: false, shardSize, testFraction: null, seed: null },
     imageShape: shape!,
@@ -246,13 +277,18 @@ async function planCifar(input: ShardInput, source: OpenedSource, listing: Objec
       });
     }
   }
-  if (units.train.length === 0) throw new DataError(`${source.uri}: the CIFAR train files hold no records`, "an empty dataset cannot be sharded");
+  if (units.train.length === 0)
+    throw new DataError(`${source.uri}: the CIFAR train files hold no records`, "an empty dataset cannot be sharded");
   let classNames: string[] | null = null;
   if (layout.classNamesKey) {
     const text = new TextDecoder().decode(await source.store.get(layout.classNamesKey));
     classNames = parseCifarClassNames(text, layout, source.store.uriOf(layout.classNamesKey));
   }
-  const used = new Set([...layout.files.train, ...layout.files.test, ...(layout.classNamesKey ? [layout.classNamesKey] : [])]);
+  const used = new Set([
+    ...layout.files.train,
+    ...layout.files.test,
+    ...(layout.classNamesKey ? [layout.classNamesKey] : []),
+  ]);
   return {
     parameters: { format: "cifar", resolution: null, grayscale: false, shardSize, testFraction: null, seed: null },
     imageShape: shape,
@@ -275,7 +311,10 @@ function planImageFolder(input: ShardInput, source: OpenedSource, listing: Objec
     { testFraction, seed },
   );
   if (layout.examples.train.length === 0) {
-    const why = layout.rejected.length > 0 ? `; ${layout.rejected.length} files were not usable, e.g. ${layout.rejected[0].source}: ${layout.rejected[0].reason}` : "";
+    const why =
+      layout.rejected.length > 0
+        ? `; ${layout.rejected.length} files were not usable, e.g. ${layout.rejected[0].source}: ${layout.rejected[0].reason}`
+        : "";
     throw new DataError(
       `${source.uri}: empty dataset: no .jpg, .jpeg, .png or .webp images for the train split${why}`,
       "put images in <source>/<class>/ folders (or directly in <source>/ for unlabeled data)",
@@ -286,11 +325,22 @@ function planImageFolder(input: ShardInput, source: OpenedSource, listing: Objec
     const examples = layout.examples[split];
     for (let start = 0; start < examples.length; start += shardSize) {
       const slice = examples.slice(start, start + shardSize);
-      units[split].push({ count: slice.length, sourceKeys: slice.map((e) => e.key), labels: slice.map((e) => e.label) });
+      units[split].push({
+        count: slice.length,
+        sourceKeys: slice.map((e) => e.key),
+        labels: slice.map((e) => e.label),
+      });
     }
   }
   return {
-    parameters: { format: "imagefolder", resolution, grayscale, shardSize, testFraction: layout.ownSplit ? null : testFraction, seed },
+    parameters: {
+      format: "imagefolder",
+      resolution,
+      grayscale,
+      shardSize,
+      testFraction: layout.ownSplit ? null : testFraction,
+      seed,
+    },
     imageShape: shape,
     classNames: layout.classNames,
     units,
@@ -300,7 +350,11 @@ function planImageFolder(input: ShardInput, source: OpenedSource, listing: Objec
 }
 
 /** SHA-256 over the sharder version, the parameters, the class names and each source object's key, size and etag. */
-export function fingerprintOf(parameters: ShardParameters, objects: readonly ObjectInfo[], classNames: string[] | null): string {
+export function fingerprintOf(
+  parameters: ShardParameters,
+  objects: readonly ObjectInfo[],
+  classNames: string[] | null,
+): string {
   const hash = createHash("sha256");
   hash.update(JSON.stringify({ sharder: SHARDER, parameters, classNames }));
   for (const o of [...objects].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
@@ -319,7 +373,11 @@ function refuseResolution(input: ShardInput, native: readonly [number, number] |
 }
 
 function refuseOption(input: ShardInput, field: "grayscale", ok: boolean, why: string): void {
-  if (input[field] !== undefined && !ok) throw new ConfigError(`${field}: ${input[field]} does not apply to ${input.format} sources: ${why}`, `leave ${field} out`);
+  if (input[field] !== undefined && !ok)
+    throw new ConfigError(
+      `${field}: ${input[field]} does not apply to ${input.format} sources: ${why}`,
+      `leave ${field} out`,
+    );
 }
 
 function sumCounts(units: ChunkUnit[]): number {

@@ -132,13 +132,18 @@ export function summarize(output: ObjectStore, manifest: DatasetManifest, reused
  * already there with the same fingerprint (and its shard files in place), or a published manifest
  * with that fingerprint, means nothing is written.
  */
-export async function writeShardChunk(rawInput: ShardInput, chunk: ShardChunk, options: ShardJobOptions = {}): Promise<ShardChunkResult> {
+export async function writeShardChunk(
+  rawInput: ShardInput,
+  chunk: ShardChunk,
+  options: ShardJobOptions = {},
+): Promise<ShardChunkResult> {
   const input = parseShardInput(rawInput);
   const output = openOutput(input, options);
   const base = { chunkIndex: chunk.chunkIndex, split: chunk.split };
   const published = await readManifestIfPresent(output);
   if (published) {
-    if (published.fingerprint !== chunk.fingerprint) throw outputTakenError(output, published.fingerprint, chunk.fingerprint);
+    if (published.fingerprint !== chunk.fingerprint)
+      throw outputTakenError(output, published.fingerprint, chunk.fingerprint);
     const keys = shardKeys(chunk.split, chunk.shardIndex);
     const shard = published.splits[chunk.split].shards.find((s) => s.images.key === keys.images) ?? null;
     const rejected = published.rejected.filter((r) => chunk.sourceKeys.includes(r.source));
@@ -201,12 +206,17 @@ async function filesInPlace(output: ObjectStore, shard: ShardEntry): Promise<boo
  * publishes manifest.json (the last write), then removes parts/ and any shard no manifest entry
  * names. An output that already holds this fingerprint's manifest is returned as it is.
  */
-export async function finalizeShards(rawInput: ShardInput, plan: ShardPlan, options: ShardJobOptions = {}): Promise<DatasetManifest> {
+export async function finalizeShards(
+  rawInput: ShardInput,
+  plan: ShardPlan,
+  options: ShardJobOptions = {},
+): Promise<DatasetManifest> {
   const input = parseShardInput(rawInput);
   const output = openOutput(input, options);
   const published = await readManifestIfPresent(output);
   if (published) {
-    if (published.fingerprint !== plan.fingerprint) throw outputTakenError(output, published.fingerprint, plan.fingerprint);
+    if (published.fingerprint !== plan.fingerprint)
+      throw outputTakenError(output, published.fingerprint, plan.fingerprint);
     // A finalize that stopped after publishing left its work files: finish the clean-up (idempotent).
     await removeWorkFiles(output, referencedShardKeys(published));
     return published;
@@ -222,16 +232,27 @@ export async function finalizeShards(rawInput: ShardInput, plan: ShardPlan, opti
     }
     const parsed = ShardPartSchema.safeParse(await getJson(output, key));
     if (!parsed.success || parsed.data.fingerprint !== plan.fingerprint) {
-      throw new CorruptDataError(output.uriOf(key), "part does not belong to this plan (other fingerprint or invalid)", "run the work step for that chunk again");
+      throw new CorruptDataError(
+        output.uriOf(key),
+        "part does not belong to this plan (other fingerprint or invalid)",
+        "run the work step for that chunk again",
+      );
     }
     if (parsed.data.shard && !(await filesInPlace(output, parsed.data.shard))) {
-      throw new CorruptDataError(output.uriOf(parsed.data.shard.images.key), "shard file missing or of the wrong size", "run the work step for that chunk again");
+      throw new CorruptDataError(
+        output.uriOf(parsed.data.shard.images.key),
+        "shard file missing or of the wrong size",
+        "run the work step for that chunk again",
+      );
     }
     parts.push(parsed.data);
   }
 
   const channels = plan.imageShape[2];
-  const splitEntries = { train: { count: 0, shards: [] as ShardEntry[] }, test: { count: 0, shards: [] as ShardEntry[] } };
+  const splitEntries = {
+    train: { count: 0, shards: [] as ShardEntry[] },
+    test: { count: 0, shards: [] as ShardEntry[] },
+  };
   const rejected: Rejection[] = [...plan.rejected];
   const trainSums: PixelSums[] = [];
   for (const part of parts) {
@@ -279,7 +300,9 @@ export async function finalizeShards(rawInput: ShardInput, plan: ShardPlan, opti
 }
 
 function referencedShardKeys(manifest: DatasetManifest): Set<string> {
-  return new Set([...manifest.splits.train.shards, ...manifest.splits.test.shards].flatMap((s) => [s.images.key, s.labels.key]));
+  return new Set(
+    [...manifest.splits.train.shards, ...manifest.splits.test.shards].flatMap((s) => [s.images.key, s.labels.key]),
+  );
 }
 
 /**
@@ -309,14 +332,16 @@ export async function loadPlan(rawInput: ShardInput, options: ShardJobOptions = 
   const output = openOutput(parseShardInput(rawInput), options);
   if (!(await output.head(PLAN_KEY))) return undefined;
   const parsed = ShardPlanSchema.safeParse(await getJson(output, PLAN_KEY));
-  if (!parsed.success) throw new CorruptDataError(output.uriOf(PLAN_KEY), "not a valid shard plan", "run the plan step again");
+  if (!parsed.success)
+    throw new CorruptDataError(output.uriOf(PLAN_KEY), "not a valid shard plan", "run the plan step again");
   return parsed.data;
 }
 
 /** The stored plan; NotFoundError telling to run the plan step when there is none. */
 export async function requirePlan(rawInput: ShardInput, options: ShardJobOptions = {}): Promise<ShardPlan> {
   const plan = await loadPlan(rawInput, options);
-  if (!plan) throw new NotFoundError(openOutput(parseShardInput(rawInput), options).uriOf(PLAN_KEY), "run the plan step first");
+  if (!plan)
+    throw new NotFoundError(openOutput(parseShardInput(rawInput), options).uriOf(PLAN_KEY), "run the plan step first");
   return plan;
 }
 

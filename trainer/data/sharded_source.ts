@@ -2,7 +2,13 @@
 import type { ObjectStore } from "../storage/object_store.js";
 import { openParent } from "../storage/open_store.js";
 import type { ImageSourceInfo, RawBatch, TrainBatchSource } from "./batch_source.js";
-import { type WindowedEpochOrder, checkBatchRequest, shardOfExample, shardStarts, windowedEpochOrder } from "./epoch_order.js";
+import {
+  type WindowedEpochOrder,
+  checkBatchRequest,
+  shardOfExample,
+  shardStarts,
+  windowedEpochOrder,
+} from "./epoch_order.js";
 import { type DatasetManifest, readManifest } from "./manifest.js";
 import { type DecodedShard, readShard } from "./shard_format.js";
 
@@ -46,12 +52,21 @@ export class ShardedTrainSource implements TrainBatchSource {
   private closed = false;
 
   /** Opens the manifest at `manifestKey` of `store` (shard keys are relative to the manifest's folder). */
-  static async open(store: ObjectStore, manifestKey: string, options: ShardedSourceOptions): Promise<ShardedTrainSource> {
+  static async open(
+    store: ObjectStore,
+    manifestKey: string,
+    options: ShardedSourceOptions,
+  ): Promise<ShardedTrainSource> {
     const manifest = await readManifest(store, manifestKey);
     return new ShardedTrainSource(store, manifestKey, manifest, options);
   }
 
-  private constructor(store: ObjectStore, manifestKey: string, manifest: DatasetManifest, options: ShardedSourceOptions) {
+  private constructor(
+    store: ObjectStore,
+    manifestKey: string,
+    manifest: DatasetManifest,
+    options: ShardedSourceOptions,
+  ) {
     this.store = store;
     this.prefix = manifestKey.includes("/") ? manifestKey.slice(0, manifestKey.lastIndexOf("/") + 1) : "";
     this.manifest = manifest;
@@ -101,7 +116,10 @@ export class ShardedTrainSource implements TrainBatchSource {
         const s = shardOf[b];
         const shard = loaded.get(s)!;
         const local = indices[b] - this.starts[s];
-        images.set(shard.images.subarray(local * this.bytesPerImage, (local + 1) * this.bytesPerImage), b * this.bytesPerImage);
+        images.set(
+          shard.images.subarray(local * this.bytesPerImage, (local + 1) * this.bytesPerImage),
+          b * this.bytesPerImage,
+        );
         labels[b] = shard.labels[local];
       }
       return { images, labels, indices };
@@ -128,12 +146,7 @@ export class ShardedTrainSource implements TrainBatchSource {
   private epochOrder(epoch: number): WindowedEpochOrder {
     let order = this.orders.get(epoch);
     if (!order) {
-      order = windowedEpochOrder(
-        this.counts,
-        this.seed,
-        epoch,
-        this.windowShards,
-      );
+      order = windowedEpochOrder(this.counts, this.seed, epoch, this.windowShards);
       this.orders.set(epoch, order);
       // The current and the next epoch are all a sequential reader needs.
       for (const e of this.orders.keys()) if (this.orders.size > 2 && e !== epoch) this.orders.delete(e);
@@ -160,7 +173,13 @@ export class ShardedTrainSource implements TrainBatchSource {
     }
     this.stats.shardLoads++;
     const entry = this.manifest.splits.train.shards[index];
-    const loading = readShard(this.store, this.prefix, entry, this.manifest.imageShape, this.manifest.classNames?.length ?? null);
+    const loading = readShard(
+      this.store,
+      this.prefix,
+      entry,
+      this.manifest.imageShape,
+      this.manifest.classNames?.length ?? null,
+    );
     loading.catch(() => {
       if (this.shards.get(index) === loading) this.shards.delete(index);
     });
@@ -191,7 +210,10 @@ export function limitedCounts(counts: readonly number[], limit: number): number[
 }
 
 /** Opens a ShardedTrainSource from the URI of its manifest.json (local path, file:// or s3://). */
-export async function openShardedTrainSource(manifestUri: string, options: ShardedSourceOptions): Promise<ShardedTrainSource> {
+export async function openShardedTrainSource(
+  manifestUri: string,
+  options: ShardedSourceOptions,
+): Promise<ShardedTrainSource> {
   const { store, key } = openParent(manifestUri);
   return ShardedTrainSource.open(store, key, options);
 }

@@ -27,7 +27,12 @@ export class SourceReadCache {
 }
 
 /** Reads and decodes an IDX images/labels pair (checking magic, length and counts), through the cache when given. */
-export async function readIdxPair(store: ObjectStore, imagesKey: string, labelsKey: string, cache?: SourceReadCache): Promise<IdxSplit> {
+export async function readIdxPair(
+  store: ObjectStore,
+  imagesKey: string,
+  labelsKey: string,
+  cache?: SourceReadCache,
+): Promise<IdxSplit> {
   const load = async (): Promise<IdxSplit> => {
     for (const key of [imagesKey, labelsKey]) {
       const size = (await store.head(key))?.sizeBytes ?? 0;

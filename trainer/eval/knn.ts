@@ -41,13 +41,15 @@ export function knnVotes(
   const trainRows = train.labels.length;
   const queryRows = queries.length / dim;
   if (trainRows === 0) throw new DataError("kNN: no train rows to vote");
-  if (!Number.isInteger(queryRows)) throw new DataError(`kNN: ${queries.length} query values is not a whole number of rows of dimension ${dim}`);
+  if (!Number.isInteger(queryRows))
+    throw new DataError(`kNN: ${queries.length} query values is not a whole number of rows of dimension ${dim}`);
   const k = Math.min(options.k ?? DEFAULT_KNN_K, trainRows);
   const temperature = options.temperature ?? DEFAULT_KNN_TEMPERATURE;
   if (!Number.isInteger(k) || k < 1) throw new DataError(`kNN: k ${options.k} must be an integer ≥ 1`);
   if (!(temperature > 0)) throw new DataError(`kNN: temperature ${temperature} must be > 0`);
   const chunkRows = options.chunkRows ?? Math.max(1, Math.floor(DEFAULT_KNN_CHUNK_ELEMENTS / trainRows));
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) throw new DataError(`kNN: chunkRows ${chunkRows} must be an integer ≥ 1`);
+  if (!Number.isInteger(chunkRows) || chunkRows < 1)
+    throw new DataError(`kNN: chunkRows ${chunkRows} must be an integer ≥ 1`);
 
   const votes = new Float64Array(queryRows * numClasses);
   // [dim, trainRows]: transposed once so every chunk is a plain matMul (the fast path on wasm).
@@ -64,7 +66,8 @@ export function knnVotes(
       for (let q = 0; q < end - start; q++) {
         selectTopK(similarity, q * trainRows, trainRows, topSimilarity, topIndex);
         const voteBase = (start + q) * numClasses;
-        for (let j = 0; j < k; j++) votes[voteBase + train.labels[topIndex[j]]] += Math.exp(topSimilarity[j] / temperature);
+        for (let j = 0; j < k; j++)
+          votes[voteBase + train.labels[topIndex[j]]] += Math.exp(topSimilarity[j] / temperature);
       }
       options.onChunk?.(end, queryRows);
     }
@@ -106,7 +109,13 @@ export function l2Normalized(features: Float32Array, dim: number): Float32Array 
  * The k largest of values[offset .. offset+length) into (topValue, topIndex), best first. Scanning
  * in index order and inserting only on strictly greater values keeps the earlier index on ties.
  */
-function selectTopK(values: Float32Array, offset: number, length: number, topValue: Float64Array, topIndex: Int32Array): void {
+function selectTopK(
+  values: Float32Array,
+  offset: number,
+  length: number,
+  topValue: Float64Array,
+  topIndex: Int32Array,
+): void {
   const k = topValue.length;
   let filled = 0;
   for (let i = 0; i < length; i++) {

@@ -12,9 +12,13 @@ export interface LabelledFeatures {
  * in the error ("train features"), because the caller's data came from somewhere we cannot see.
  */
 export function checkLabelledFeatures(data: LabelledFeatures, dim: number, numClasses: number, what: string): number {
-  if (!Number.isInteger(dim) || dim < 1) throw new DataError(`${what}: feature dimension ${dim} is not a positive integer`);
+  if (!Number.isInteger(dim) || dim < 1)
+    throw new DataError(`${what}: feature dimension ${dim} is not a positive integer`);
   if (!Number.isInteger(numClasses) || numClasses < 2) {
-    throw new DataError(`${what}: numClasses ${numClasses} must be an integer ≥ 2`, "a probe needs at least two classes");
+    throw new DataError(
+      `${what}: numClasses ${numClasses} must be an integer ≥ 2`,
+      "a probe needs at least two classes",
+    );
   }
   const rows = data.labels.length;
   if (rows === 0) throw new DataError(`${what}: no rows`, "extract features for at least one example per class");
@@ -27,7 +31,10 @@ export function checkLabelledFeatures(data: LabelledFeatures, dim: number, numCl
   for (let i = 0; i < rows; i++) {
     const label = data.labels[i];
     if (label < 0 || label >= numClasses) {
-      throw new DataError(`${what}: label ${label} at row ${i} is outside [0, ${numClasses})`, "pass numClasses covering every label");
+      throw new DataError(
+        `${what}: label ${label} at row ${i} is outside [0, ${numClasses})`,
+        "pass numClasses covering every label",
+      );
     }
   }
   for (let i = 0; i < data.features.length; i++) {

@@ -52,7 +52,11 @@ export interface LbfgsResult {
  * first step is scaled to min(1, 1/‖g‖₁) like PyTorch's LBFGS; later steps start at 1, which the
  * H₀ = (sᵀy / yᵀy)·I scaling makes the natural length.
  */
-export function minimizeLbfgs(objective: DifferentiableObjective, x0: Float64Array, options: LbfgsOptions = {}): LbfgsResult {
+export function minimizeLbfgs(
+  objective: DifferentiableObjective,
+  x0: Float64Array,
+  options: LbfgsOptions = {},
+): LbfgsResult {
   const historySize = options.historySize ?? 10;
   const maxIterations = options.maxIterations ?? 100;
   const gradientTolerance = options.gradientTolerance ?? 1e-6;
@@ -271,7 +275,12 @@ function strongWolfeLineSearch(
   const curvatureHolds = (p: LineSearchPoint): boolean => Math.abs(p.slope) <= -settings.curvature * slope0;
   const dMaxAbs = maxAbs(d);
   const origin: LineSearchPoint = { step: 0, loss: loss0, gradient: gradient0, slope: slope0 };
-  const result = (p: LineSearchPoint): LineSearchResult => ({ step: p.step, loss: p.loss, gradient: p.gradient, evaluations });
+  const result = (p: LineSearchPoint): LineSearchResult => ({
+    step: p.step,
+    loss: p.loss,
+    gradient: p.gradient,
+    evaluations,
+  });
 
   // Bracketing: grow the step until it overshoots (Armijo fails, f rises, or the slope turns up).
   let previous = origin;

@@ -13,7 +13,12 @@ import {
 import { FeatureStandardizer } from "./standardize.js";
 import { selectRows, stratifiedHoldout } from "./stratified_holdout.js";
 import { type ClassificationAccuracy, classificationAccuracy } from "./topk_accuracy.js";
-import { DEFAULT_WEIGHT_DECAYS, type WeightDecayScore, checkWeightDecays, sweepWeightDecay } from "./weight_decay_sweep.js";
+import {
+  DEFAULT_WEIGHT_DECAYS,
+  type WeightDecayScore,
+  checkWeightDecays,
+  sweepWeightDecay,
+} from "./weight_decay_sweep.js";
 
 export type { KnnOptions, KnnResult } from "./knn.js";
 export type { LabelledFeatures } from "./labelled_features.js";
@@ -159,7 +164,11 @@ export function linearProbe(input: LinearProbeInput, options: LinearProbeOptions
   progress?.({ stage: "refit", weightDecay, iterations: final.iterations });
   timingsMs.refit = lap();
 
-  const linearAccuracy = classificationAccuracy(classifierScores(final.classifier, testFeatures), input.test.labels, numClasses);
+  const linearAccuracy = classificationAccuracy(
+    classifierScores(final.classifier, testFeatures),
+    input.test.labels,
+    numClasses,
+  );
   timingsMs.linearTest = lap();
 
   const knn = evaluateKnn(input.train, input.test, dim, numClasses, {

@@ -39,7 +39,9 @@ export class SoftmaxCrossEntropyObjective {
     this.dim = dim;
     this.numClasses = numClasses;
     if (data.features.length !== this.rows * dim) {
-      throw new DataError(`logistic regression: ${data.features.length} feature values for ${this.rows} rows of dimension ${dim}`);
+      throw new DataError(
+        `logistic regression: ${data.features.length} feature values for ${this.rows} rows of dimension ${dim}`,
+      );
     }
     if (this.rows === 0) throw new DataError("logistic regression: no training rows");
     this.labels = data.labels;
@@ -57,7 +59,9 @@ export class SoftmaxCrossEntropyObjective {
     const { rows, dim, numClasses: classes } = this;
     const weightCount = dim * classes;
     // [C, n]: logits of row i are column i.
-    const logitsTensor = tf.tidy(() => tf.matMul(tf.tensor2d(Float32Array.from(params.subarray(0, weightCount)), [classes, dim]), this.xT));
+    const logitsTensor = tf.tidy(() =>
+      tf.matMul(tf.tensor2d(Float32Array.from(params.subarray(0, weightCount)), [classes, dim]), this.xT),
+    );
     const logits = logitsTensor.dataSync() as Float32Array;
     logitsTensor.dispose();
 
@@ -141,7 +145,10 @@ export interface LogisticRegressionFit {
 }
 
 /** Fits W, b by full-batch L-BFGS on the objective's rows. */
-export function fitLogisticRegression(objective: SoftmaxCrossEntropyObjective, options: LogisticRegressionFitOptions): LogisticRegressionFit {
+export function fitLogisticRegression(
+  objective: SoftmaxCrossEntropyObjective,
+  options: LogisticRegressionFitOptions,
+): LogisticRegressionFit {
   const { dim, numClasses } = objective;
   if (!(options.weightDecay >= 0) || !Number.isFinite(options.weightDecay)) {
     throw new DataError(`logistic regression: weight decay ${options.weightDecay} must be a finite number ≥ 0`);
@@ -184,14 +191,19 @@ const SCORE_CHUNK_ROWS = 8192;
 export function classifierScores(classifier: SoftmaxClassifier, features: Float32Array): Float32Array {
   const { dim, numClasses } = classifier;
   const rows = features.length / dim;
-  if (!Number.isInteger(rows)) throw new DataError(`classifier scores: ${features.length} values is not a whole number of rows of dimension ${dim}`);
+  if (!Number.isInteger(rows))
+    throw new DataError(
+      `classifier scores: ${features.length} values is not a whole number of rows of dimension ${dim}`,
+    );
   const scores = new Float32Array(rows * numClasses);
   // Wᵀ [dim, C] as the right-hand side, so each chunk is a plain matMul on the fast path.
   const weightsT = tf.tidy(() => tf.transpose(tf.tensor2d(Float32Array.from(classifier.weights), [numClasses, dim])));
   try {
     for (let start = 0; start < rows; start += SCORE_CHUNK_ROWS) {
       const end = Math.min(rows, start + SCORE_CHUNK_ROWS);
-      const chunk = tf.tidy(() => tf.matMul(tf.tensor2d(features.subarray(start * dim, end * dim), [end - start, dim]), weightsT));
+      const chunk = tf.tidy(() =>
+        tf.matMul(tf.tensor2d(features.subarray(start * dim, end * dim), [end - start, dim]), weightsT),
+      );
       scores.set(chunk.dataSync(), start * numClasses);
       chunk.dispose();
     }

@@ -51,7 +51,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   const trained = await readTargetEncoder(options.checkpoint);
   const { step, dims, seed, run } = trained;
   const data = options.data ?? trained.data;
-  if (!data) throw new DataError(`${trained.folder} does not name its training data`, "pass --data with a labelled dataset");
+  if (!data)
+    throw new DataError(`${trained.folder} does not name its training data`, "pass --data with a labelled dataset");
   const trainLimit = options.trainLimit ?? 10_000;
   const [train, test] = await Promise.all([
     openEvalSplit(data, "train", { limit: trainLimit }),
@@ -59,7 +60,9 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   ]);
   const numClasses = countClasses(train, test);
   const normalization = trained.normalization ?? imageStats(train.images, train.channels);
-  log(`probe: step ${step} of ${run.baseUri} on ${train.origin}: ${train.count} train / ${test.count} test images, ${numClasses} classes`);
+  log(
+    `probe: step ${step} of ${run.baseUri} on ${train.origin}: ${train.count} train / ${test.count} test images, ${numClasses} classes`,
+  );
 
   const score = (
     name: string,
@@ -73,11 +76,18 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     keepTest?.(testFeatures);
     const t1 = performance.now();
     const result = linearProbe(
-      { train: { features: trainFeatures, labels: train.labels }, test: { features: testFeatures, labels: test.labels }, numClasses, dim },
+      {
+        train: { features: trainFeatures, labels: train.labels },
+        test: { features: testFeatures, labels: test.labels },
+        numClasses,
+        dim,
+      },
       options.probe,
     );
     const scores = toScores(result, dim, t1 - t0, performance.now() - t1);
-    log(`probe: ${name}: linear top-1 ${(scores.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(scores.knnTop1 * 100).toFixed(2)} % (λ ${scores.weightDecay})`);
+    log(
+      `probe: ${name}: linear top-1 ${(scores.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(scores.knnTop1 * 100).toFixed(2)} % (λ ${scores.weightDecay})`,
+    );
     return scores;
   };
 
@@ -98,13 +108,18 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
   for (const name of options.baselines ?? ["raw", "random"]) {
     // Training never changes a baseline: cache it under a hash of the exact images and labels probed, the
     // probe settings and (for random init) the architecture and seed, so re-sharded data is never confused.
-    const cacheKey = probeBaselineKey(name, hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null, PROBE_SOLVER]));
+    const cacheKey = probeBaselineKey(
+      name,
+      hashOf([splitDigest, options.probe ?? null, name === "random" ? { dims, seed } : null, PROBE_SOLVER]),
+    );
     const cached = await readCachedScores(run, cacheKey);
     const randomFeatures = (s: FeatureImages) => randomInitFeatures(dims, seed, s, normalization);
     if (name === "random") randomEmbedding = { baselineKey: cacheKey, features: randomFeatures };
     if (cached) {
       baselines[name] = { ...cached, cached: true };
-      log(`probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`);
+      log(
+        `probe: ${name} baseline (cached): linear top-1 ${(cached.linearTop1 * 100).toFixed(2)} %, kNN top-1 ${(cached.knnTop1 * 100).toFixed(2)} %`,
+      );
       continue;
     }
     let scores: ProbeScores;
@@ -121,7 +136,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
         random.params.dispose();
       }
     }
-    if (options.write !== false) await run.put(cacheKey, JSON.stringify(scores, null, 2), { contentType: "application/json" });
+    if (options.write !== false)
+      await run.put(cacheKey, JSON.stringify(scores, null, 2), { contentType: "application/json" });
     baselines[name] = { ...scores, cached: false };
   }
 
@@ -150,7 +166,9 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
       linearTop1: encoderScores.linearTop1,
       linearTop5: encoderScores.linearTop5,
       knnTop1: encoderScores.knnTop1,
-      baselines: Object.fromEntries(Object.entries(baselines).map(([k, v]) => [k, { linearTop1: v.linearTop1, knnTop1: v.knnTop1 }])),
+      baselines: Object.fromEntries(
+        Object.entries(baselines).map(([k, v]) => [k, { linearTop1: v.linearTop1, knnTop1: v.knnTop1 }]),
+      ),
     });
     report.writtenTo = run.uriOf(key);
   }
@@ -176,7 +194,11 @@ function countClasses(train: EvalSplit, test: EvalSplit): number {
   let max = -1;
   for (const split of [train, test]) {
     for (const l of split.labels) {
-      if (l < 0) throw new DataError(`${split.origin} has unlabelled images`, "the linear probe needs a labelled dataset (class folders, IDX or CIFAR)");
+      if (l < 0)
+        throw new DataError(
+          `${split.origin} has unlabelled images`,
+          "the linear probe needs a labelled dataset (class folders, IDX or CIFAR)",
+        );
       if (l > max) max = l;
     }
   }
@@ -196,13 +218,19 @@ async function appendHistory(run: ObjectStore, record: ProbeHistoryRecord): Prom
     if (!line.trim()) return;
     const parsed = parseProbeHistoryLine(line);
     if (!parsed) {
-      throw new CorruptDataError(run.uriOf(PROBE_HISTORY_KEY), `line ${i + 1} is not a probe record with a whole-number step`, "fix or delete that line, then probe again");
+      throw new CorruptDataError(
+        run.uriOf(PROBE_HISTORY_KEY),
+        `line ${i + 1} is not a probe record with a whole-number step`,
+        "fix or delete that line, then probe again",
+      );
     }
     if (parsed.step !== record.step) records.push(parsed);
   });
   records.push(record);
   records.sort((a, b) => a.step - b.step);
-  await run.put(PROBE_HISTORY_KEY, records.map((r) => JSON.stringify(r)).join("\n") + "\n", { contentType: "application/x-ndjson" });
+  await run.put(PROBE_HISTORY_KEY, records.map((r) => JSON.stringify(r)).join("\n") + "\n", {
+    contentType: "application/x-ndjson",
+  });
 }
 
 /** A cached baseline's scores, or undefined when there is none yet; CorruptDataError when the file is not scores. */

@@ -60,7 +60,8 @@ export class FeatureStandardizer {
 }
 
 function rowCount(features: Float32Array, dim: number, what: string): number {
-  if (!Number.isInteger(dim) || dim < 1) throw new DataError(`${what}: feature dimension ${dim} is not a positive integer`);
+  if (!Number.isInteger(dim) || dim < 1)
+    throw new DataError(`${what}: feature dimension ${dim} is not a positive integer`);
   if (features.length % dim !== 0) {
     throw new DataError(`${what}: ${features.length} values is not a whole number of rows of dimension ${dim}`);
   }

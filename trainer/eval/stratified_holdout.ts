@@ -14,8 +14,14 @@ export interface HoldoutSplit {
  * class, so every class keeps its share and the same seed gives the same split), always leaving at
  * least one row of each class to fit on.
  */
-export function stratifiedHoldout(labels: Int32Array, numClasses: number, fraction: number, seed: number): HoldoutSplit {
-  if (!(fraction > 0 && fraction < 1)) throw new ConfigError(`held-out fraction ${fraction} must lie strictly between 0 and 1`, "use e.g. 0.2");
+export function stratifiedHoldout(
+  labels: Int32Array,
+  numClasses: number,
+  fraction: number,
+  seed: number,
+): HoldoutSplit {
+  if (!(fraction > 0 && fraction < 1))
+    throw new ConfigError(`held-out fraction ${fraction} must lie strictly between 0 and 1`, "use e.g. 0.2");
   const rowsOfClass: number[][] = Array.from({ length: numClasses }, () => []);
   for (let i = 0; i < labels.length; i++) rowsOfClass[labels[i]].push(i);
   const rng = Rng.fromSeed(seed, "eval/stratified-holdout");

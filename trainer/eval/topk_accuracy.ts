@@ -12,10 +12,17 @@ export interface ClassificationAccuracy {
  * [labels.length, numClasses]. A class outranks the label when its score is higher, or equal with a
  * lower index — the same order a stable descending sort gives, so a tie never counts twice.
  */
-export function topKAccuracy(scores: Float32Array | Float64Array, labels: Int32Array, numClasses: number, k: number): number {
+export function topKAccuracy(
+  scores: Float32Array | Float64Array,
+  labels: Int32Array,
+  numClasses: number,
+  k: number,
+): number {
   const rows = labels.length;
   if (scores.length !== rows * numClasses) {
-    throw new DataError(`top-k accuracy: ${scores.length} scores for ${rows} rows × ${numClasses} classes (expected ${rows * numClasses})`);
+    throw new DataError(
+      `top-k accuracy: ${scores.length} scores for ${rows} rows × ${numClasses} classes (expected ${rows * numClasses})`,
+    );
   }
   if (rows === 0) return 0;
   let correct = 0;

@@ -69,7 +69,12 @@ export function sweepWeightDecay(
     for (const weightDecay of descending) {
       const result = fitLogisticRegression(objective, { ...fitOptions, weightDecay, initial: previous });
       previous = result.classifier;
-      const heldOutTop1 = topKAccuracy(classifierScores(result.classifier, heldOut.features), heldOut.labels, numClasses, 1);
+      const heldOutTop1 = topKAccuracy(
+        classifierScores(result.classifier, heldOut.features),
+        heldOut.labels,
+        numClasses,
+        1,
+      );
       const score = { weightDecay, heldOutTop1, iterations: result.iterations };
       scores.push(score);
       onScore?.(score);
@@ -90,10 +95,14 @@ export function sweepWeightDecay(
 
 /** Non-empty, every value finite and ≥ 0. */
 export function checkWeightDecays(weightDecays: readonly number[]): void {
-  if (weightDecays.length === 0) throw new DataError("weight-decay grid is empty", "pass at least one value, e.g. [0, 1e-6, 1e-4, 1e-2]");
+  if (weightDecays.length === 0)
+    throw new DataError("weight-decay grid is empty", "pass at least one value, e.g. [0, 1e-6, 1e-4, 1e-2]");
   for (const value of weightDecays) {
     if (!Number.isFinite(value) || value < 0) {
-      throw new DataError(`weight decay ${value} in the grid must be a finite number ≥ 0`, "use values like 0, 1e-6, 1e-3");
+      throw new DataError(
+        `weight decay ${value} in the grid must be a finite number ≥ 0`,
+        "use values like 0, 1e-6, 1e-3",
+      );
     }
   }
 }

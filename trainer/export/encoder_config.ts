@@ -57,11 +57,21 @@ export const exportedEncoderConfigSchema = z
     config_name: z.string().optional(),
   })
   .superRefine((c, ctx) => {
-    if (c.embed_dim % c.num_heads !== 0) ctx.addIssue({ code: "custom", path: ["num_heads"], message: `does not divide embed_dim ${c.embed_dim}` });
+    if (c.embed_dim % c.num_heads !== 0)
+      ctx.addIssue({ code: "custom", path: ["num_heads"], message: `does not divide embed_dim ${c.embed_dim}` });
     const grid = Math.floor(c.img_size / c.patch_size);
-    if (c.num_patches !== grid * grid) ctx.addIssue({ code: "custom", path: ["num_patches"], message: `should be (img_size // patch_size)² = ${grid * grid}` });
+    if (c.num_patches !== grid * grid)
+      ctx.addIssue({
+        code: "custom",
+        path: ["num_patches"],
+        message: `should be (img_size // patch_size)² = ${grid * grid}`,
+      });
     if (c.normalization && (c.normalization.mean.length !== c.in_chans || c.normalization.std.length !== c.in_chans)) {
-      ctx.addIssue({ code: "custom", path: ["normalization"], message: `needs ${c.in_chans} mean and std values (one per channel)` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["normalization"],
+        message: `needs ${c.in_chans} mean and std values (one per channel)`,
+      });
     }
   });
 
@@ -87,7 +97,12 @@ export function describeEncoder(
   const preset = VIT_PRESETS[config.meta.model_name];
   // resolveModelDims keeps only the hidden width; the ratio is what the official constructors take.
   const mlpRatio = config.meta.mlp_ratio ?? preset.mlpRatio;
-  const officialPreset = preset !== undefined && dims.embedDim === preset.embedDim && dims.depth === preset.depth && dims.numHeads === preset.numHeads && mlpRatio === preset.mlpRatio;
+  const officialPreset =
+    preset !== undefined &&
+    dims.embedDim === preset.embedDim &&
+    dims.depth === preset.depth &&
+    dims.numHeads === preset.numHeads &&
+    mlpRatio === preset.mlpRatio;
   return {
     format: EXPORT_FORMAT,
     format_version: EXPORT_FORMAT_VERSION,
@@ -119,7 +134,11 @@ export function parseEncoderConfig(document: unknown, uri: string): ExportedEnco
   const parsed = exportedEncoderConfigSchema.safeParse(document);
   if (parsed.success) return parsed.data;
   const issues = describeZodIssues(parsed.error, "document");
-  throw new CorruptDataError(uri, `not an exported I-JEPA encoder description (${issues})`, "export the encoder again with `ijepa export`");
+  throw new CorruptDataError(
+    uri,
+    `not an exported I-JEPA encoder description (${issues})`,
+    "export the encoder again with `ijepa export`",
+  );
 }
 
 /**

@@ -60,9 +60,15 @@ export interface ExportResult {
  * written atomically, so a folder that looks like an export always is one. Exporting the same
  * checkpoint again writes the same bytes.
  */
-export async function exportEncoder(options: ExportOptions, deps: { openStore?: (uri: string) => ObjectStore } = {}): Promise<ExportResult> {
+export async function exportEncoder(
+  options: ExportOptions,
+  deps: { openStore?: (uri: string) => ObjectStore } = {},
+): Promise<ExportResult> {
   if (!(EXPORT_FORMATS as readonly string[]).includes(options.format)) {
-    throw new ConfigError(`unknown export format ${JSON.stringify(options.format)}`, `use one of ${EXPORT_FORMATS.join(", ")}`);
+    throw new ConfigError(
+      `unknown export format ${JSON.stringify(options.format)}`,
+      `use one of ${EXPORT_FORMATS.join(", ")}`,
+    );
   }
   const open = deps.openStore ?? openStoreAt;
   requireFolderLocation(options.to, "--to");
@@ -81,11 +87,21 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
   const earlier = "export an earlier checkpoint (with finite weights): --checkpoint <run>/checkpoints/<step>/";
   refuseNonFiniteWeights(encoder.tensors, encoder.folder, earlier);
   const { normalization, missing } = await chooseNormalization(encoder, options.normalization);
-  const provenance = { step: encoder.step, epoch: encoder.epoch, source: encoder.folder, checkpointWrittenAt: encoder.writtenAt, configName: encoder.configName };
+  const provenance = {
+    step: encoder.step,
+    epoch: encoder.epoch,
+    source: encoder.folder,
+    checkpointWrittenAt: encoder.writtenAt,
+    configName: encoder.configName,
+  };
   const files: ExportedFile[] = [];
   const write = async (key: string, bytes: Uint8Array | string, contentType: string): Promise<void> => {
     await target.put(key, bytes, { contentType });
-    files.push({ key, uri: target.uriOf(key), sizeBytes: typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength });
+    files.push({
+      key,
+      uri: target.uriOf(key),
+      sizeBytes: typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength,
+    });
   };
 
   // Re-exporting into a folder: take its marker away first, so it never shows the old config beside new weights.
@@ -93,21 +109,37 @@ export async function exportEncoder(options: ExportOptions, deps: { openStore?: 
   let config: ExportedEncoderConfig;
   if (options.format === "safetensors") {
     config = describeEncoder(encoder.config, encoder.dims, "pytorch", normalization, provenance);
-    const tensors = encoder.tensors.map((t) => ({ name: t.name, dtype: "F32", shape: t.shape, data: t.data }) as NamedTensor);
+    const tensors = encoder.tensors.map(
+      (t) => ({ name: t.name, dtype: "F32", shape: t.shape, data: t.data }) as NamedTensor,
+    );
     // "format": "pt" is what safetensors.torch.save_file records; loaders take it as a PyTorch state dict.
-    await write(SAFETENSORS_WEIGHTS_FILE, encodeSafetensors(tensors, { format: "pt", source: encoder.folder, step: String(encoder.step) }), "application/octet-stream");
+    await write(
+      SAFETENSORS_WEIGHTS_FILE,
+      encodeSafetensors(tensors, { format: "pt", source: encoder.folder, step: String(encoder.step) }),
+      "application/octet-stream",
+    );
     await write(README_FILE, safetensorsReadme(config, options.to), "text/markdown");
     await write(SAFETENSORS_CONFIG_FILE, JSON.stringify(config, null, 2) + "\n", "application/json");
   } else {
     config = describeEncoder(encoder.config, encoder.dims, "tfjs", normalization, provenance);
     const specs = VisionTransformer.specs(encoder.dims);
-    const weights = encoder.tensors.map((t, i) => ({ name: t.name, shape: specs[i].shape, data: fromOfficialLayout(specs[i], t.data) }));
+    const weights = encoder.tensors.map((t, i) => ({
+      name: t.name,
+      shape: specs[i].shape,
+      data: fromOfficialLayout(specs[i], t.data),
+    }));
     const { modelJson, shard } = await encodeTfjsEncoder(config, weights);
     await write(TFJS_WEIGHTS_FILE, shard, "application/octet-stream");
     await write(README_FILE, tfjsReadme(config, options.to), "text/markdown");
     await write(TFJS_MODEL_FILE, JSON.stringify(modelJson, null, 2) + "\n", "application/json");
   }
-  return { format: options.format, to: target.baseUri, files, config, ...(missing ? { normalizationMissing: missing } : {}) };
+  return {
+    format: options.format,
+    to: target.baseUri,
+    files,
+    config,
+    ...(missing ? { normalizationMissing: missing } : {}),
+  };
 }
 
 async function chooseNormalization(
@@ -116,7 +148,12 @@ async function chooseNormalization(
 ): Promise<{ normalization: Normalization | null; missing?: string }> {
   const channels = encoder.dims.inChannels;
   if (given !== undefined) {
-    if (given.mean.length !== channels || given.std.length !== channels || given.std.some((s) => !(s > 0)) || given.mean.some((m) => !Number.isFinite(m))) {
+    if (
+      given.mean.length !== channels ||
+      given.std.length !== channels ||
+      given.std.some((s) => !(s > 0)) ||
+      given.mean.some((m) => !Number.isFinite(m))
+    ) {
       throw new ConfigError(
         `normalization mean ${JSON.stringify(given.mean)} / std ${JSON.stringify(given.std)} does not fit an encoder of ${channels} channel(s)`,
         `give ${channels} finite mean value(s) and ${channels} positive std value(s)`,
@@ -125,7 +162,9 @@ async function chooseNormalization(
     return { normalization: { mean: [...given.mean], std: [...given.std], source: "given" } };
   }
   if (encoder.normalization && encoder.normalization.mean.length === channels) {
-    return { normalization: { ...encoder.normalization, source: `checkpoint state (${encoder.data ?? "training data"})` } };
+    return {
+      normalization: { ...encoder.normalization, source: `checkpoint state (${encoder.data ?? "training data"})` },
+    };
   }
   const found = await lookUpTrainingNormalization(encoder.data, encoder.seed, channels);
   return found.normalization ? { normalization: found.normalization } : { normalization: null, missing: found.why };

@@ -15,4 +15,7 @@ export const EXPORT_FORMATS = ["safetensors", "tfjs"] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
 
 /** The file whose presence marks a folder as holding an export of `format` (written last). */
-export const MARKER_FILE: Record<ExportFormat, string> = { safetensors: SAFETENSORS_CONFIG_FILE, tfjs: TFJS_MODEL_FILE };
+export const MARKER_FILE: Record<ExportFormat, string> = {
+  safetensors: SAFETENSORS_CONFIG_FILE,
+  tfjs: TFJS_MODEL_FILE,
+};

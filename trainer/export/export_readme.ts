@@ -24,8 +24,14 @@ export function pytorchConstructor(config: ExportedEncoderConfig): string {
 export function safetensorsReadme(config: ExportedEncoderConfig, folder: string): string {
   const n = config.normalization;
   const meanStd = n
-    ? [`mean = torch.tensor(${JSON.stringify(n.mean)}).view(1, -1, 1, 1)`, `std = torch.tensor(${JSON.stringify(n.std)}).view(1, -1, 1, 1)`]
-    : [`mean = ...  # unknown at export: the training data's per-channel mean (pixels in [0, 1])`, `std = ...   # and its per-channel std`];
+    ? [
+        `mean = torch.tensor(${JSON.stringify(n.mean)}).view(1, -1, 1, 1)`,
+        `std = torch.tensor(${JSON.stringify(n.std)}).view(1, -1, 1, 1)`,
+      ]
+    : [
+        `mean = ...  # unknown at export: the training data's per-channel mean (pixels in [0, 1])`,
+        `std = ...   # and its per-channel std`,
+      ];
   return [
     ...heading(config),
     "| file | holds |",
@@ -55,8 +61,14 @@ export function safetensorsReadme(config: ExportedEncoderConfig, folder: string)
     "```",
     "",
     ...(config.official_preset
-      ? [`\`${config.model_name}\` fixes embed_dim=${config.embed_dim}, depth=${config.depth}, num_heads=${config.num_heads} and mlp_ratio=${pythonNumber(config.mlp_ratio)}, which are this encoder's dims.`, ""]
-      : [`These dims are not the \`${config.model_name}\` preset's (which fixes embed_dim, depth, num_heads and mlp_ratio), so the encoder is built with \`VisionTransformer\` directly.`, ""]),
+      ? [
+          `\`${config.model_name}\` fixes embed_dim=${config.embed_dim}, depth=${config.depth}, num_heads=${config.num_heads} and mlp_ratio=${pythonNumber(config.mlp_ratio)}, which are this encoder's dims.`,
+          "",
+        ]
+      : [
+          `These dims are not the \`${config.model_name}\` preset's (which fixes embed_dim, depth, num_heads and mlp_ratio), so the encoder is built with \`VisionTransformer\` directly.`,
+          "",
+        ]),
     ...normalizationNote(config),
     ...tfjsSection(folder),
   ].join("\n");
@@ -68,7 +80,7 @@ export function tfjsReadme(config: ExportedEncoderConfig, folder: string): strin
     ...heading(config),
     "| file | holds |",
     "|---|---|",
-    "| `model.json` | `weightsManifest` (TensorFlow.js weights format) and `modelTopology`: the ViT's dims, input normalisation and provenance (`format: \"ijepa-vit-encoder\"`) |",
+    '| `model.json` | `weightsManifest` (TensorFlow.js weights format) and `modelTopology`: the ViT\'s dims, input normalisation and provenance (`format: "ijepa-vit-encoder"`) |',
     "| `group1-shard1of1.bin` | the float32 weights, written by `tf.io.encodeWeights` |",
     "",
     "The weights keep the official names (`blocks.0.attn.qkv.weight`, …) in TensorFlow.js's own layout, ready for `tf.matMul(x, W)`:",
@@ -92,8 +104,15 @@ function heading(config: ExportedEncoderConfig): string[] {
 
 function normalizationNote(config: ExportedEncoderConfig): string[] {
   const n = config.normalization;
-  if (n) return [`Inputs are normalised per channel as (x/255 − mean) / std with mean ${JSON.stringify(n.mean)} and std ${JSON.stringify(n.std)} (from ${n.source}).`, ""];
-  return ["The training data's mean and std could not be found at export time: normalise inputs with the values the training data was normalised with.", ""];
+  if (n)
+    return [
+      `Inputs are normalised per channel as (x/255 − mean) / std with mean ${JSON.stringify(n.mean)} and std ${JSON.stringify(n.std)} (from ${n.source}).`,
+      "",
+    ];
+  return [
+    "The training data's mean and std could not be found at export time: normalise inputs with the values the training data was normalised with.",
+    "",
+  ];
 }
 
 function tfjsSection(folder: string): string[] {

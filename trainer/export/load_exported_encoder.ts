@@ -41,7 +41,9 @@ export async function loadExportedEncoder(dirOrUri: string): Promise<VisionTrans
 }
 
 function openExportFolder(dirOrUri: string): ObjectStore {
-  const file = new RegExp(`(^|[/\\\\])(${[TFJS_MODEL_FILE, SAFETENSORS_CONFIG_FILE, SAFETENSORS_WEIGHTS_FILE].map((f) => f.replace(".", "\\.")).join("|")})$`);
+  const file = new RegExp(
+    `(^|[/\\\\])(${[TFJS_MODEL_FILE, SAFETENSORS_CONFIG_FILE, SAFETENSORS_WEIGHTS_FILE].map((f) => f.replace(".", "\\.")).join("|")})$`,
+  );
   return file.test(dirOrUri) ? openParent(dirOrUri).store : openStore(dirOrUri);
 }
 
@@ -54,7 +56,8 @@ async function readTfjs(store: ObjectStore, folder: string): Promise<ExportedEnc
     const shards = await Promise.all(group.paths.map((p) => store.get(p)));
     const bytes = shards.length === 1 ? shards[0] : Buffer.concat(shards);
     for (const w of decodeTfjsWeights(bytes, group.weights, store.uriOf(group.paths[0]))) {
-      if (weights.has(w.name)) throw new CorruptDataError(modelUri, `weight ${w.name} is listed twice`, "export the encoder again");
+      if (weights.has(w.name))
+        throw new CorruptDataError(modelUri, `weight ${w.name} is listed twice`, "export the encoder again");
       const spec = specs.find((s) => s.name === w.name);
       if (spec === undefined) throw unknownWeight(modelUri, w.name);
       requireShape(modelUri, spec, w.shape, spec.shape, "tfjs");
@@ -69,7 +72,11 @@ async function readSafetensors(store: ObjectStore, folder: string): Promise<Expo
   const configUri = store.uriOf(SAFETENSORS_CONFIG_FILE);
   const config = parseEncoderConfig(await getJson(store, SAFETENSORS_CONFIG_FILE), configUri);
   if (config.weight_layout !== "pytorch") {
-    throw new CorruptDataError(configUri, `weight_layout is "${config.weight_layout}", a safetensors export holds "pytorch"`, "export the encoder again with `ijepa export --format safetensors`");
+    throw new CorruptDataError(
+      configUri,
+      `weight_layout is "${config.weight_layout}", a safetensors export holds "pytorch"`,
+      "export the encoder again with `ijepa export --format safetensors`",
+    );
   }
   const weightsUri = store.uriOf(SAFETENSORS_WEIGHTS_FILE);
   const { tensors } = decodeSafetensors(await store.get(SAFETENSORS_WEIGHTS_FILE), weightsUri);
@@ -78,7 +85,12 @@ async function readSafetensors(store: ObjectStore, folder: string): Promise<Expo
   for (const [name, tensor] of tensors) {
     const spec = specs.find((s) => s.name === name);
     if (spec === undefined) throw unknownWeight(weightsUri, name);
-    if (tensor.dtype !== "F32") throw new CorruptDataError(weightsUri, `tensor ${name} is ${tensor.dtype}, expected F32`, "export the encoder again");
+    if (tensor.dtype !== "F32")
+      throw new CorruptDataError(
+        weightsUri,
+        `tensor ${name} is ${tensor.dtype}, expected F32`,
+        "export the encoder again",
+      );
     requireShape(weightsUri, spec, tensor.shape, officialShape(spec), "PyTorch");
     weights.set(name, fromOfficialLayout(spec, tensor.data));
   }
@@ -88,15 +100,24 @@ async function readSafetensors(store: ObjectStore, folder: string): Promise<Expo
 
 function requireShape(uri: string, spec: ParamSpec, shape: number[], want: number[], layout: string): void {
   if (shape.length !== want.length || shape.some((d, i) => d !== want[i])) {
-    throw new CorruptDataError(uri, `weight ${spec.name} has shape [${shape.join(", ")}], the encoder described there needs [${want.join(", ")}] (${layout} layout)`, "export the encoder again");
+    throw new CorruptDataError(
+      uri,
+      `weight ${spec.name} has shape [${shape.join(", ")}], the encoder described there needs [${want.join(", ")}] (${layout} layout)`,
+      "export the encoder again",
+    );
   }
 }
 
 function requireAll(uri: string, specs: ParamSpec[], weights: Map<string, Float32Array>): void {
   const missing = specs.filter((s) => !weights.has(s.name)).map((s) => s.name);
-  if (missing.length > 0) throw new CorruptDataError(uri, `weights ${missing.join(", ")} are missing`, "export the encoder again");
+  if (missing.length > 0)
+    throw new CorruptDataError(uri, `weights ${missing.join(", ")} are missing`, "export the encoder again");
 }
 
 function unknownWeight(uri: string, name: string): CorruptDataError {
-  return new CorruptDataError(uri, `weight ${name} belongs to no layer of the encoder described there`, "export the encoder again");
+  return new CorruptDataError(
+    uri,
+    `weight ${name} belongs to no layer of the encoder described there`,
+    "export the encoder again",
+  );
 }

@@ -5,7 +5,15 @@ import { PassThrough, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { folderUri, readLatestPointer, verifyCheckpoint } from "../checkpoint/checkpoint_store.js";
 import { sha256Hex } from "../utils/sha256.js";
-import { CONFIG_KEY, LATEST_KEY, type LatestPointer, METRICS_KEY, PROBE_PREFIX, REPORT_PREFIX, STATE_FILE } from "../run/run_layout.js";
+import {
+  CONFIG_KEY,
+  LATEST_KEY,
+  type LatestPointer,
+  METRICS_KEY,
+  PROBE_PREFIX,
+  REPORT_PREFIX,
+  STATE_FILE,
+} from "../run/run_layout.js";
 import type { ProbeMetric } from "../checkpoint/rotation.js";
 import { ConfigError, CorruptDataError, IjepaError } from "../errors.js";
 import type { ObjectStore } from "../storage/object_store.js";
@@ -81,7 +89,10 @@ export async function pullRun(options: PullOptions, deps: PullDeps = {}): Promis
   requireFolderLocation(options.to, "--to");
   const target = open(options.to);
   if (source.baseUri === target.baseUri) {
-    throw new ConfigError(`pull source and destination are the same place: ${source.baseUri}`, "pull into another folder");
+    throw new ConfigError(
+      `pull source and destination are the same place: ${source.baseUri}`,
+      "pull into another folder",
+    );
   }
   await refuseForeignPullTarget(target, source.baseUri, Boolean(options.force));
   const chosen = await chooseCheckpoint(source, options.which, options.metric);
@@ -98,7 +109,10 @@ export async function pullRun(options: PullOptions, deps: PullDeps = {}): Promis
     );
   }
 
-  const checkpointFiles: PlannedFile[] = Object.entries(document.files).map(([name, info]) => ({ key: prefix + name, sizeBytes: info.sizeBytes }));
+  const checkpointFiles: PlannedFile[] = Object.entries(document.files).map(([name, info]) => ({
+    key: prefix + name,
+    sizeBytes: info.sizeBytes,
+  }));
   const runFiles = await listRunFiles(source);
   const total = [...checkpointFiles, ...runFiles].reduce((n, f) => n + f.sizeBytes, stateBytes.byteLength);
   const progress = new ProgressCounter(total, deps.onProgress);
@@ -146,10 +160,18 @@ export async function pullRun(options: PullOptions, deps: PullDeps = {}): Promis
   // A damaged latest.json in the target is simply replaced.
   const current = await readLatestPointer(target).catch(() => undefined);
   const pointerUnchanged =
-    current !== undefined && current.step === pointer.step && current.epoch === pointer.epoch && current.prefix === pointer.prefix && current.writtenAt === pointer.writtenAt;
+    current !== undefined &&
+    current.step === pointer.step &&
+    current.epoch === pointer.epoch &&
+    current.prefix === pointer.prefix &&
+    current.writtenAt === pointer.writtenAt;
   if (!pointerUnchanged) await target.publish(LATEST_KEY, pointer);
   const pointerInfo = await target.head(LATEST_KEY);
-  files.push({ key: LATEST_KEY, sizeBytes: pointerInfo?.sizeBytes ?? 0, action: pointerUnchanged ? "unchanged" : "copied" });
+  files.push({
+    key: LATEST_KEY,
+    sizeBytes: pointerInfo?.sizeBytes ?? 0,
+    action: pointerUnchanged ? "unchanged" : "copied",
+  });
 
   return {
     step,
@@ -158,7 +180,9 @@ export async function pullRun(options: PullOptions, deps: PullDeps = {}): Promis
     from: sourceFolder,
     to: target.baseUri,
     files,
-    bytesCopied: files.filter((f) => f.action === "copied" && f.key !== LATEST_KEY).reduce((n, f) => n + f.sizeBytes, 0),
+    bytesCopied: files
+      .filter((f) => f.action === "copied" && f.key !== LATEST_KEY)
+      .reduce((n, f) => n + f.sizeBytes, 0),
   };
 }
 
@@ -176,7 +200,12 @@ async function listRunFiles(store: ObjectStore): Promise<PlannedFile[]> {
 }
 
 /** Streams one object across, counting bytes as they pass; the target's put is atomic, so a broken copy leaves nothing. */
-async function copyStreaming(source: ObjectStore, target: ObjectStore, file: PlannedFile, progress: ProgressCounter): Promise<void> {
+async function copyStreaming(
+  source: ObjectStore,
+  target: ObjectStore,
+  file: PlannedFile,
+  progress: ProgressCounter,
+): Promise<void> {
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       progress.advance(file.key, chunk.length);
@@ -185,7 +214,10 @@ async function copyStreaming(source: ObjectStore, target: ObjectStore, file: Pla
   });
   const body = new PassThrough();
   const input = await source.getStream(file.key);
-  const results = await Promise.allSettled([pipeline(input, counter, body), target.put(file.key, body, { contentType: "application/octet-stream" })]);
+  const results = await Promise.allSettled([
+    pipeline(input, counter, body),
+    target.put(file.key, body, { contentType: "application/octet-stream" }),
+  ]);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failed) {
     // Whichever side failed, release the other (a failed put would otherwise leave the download paused).
@@ -204,7 +236,12 @@ async function copyStreaming(source: ObjectStore, target: ObjectStore, file: Pla
 }
 
 /** Small run files have no recorded checksum: compare the bytes themselves, and leave identical ones untouched. */
-async function copyIfChanged(source: ObjectStore, target: ObjectStore, file: PlannedFile, progress: ProgressCounter): Promise<PulledFile> {
+async function copyIfChanged(
+  source: ObjectStore,
+  target: ObjectStore,
+  file: PlannedFile,
+  progress: ProgressCounter,
+): Promise<PulledFile> {
   const present = await target.head(file.key);
   if (present?.sizeBytes === file.sizeBytes) {
     const wanted = await source.get(file.key);

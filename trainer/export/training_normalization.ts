@@ -10,18 +10,33 @@ export type NormalizationLookup = { normalization: Normalization } | { normaliza
  * used): a sharded dataset's manifest, or the IDX training split (Fashion-MNIST only from a local
  * copy: never downloaded here). Returns why not when the data cannot be reached or does not fit.
  */
-export async function lookUpTrainingNormalization(data: string | undefined, seed: number, channels: number): Promise<NormalizationLookup> {
-  if (data === undefined || data === "") return { normalization: null, why: "the checkpoint does not name its training data" };
+export async function lookUpTrainingNormalization(
+  data: string | undefined,
+  seed: number,
+  channels: number,
+): Promise<NormalizationLookup> {
+  if (data === undefined || data === "")
+    return { normalization: null, why: "the checkpoint does not name its training data" };
   let source: TrainBatchSource;
   try {
-    source = await openTrainSource(data, { seed, prefetch: false, datasetResolution: { download: false, log: () => undefined } });
+    source = await openTrainSource(data, {
+      seed,
+      prefetch: false,
+      datasetResolution: { download: false, log: () => undefined },
+    });
   } catch (err) {
-    return { normalization: null, why: `the training data ${data} could not be opened here (${(err as Error).message.split("\n")[0]})` };
+    return {
+      normalization: null,
+      why: `the training data ${data} could not be opened here (${(err as Error).message.split("\n")[0]})`,
+    };
   }
   try {
     const { mean, std, origin } = source.info;
     if (mean.length !== channels || std.length !== channels) {
-      return { normalization: null, why: `the training data ${data} has ${mean.length} channel(s), the encoder ${channels}` };
+      return {
+        normalization: null,
+        why: `the training data ${data} has ${mean.length} channel(s), the encoder ${channels}`,
+      };
     }
     return { normalization: { mean: [...mean], std: [...std], source: origin } };
   } finally {

@@ -56,7 +56,8 @@ export function profilingRequested(): boolean {
  */
 export function wasmHeapMb(): number | undefined {
   if (tf.getBackend() !== "wasm") return undefined;
-  const wasm = (tf.backend() as unknown as { wasm?: { wasmMemory?: { buffer: ArrayBuffer }; HEAPU8?: Uint8Array } }).wasm;
+  const wasm = (tf.backend() as unknown as { wasm?: { wasmMemory?: { buffer: ArrayBuffer }; HEAPU8?: Uint8Array } })
+    .wasm;
   const bytes = wasm?.wasmMemory?.buffer.byteLength ?? wasm?.HEAPU8?.byteLength;
   return bytes === undefined ? undefined : bytes / 2 ** 20;
 }

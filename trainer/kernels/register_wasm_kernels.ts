@@ -1,6 +1,11 @@
 // Swaps our SIMD kernels into the tfjs wasm backend's kernel registry (and back), keeping the backend's own kernels for the cases they run well.
 import * as tf from "@tensorflow/tfjs-core";
-import { backendMemory, instantiateBatchMatMul, makeFastBatchMatMul, type WasmBackendInternals } from "./wasm_batch_matmul.js";
+import {
+  backendMemory,
+  instantiateBatchMatMul,
+  makeFastBatchMatMul,
+  type WasmBackendInternals,
+} from "./wasm_batch_matmul.js";
 import { instantiateGemm } from "./gemm_kernel.js";
 import { instantiateElementwise, registerFusedKernels, unregisterFusedKernels } from "./wasm_elementwise.js";
 import { makeColumnSum, makeGemmBatchMatMul, makeGemmFusedMatMul } from "./wasm_gemm.js";

@@ -108,7 +108,10 @@ interface BatchMatMulArgs {
 export function makeFastBatchMatMul(original: KernelFunc): KernelFunc {
   const fastBatchMatMul = (args: BatchMatMulArgs): TensorInfo | TensorInfo[] => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-    const { transposeA = false, transposeB = false } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+    const { transposeA = false, transposeB = false } = (args.attrs ?? {}) as {
+      transposeA?: boolean;
+      transposeB?: boolean;
+    };
     const plan = planBatchMatMul(a.shape, b.shape, a.dtype, b.dtype, transposeA, transposeB);
     const backend = args.backend as WasmBackendInternals;
     const memory = plan && backendMemory(backend);
@@ -128,7 +131,18 @@ export function makeFastBatchMatMul(original: KernelFunc): KernelFunc {
     }
     try {
       // Offsets are stable across heap growth (only JS views of the old buffer go stale), so reading them now is safe.
-      kernel.batch_matmul(offsetOf(backend, a), offsetOf(backend, b), offsetOf(backend, out), scratch, plan.batch, plan.m, plan.k, plan.n, ta, tb);
+      kernel.batch_matmul(
+        offsetOf(backend, a),
+        offsetOf(backend, b),
+        offsetOf(backend, out),
+        scratch,
+        plan.batch,
+        plan.m,
+        plan.k,
+        plan.n,
+        ta,
+        tb,
+      );
     } finally {
       if (scratch !== 0) backend.wasm._free(scratch);
     }

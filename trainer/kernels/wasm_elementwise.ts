@@ -11,7 +11,16 @@ import { webAssembly, type WasmMemory } from "./webassembly_api.js";
 export interface ElementwiseExports {
   gelu_forward(px: number, py: number, count: number): void;
   gelu_backward(px: number, pdy: number, pdx: number, count: number): void;
-  layer_norm_forward(px: number, pgamma: number, pbeta: number, py: number, pstats: number, rows: number, cols: number, eps: number): void;
+  layer_norm_forward(
+    px: number,
+    pgamma: number,
+    pbeta: number,
+    py: number,
+    pstats: number,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
   layer_norm_backward(
     px: number,
     pgamma: number,
@@ -96,22 +105,48 @@ function layerNorm(args: KernelArgs): TensorInfo[] {
   const [rows, cols] = x.shape;
   const y = backend.makeOutput(x.shape, "float32");
   const stats = backend.makeOutput([rows, 2], "float32");
-  kernel.layer_norm_forward(offset(x), gamma ? offset(gamma) : 0, beta ? offset(beta) : 0, offset(y), offset(stats), rows, cols, eps);
+  kernel.layer_norm_forward(
+    offset(x),
+    gamma ? offset(gamma) : 0,
+    beta ? offset(beta) : 0,
+    offset(y),
+    offset(stats),
+    rows,
+    cols,
+    eps,
+  );
   return [y, stats];
 }
 
 /** (x, γ, dy, stats) → [dx, dγ, dβ]. */
 function layerNormGrad(args: KernelArgs): TensorInfo[] {
   const { backend, kernel, offset } = context(args, FUSED.layerNormGrad);
-  const { x, gamma, dy, stats } = args.inputs as { x: TensorInfo; gamma: TensorInfo; dy: TensorInfo; stats: TensorInfo };
+  const { x, gamma, dy, stats } = args.inputs as {
+    x: TensorInfo;
+    gamma: TensorInfo;
+    dy: TensorInfo;
+    stats: TensorInfo;
+  };
   const [rows, cols] = x.shape;
   const dx = backend.makeOutput(x.shape, "float32");
   const dgamma = backend.makeOutput([cols], "float32");
   const dbeta = backend.makeOutput([cols], "float32");
   const scratch = backend.wasm._malloc(cols * 8) >>> 0;
-  if (scratch === 0) throw new IjepaError(`${FUSED.layerNormGrad}: the wasm heap has no room for ${cols * 8} bytes of scratch`);
+  if (scratch === 0)
+    throw new IjepaError(`${FUSED.layerNormGrad}: the wasm heap has no room for ${cols * 8} bytes of scratch`);
   try {
-    kernel.layer_norm_backward(offset(x), offset(gamma), offset(dy), offset(stats), offset(dx), offset(dgamma), offset(dbeta), scratch, rows, cols);
+    kernel.layer_norm_backward(
+      offset(x),
+      offset(gamma),
+      offset(dy),
+      offset(stats),
+      offset(dx),
+      offset(dgamma),
+      offset(dbeta),
+      scratch,
+      rows,
+      cols,
+    );
   } finally {
     backend.wasm._free(scratch);
   }

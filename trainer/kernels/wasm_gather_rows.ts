@@ -17,8 +17,12 @@ export function makeGatherRows(original: KernelFunc): KernelFunc {
     const backend = args.backend as WasmBackendInternals;
     const rows = x.shape[0];
     const fits =
-      x.dtype === "float32" && x.shape.length === 2 && (axis === 0 || axis === -2) && batchDims === 0 &&
-      indices.dtype === "int32" && indices.shape.length === 1;
+      x.dtype === "float32" &&
+      x.shape.length === 2 &&
+      (axis === 0 || axis === -2) &&
+      batchDims === 0 &&
+      indices.dtype === "int32" &&
+      indices.shape.length === 1;
     const memory = fits ? backendMemory(backend) : undefined;
     const xData = memory && backend.dataIdMap.get(x.dataId);
     const iData = memory && backend.dataIdMap.get(indices.dataId);
@@ -26,7 +30,8 @@ export function makeGatherRows(original: KernelFunc): KernelFunc {
     const count = indices.shape[0];
     const idx = new Int32Array(memory.buffer, iData.memoryOffset, count);
     // Out-of-range indices: the backend's kernel decides what happens, as it would without us.
-    for (let i = 0; i < count; i++) if (idx[i] < 0 || idx[i] >= rows) return original(args as Parameters<KernelFunc>[0]);
+    for (let i = 0; i < count; i++)
+      if (idx[i] < 0 || idx[i] >= rows) return original(args as Parameters<KernelFunc>[0]);
     const cols = x.shape[1];
     const out = backend.makeOutput([count, cols], "float32");
     // makeOutput may grow the heap: views are taken after it.

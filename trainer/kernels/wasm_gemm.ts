@@ -72,7 +72,21 @@ function runGemm(
     const [aRs, aCs] = transposeA ? [4, m * 4] : [k * 4, 4];
     const [bRs, bCs] = transposeB ? [4, k * 4] : [n * 4, 4];
     const pbias = bias ? offsetOf(backend, bias, "MatMul bias") : 0;
-    kernel.gemm(offsetOf(backend, a, "MatMul"), aRs, aCs, offsetOf(backend, b, "MatMul"), bRs, bCs, offsetOf(backend, out, "MatMul"), pbias, m, k, n, scratch, 0);
+    kernel.gemm(
+      offsetOf(backend, a, "MatMul"),
+      aRs,
+      aCs,
+      offsetOf(backend, b, "MatMul"),
+      bRs,
+      bCs,
+      offsetOf(backend, out, "MatMul"),
+      pbias,
+      m,
+      k,
+      n,
+      scratch,
+      0,
+    );
   } finally {
     backend.wasm._free(scratch);
   }
@@ -83,7 +97,10 @@ function runGemm(
 export function makeGemmBatchMatMul(next: KernelFunc): KernelFunc {
   const gemmBatchMatMul = (args: KernelArgs): TensorInfo | TensorInfo[] => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
-    const { transposeA = false, transposeB = false } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+    const { transposeA = false, transposeB = false } = (args.attrs ?? {}) as {
+      transposeA?: boolean;
+      transposeB?: boolean;
+    };
     const backend = args.backend as WasmBackendInternals;
     const plan = planGemm(a, b, transposeA, transposeB);
     const kernel = plan && gemmOn(backend);

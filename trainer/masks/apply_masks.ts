@@ -17,7 +17,10 @@ export function gatherRowsIndex(masks: readonly Int32Array[], batchSize: number,
       for (let j = 0; j < keep; j++) {
         const patch = mask[b * keep + j];
         if (!(patch >= 0 && patch < numPatches)) {
-          throw new DataError(`mask ${m} holds patch index ${patch} for image ${b}, outside [0, ${numPatches})`, "sample masks on the same patch grid as the encoder (data.crop_size / mask.patch_size)");
+          throw new DataError(
+            `mask ${m} holds patch index ${patch} for image ${b}, outside [0, ${numPatches})`,
+            "sample masks on the same patch grid as the encoder (data.crop_size / mask.patch_size)",
+          );
         }
         rows[out++] = b * numPatches + patch;
       }
@@ -46,7 +49,10 @@ export function repeatInterleaveBatch(numRows: number, batchSize: number, repeat
   checkCounts(numRows, batchSize, repeat);
   if (numRows % batchSize !== 0) {
     // The official silently drops the remainder; here it can only mean mismatched shapes.
-    throw new DataError(`repeatInterleaveBatch: ${numRows} rows are not whole chunks of batchSize ${batchSize}`, "pass the row count of a tensor built from whole batches (masks × batchSize)");
+    throw new DataError(
+      `repeatInterleaveBatch: ${numRows} rows are not whole chunks of batchSize ${batchSize}`,
+      "pass the row count of a tensor built from whole batches (masks × batchSize)",
+    );
   }
   const chunks = numRows / batchSize;
   const rows = new Int32Array(chunks * repeat * batchSize);
@@ -71,7 +77,8 @@ export function repeatBatch(numRows: number, repeat: number): Int32Array {
 
 /** K of a list of [B, K] masks; they must share it, as torch.cat requires. */
 function maskWidth(masks: readonly Int32Array[], batchSize: number): number {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1)
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   if (masks.length === 0) return 0;
   const keep = masks[0].length / batchSize;
   masks.forEach((mask, m) => {
@@ -86,7 +93,12 @@ function maskWidth(masks: readonly Int32Array[], batchSize: number): number {
 }
 
 function checkCounts(numRows: number, batchSize: number, repeat: number): void {
-  for (const [name, value, lowest] of [["numRows", numRows, 0], ["batchSize", batchSize, 1], ["repeat", repeat, 0]] as const) {
-    if (!Number.isInteger(value) || value < lowest) throw new RangeError(`${name} must be an integer ≥ ${lowest}, got ${value}`);
+  for (const [name, value, lowest] of [
+    ["numRows", numRows, 0],
+    ["batchSize", batchSize, 1],
+    ["repeat", repeat, 0],
+  ] as const) {
+    if (!Number.isInteger(value) || value < lowest)
+      throw new RangeError(`${name} must be an integer ≥ ${lowest}, got ${value}`);
   }
 }

@@ -96,10 +96,18 @@ export function blockAreaRange(
     const ratioHigh = aspectRatio[0] + drawHigh * ratioSpan;
     const drawOfRatio = (ratio: number): number => (ratio - aspectRatio[0]) / ratioSpan;
     // Height steps where maxKeep*ar == (k+1/2)^2; width steps where maxKeep/ar == (k+1/2)^2.
-    for (let k = Math.floor(Math.sqrt(maxKeep * ratioLow) - 0.5); k <= Math.ceil(Math.sqrt(maxKeep * ratioHigh) - 0.5); k++) {
+    for (
+      let k = Math.floor(Math.sqrt(maxKeep * ratioLow) - 0.5);
+      k <= Math.ceil(Math.sqrt(maxKeep * ratioHigh) - 0.5);
+      k++
+    ) {
       breakpoints.push(drawOfRatio((k + 0.5) ** 2 / maxKeep));
     }
-    for (let k = Math.floor(Math.sqrt(maxKeep / ratioHigh) - 0.5); k <= Math.ceil(Math.sqrt(maxKeep / ratioLow) - 0.5); k++) {
+    for (
+      let k = Math.floor(Math.sqrt(maxKeep / ratioHigh) - 0.5);
+      k <= Math.ceil(Math.sqrt(maxKeep / ratioLow) - 0.5);
+      k++
+    ) {
       if (k + 0.5 > 0) breakpoints.push(drawOfRatio(maxKeep / (k + 0.5) ** 2));
     }
   }

@@ -104,6 +104,8 @@ class Summary {
     this.high = Math.max(this.high, value);
   }
   summary(): CountSummary {
-    return this.n === 0 ? { mean: NaN, min: NaN, max: NaN } : { mean: this.total / this.n, min: this.low, max: this.high };
+    return this.n === 0
+      ? { mean: NaN, min: NaN, max: NaN }
+      : { mean: this.total / this.n, min: this.low, max: this.high };
   }
 }

@@ -1,7 +1,13 @@
 // I-JEPA multi-block masks: per image, npred target blocks and nenc context blocks that avoid them, as the official MaskCollator samples them.
 import { ConfigError } from "../errors.js";
 import { Rng } from "../utils/rng.js";
-import { blockAreaRange, blockSizeFromDraw, type BlockAreaRange, type BlockSize, type ValueRange } from "./block_size.js";
+import {
+  blockAreaRange,
+  blockSizeFromDraw,
+  type BlockAreaRange,
+  type BlockSize,
+  type ValueRange,
+} from "./block_size.js";
 
 /**
  * Where a block's top-left corner may go.
@@ -131,7 +137,8 @@ function markExclusions(firstExcludedBy: Int32Array, exclusions: readonly BlockR
   firstExcludedBy.fill(exclusions.length);
   for (let k = exclusions.length - 1; k >= 0; k--) {
     const x = exclusions[k];
-    for (let r = x.top; r < x.top + x.height; r++) firstExcludedBy.fill(k, r * gridWidth + x.left, r * gridWidth + x.left + x.width);
+    for (let r = x.top; r < x.top + x.height; r++)
+      firstExcludedBy.fill(k, r * gridWidth + x.left, r * gridWidth + x.left + x.width);
   }
 }
 
@@ -190,13 +197,17 @@ export class MultiBlockMaskSampler {
   constructor(options: MultiBlockMaskOptions) {
     this.options = { ...options, cornerSampling: options.cornerSampling ?? "official" };
     validateOptions(this.options);
-    const [inputHeight, inputWidth] = typeof options.inputSize === "number" ? [options.inputSize, options.inputSize] : options.inputSize;
+    const [inputHeight, inputWidth] =
+      typeof options.inputSize === "number" ? [options.inputSize, options.inputSize] : options.inputSize;
     this.gridHeight = Math.floor(inputHeight / options.patchSize);
     this.gridWidth = Math.floor(inputWidth / options.patchSize);
     const grid = `${this.gridHeight}×${this.gridWidth} patch grid (data.crop_size ${inputHeight}×${inputWidth} / mask.patch_size ${options.patchSize})`;
     const moreGrid = "smaller mask.patch_size or larger data.crop_size";
     if (this.gridHeight < 2 || this.gridWidth < 2) {
-      throw new ConfigError(`the ${grid} is too small: blocks are at most (H-1)×(W-1) patches, so nothing fits`, `use a ${moreGrid}`);
+      throw new ConfigError(
+        `the ${grid} is too small: blocks are at most (H-1)×(W-1) patches, so nothing fits`,
+        `use a ${moreGrid}`,
+      );
     }
     this.targetBlockArea = blockAreaRange(options.predMaskScale, options.aspectRatio, this.gridHeight, this.gridWidth);
     this.contextBlockArea = blockAreaRange(options.encMaskScale, [1, 1], this.gridHeight, this.gridWidth);
@@ -231,10 +242,12 @@ export class MultiBlockMaskSampler {
 
   /** The masks for batch `step` of a run seeded with `seed`; same arguments, same masks. */
   sample(batchSize: number, seed: number, step: number): BatchMasks {
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
     if (!Number.isInteger(step) || step < 0) throw new RangeError(`step must be a non-negative integer, got ${step}`);
     if (!Number.isFinite(seed)) throw new RangeError(`seed must be a finite number, got ${seed}`);
-    const { predMaskScale, encMaskScale, aspectRatio, npred, nenc, minKeep, allowOverlap, cornerSampling } = this.options;
+    const { predMaskScale, encMaskScale, aspectRatio, npred, nenc, minKeep, allowOverlap, cornerSampling } =
+      this.options;
     const { gridHeight, gridWidth } = this;
 
     // Official order: one draw for the target size, then one for the context size.
@@ -251,21 +264,49 @@ export class MultiBlockMaskSampler {
     const contextConstraintsDropped = new Int32Array(nenc * batchSize);
     const noExclusions = new Int32Array(gridHeight * gridWidth);
     const firstExcludedBy = new Int32Array(gridHeight * gridWidth);
-    const targetPlacement: BlockPlacement = { size: targetBlock, gridHeight, gridWidth, minKeep, cornerSampling, exclusions: [], describe: "target block" };
+    const targetPlacement: BlockPlacement = {
+      size: targetBlock,
+      gridHeight,
+      gridWidth,
+      minKeep,
+      cornerSampling,
+      exclusions: [],
+      describe: "target block",
+    };
     let targetKeep = gridHeight * gridWidth;
     let contextKeep = gridHeight * gridWidth;
     for (let b = 0; b < batchSize; b++) {
       const targets: BlockRect[] = [];
       for (let k = 0; k < npred; k++) {
-        const placed = placeBlock(positionRng, targetPlacement, noExclusions, targetStore, (b * npred + k) * targetArea);
+        const placed = placeBlock(
+          positionRng,
+          targetPlacement,
+          noExclusions,
+          targetStore,
+          (b * npred + k) * targetArea,
+        );
         targets.push({ top: placed.top, left: placed.left, height: targetBlock.height, width: targetBlock.width });
         targetKeep = Math.min(targetKeep, placed.count);
       }
       const exclusions = allowOverlap ? [] : targets;
       markExclusions(firstExcludedBy, exclusions, gridWidth);
-      const contextPlacement: BlockPlacement = { size: contextBlock, gridHeight, gridWidth, minKeep, cornerSampling, exclusions, describe: "context block" };
+      const contextPlacement: BlockPlacement = {
+        size: contextBlock,
+        gridHeight,
+        gridWidth,
+        minKeep,
+        cornerSampling,
+        exclusions,
+        describe: "context block",
+      };
       for (let m = 0; m < nenc; m++) {
-        const placed = placeBlock(positionRng, contextPlacement, firstExcludedBy, contextStore, (b * nenc + m) * contextArea);
+        const placed = placeBlock(
+          positionRng,
+          contextPlacement,
+          firstExcludedBy,
+          contextStore,
+          (b * nenc + m) * contextArea,
+        );
         contextConstraintsDropped[m * batchSize + b] = placed.dropped;
         contextKeep = Math.min(contextKeep, placed.count);
       }
@@ -287,7 +328,13 @@ export class MultiBlockMaskSampler {
 }
 
 /** Blocks stored image-major ((b, m) at (b * numMasks + m) * area) → per mask a [B, keep] array of each block's first `keep` (lowest) indices. */
-function collateMaskMajor(store: Int32Array, batchSize: number, numMasks: number, area: number, keep: number): Int32Array[] {
+function collateMaskMajor(
+  store: Int32Array,
+  batchSize: number,
+  numMasks: number,
+  area: number,
+  keep: number,
+): Int32Array[] {
   const collated: Int32Array[] = [];
   for (let m = 0; m < numMasks; m++) {
     const rows = new Int32Array(batchSize * keep);
@@ -303,16 +350,31 @@ function collateMaskMajor(store: Int32Array, batchSize: number, numMasks: number
 function validateOptions(options: Required<MultiBlockMaskOptions>): void {
   const sizes = typeof options.inputSize === "number" ? [options.inputSize, options.inputSize] : [...options.inputSize];
   if (sizes.length !== 2 || !sizes.every((s) => Number.isInteger(s) && s > 0)) {
-    throw new ConfigError(`data.crop_size must be a positive integer or [height, width], got ${JSON.stringify(options.inputSize)}`, "set data.crop_size to the image side in pixels, e.g. 28");
+    throw new ConfigError(
+      `data.crop_size must be a positive integer or [height, width], got ${JSON.stringify(options.inputSize)}`,
+      "set data.crop_size to the image side in pixels, e.g. 28",
+    );
   }
   if (!Number.isInteger(options.patchSize) || options.patchSize < 1) {
-    throw new ConfigError(`mask.patch_size must be a positive integer, got ${options.patchSize}`, "set mask.patch_size, e.g. 4 for 28×28 images");
+    throw new ConfigError(
+      `mask.patch_size must be a positive integer, got ${options.patchSize}`,
+      "set mask.patch_size, e.g. 4 for 28×28 images",
+    );
   }
   const checkRange = (key: string, range: ValueRange, upper: number, example: string): void => {
-    const ok = Array.isArray(range) && range.length === 2 && range.every((v) => Number.isFinite(v)) && range[0] > 0 && range[0] <= range[1] && range[1] <= upper;
+    const ok =
+      Array.isArray(range) &&
+      range.length === 2 &&
+      range.every((v) => Number.isFinite(v)) &&
+      range[0] > 0 &&
+      range[0] <= range[1] &&
+      range[1] <= upper;
     if (!ok) {
       const bound = Number.isFinite(upper) ? ` ≤ ${upper}` : "";
-      throw new ConfigError(`${key} must be [low, high] with 0 < low ≤ high${bound}, got ${JSON.stringify(range)}`, `set ${key}, e.g. ${example}`);
+      throw new ConfigError(
+        `${key} must be [low, high] with 0 < low ≤ high${bound}, got ${JSON.stringify(range)}`,
+        `set ${key}, e.g. ${example}`,
+      );
     }
   };
   checkRange("mask.enc_mask_scale", options.encMaskScale, 1, "[0.85, 1.0]");
@@ -327,9 +389,15 @@ function validateOptions(options: Required<MultiBlockMaskOptions>): void {
   checkCount("mask.num_pred_masks", options.npred, 1, "4");
   checkCount("mask.min_keep", options.minKeep, 0, "10");
   if (typeof options.allowOverlap !== "boolean") {
-    throw new ConfigError(`mask.allow_overlap must be true or false, got ${JSON.stringify(options.allowOverlap)}`, "set mask.allow_overlap: false");
+    throw new ConfigError(
+      `mask.allow_overlap must be true or false, got ${JSON.stringify(options.allowOverlap)}`,
+      "set mask.allow_overlap: false",
+    );
   }
   if (options.cornerSampling !== "official" && options.cornerSampling !== "uniform") {
-    throw new ConfigError(`mask.corner_sampling must be "official" or "uniform", got ${JSON.stringify(options.cornerSampling)}`, 'set mask.corner_sampling: "official" (as facebookresearch/ijepa) or "uniform"');
+    throw new ConfigError(
+      `mask.corner_sampling must be "official" or "uniform", got ${JSON.stringify(options.cornerSampling)}`,
+      'set mask.corner_sampling: "official" (as facebookresearch/ijepa) or "uniform"',
+    );
   }
 }

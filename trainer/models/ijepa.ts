@@ -72,7 +72,11 @@ export class IJepa {
   static initialise(dims: ModelDims, seed: number): IJepa {
     const encoder = VisionTransformer.initialise(dims, seed, "encoder");
     const predictor = VisionTransformerPredictor.initialise(dims, seed);
-    const targetEncoder = new VisionTransformer(dims, (spec) => Float32Array.from(encoder.params.get(spec.name).dataSync() as Float32Array), "target_encoder");
+    const targetEncoder = new VisionTransformer(
+      dims,
+      (spec) => Float32Array.from(encoder.params.get(spec.name).dataSync() as Float32Array),
+      "target_encoder",
+    );
     return new IJepa(dims, encoder, predictor, targetEncoder);
   }
 
@@ -82,7 +86,9 @@ export class IJepa {
    */
   static blank(dims: ModelDims): IJepa {
     const fixedOrZero = (spec: ParamSpec) =>
-      spec.init.kind === "fixed" ? Float32Array.from(spec.init.values) : new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
+      spec.init.kind === "fixed"
+        ? Float32Array.from(spec.init.values)
+        : new Float32Array(spec.shape.reduce((a, b) => a * b, 1));
     return new IJepa(
       dims,
       new VisionTransformer(dims, fixedOrZero, "encoder"),
@@ -109,10 +115,22 @@ export class IJepa {
   }
 
   /** Context encoder + predictor → predictions for every target token. */
-  predict(patches: tf.Tensor2D, idx: StepIndices, t: { ctxRows: tf.Tensor1D; ctxPatches: tf.Tensor1D; targetPatches: tf.Tensor1D }): tf.Tensor2D {
+  predict(
+    patches: tf.Tensor2D,
+    idx: StepIndices,
+    t: { ctxRows: tf.Tensor1D; ctxPatches: tf.Tensor1D; targetPatches: tf.Tensor1D },
+  ): tf.Tensor2D {
     const numCtxSeqs = idx.numCtxMasks * idx.batch;
     const z = this.encoder.forwardMasked(patches, idx.batch, t.ctxRows, numCtxSeqs, idx.ctxLen);
-    return this.predictor.forward(z, t.ctxPatches, t.targetPatches, numCtxSeqs, idx.ctxLen, idx.numTargetMasks, idx.targetLen);
+    return this.predictor.forward(
+      z,
+      t.ctxPatches,
+      t.targetPatches,
+      numCtxSeqs,
+      idx.ctxLen,
+      idx.numTargetMasks,
+      idx.targetLen,
+    );
   }
 
   /** Loss and gradients for one batch; patches [B·N, C·p·p]. Nothing is updated. */
@@ -126,7 +144,10 @@ export class IJepa {
     try {
       const h = this.targets(patches, idx, t.targetRows);
       try {
-        const { value, grads } = tf.variableGrads(() => regressionLoss(this.predict(patches, idx, t), h, lossKind), variables);
+        const { value, grads } = tf.variableGrads(
+          () => regressionLoss(this.predict(patches, idx, t), h, lossKind),
+          variables,
+        );
         const loss = value.dataSync()[0];
         value.dispose();
         return { loss, grads };

@@ -50,22 +50,24 @@ const layerNormCache = new Map<number, (x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Te
 function layerNormAffine(eps: number) {
   let fn = layerNormCache.get(eps);
   if (!fn) {
-    fn = withGradient<(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
-      const { xhat, rstd } = normalizeRows(x as tf.Tensor2D, eps);
-      save([xhat, rstd, gamma]);
-      const value = tf.add(tf.mul(xhat, gamma), beta);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [xh, rs, g] = saved;
-          const dxhat = tf.mul(dy, g);
-          const dx = normalizeGrad(dxhat, xh, rs);
-          const dgamma = tf.sum(tf.mul(dy, xh), 0);
-          const dbeta = tf.sum(dy, 0);
-          return [dx, dgamma, dbeta];
-        },
-      };
-    });
+    fn = withGradient<(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>(
+      (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+        const { xhat, rstd } = normalizeRows(x as tf.Tensor2D, eps);
+        save([xhat, rstd, gamma]);
+        const value = tf.add(tf.mul(xhat, gamma), beta);
+        return {
+          value,
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const [xh, rs, g] = saved;
+            const dxhat = tf.mul(dy, g);
+            const dx = normalizeGrad(dxhat, xh, rs);
+            const dgamma = tf.sum(tf.mul(dy, xh), 0);
+            const dbeta = tf.sum(dy, 0);
+            return [dx, dgamma, dbeta];
+          },
+        };
+      },
+    );
     layerNormCache.set(eps, fn);
   }
   return fn;
@@ -75,17 +77,19 @@ const fusedLayerNormCache = new Map<number, (x: tf.Tensor2D, g: tf.Tensor1D, b: 
 function fusedLayerNormAffine(eps: number) {
   let fn = fusedLayerNormCache.get(eps);
   if (!fn) {
-    fn = withGradient<(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>((x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
-      const [value, stats] = tf.engine().runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
-      save([x, gamma, stats]);
-      return {
-        value,
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [xs, g, st] = saved;
-          return tf.engine().runKernel(FUSED.layerNormGrad, { x: xs, gamma: g, dy, stats: st }, {}) as tf.Tensor[];
-        },
-      };
-    });
+    fn = withGradient<(x: tf.Tensor2D, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor2D>(
+      (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, save: tf.GradSaveFunc) => {
+        const [value, stats] = tf.engine().runKernel(FUSED.layerNorm, { x, gamma, beta }, { eps }) as tf.Tensor[];
+        save([x, gamma, stats]);
+        return {
+          value,
+          gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+            const [xs, g, st] = saved;
+            return tf.engine().runKernel(FUSED.layerNormGrad, { x: xs, gamma: g, dy, stats: st }, {}) as tf.Tensor[];
+          },
+        };
+      },
+    );
     fusedLayerNormCache.set(eps, fn);
   }
   return fn;
@@ -130,7 +134,9 @@ const fusedGelu = withGradient<(x: tf.Tensor2D) => tf.Tensor2D>((x: tf.Tensor, s
   save([x]);
   return {
     value: tf.engine().runKernel(FUSED.gelu, { x }, {}) as tf.Tensor,
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [tf.engine().runKernel(FUSED.geluGrad, { x: saved[0], dy }, {}) as tf.Tensor],
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      tf.engine().runKernel(FUSED.geluGrad, { x: saved[0], dy }, {}) as tf.Tensor,
+    ],
   };
 });
 
@@ -174,7 +180,13 @@ export interface AttentionParams {
  * Self-attention over `batch` sequences of `seqLen` tokens stored as rows of x [batch·seqLen, D],
  * as in the official Attention: qkv → heads → softmax(q·kᵀ·scale) → ·v → merge heads → proj.
  */
-export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seqLen: number, numHeads: number): tf.Tensor2D {
+export function attention(
+  x: tf.Tensor2D,
+  p: AttentionParams,
+  batch: number,
+  seqLen: number,
+  numHeads: number,
+): tf.Tensor2D {
   const width = x.shape[1];
   const headDim = width / numHeads;
   // One [D, 3D] qkv weight as in PyTorch, applied as three [D, D] slices: splitting the weights costs
@@ -199,7 +211,11 @@ export function attention(x: tf.Tensor2D, p: AttentionParams, batch: number, seq
   const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5);
   const weights = tf.softmax(scores);
   const context = tf.matMul(weights, v); // [B·H, T, dh]
-  const merged = transposeReleasing(context, [batch, numHeads, seqLen, headDim], [batch * seqLen, width]) as tf.Tensor2D;
+  const merged = transposeReleasing(
+    context,
+    [batch, numHeads, seqLen, headDim],
+    [batch * seqLen, width],
+  ) as tf.Tensor2D;
   return linear(merged, p.projW, p.projB);
 }
 

@@ -57,7 +57,8 @@ export interface ModelConfigKeys {
 /** Resolves preset + overrides; throws an Error naming the offending keys when dims do not fit together. */
 export function resolveModelDims(config: ModelConfigKeys, inChannels = 1): ModelDims {
   const preset = VIT_PRESETS[config.meta.model_name];
-  if (preset === undefined) throw new Error(`meta.model_name ${config.meta.model_name} is not one of ${Object.keys(VIT_PRESETS).join(", ")}`);
+  if (preset === undefined)
+    throw new Error(`meta.model_name ${config.meta.model_name} is not one of ${Object.keys(VIT_PRESETS).join(", ")}`);
   const embedDim = config.meta.embed_dim ?? preset.embedDim;
   const depth = config.meta.depth ?? preset.depth;
   const numHeads = config.meta.num_heads ?? preset.numHeads;
@@ -73,8 +74,10 @@ export function resolveModelDims(config: ModelConfigKeys, inChannels = 1): Model
     );
   }
   // The 2-D sin-cos embedding splits the width in two halves, each half into sin and cos.
-  if (embedDim % 4 !== 0) throw new Error(`meta.embed_dim ${embedDim} must be a multiple of 4 (2-D sin-cos position embedding)`);
-  if (predEmbedDim % 4 !== 0) throw new Error(`meta.pred_emb_dim ${predEmbedDim} must be a multiple of 4 (2-D sin-cos position embedding)`);
+  if (embedDim % 4 !== 0)
+    throw new Error(`meta.embed_dim ${embedDim} must be a multiple of 4 (2-D sin-cos position embedding)`);
+  if (predEmbedDim % 4 !== 0)
+    throw new Error(`meta.pred_emb_dim ${predEmbedDim} must be a multiple of 4 (2-D sin-cos position embedding)`);
   const gridSize = Math.floor(config.data.crop_size / config.mask.patch_size);
   return {
     imageSize: config.data.crop_size,

@@ -20,7 +20,16 @@ export function pairwiseMean(x: tf.Tensor): tf.Scalar {
     const value = tf.tidy(() => tf.div(blockedSum(tf.reshape(input, [count])), count) as tf.Scalar);
     // As tfjs's Mean gradient: div(mul(reshape(dy, [1, …]), ones(x.shape)), n).
     const gradFunc = (dy: tf.Tensor): tf.Tensor =>
-      tf.div(tf.mul(tf.reshape(dy, input.shape.map(() => 1)), tf.ones(input.shape, "float32")), count);
+      tf.div(
+        tf.mul(
+          tf.reshape(
+            dy,
+            input.shape.map(() => 1),
+          ),
+          tf.ones(input.shape, "float32"),
+        ),
+        count,
+      );
     return { value, gradFunc };
   });
   return meanOf(x) as tf.Scalar;

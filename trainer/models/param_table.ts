@@ -67,7 +67,8 @@ export function initialValues(spec: ParamSpec, rng: Rng): Float32Array {
     case "ones":
       return new Float32Array(size).fill(1);
     case "fixed":
-      if (init.values.length !== size) throw new Error(`fixed init of ${spec.name}: ${init.values.length} values for ${size}`);
+      if (init.values.length !== size)
+        throw new Error(`fixed init of ${spec.name}: ${init.values.length} values for ${size}`);
       return Float32Array.from(init.values);
     case "truncNormal": {
       // Drawn in PyTorch's layout order so that the same stream gives the same weight matrix
@@ -114,14 +115,21 @@ export class ParamTable {
   readonly specs: ParamSpec[];
   readonly vars = new Map<string, tf.Variable>();
 
-  constructor(specs: ParamSpec[], values: (spec: ParamSpec) => Float32Array, readonly scope: string) {
+  constructor(
+    specs: ParamSpec[],
+    values: (spec: ParamSpec) => Float32Array,
+    readonly scope: string,
+  ) {
     this.specs = specs;
     // tfjs variable names are global to the process: make them unique per table.
     const id = tableCounter++;
     for (const spec of specs) {
       const v = values(spec);
       // tidy disposes the temporary tensor; the variable keeps its data.
-      this.vars.set(spec.name, tf.tidy(() => tf.variable(tf.tensor(v, spec.shape, "float32"), spec.trainable, `${scope}#${id}/${spec.name}`)));
+      this.vars.set(
+        spec.name,
+        tf.tidy(() => tf.variable(tf.tensor(v, spec.shape, "float32"), spec.trainable, `${scope}#${id}/${spec.name}`)),
+      );
     }
   }
 
@@ -152,7 +160,9 @@ export class ParamTable {
       if (!t) throw new Error(`${origin}: missing tensor ${name}`);
       const want = officialShape(spec);
       if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i])) {
-        throw new Error(`${origin}: tensor ${name} has shape [${t.shape}], the model needs [${want}] (was it trained with another config?)`);
+        throw new Error(
+          `${origin}: tensor ${name} has shape [${t.shape}], the model needs [${want}] (was it trained with another config?)`,
+        );
       }
     }
     tf.tidy(() => {

@@ -16,7 +16,14 @@ export interface FeatureImages {
  * Runs the encoder (with its final norm) on every image resized to the model's input size and
  * normalised with mean/std, then averages the patch tokens → [count, D]. Processes `chunk` images at a time.
  */
-export function pooledFeatures(encoder: VisionTransformer, data: FeatureImages, mean: number[], std: number[], chunk = 128, onChunk?: (done: number) => void): Float32Array {
+export function pooledFeatures(
+  encoder: VisionTransformer,
+  data: FeatureImages,
+  mean: number[],
+  std: number[],
+  chunk = 128,
+  onChunk?: (done: number) => void,
+): Float32Array {
   const d = encoder.dims;
   if (data.channels !== d.inChannels) {
     throw new Error(`the images have ${data.channels} channel(s) but the encoder was trained on ${d.inChannels}`);
@@ -25,7 +32,16 @@ export function pooledFeatures(encoder: VisionTransformer, data: FeatureImages, 
   const bytesPerImage = data.height * data.width * data.channels;
   for (let start = 0; start < data.count; start += chunk) {
     const n = Math.min(chunk, data.count - start);
-    const resized = resizeBatch(data.images.subarray(start * bytesPerImage, (start + n) * bytesPerImage), n, data.height, data.width, data.channels, d.imageSize, mean, std);
+    const resized = resizeBatch(
+      data.images.subarray(start * bytesPerImage, (start + n) * bytesPerImage),
+      n,
+      data.height,
+      data.width,
+      data.channels,
+      d.imageSize,
+      mean,
+      std,
+    );
     const rows = patchify(resized, n, d.imageSize, d.inChannels, d.patchSize);
     const pooled = tf.tidy(() => {
       const patches = tf.tensor2d(rows, [n * d.numPatches, d.inChannels * d.patchSize * d.patchSize]);

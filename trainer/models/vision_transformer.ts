@@ -15,7 +15,13 @@ function blockSpecs(prefix: string, dim: number, hidden: number, layerId: number
   // fix_init_weight: attn.proj and mlp.fc2 weights are divided by sqrt(2·layer_id), layer_id from 1.
   const divisor = rescale ? Math.sqrt(2 * layerId) : 1;
   const lin = (name: string, inDim: number, outDim: number, div = 1): ParamSpec[] => [
-    { name: `${prefix}.${name}.weight`, shape: [inDim, outDim], layout: "linear", init: { kind: "truncNormal", std: INIT_STD, divisor: div }, trainable: true },
+    {
+      name: `${prefix}.${name}.weight`,
+      shape: [inDim, outDim],
+      layout: "linear",
+      init: { kind: "truncNormal", std: INIT_STD, divisor: div },
+      trainable: true,
+    },
     { name: `${prefix}.${name}.bias`, shape: [outDim], layout: "vector", init: { kind: "zeros" }, trainable: true },
   ];
   const norm = (name: string): ParamSpec[] => [
@@ -33,11 +39,24 @@ function blockSpecs(prefix: string, dim: number, hidden: number, layerId: number
 }
 
 /** Runs one block on `numSeqs` sequences of `seqLen` tokens (rows of x). */
-function runBlock(p: ParamTable, prefix: string, x: tf.Tensor2D, numSeqs: number, seqLen: number, heads: number): tf.Tensor2D {
+function runBlock(
+  p: ParamTable,
+  prefix: string,
+  x: tf.Tensor2D,
+  numSeqs: number,
+  seqLen: number,
+  heads: number,
+): tf.Tensor2D {
   const w = (name: string) => p.get(`${prefix}.${name}`) as tf.Tensor as tf.Tensor2D;
   const v = (name: string) => p.get(`${prefix}.${name}`) as tf.Tensor as tf.Tensor1D;
   const h = layerNorm(x, v("norm1.weight"), v("norm1.bias"), LN_EPS);
-  const a = attention(h, { qkvW: w("attn.qkv.weight"), qkvB: v("attn.qkv.bias"), projW: w("attn.proj.weight"), projB: v("attn.proj.bias") }, numSeqs, seqLen, heads);
+  const a = attention(
+    h,
+    { qkvW: w("attn.qkv.weight"), qkvB: v("attn.qkv.bias"), projW: w("attn.proj.weight"), projB: v("attn.proj.bias") },
+    numSeqs,
+    seqLen,
+    heads,
+  );
   const x1 = tf.add(x, a) as tf.Tensor2D;
   const h2 = layerNorm(x1, v("norm2.weight"), v("norm2.bias"), LN_EPS);
   const m = linear(gelu(linear(h2, w("mlp.fc1.weight"), v("mlp.fc1.bias"))), w("mlp.fc2.weight"), v("mlp.fc2.bias"));
@@ -51,7 +70,11 @@ function runBlock(p: ParamTable, prefix: string, x: tf.Tensor2D, numSeqs: number
 export class VisionTransformer {
   readonly params: ParamTable;
 
-  constructor(readonly dims: ModelDims, values: (spec: ParamSpec) => Float32Array, scope: string) {
+  constructor(
+    readonly dims: ModelDims,
+    values: (spec: ParamSpec) => Float32Array,
+    scope: string,
+  ) {
     this.params = new ParamTable(VisionTransformer.specs(dims), values, scope);
   }
 
@@ -64,11 +87,31 @@ export class VisionTransformer {
   static specs(d: ModelDims): ParamSpec[] {
     const patchIn = d.inChannels * d.patchSize * d.patchSize;
     const specs: ParamSpec[] = [
-      { name: "pos_embed", shape: [d.numPatches, d.embedDim], layout: "pos", init: { kind: "fixed", values: sincosPosEmbed2d(d.embedDim, d.gridSize) }, trainable: false },
-      { name: "patch_embed.proj.weight", shape: [patchIn, d.embedDim], layout: "patch", patchDims: [d.inChannels, d.patchSize, d.patchSize], init: { kind: "truncNormal", std: INIT_STD }, trainable: true },
-      { name: "patch_embed.proj.bias", shape: [d.embedDim], layout: "vector", init: { kind: "zeros" }, trainable: true },
+      {
+        name: "pos_embed",
+        shape: [d.numPatches, d.embedDim],
+        layout: "pos",
+        init: { kind: "fixed", values: sincosPosEmbed2d(d.embedDim, d.gridSize) },
+        trainable: false,
+      },
+      {
+        name: "patch_embed.proj.weight",
+        shape: [patchIn, d.embedDim],
+        layout: "patch",
+        patchDims: [d.inChannels, d.patchSize, d.patchSize],
+        init: { kind: "truncNormal", std: INIT_STD },
+        trainable: true,
+      },
+      {
+        name: "patch_embed.proj.bias",
+        shape: [d.embedDim],
+        layout: "vector",
+        init: { kind: "zeros" },
+        trainable: true,
+      },
     ];
-    for (let i = 0; i < d.depth; i++) specs.push(...blockSpecs(`blocks.${i}`, d.embedDim, d.mlpHidden, i + 1, d.initRescale));
+    for (let i = 0; i < d.depth; i++)
+      specs.push(...blockSpecs(`blocks.${i}`, d.embedDim, d.mlpHidden, i + 1, d.initRescale));
     specs.push(
       { name: "norm.weight", shape: [d.embedDim], layout: "vector", init: { kind: "ones" }, trainable: true },
       { name: "norm.bias", shape: [d.embedDim], layout: "vector", init: { kind: "zeros" }, trainable: true },
@@ -82,7 +125,11 @@ export class VisionTransformer {
    */
   embed(patches: tf.Tensor2D, batch: number): tf.Tensor2D {
     const d = this.dims;
-    const x = linear(patches, this.params.get("patch_embed.proj.weight") as tf.Tensor as tf.Tensor2D, this.params.get("patch_embed.proj.bias") as tf.Tensor as tf.Tensor1D);
+    const x = linear(
+      patches,
+      this.params.get("patch_embed.proj.weight") as tf.Tensor as tf.Tensor2D,
+      this.params.get("patch_embed.proj.bias") as tf.Tensor as tf.Tensor1D,
+    );
     const withPos = tf.add(tf.reshape(x, [batch, d.numPatches, d.embedDim]), this.params.get("pos_embed"));
     return tf.reshape(withPos, [batch * d.numPatches, d.embedDim]);
   }
@@ -90,20 +137,32 @@ export class VisionTransformer {
   /** All blocks on `numSeqs` sequences of `seqLen` tokens. */
   blocks(x: tf.Tensor2D, numSeqs: number, seqLen: number): tf.Tensor2D {
     let h = x;
-    for (let i = 0; i < this.dims.depth; i++) h = runBlock(this.params, `blocks.${i}`, h, numSeqs, seqLen, this.dims.numHeads);
+    for (let i = 0; i < this.dims.depth; i++)
+      h = runBlock(this.params, `blocks.${i}`, h, numSeqs, seqLen, this.dims.numHeads);
     return h;
   }
 
   /** The final LayerNorm (self.norm). Per token, so it may run on a subset of rows. */
   finalNorm(x: tf.Tensor2D): tf.Tensor2D {
-    return layerNorm(x, this.params.get("norm.weight") as tf.Tensor as tf.Tensor1D, this.params.get("norm.bias") as tf.Tensor as tf.Tensor1D, LN_EPS);
+    return layerNorm(
+      x,
+      this.params.get("norm.weight") as tf.Tensor as tf.Tensor1D,
+      this.params.get("norm.bias") as tf.Tensor as tf.Tensor1D,
+      LN_EPS,
+    );
   }
 
   /**
    * Encoder forward on the context: embed, keep the rows `keepRows` (flat indices into [B·N]: the
    * context patches of each image, mask-major), run the blocks on `numSeqs` sequences of `seqLen`, norm.
    */
-  forwardMasked(patches: tf.Tensor2D, batch: number, keepRows: tf.Tensor1D, numSeqs: number, seqLen: number): tf.Tensor2D {
+  forwardMasked(
+    patches: tf.Tensor2D,
+    batch: number,
+    keepRows: tf.Tensor1D,
+    numSeqs: number,
+    seqLen: number,
+  ): tf.Tensor2D {
     const tokens = gatherRows(this.embed(patches, batch), keepRows);
     return this.finalNorm(this.blocks(tokens, numSeqs, seqLen));
   }
@@ -131,7 +190,11 @@ export class VisionTransformer {
 export class VisionTransformerPredictor {
   readonly params: ParamTable;
 
-  constructor(readonly dims: ModelDims, values: (spec: ParamSpec) => Float32Array, scope = "predictor") {
+  constructor(
+    readonly dims: ModelDims,
+    values: (spec: ParamSpec) => Float32Array,
+    scope = "predictor",
+  ) {
     this.params = new ParamTable(VisionTransformerPredictor.specs(dims), values, scope);
   }
 
@@ -142,16 +205,59 @@ export class VisionTransformerPredictor {
 
   static specs(d: ModelDims): ParamSpec[] {
     const specs: ParamSpec[] = [
-      { name: "mask_token", shape: [d.predEmbedDim], layout: "token", init: { kind: "truncNormal", std: INIT_STD }, trainable: true },
-      { name: "predictor_pos_embed", shape: [d.numPatches, d.predEmbedDim], layout: "pos", init: { kind: "fixed", values: sincosPosEmbed2d(d.predEmbedDim, d.gridSize) }, trainable: false },
-      { name: "predictor_embed.weight", shape: [d.embedDim, d.predEmbedDim], layout: "linear", init: { kind: "truncNormal", std: INIT_STD }, trainable: true },
-      { name: "predictor_embed.bias", shape: [d.predEmbedDim], layout: "vector", init: { kind: "zeros" }, trainable: true },
+      {
+        name: "mask_token",
+        shape: [d.predEmbedDim],
+        layout: "token",
+        init: { kind: "truncNormal", std: INIT_STD },
+        trainable: true,
+      },
+      {
+        name: "predictor_pos_embed",
+        shape: [d.numPatches, d.predEmbedDim],
+        layout: "pos",
+        init: { kind: "fixed", values: sincosPosEmbed2d(d.predEmbedDim, d.gridSize) },
+        trainable: false,
+      },
+      {
+        name: "predictor_embed.weight",
+        shape: [d.embedDim, d.predEmbedDim],
+        layout: "linear",
+        init: { kind: "truncNormal", std: INIT_STD },
+        trainable: true,
+      },
+      {
+        name: "predictor_embed.bias",
+        shape: [d.predEmbedDim],
+        layout: "vector",
+        init: { kind: "zeros" },
+        trainable: true,
+      },
     ];
-    for (let i = 0; i < d.predDepth; i++) specs.push(...blockSpecs(`predictor_blocks.${i}`, d.predEmbedDim, d.predMlpHidden, i + 1, d.initRescale));
+    for (let i = 0; i < d.predDepth; i++)
+      specs.push(...blockSpecs(`predictor_blocks.${i}`, d.predEmbedDim, d.predMlpHidden, i + 1, d.initRescale));
     specs.push(
-      { name: "predictor_norm.weight", shape: [d.predEmbedDim], layout: "vector", init: { kind: "ones" }, trainable: true },
-      { name: "predictor_norm.bias", shape: [d.predEmbedDim], layout: "vector", init: { kind: "zeros" }, trainable: true },
-      { name: "predictor_proj.weight", shape: [d.predEmbedDim, d.embedDim], layout: "linear", init: { kind: "truncNormal", std: INIT_STD }, trainable: true },
+      {
+        name: "predictor_norm.weight",
+        shape: [d.predEmbedDim],
+        layout: "vector",
+        init: { kind: "ones" },
+        trainable: true,
+      },
+      {
+        name: "predictor_norm.bias",
+        shape: [d.predEmbedDim],
+        layout: "vector",
+        init: { kind: "zeros" },
+        trainable: true,
+      },
+      {
+        name: "predictor_proj.weight",
+        shape: [d.predEmbedDim, d.embedDim],
+        layout: "linear",
+        init: { kind: "truncNormal", std: INIT_STD },
+        trainable: true,
+      },
       { name: "predictor_proj.bias", shape: [d.embedDim], layout: "vector", init: { kind: "zeros" }, trainable: true },
     );
     return specs;
@@ -164,26 +270,47 @@ export class VisionTransformerPredictor {
    * sequence, token) — the official repeat_interleave_batch order — with R = number of target masks.
    * Returns predictions [R·S·Kt, D] in the same order.
    */
-  forward(context: tf.Tensor2D, contextPatches: tf.Tensor1D, targetPatches: tf.Tensor1D, numCtxSeqs: number, ctxLen: number, numTargetMasks: number, targetLen: number): tf.Tensor2D {
+  forward(
+    context: tf.Tensor2D,
+    contextPatches: tf.Tensor1D,
+    targetPatches: tf.Tensor1D,
+    numCtxSeqs: number,
+    ctxLen: number,
+    numTargetMasks: number,
+    targetLen: number,
+  ): tf.Tensor2D {
     const d = this.dims;
     const p = this.params;
     const v1 = (name: string) => p.get(name) as tf.Tensor as tf.Tensor1D;
     const v2 = (name: string) => p.get(name) as tf.Tensor as tf.Tensor2D;
     const pos = p.get("predictor_pos_embed") as tf.Tensor as tf.Tensor2D;
     // x = predictor_embed(x) + pos_embed[context positions]
-    let x = tf.add(linear(context, v2("predictor_embed.weight"), v1("predictor_embed.bias")), tf.gather(pos, contextPatches, 0)) as tf.Tensor2D;
+    let x = tf.add(
+      linear(context, v2("predictor_embed.weight"), v1("predictor_embed.bias")),
+      tf.gather(pos, contextPatches, 0),
+    ) as tf.Tensor2D;
     // mask tokens: the shared learnable token + pos_embed[target positions]
     const numSeqs = numTargetMasks * numCtxSeqs;
-    const predTokens = tf.reshape(tf.add(tf.gather(pos, targetPatches, 0), p.get("mask_token")), [numSeqs, targetLen, d.predEmbedDim]);
+    const predTokens = tf.reshape(tf.add(tf.gather(pos, targetPatches, 0), p.get("mask_token")), [
+      numSeqs,
+      targetLen,
+      d.predEmbedDim,
+    ]);
     // x.repeat(len(masks), 1, 1), then concatenate the mask tokens after each context sequence. The repeat is a
     // concat of copies: tfjs-wasm's Tile (and its gradient) ran ~5× slower on these shapes.
     const ctxOnce = tf.reshape(x, [numCtxSeqs, ctxLen, d.predEmbedDim]);
-    const ctx3 = tf.concat(Array.from({ length: numTargetMasks }, () => ctxOnce), 0);
+    const ctx3 = tf.concat(
+      Array.from({ length: numTargetMasks }, () => ctxOnce),
+      0,
+    );
     const seqLen = ctxLen + targetLen;
     x = tf.reshape(tf.concat([ctx3, predTokens], 1), [numSeqs * seqLen, d.predEmbedDim]);
     for (let i = 0; i < d.predDepth; i++) x = runBlock(p, `predictor_blocks.${i}`, x, numSeqs, seqLen, d.predNumHeads);
     // Keep the mask-token outputs; predictor_norm is per token, so normalising only them is the same.
-    const targets = tf.reshape(tf.slice(tf.reshape(x, [numSeqs, seqLen, d.predEmbedDim]), [0, ctxLen, 0], [numSeqs, targetLen, d.predEmbedDim]), [numSeqs * targetLen, d.predEmbedDim]);
+    const targets = tf.reshape(
+      tf.slice(tf.reshape(x, [numSeqs, seqLen, d.predEmbedDim]), [0, ctxLen, 0], [numSeqs, targetLen, d.predEmbedDim]),
+      [numSeqs * targetLen, d.predEmbedDim],
+    );
     const normed = layerNorm(targets as tf.Tensor2D, v1("predictor_norm.weight"), v1("predictor_norm.bias"), LN_EPS);
     return linear(normed, v2("predictor_proj.weight"), v1("predictor_proj.bias"));
   }
@@ -193,7 +320,13 @@ export class VisionTransformerPredictor {
  * Images uint8/float NHWC → patch rows [B·N, C·p·p], each row in (c, kh, kw) order to match the
  * flattened PyTorch Conv2d kernel [D, C, p, p]. Patches are row-major over the grid.
  */
-export function patchify(images: Float32Array, batch: number, size: number, channels: number, patch: number): Float32Array {
+export function patchify(
+  images: Float32Array,
+  batch: number,
+  size: number,
+  channels: number,
+  patch: number,
+): Float32Array {
   const grid = size / patch;
   const rowLen = channels * patch * patch;
   const out = new Float32Array(batch * grid * grid * rowLen);

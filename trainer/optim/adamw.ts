@@ -1,6 +1,14 @@
 // AdamW with the official I-JEPA parameter groups (no weight decay on biases and 1-D parameters), PyTorch's update rule.
 import * as tf from "@tensorflow/tfjs-core";
-import { type ParamSpec, type ParamTable, type StateTensor, fromOfficialLayout, isDecayed, officialShape, toOfficialLayout } from "../models/param_table.js";
+import {
+  type ParamSpec,
+  type ParamTable,
+  type StateTensor,
+  fromOfficialLayout,
+  isDecayed,
+  officialShape,
+  toOfficialLayout,
+} from "../models/param_table.js";
 
 interface Slot {
   /** State-dict name, e.g. "encoder.blocks.0.attn.qkv.weight". */
@@ -80,25 +88,40 @@ export class AdamW {
     const out: StateTensor[] = [];
     for (const s of this.slots) {
       const shape = officialShape(s.spec);
-      out.push({ name: `${s.name}.exp_avg`, shape, data: toOfficialLayout(s.spec, s.expAvg.dataSync() as Float32Array) });
-      out.push({ name: `${s.name}.exp_avg_sq`, shape, data: toOfficialLayout(s.spec, s.expAvgSq.dataSync() as Float32Array) });
+      out.push({
+        name: `${s.name}.exp_avg`,
+        shape,
+        data: toOfficialLayout(s.spec, s.expAvg.dataSync() as Float32Array),
+      });
+      out.push({
+        name: `${s.name}.exp_avg_sq`,
+        shape,
+        data: toOfficialLayout(s.spec, s.expAvgSq.dataSync() as Float32Array),
+      });
     }
     return out;
   }
 
-  importState(tensors: Map<string, { shape: number[]; data: Float32Array }>, stepCount: number, origin = "optimizer state"): void {
+  importState(
+    tensors: Map<string, { shape: number[]; data: Float32Array }>,
+    stepCount: number,
+    origin = "optimizer state",
+  ): void {
     for (const s of this.slots) {
       for (const key of [`${s.name}.exp_avg`, `${s.name}.exp_avg_sq`]) {
         const t = tensors.get(key);
         if (!t) throw new Error(`${origin}: missing tensor ${key}`);
         const want = officialShape(s.spec);
-        if (t.shape.join(",") !== want.join(",")) throw new Error(`${origin}: ${key} has shape [${t.shape}], expected [${want}]`);
+        if (t.shape.join(",") !== want.join(","))
+          throw new Error(`${origin}: ${key} has shape [${t.shape}], expected [${want}]`);
       }
     }
     tf.tidy(() => {
       for (const s of this.slots) {
         s.expAvg.assign(tf.tensor(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg`)!.data), s.spec.shape));
-        s.expAvgSq.assign(tf.tensor(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data), s.spec.shape));
+        s.expAvgSq.assign(
+          tf.tensor(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data), s.spec.shape),
+        );
       }
     });
     this.stepCount = stepCount;

@@ -1,6 +1,15 @@
 // Builds a run's report/ folder: PNGs drawn from Vega-Lite specs, then report.html with the same charts live.
 import { parse as parseYaml } from "yaml";
-import { CONFIG_KEY, MASKS_FIGURE_KEY, METRICS_KEY, PROBE_HISTORY_KEY, REPORT_HTML_KEY, REPORT_PREFIX, probeEmbeddingKey, reportKey } from "../run/run_layout.js";
+import {
+  CONFIG_KEY,
+  MASKS_FIGURE_KEY,
+  METRICS_KEY,
+  PROBE_HISTORY_KEY,
+  REPORT_HTML_KEY,
+  REPORT_PREFIX,
+  probeEmbeddingKey,
+  reportKey,
+} from "../run/run_layout.js";
 import { type ProbeEmbeddingDocument, probeEmbeddingSchema } from "../run/probe_embedding.js";
 import { trainConfigSchema } from "../config/schema.js";
 import { CorruptDataError, DataError, NotFoundError } from "../errors.js";
@@ -51,7 +60,9 @@ export interface RunReport {
 export async function buildRunReport(store: ObjectStore, options: RunReportOptions = {}): Promise<RunReport> {
   const history = await readRunHistory(store);
   if (history.steps.length === 0) {
-    const what = history.starts.length ? `only ${history.starts.length} start record(s) and no step record` : "no step record";
+    const what = history.starts.length
+      ? `only ${history.starts.length} start record(s) and no step record`
+      : "no step record";
     throw new DataError(
       `cannot build a report for ${store.baseUri}: ${store.uriOf(METRICS_KEY)} has ${what}` +
         (history.problems.length ? ` (${history.problems.length} unreadable line(s): ${history.problems[0]})` : ""),
@@ -193,7 +204,9 @@ async function collapseThresholdFromConfig(store: ObjectStore, notes: string[]):
   try {
     config = parseYaml(text);
   } catch (err) {
-    notes.push(`No collapse threshold line: ${store.uriOf(CONFIG_KEY)} is not valid YAML (${(err as Error).message.split("\n")[0]}).`);
+    notes.push(
+      `No collapse threshold line: ${store.uriOf(CONFIG_KEY)} is not valid YAML (${(err as Error).message.split("\n")[0]}).`,
+    );
     return undefined;
   }
   // Validating just the logging section applies the schema's default, the threshold the trainer used.
@@ -202,6 +215,8 @@ async function collapseThresholdFromConfig(store: ObjectStore, notes: string[]):
   if (parsed.success) return parsed.data.collapse_std_threshold;
   const value = (logging as { collapse_std_threshold?: unknown } | undefined)?.collapse_std_threshold;
   if (typeof value === "number" && Number.isFinite(value)) return value;
-  notes.push(`No collapse threshold line: the logging section of ${store.uriOf(CONFIG_KEY)} does not validate (${parsed.error.issues[0]?.message ?? "unknown problem"}).`);
+  notes.push(
+    `No collapse threshold line: the logging section of ${store.uriOf(CONFIG_KEY)} does not validate (${parsed.error.issues[0]?.message ?? "unknown problem"}).`,
+  );
   return undefined;
 }

@@ -27,10 +27,14 @@ export interface Caption {
 export function checkImageBatch(batch: ImageBatch, what: string): void {
   const { images, count, height, width, channels } = batch;
   for (const [name, value] of Object.entries({ count, height, width, channels })) {
-    if (!Number.isInteger(value) || value < 1) throw new DataError(`${what}: ${name} must be a positive integer, got ${value}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new DataError(`${what}: ${name} must be a positive integer, got ${value}`);
   }
   if (channels !== 1 && channels !== 3 && channels !== 4) {
-    throw new DataError(`${what}: images with ${channels} channels cannot be drawn`, "pass greyscale (1), RGB (3) or RGBA (4) uint8 NHWC images");
+    throw new DataError(
+      `${what}: images with ${channels} channels cannot be drawn`,
+      "pass greyscale (1), RGB (3) or RGBA (4) uint8 NHWC images",
+    );
   }
   const expected = count * height * width * channels;
   if (images.length !== expected) {
@@ -64,7 +68,14 @@ export class RgbCanvas {
    * Draws image `index` with its top-left at (x, y), each source pixel as a `scale` × `scale` block.
    * `recolour` may change each source pixel (it gets the source row and column); it is called once per source pixel.
    */
-  drawImage(batch: ImageBatch, index: number, x: number, y: number, scale: number, recolour?: (rgb: Rgb, row: number, col: number) => Rgb): void {
+  drawImage(
+    batch: ImageBatch,
+    index: number,
+    x: number,
+    y: number,
+    scale: number,
+    recolour?: (rgb: Rgb, row: number, col: number) => Rgb,
+  ): void {
     for (let row = 0; row < batch.height; row++) {
       for (let col = 0; col < batch.width; col++) {
         const source = RgbCanvas.sourcePixel(batch, index, row, col);

@@ -48,7 +48,9 @@ export interface MaskFigureLayout {
   origin(index: number, panel: 0 | 1 | 2): { x: number; y: number };
 }
 
-export function maskFigureLayout(input: Pick<MaskFigureInput, "count" | "height" | "width" | "scale" | "maxImages" | "columns">): MaskFigureLayout {
+export function maskFigureLayout(
+  input: Pick<MaskFigureInput, "count" | "height" | "width" | "scale" | "maxImages" | "columns">,
+): MaskFigureLayout {
   const shown = Math.min(input.count, input.maxImages ?? 8);
   const columns = Math.max(1, Math.min(input.columns ?? 2, shown));
   const rows = Math.ceil(shown / columns);
@@ -83,7 +85,8 @@ export async function renderMaskFigure(input: MaskFigureInput): Promise<Uint8Arr
   const canvas = new RgbCanvas(layout.width, layout.height);
   const patchHeight = input.height / input.gridHeight;
   const patchWidth = input.width / input.gridWidth;
-  const patchOf = (row: number, col: number): number => Math.floor(row / patchHeight) * input.gridWidth + Math.floor(col / patchWidth);
+  const patchOf = (row: number, col: number): number =>
+    Math.floor(row / patchHeight) * input.gridWidth + Math.floor(col / patchWidth);
   const patches = input.gridHeight * input.gridWidth;
 
   for (let i = 0; i < layout.shown; i++) {
@@ -98,7 +101,9 @@ export async function renderMaskFigure(input: MaskFigureInput): Promise<Uint8Arr
     const context = layout.origin(i, 1);
     const targets = layout.origin(i, 2);
     canvas.drawImage(input, i, image.x, image.y, input.scale);
-    canvas.drawImage(input, i, context.x, context.y, input.scale, (rgb, row, col) => (inContext[patchOf(row, col)] ? rgb : greyedOut(rgb)));
+    canvas.drawImage(input, i, context.x, context.y, input.scale, (rgb, row, col) =>
+      inContext[patchOf(row, col)] ? rgb : greyedOut(rgb),
+    );
     canvas.drawImage(input, i, targets.x, targets.y, input.scale, (rgb, row, col) => {
       const block = targetOf[patchOf(row, col)];
       return block ? tinted(rgb, block - 1) : greyedOut(rgb);
@@ -111,7 +116,13 @@ export async function renderMaskFigure(input: MaskFigureInput): Promise<Uint8Arr
   for (let c = 0; c < columns; c++) {
     PANEL_TITLES.forEach((title, panel) => {
       const { x } = layout.origin(c, panel as 0 | 1 | 2);
-      canvas.caption({ x: x + layout.panelWidth / 2, y: MARGIN + CAPTION_HEIGHT - 7, text: title, size: captionSize, anchor: "middle" });
+      canvas.caption({
+        x: x + layout.panelWidth / 2,
+        y: MARGIN + CAPTION_HEIGHT - 7,
+        text: title,
+        size: captionSize,
+        anchor: "middle",
+      });
     });
   }
   return canvas.toPng();
@@ -130,8 +141,16 @@ export function tinted(rgb: Rgb, block: number): Rgb {
 function checkMaskInput(input: MaskFigureInput): void {
   checkImageBatch(input, "mask figure");
   const { height, width, gridHeight, gridWidth, scale } = input;
-  if (!Number.isInteger(scale) || scale < 1 || scale > 32) throw new DataError(`mask figure: scale must be an integer in [1, 32], got ${scale}`);
-  if (!Number.isInteger(gridHeight) || !Number.isInteger(gridWidth) || gridHeight < 1 || gridWidth < 1 || height % gridHeight || width % gridWidth) {
+  if (!Number.isInteger(scale) || scale < 1 || scale > 32)
+    throw new DataError(`mask figure: scale must be an integer in [1, 32], got ${scale}`);
+  if (
+    !Number.isInteger(gridHeight) ||
+    !Number.isInteger(gridWidth) ||
+    gridHeight < 1 ||
+    gridWidth < 1 ||
+    height % gridHeight ||
+    width % gridWidth
+  ) {
     throw new DataError(
       `mask figure: a ${gridHeight} × ${gridWidth} patch grid does not tile ${height} × ${width} images`,
       "pass the encoder's grid: image size divided by patch size along each side",
@@ -146,10 +165,15 @@ function checkMaskInput(input: MaskFigureInput): void {
   }
   const patches = gridHeight * gridWidth;
   for (let i = 0; i < shown; i++) {
-    for (const [what, indices] of [["context", input.context[i]], ...input.targets[i].map((t, k) => [`target block ${k}`, t] as const)] as const) {
+    for (const [what, indices] of [
+      ["context", input.context[i]],
+      ...input.targets[i].map((t, k) => [`target block ${k}`, t] as const),
+    ] as const) {
       const bad = indices.find((p) => !(p >= 0 && p < patches));
       if (bad !== undefined) {
-        throw new DataError(`mask figure: image ${i} ${what} has patch index ${bad}, outside the ${gridHeight} × ${gridWidth} grid (0..${patches - 1})`);
+        throw new DataError(
+          `mask figure: image ${i} ${what} has patch index ${bad}, outside the ${gridHeight} × ${gridWidth} grid (0..${patches - 1})`,
+        );
       }
     }
   }

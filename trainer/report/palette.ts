@@ -19,4 +19,3 @@ export const TARGET_BLOCK_COLORS: ReadonlyArray<readonly [number, number, number
   [0x00, 0x9e, 0x73], // bluish green
   [0xcc, 0x79, 0xa7], // reddish purple
 ];
-

@@ -51,7 +51,10 @@ ul.notes { color: #555; font-size: 0.9rem; }
 
 export function renderReportHtml(page: ReportPage): string {
   const rows = page.rows
-    .map((r) => `<tr${r.alarm ? ' class="alarm"' : ""}><th scope="row">${escapeXml(r.label)}</th><td>${escapeXml(r.value)}</td></tr>`)
+    .map(
+      (r) =>
+        `<tr${r.alarm ? ' class="alarm"' : ""}><th scope="row">${escapeXml(r.label)}</th><td>${escapeXml(r.value)}</td></tr>`,
+    )
     .join("\n");
   const figures = page.figures
     .map((f, i) => {
@@ -69,7 +72,9 @@ export function renderReportHtml(page: ReportPage): string {
   const live = page.figures.some((f) => f.spec)
     ? `<script>${vegaBrowserBuild()}</script>\n<script>${DRAW_CHARTS}</script>`
     : "";
-  const notes = page.notes.length ? `<h2>Notes</h2>\n<ul class="notes">\n${page.notes.map((n) => `<li>${escapeXml(n)}</li>`).join("\n")}\n</ul>` : "";
+  const notes = page.notes.length
+    ? `<h2>Notes</h2>\n<ul class="notes">\n${page.notes.map((n) => `<li>${escapeXml(n)}</li>`).join("\n")}\n</ul>`
+    : "";
   return `<!doctype html>
 <html lang="en">
 <head>

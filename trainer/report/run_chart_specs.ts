@@ -74,7 +74,15 @@ export function lossChart(history: RunHistory, scale: LossScale = "auto"): TopLe
       data: { values: perStep },
       params: ZOOM,
       // Faint through fillOpacity (cheap for librsvg, unlike opacity), without a screen-reader label per point.
-      mark: { type: "point", filled: true, size: markerSize(3.6), opacity: 1, fillOpacity: 0.55, aria: false, tooltip: true },
+      mark: {
+        type: "point",
+        filled: true,
+        size: markerSize(3.6),
+        opacity: 1,
+        fillOpacity: 0.55,
+        aria: false,
+        tooltip: true,
+      },
       encoding: { x: STEP_X, y, ...enc },
     },
     { data: { values: ema }, mark: { type: "line", strokeWidth: 2.2 }, encoding: { x: STEP_X, y, color: enc.color } },

@@ -23,7 +23,10 @@ const MAX_PROBLEMS_LISTED = 20;
  * last line, bare NaN/Infinity tokens, null for a number (what JSON.stringify makes of NaN). Lines
  * that still cannot be read are skipped and described in `problems`.
  */
-export function parseMetricsJsonl(text: string, source = METRICS_KEY): { records: MetricsRecord[]; problems: string[] } {
+export function parseMetricsJsonl(
+  text: string,
+  source = METRICS_KEY,
+): { records: MetricsRecord[]; problems: string[] } {
   const records: MetricsRecord[] = [];
   const problems: string[] = [];
   forEachJsonLine(text, source, problems, (value, where) => {
@@ -35,7 +38,10 @@ export function parseMetricsJsonl(text: string, source = METRICS_KEY): { records
 }
 
 /** Parses probe/history.jsonl text, with the same tolerance as parseMetricsJsonl. */
-export function parseProbeHistoryJsonl(text: string, source = PROBE_HISTORY_KEY): { records: ProbeHistoryRecord[]; problems: string[] } {
+export function parseProbeHistoryJsonl(
+  text: string,
+  source = PROBE_HISTORY_KEY,
+): { records: ProbeHistoryRecord[]; problems: string[] } {
   const records: ProbeHistoryRecord[] = [];
   const problems: string[] = [];
   forEachJsonLine(text, source, problems, (value, where) => {
@@ -51,7 +57,11 @@ export function parseProbeHistoryJsonl(text: string, source = PROBE_HISTORY_KEY)
  * from a checkpoint at S, so anything logged after S by an earlier process was on a path that no
  * longer exists and is dropped; for a step or epoch logged twice, the later line wins.
  */
-export function assembleRunHistory(metrics: readonly MetricsRecord[], probes: readonly ProbeHistoryRecord[], problems: string[] = []): RunHistory {
+export function assembleRunHistory(
+  metrics: readonly MetricsRecord[],
+  probes: readonly ProbeHistoryRecord[],
+  problems: string[] = [],
+): RunHistory {
   const starts: StartRecord[] = [];
   const steps = new Map<number, StepRecord>();
   const epochs = new Map<number, EpochRecord>();
@@ -84,21 +94,32 @@ export async function readRunHistory(store: ObjectStore): Promise<RunHistory> {
     metricsText = new TextDecoder().decode(await store.get(METRICS_KEY));
   } catch (err) {
     if (err instanceof NotFoundError) {
-      throw new NotFoundError(store.uriOf(METRICS_KEY), "check the run URI, or start training: metrics.jsonl appears with the first logged step");
+      throw new NotFoundError(
+        store.uriOf(METRICS_KEY),
+        "check the run URI, or start training: metrics.jsonl appears with the first logged step",
+      );
     }
     throw err;
   }
   const metrics = parseMetricsJsonl(metricsText, store.uriOf(METRICS_KEY));
   let probes: { records: ProbeHistoryRecord[]; problems: string[] } = { records: [], problems: [] };
   try {
-    probes = parseProbeHistoryJsonl(new TextDecoder().decode(await store.get(PROBE_HISTORY_KEY)), store.uriOf(PROBE_HISTORY_KEY));
+    probes = parseProbeHistoryJsonl(
+      new TextDecoder().decode(await store.get(PROBE_HISTORY_KEY)),
+      store.uriOf(PROBE_HISTORY_KEY),
+    );
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
   }
   return assembleRunHistory(metrics.records, probes.records, [...metrics.problems, ...probes.problems]);
 }
 
-function forEachJsonLine(text: string, source: string, problems: string[], use: (value: unknown, where: string) => void): void {
+function forEachJsonLine(
+  text: string,
+  source: string,
+  problems: string[],
+  use: (value: unknown, where: string) => void,
+): void {
   const lines = text.split("\n");
   lines.forEach((raw, i) => {
     const line = raw.trim();
@@ -222,5 +243,8 @@ function toProbeRecord(value: unknown): ProbeHistoryRecord | undefined {
 
 function summariseProblems(problems: string[]): string[] {
   if (problems.length <= MAX_PROBLEMS_LISTED) return problems;
-  return [...problems.slice(0, MAX_PROBLEMS_LISTED), `… and ${problems.length - MAX_PROBLEMS_LISTED} more unreadable lines`];
+  return [
+    ...problems.slice(0, MAX_PROBLEMS_LISTED),
+    `… and ${problems.length - MAX_PROBLEMS_LISTED} more unreadable lines`,
+  ];
 }

@@ -18,14 +18,24 @@ export function summariseRun(history: RunHistory, collapseStdThreshold?: number)
   const lastStart = history.starts[history.starts.length - 1];
   if (lastStart) {
     if (lastStart.configName) rows.push({ label: "config", value: lastStart.configName });
-    rows.push({ label: "backend", value: `${lastStart.backend}, ${plural(lastStart.threads, "thread")}, ${plural(lastStart.replicas, "replica")}` });
+    rows.push({
+      label: "backend",
+      value: `${lastStart.backend}, ${plural(lastStart.threads, "thread")}, ${plural(lastStart.replicas, "replica")}`,
+    });
   }
   const steps = history.steps;
   const last = steps[steps.length - 1];
-  if (last) rows.push({ label: "last logged step", value: Number.isFinite(last.epoch) ? `${last.step} (epoch ${last.epoch})` : String(last.step) });
+  if (last)
+    rows.push({
+      label: "last logged step",
+      value: Number.isFinite(last.epoch) ? `${last.step} (epoch ${last.epoch})` : String(last.step),
+    });
   rows.push({ label: "epochs finished", value: String(history.epochs.length) });
   const resumes = history.starts.filter((s) => s.resumed);
-  rows.push({ label: "resumes", value: resumes.length ? `${resumes.length} (from step ${resumes.map((s) => s.step).join(", ")})` : "none" });
+  rows.push({
+    label: "resumes",
+    value: resumes.length ? `${resumes.length} (from step ${resumes.map((s) => s.step).join(", ")})` : "none",
+  });
   const span = wallTime(history);
   if (span) rows.push({ label: "wall time, first start to last record", value: span });
 
@@ -50,13 +60,22 @@ export function summariseRun(history: RunHistory, collapseStdThreshold?: number)
     alarm: nonFinite.length > 0,
   });
   if (last) {
-    rows.push({ label: "learning rate / weight decay / momentum", value: [last.lr, last.wd, last.momentum].map((v) => formatValue(v)).join(" / ") });
+    rows.push({
+      label: "learning rate / weight decay / momentum",
+      value: [last.lr, last.wd, last.momentum].map((v) => formatValue(v)).join(" / "),
+    });
     const recent = steps.slice(-THROUGHPUT_WINDOW);
     const imgPerSec = median(recent.map((s) => s.imgPerSec));
     const msPerStep = median(recent.map((s) => s.msPerStep));
     if (imgPerSec !== undefined || msPerStep !== undefined) {
-      const parts = [imgPerSec !== undefined ? `${formatValue(imgPerSec)} img/s` : "", msPerStep !== undefined ? `${formatValue(msPerStep)} ms/step` : ""];
-      rows.push({ label: `throughput (median of last ${recent.length} logged steps)`, value: parts.filter(Boolean).join(", ") });
+      const parts = [
+        imgPerSec !== undefined ? `${formatValue(imgPerSec)} img/s` : "",
+        msPerStep !== undefined ? `${formatValue(msPerStep)} ms/step` : "",
+      ];
+      rows.push({
+        label: `throughput (median of last ${recent.length} logged steps)`,
+        value: parts.filter(Boolean).join(", "),
+      });
     }
   }
 
@@ -65,7 +84,9 @@ export function summariseRun(history: RunHistory, collapseStdThreshold?: number)
     const below = collapseStdThreshold !== undefined && lastEpoch.targetStd < collapseStdThreshold;
     rows.push({
       label: `target feature std, epoch ${lastEpoch.epoch}`,
-      value: formatValue(lastEpoch.targetStd) + (collapseStdThreshold !== undefined ? ` (threshold ${formatValue(collapseStdThreshold)})` : ""),
+      value:
+        formatValue(lastEpoch.targetStd) +
+        (collapseStdThreshold !== undefined ? ` (threshold ${formatValue(collapseStdThreshold)})` : ""),
       alarm: below || !Number.isFinite(lastEpoch.targetStd),
     });
     rows.push({ label: `effective rank, epoch ${lastEpoch.epoch}`, value: formatValue(lastEpoch.effectiveRank) });
@@ -84,18 +105,26 @@ export function summariseRun(history: RunHistory, collapseStdThreshold?: number)
     const rawLinear = [...history.probes].reverse().find((p) => p.baselines?.raw)?.baselines?.raw?.linearTop1;
     rows.push({
       label: `linear probe top-1, step ${probe.step}`,
-      value: formatValue(probe.linearTop1, "percent") + (probe.linearTop5 !== undefined ? ` (top-5 ${formatValue(probe.linearTop5, "percent")})` : ""),
+      value:
+        formatValue(probe.linearTop1, "percent") +
+        (probe.linearTop5 !== undefined ? ` (top-5 ${formatValue(probe.linearTop5, "percent")})` : ""),
       alarm: rawLinear !== undefined && probe.linearTop1 < rawLinear,
     });
     rows.push({ label: `kNN top-1, step ${probe.step}`, value: formatValue(probe.knnTop1, "percent") });
     const finite = history.probes.filter((p) => Number.isFinite(p.linearTop1));
     if (finite.length > 1) {
       const best = finite.reduce((a, b) => (b.linearTop1 > a.linearTop1 ? b : a));
-      rows.push({ label: "best linear probe top-1", value: `${formatValue(best.linearTop1, "percent")} (step ${best.step})` });
+      rows.push({
+        label: "best linear probe top-1",
+        value: `${formatValue(best.linearTop1, "percent")} (step ${best.step})`,
+      });
     }
     const baselines = [...history.probes].reverse().find((p) => p.baselines?.raw || p.baselines?.random)?.baselines;
     if (baselines?.raw) {
-      rows.push({ label: "raw-pixel baseline (linear / kNN)", value: `${formatValue(baselines.raw.linearTop1, "percent")} / ${formatValue(baselines.raw.knnTop1, "percent")}` });
+      rows.push({
+        label: "raw-pixel baseline (linear / kNN)",
+        value: `${formatValue(baselines.raw.linearTop1, "percent")} / ${formatValue(baselines.raw.knnTop1, "percent")}`,
+      });
     }
     if (baselines?.random) {
       rows.push({
@@ -104,7 +133,8 @@ export function summariseRun(history: RunHistory, collapseStdThreshold?: number)
       });
     }
   }
-  if (history.problems.length) rows.push({ label: "unreadable lines skipped", value: String(history.problems.length), alarm: true });
+  if (history.problems.length)
+    rows.push({ label: "unreadable lines skipped", value: String(history.problems.length), alarm: true });
   return rows;
 }
 
@@ -121,7 +151,9 @@ function plural(count: number, noun: string): string {
 
 /** "3 h 05 min" from the first start record to the last timestamp anywhere in the metrics. */
 function wallTime(history: RunHistory): string | undefined {
-  const times = [...history.starts, ...history.steps, ...history.epochs].map((r) => Date.parse(r.time)).filter((t) => Number.isFinite(t));
+  const times = [...history.starts, ...history.steps, ...history.epochs]
+    .map((r) => Date.parse(r.time))
+    .filter((t) => Number.isFinite(t));
   if (times.length < 2) return undefined;
   const [first, last] = extent(times);
   const seconds = Math.round((last - first) / 1000);

@@ -9,6 +9,8 @@ import sharp from "sharp";
  */
 export async function svgToPng(svg: string, pixelRatio = 2): Promise<Uint8Array> {
   if (!(pixelRatio > 0) || pixelRatio > 8) throw new RangeError(`pixelRatio must be in (0, 8], got ${pixelRatio}`);
-  const png = await sharp(Buffer.from(svg), { density: 72 * pixelRatio }).png({ compressionLevel: 9 }).toBuffer();
+  const png = await sharp(Buffer.from(svg), { density: 72 * pixelRatio })
+    .png({ compressionLevel: 9 })
+    .toBuffer();
   return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
 }

@@ -84,7 +84,8 @@ export function probeBaselineKey(baseline: string, digest: string): string {
 
 /** "report/loss.png": a file of the report, by its name in the report folder. */
 export function reportKey(file: string): string {
-  if (!/^[A-Za-z0-9_.-]+$/.test(file) || /^\.+$/.test(file)) throw new Error(`invalid report file name ${JSON.stringify(file)}`);
+  if (!/^[A-Za-z0-9_.-]+$/.test(file) || /^\.+$/.test(file))
+    throw new Error(`invalid report file name ${JSON.stringify(file)}`);
   return `${REPORT_PREFIX}${file}`;
 }
 

@@ -7,7 +7,14 @@ import { pipeline } from "node:stream/promises";
 import { createWriteStream } from "node:fs";
 import type { Readable } from "node:stream";
 import { NotFoundError } from "../errors.js";
-import { type Body, type ObjectInfo, type ObjectStore, type PutOptions, checkKey, checkPrefix } from "./object_store.js";
+import {
+  type Body,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  checkKey,
+  checkPrefix,
+} from "./object_store.js";
 
 const TEMP_MARK = ".tmp-";
 /** Exactly the names writeTemp makes (".<name>.tmp-<pid>-<12 hex>"), so a real "photo.tmp-1.jpg" still lists. */
@@ -147,7 +154,10 @@ export class LocalObjectStore implements ObjectStore {
 
   private async writeTemp(file: string, body: Body): Promise<string> {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    const temp = path.join(path.dirname(file), `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomBytes(6).toString("hex")}`);
+    const temp = path.join(
+      path.dirname(file),
+      `.${path.basename(file)}${TEMP_MARK}${process.pid}-${randomBytes(6).toString("hex")}`,
+    );
     try {
       if (typeof body === "string" || body instanceof Uint8Array) {
         const handle = await fs.open(temp, "w");

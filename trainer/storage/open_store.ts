@@ -24,7 +24,10 @@ export function parseLocation(uri: string): StoreLocation {
   if (scheme === "s3") return parseS3(uri);
   if (scheme === "file") return { kind: "file", path: parseFileUrl(uri) };
   if (scheme !== undefined) {
-    throw new ConfigError(`unsupported storage location ${uri}: scheme "${scheme}://" is not supported`, `give ${ACCEPTED_FORMS}`);
+    throw new ConfigError(
+      `unsupported storage location ${uri}: scheme "${scheme}://" is not supported`,
+      `give ${ACCEPTED_FORMS}`,
+    );
   }
   return { kind: "file", path: path.resolve(uri) };
 }
@@ -46,13 +49,19 @@ export function openParent(uri: string): { store: ObjectStore; key: string } {
     const slash = location.prefix.lastIndexOf("/");
     const key = location.prefix.slice(slash + 1);
     if (key === "" || uri.endsWith("/")) {
-      throw new ConfigError(`${uri} names a bucket or a folder, not an object`, "give the URI of one object, e.g. s3://bucket/datasets/fmnist/manifest.json");
+      throw new ConfigError(
+        `${uri} names a bucket or a folder, not an object`,
+        "give the URI of one object, e.g. s3://bucket/datasets/fmnist/manifest.json",
+      );
     }
     const parent = slash >= 0 ? location.prefix.slice(0, slash) : "";
     return { store: new S3ObjectStore({ bucket: location.bucket, prefix: parent, client: sharedS3Client() }), key };
   }
   if (/[/\\]$/.test(uri)) {
-    throw new ConfigError(`${uri} names a folder, not a file`, "give the path of one file, e.g. ./datasets/fmnist/manifest.json");
+    throw new ConfigError(
+      `${uri} names a folder, not a file`,
+      "give the path of one file, e.g. ./datasets/fmnist/manifest.json",
+    );
   }
   return { store: new LocalObjectStore(path.dirname(location.path)), key: path.basename(location.path) };
 }
@@ -73,14 +82,23 @@ function parseS3(uri: string): StoreLocation {
   const slash = rest.indexOf("/");
   const bucket = slash >= 0 ? rest.slice(0, slash) : rest;
   if (bucket === "") {
-    throw new ConfigError(`S3 location ${uri} has no bucket`, "write it as s3://bucket/prefix, e.g. s3://my-runs/runs/run-1");
+    throw new ConfigError(
+      `S3 location ${uri} has no bucket`,
+      "write it as s3://bucket/prefix, e.g. s3://my-runs/runs/run-1",
+    );
   }
   if (!BUCKET_NAME.test(bucket)) {
-    throw new ConfigError(`S3 location ${uri}: ${JSON.stringify(bucket)} is not a valid bucket name`, "bucket names use a-z, 0-9, '.' and '-' only, e.g. s3://my-runs/exp-1");
+    throw new ConfigError(
+      `S3 location ${uri}: ${JSON.stringify(bucket)} is not a valid bucket name`,
+      "bucket names use a-z, 0-9, '.' and '-' only, e.g. s3://my-runs/exp-1",
+    );
   }
   const prefix = slash >= 0 ? rest.slice(slash + 1).replace(/\/+$/, "") : "";
   if (prefix !== "" && prefix.split("/").some((s) => s === "" || s === "." || s === "..")) {
-    throw new ConfigError(`S3 location ${uri} has an empty, "." or ".." path segment`, "write the prefix as a/b/c, without // or dot segments");
+    throw new ConfigError(
+      `S3 location ${uri} has an empty, "." or ".." path segment`,
+      "write the prefix as a/b/c, without // or dot segments",
+    );
   }
   return { kind: "s3", bucket, prefix };
 }
@@ -89,7 +107,10 @@ function parseFileUrl(uri: string): string {
   try {
     return fileURLToPath(uri);
   } catch (err) {
-    throw new ConfigError(`invalid file URL ${uri}: ${(err as Error).message}`, `file URLs are absolute, with three slashes: file:///data/runs; or give ${ACCEPTED_FORMS}`);
+    throw new ConfigError(
+      `invalid file URL ${uri}: ${(err as Error).message}`,
+      `file URLs are absolute, with three slashes: file:///data/runs; or give ${ACCEPTED_FORMS}`,
+    );
   }
 }
 

@@ -13,7 +13,15 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { CorruptDataError, IjepaError, NotFoundError } from "../errors.js";
-import { type Body, type ObjectInfo, type ObjectStore, type PutOptions, bodyToBytes, checkKey, checkPrefix } from "./object_store.js";
+import {
+  type Body,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  bodyToBytes,
+  checkKey,
+  checkPrefix,
+} from "./object_store.js";
 
 /*
  * Retries, and who does them:
@@ -90,7 +98,10 @@ const MAX_RETRY_DELAY_MS = 20_000;
 export function s3SettingsFromEnv(env: NodeJS.ProcessEnv = process.env): S3ConnectionSettings {
   const endpoint = env.IJEPA_S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
   const pathStyle = env.IJEPA_S3_FORCE_PATH_STYLE?.trim().toLowerCase();
-  const forcePathStyle = pathStyle === undefined || pathStyle === "" ? endpoint !== undefined : ["1", "true", "yes", "on"].includes(pathStyle);
+  const forcePathStyle =
+    pathStyle === undefined || pathStyle === ""
+      ? endpoint !== undefined
+      : ["1", "true", "yes", "on"].includes(pathStyle);
   const attempts = Number(env.AWS_MAX_ATTEMPTS);
   const ms = (value: string | undefined, fallback: number) => {
     const n = Number(value);
@@ -160,7 +171,10 @@ export class S3RequestError extends IjepaError {
   override readonly cause: unknown;
   constructor(operation: string, uri: string, attempts: number, cause: unknown, hint?: string) {
     const code = errorCode(cause);
-    super(`${operation} ${uri} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${code}: ${(cause as Error)?.message ?? String(cause)}`, hint);
+    super(
+      `${operation} ${uri} failed after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${code}: ${(cause as Error)?.message ?? String(cause)}`,
+      hint,
+    );
     this.uri = uri;
     this.operation = operation;
     this.attempts = attempts;
@@ -188,7 +202,10 @@ export class S3ObjectStore implements ObjectStore {
   constructor(options: S3ObjectStoreOptions) {
     this.bucket = options.bucket;
     if (!this.bucket || /[/\s]/.test(this.bucket)) {
-      throw new IjepaError(`invalid S3 bucket name ${JSON.stringify(this.bucket)}`, "give the bare bucket name, e.g. \"my-runs\"");
+      throw new IjepaError(
+        `invalid S3 bucket name ${JSON.stringify(this.bucket)}`,
+        'give the bare bucket name, e.g. "my-runs"',
+      );
     }
     this.prefix = (options.prefix ?? "").replace(/^\/+|\/+$/g, "");
     if (this.prefix) checkKey(this.prefix);
@@ -215,11 +232,14 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string): Promise<Uint8Array> {
     const uri = this.uriOf(key);
     for (let attempt = 1; ; attempt++) {
-      const response = await this.call("GetObject", uri, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) })));
+      const response = await this.call("GetObject", uri, () =>
+        this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) })),
+      );
       try {
         return await readWholeBody(response);
       } catch (err) {
-        if (!isConnectionError(err) || attempt >= this.maxAttempts) throw this.translate(err, "GetObject", uri, attempt);
+        if (!isConnectionError(err) || attempt >= this.maxAttempts)
+          throw this.translate(err, "GetObject", uri, attempt);
         await this.backoff(attempt);
       }
     }
@@ -228,7 +248,9 @@ export class S3ObjectStore implements ObjectStore {
   async getStream(key: string): Promise<Readable> {
     const uri = this.uriOf(key);
     const objectKey = this.objectKey(key);
-    const first = await this.call("GetObject", uri, () => this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey })));
+    const first = await this.call("GetObject", uri, () =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey })),
+    );
     const total = first.ContentLength;
     const etag = first.ETag;
     const store = this;
@@ -247,7 +269,8 @@ export class S3ObjectStore implements ObjectStore {
           // Every byte arrived before the connection dropped: there is nothing left to resume.
           if (total !== undefined && offset >= total && isConnectionError(err)) return;
           failures++;
-          if (!isConnectionError(err) || failures >= store.maxAttempts) throw store.translate(err, "GetObject", uri, failures);
+          if (!isConnectionError(err) || failures >= store.maxAttempts)
+            throw store.translate(err, "GetObject", uri, failures);
           await store.backoff(failures);
           response = await store.resume(uri, objectKey, offset, etag);
         }
@@ -262,7 +285,15 @@ export class S3ObjectStore implements ObjectStore {
       const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : body;
       if (bytes.byteLength <= this.multipartThresholdBytes) {
         const out = await this.call("PutObject", uri, () =>
-          this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Body: bytes, ContentType: options.contentType })));
+          this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: this.objectKey(key),
+              Body: bytes,
+              ContentType: options.contentType,
+            }),
+          ),
+        );
         return { etag: out.ETag ?? "" };
       }
       return this.upload(key, bytes, options);
@@ -284,9 +315,15 @@ export class S3ObjectStore implements ObjectStore {
     const bytes = await bodyToBytes(body);
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.client.send(new PutObjectCommand({
-          Bucket: this.bucket, Key: this.objectKey(key), Body: bytes, ContentType: options.contentType, IfNoneMatch: "*",
-        }));
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.objectKey(key),
+            Body: bytes,
+            ContentType: options.contentType,
+            IfNoneMatch: "*",
+          }),
+        );
         return true;
       } catch (err) {
         if (isPreconditionFailed(err)) {
@@ -307,7 +344,12 @@ export class S3ObjectStore implements ObjectStore {
     const uri = this.uriOf(key);
     try {
       const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
-      return { key, sizeBytes: out.ContentLength ?? 0, etag: out.ETag ?? "", lastModified: out.LastModified ?? new Date(0) };
+      return {
+        key,
+        sizeBytes: out.ContentLength ?? 0,
+        etag: out.ETag ?? "",
+        lastModified: out.LastModified ?? new Date(0),
+      };
     } catch (err) {
       if (isMissingKey(err)) return undefined;
       throw this.translate(err, "HeadObject", uri);
@@ -323,12 +365,24 @@ export class S3ObjectStore implements ObjectStore {
     const base = this.prefix ? `${this.prefix}/` : "";
     let continuationToken: string | undefined;
     do {
-      const page = await this.call("ListObjectsV2", `${this.baseUri}/${prefix}`, () => this.client.send(new ListObjectsV2Command({
-        Bucket: this.bucket, Prefix: base + prefix, MaxKeys: this.listPageSize, ContinuationToken: continuationToken,
-      })));
+      const page = await this.call("ListObjectsV2", `${this.baseUri}/${prefix}`, () =>
+        this.client.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: base + prefix,
+            MaxKeys: this.listPageSize,
+            ContinuationToken: continuationToken,
+          }),
+        ),
+      );
       for (const item of page.Contents ?? []) {
         if (!item.Key?.startsWith(base)) continue;
-        yield { key: item.Key.slice(base.length), sizeBytes: item.Size ?? 0, etag: item.ETag ?? "", lastModified: item.LastModified ?? new Date(0) };
+        yield {
+          key: item.Key.slice(base.length),
+          sizeBytes: item.Size ?? 0,
+          etag: item.ETag ?? "",
+          lastModified: item.LastModified ?? new Date(0),
+        };
       }
       continuationToken = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (continuationToken);
@@ -385,12 +439,23 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   /** Re-requests the rest of an object from `offset`; If-Match makes S3 refuse (412) if the object was replaced meanwhile. */
-  private async resume(uri: string, objectKey: string, offset: number, etag: string | undefined): Promise<GetObjectCommandOutput> {
+  private async resume(
+    uri: string,
+    objectKey: string,
+    offset: number,
+    etag: string | undefined,
+  ): Promise<GetObjectCommandOutput> {
     try {
-      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, Range: `bytes=${offset}-`, IfMatch: etag }));
+      return await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: objectKey, Range: `bytes=${offset}-`, IfMatch: etag }),
+      );
     } catch (err) {
       if (isPreconditionFailed(err)) {
-        throw new CorruptDataError(uri, `replaced while being read (connection dropped after ${offset} bytes, and the object changed before the rest could be fetched)`, "read it again");
+        throw new CorruptDataError(
+          uri,
+          `replaced while being read (connection dropped after ${offset} bytes, and the object changed before the rest could be fetched)`,
+          "read it again",
+        );
       }
       throw this.translate(err, "GetObject", uri);
     }
@@ -444,7 +509,14 @@ export class S3ObjectStore implements ObjectStore {
     try {
       for (let i = 0; i < 2; i++) {
         try {
-          const out = await this.client.send(new PutObjectCommand({ Bucket: this.bucket, Key: this.objectKey(probeKey), Body: `probe ${i}`, IfNoneMatch: "*" }));
+          const out = await this.client.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: this.objectKey(probeKey),
+              Body: `probe ${i}`,
+              IfNoneMatch: "*",
+            }),
+          );
           versions.push(out.VersionId);
         } catch (err) {
           if (i === 1 && isPreconditionFailed(err)) secondRefused = true;
@@ -453,7 +525,9 @@ export class S3ObjectStore implements ObjectStore {
       }
     } finally {
       for (const versionId of versions.length ? versions : [undefined]) {
-        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(probeKey), VersionId: versionId })).catch(() => undefined);
+        await this.client
+          .send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(probeKey), VersionId: versionId }))
+          .catch(() => undefined);
       }
     }
     return secondRefused;
@@ -465,31 +539,50 @@ export class S3ObjectStore implements ObjectStore {
     const code = errorCode(err);
     const status = httpStatus(err);
     if (code === "NoSuchBucket") {
-      return new NotFoundError(`s3://${this.bucket}`, `bucket ${this.bucket} does not exist (needed for ${uri}): create it, or fix the bucket in the URI`);
+      return new NotFoundError(
+        `s3://${this.bucket}`,
+        `bucket ${this.bucket} does not exist (needed for ${uri}): create it, or fix the bucket in the URI`,
+      );
     }
     if (isMissingKey(err)) {
       return new NotFoundError(uri, "check the URI, or that the step that writes it has run");
     }
     if (code === "AccessDenied" || code === "Forbidden" || status === 403) {
-      const hint = operation === "HeadObject"
-        ? `S3 answers 403 instead of 404 for a missing key when the caller lacks s3:ListBucket; grant s3:GetObject and s3:ListBucket on arn:aws:s3:::${this.bucket} to the role, or check the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID)`
-        : `grant ${iamActionOf(operation)} on arn:aws:s3:::${this.bucket}${operation === "ListObjectsV2" ? "" : "/*"} to the IAM role or user, or check the credentials in use (AWS_PROFILE, AWS_ACCESS_KEY_ID)`;
+      const hint =
+        operation === "HeadObject"
+          ? `S3 answers 403 instead of 404 for a missing key when the caller lacks s3:ListBucket; grant s3:GetObject and s3:ListBucket on arn:aws:s3:::${this.bucket} to the role, or check the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID)`
+          : `grant ${iamActionOf(operation)} on arn:aws:s3:::${this.bucket}${operation === "ListObjectsV2" ? "" : "/*"} to the IAM role or user, or check the credentials in use (AWS_PROFILE, AWS_ACCESS_KEY_ID)`;
       return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err, hint);
     }
     if (code === "CredentialsProviderError" || code === "InvalidAccessKeyId" || code === "SignatureDoesNotMatch") {
-      return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
-        "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and IJEPA_S3_ENDPOINT for an S3-compatible server)");
+      return new S3RequestError(
+        operation,
+        uri,
+        attempts ?? sdkAttempts(err),
+        err,
+        "no valid AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (and IJEPA_S3_ENDPOINT for an S3-compatible server)",
+      );
     }
     if (isConnectionError(err)) {
-      return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
+      return new S3RequestError(
+        operation,
+        uri,
+        attempts ?? sdkAttempts(err),
+        err,
         `no answer from the S3 endpoint ${this.endpointLabel} (timeouts: ${this.timeoutsLabel}): ` +
           "check that it is the right endpoint and that it is up and reachable (IJEPA_S3_ENDPOINT); " +
-          "raise IJEPA_S3_SOCKET_TIMEOUT_MS for a slow one");
+          "raise IJEPA_S3_SOCKET_TIMEOUT_MS for a slow one",
+      );
     }
-    return new S3RequestError(operation, uri, attempts ?? sdkAttempts(err), err,
+    return new S3RequestError(
+      operation,
+      uri,
+      attempts ?? sdkAttempts(err),
+      err,
       isRetryable(err)
         ? "S3 kept failing with a retryable error (throttling, 5xx or dropped connections): check the endpoint and network, try again later, or raise AWS_MAX_ATTEMPTS"
-        : undefined);
+        : undefined,
+    );
   }
 }
 
@@ -502,7 +595,9 @@ async function readWholeBody(response: GetObjectCommandOutput): Promise<Uint8Arr
 }
 
 function truncatedBody(received: number, expected: number): Error {
-  return Object.assign(new Error(`response body ended after ${received} of ${expected} bytes`), { code: "ERR_STREAM_PREMATURE_CLOSE" });
+  return Object.assign(new Error(`response body ended after ${received} of ${expected} bytes`), {
+    code: "ERR_STREAM_PREMATURE_CLOSE",
+  });
 }
 
 function isCustomEndpoint(client: S3Client): boolean {
@@ -535,19 +630,34 @@ function isConditionalConflict(err: unknown): boolean {
   return errorCode(err) === "ConditionalRequestConflict" || httpStatus(err) === 409;
 }
 
-const CONNECTION_ERROR_CODES = new Set(["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNABORTED", "ECONNREFUSED", "ERR_STREAM_PREMATURE_CLOSE"]);
+const CONNECTION_ERROR_CODES = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ETIMEDOUT",
+  "ECONNABORTED",
+  "ECONNREFUSED",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
 
 /** A dropped or stalled connection (while reading a body, after the SDK's own retries no longer apply). */
 function isConnectionError(err: unknown): boolean {
   const e = err as { code?: string; name?: string; message?: string };
-  return CONNECTION_ERROR_CODES.has(e?.code ?? "") || e?.name === "TimeoutError" || /socket hang up/i.test(e?.message ?? "");
+  return (
+    CONNECTION_ERROR_CODES.has(e?.code ?? "") || e?.name === "TimeoutError" || /socket hang up/i.test(e?.message ?? "")
+  );
 }
 
 /** What the SDK's standard strategy retries: used only to word the final error. */
 function isRetryable(err: unknown): boolean {
   const code = errorCode(err);
   const status = httpStatus(err) ?? 0;
-  return isConnectionError(err) || code === "SlowDown" || code === "Throttling" || status === 429 || (status >= 500 && status <= 599);
+  return (
+    isConnectionError(err) ||
+    code === "SlowDown" ||
+    code === "Throttling" ||
+    status === 429 ||
+    (status >= 500 && status <= 599)
+  );
 }
 
 function iamActionOf(operation: string): string {

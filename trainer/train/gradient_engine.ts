@@ -4,7 +4,13 @@ import { Worker } from "node:worker_threads";
 import type { IJepa, LossKind, StepIndices, StepResult } from "../models/ijepa.js";
 import type { ModelDims } from "../models/model_dims.js";
 import type { BackendName } from "../backend.js";
-import { profilingRequested, startKernelProfile, takeKernelProfile, wasmHeapMb, type KernelProfile } from "../kernels/kernel_profiler.js";
+import {
+  profilingRequested,
+  startKernelProfile,
+  takeKernelProfile,
+  wasmHeapMb,
+  type KernelProfile,
+} from "../kernels/kernel_profiler.js";
 
 /** One batch: patch rows [B·N, C·p·p] (row-major Float32Array) and its mask indices. */
 export interface StepBatch {
@@ -89,7 +95,11 @@ function computeSlice(model: IJepa, variables: tf.Variable[], lossKind: LossKind
   } finally {
     patches.dispose();
   }
-  const stats: ReplicaStepStats = { computeMs: performance.now() - start, heapMb: wasmHeapMb(), kernels: takeKernelProfile() };
+  const stats: ReplicaStepStats = {
+    computeMs: performance.now() - start,
+    heapMb: wasmHeapMb(),
+    kernels: takeKernelProfile(),
+  };
   return { ...result, stats };
 }
 
@@ -142,7 +152,10 @@ export function splitBatch(batch: StepBatch, parts: number): StepBatch[] {
     const tgtChunks = idx.numTargetMasks * idx.numCtxMasks;
     out.push({
       patchWidth: batch.patchWidth,
-      patches: batch.patches.subarray(images[0] * rowsPerImage * batch.patchWidth, images[1] * rowsPerImage * batch.patchWidth),
+      patches: batch.patches.subarray(
+        images[0] * rowsPerImage * batch.patchWidth,
+        images[1] * rowsPerImage * batch.patchWidth,
+      ),
       indices: {
         ...idx,
         batch: b,
@@ -204,13 +217,22 @@ export class DataParallelEngine implements GradientEngine {
     private readonly variables: tf.Variable[],
     lossKind: LossKind,
   ) {
-    this.syncVars = [...variables, ...model.targetEncoder.params.specs.map((s) => model.targetEncoder.params.get(s.name))];
+    this.syncVars = [
+      ...variables,
+      ...model.targetEncoder.params.specs.map((s) => model.targetEncoder.params.get(s.name)),
+    ];
     this.layout = layoutOf(this.syncVars);
     this.weightView = new Float32Array(new SharedArrayBuffer(this.layout.total * 4));
     this.inProcess = new InProcessEngine(model, variables, lossKind);
   }
 
-  static async start(replicas: number, model: IJepa, variables: tf.Variable[], lossKind: LossKind, backend: BackendName): Promise<DataParallelEngine> {
+  static async start(
+    replicas: number,
+    model: IJepa,
+    variables: tf.Variable[],
+    lossKind: LossKind,
+    backend: BackendName,
+  ): Promise<DataParallelEngine> {
     const engine = new DataParallelEngine(replicas, model, variables, lossKind);
     const trainableTotal = variables.reduce((n, v) => n + v.size, 0);
     const entry = new URL("./replica_worker_entry.mjs", import.meta.url);
@@ -218,8 +240,19 @@ export class DataParallelEngine implements GradientEngine {
       for (let r = 1; r < replicas; r++) {
         const grads = new SharedArrayBuffer(trainableTotal * 4);
         engine.gradViews.push(new Float32Array(grads));
-        const init: ReplicaWorkerInit = { dims: model.dims, backend, lossKind, weights: engine.weightView.buffer as SharedArrayBuffer, grads, trainableCount: variables.length };
-        engine.workers.push(new Worker(entry, { workerData: { init, layout: { shapes: engine.layout.shapes, offsets: engine.layout.offsets } } }));
+        const init: ReplicaWorkerInit = {
+          dims: model.dims,
+          backend,
+          lossKind,
+          weights: engine.weightView.buffer as SharedArrayBuffer,
+          grads,
+          trainableCount: variables.length,
+        };
+        engine.workers.push(
+          new Worker(entry, {
+            workerData: { init, layout: { shapes: engine.layout.shapes, offsets: engine.layout.offsets } },
+          }),
+        );
       }
       // Workers load their backend and model in parallel.
       await Promise.all(engine.workers.map((w) => request(w, { type: "ready" })));
@@ -238,7 +271,10 @@ export class DataParallelEngine implements GradientEngine {
     const slices = splitBatch(batch, this.replicas);
     // Each worker gets a copy of its own slice only (posting a subarray would copy the whole buffer).
     const pending = this.workers.map((w, i) =>
-      request<{ loss: number; stats: ReplicaStepStats }>(w, { type: "step", batch: { ...slices[i + 1], patches: slices[i + 1].patches.slice() } }),
+      request<{ loss: number; stats: ReplicaStepStats }>(w, {
+        type: "step",
+        batch: { ...slices[i + 1], patches: slices[i + 1].patches.slice() },
+      }),
     );
     // Slice 0 runs here while the workers run theirs; `pending` settles once this thread yields.
     let own: ReturnType<InProcessEngine["computeWithStats"]>;
@@ -272,12 +308,18 @@ export class DataParallelEngine implements GradientEngine {
     });
     for (const g of Object.values(own.grads)) g.dispose();
     for (const r of replies) lossSum += r.loss;
-    record({ replicas: [own.stats, ...replies.map((r) => r.stats)], publishMs, waitMs, combineMs: performance.now() - combineStart });
+    record({
+      replicas: [own.stats, ...replies.map((r) => r.stats)],
+      publishMs,
+      waitMs,
+      combineMs: performance.now() - combineStart,
+    });
     return { loss: lossSum / this.replicas, grads };
   }
 
   private publishWeights(): void {
-    for (const [i, v] of this.syncVars.entries()) this.weightView.set(v.dataSync() as Float32Array, this.layout.offsets[i]);
+    for (const [i, v] of this.syncVars.entries())
+      this.weightView.set(v.dataSync() as Float32Array, this.layout.offsets[i]);
   }
 
   async close() {

@@ -25,6 +25,8 @@ export function stepFlops(dims: ModelDims, idx: StepIndices): number {
   const predSeqs = idx.numTargetMasks * ctxSeqs;
   const Dp = dims.predEmbedDim;
   const predictor =
-    2 * ctxSeqs * idx.ctxLen * D * Dp + blocksForward(predSeqs, idx.ctxLen + idx.targetLen, Dp, dims.predMlpHidden, dims.predDepth) + 2 * predSeqs * idx.targetLen * Dp * D;
+    2 * ctxSeqs * idx.ctxLen * D * Dp +
+    blocksForward(predSeqs, idx.ctxLen + idx.targetLen, Dp, dims.predMlpHidden, dims.predDepth) +
+    2 * predSeqs * idx.targetLen * Dp * D;
   return target + 3 * (context + predictor);
 }

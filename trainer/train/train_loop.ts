@@ -96,11 +96,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       : [];
   if (plan.checkpoint) {
     const where = folderUri(store, plan.checkpoint.prefix);
-    const hint = "resume from an earlier checkpoint with --resume-from <step> (and lower optimization.lr if it diverged)";
+    const hint =
+      "resume from an earlier checkpoint with --resume-from <step> (and lower optimization.lr if it diverged)";
     refuseNonFiniteWeights(named(plan.checkpoint.model), `${where}${MODEL_FILE}`, hint);
     refuseNonFiniteWeights(named(plan.checkpoint.optimizer), `${where}${OPTIMIZER_FILE}`, hint);
   }
-  const source = options.source ?? (await openTrainSource(plan.data, { seed: plan.seed, limit: plan.config.data.train_limit }));
+  const source =
+    options.source ?? (await openTrainSource(plan.data, { seed: plan.seed, limit: plan.config.data.train_limit }));
   try {
     refuseConstantData(source.info.origin, source.info.mean, source.info.std);
     if (gpu) checkGpuFit(plan.config, gpu, source.info.channels, plan.configName);
@@ -108,7 +110,14 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const dims = resolveModelDims(plan.config, source.info.channels);
     const { batch_size } = plan.config.data;
     const masks = plan.config.mask.num_pred_masks;
-    refuseUnfitConfig(`the config of ${store.baseUri}`, dims, batch_size, masks, machineMemoryBytes(), "this machine has");
+    refuseUnfitConfig(
+      `the config of ${store.baseUri}`,
+      dims,
+      batch_size,
+      masks,
+      machineMemoryBytes(),
+      "this machine has",
+    );
     const lock = await takeTrainingLock(store, { owner: options.lockOwner });
     try {
       // Again under the lock: the run must not have moved on (another trainer finished or checkpointed) meanwhile.
@@ -120,12 +129,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         );
       }
       if (plan.checkpoint && options.resumeFrom === undefined && now?.step !== plan.checkpoint.step) {
-        throw new IjepaError(`${store.baseUri} moved on to step ${now?.step} while this trainer started`, "run the same command again");
+        throw new IjepaError(
+          `${store.baseUri} moved on to step ${now?.step} while this trainer started`,
+          "run the same command again",
+        );
       }
       const cleaned = await removeStaleRunTempFiles(store);
       if (cleaned.length > 0) log(`removed ${cleaned.length} temp file(s) killed writers left (e.g. ${cleaned[0]})`);
       if (later.length > 0) {
-        log(`note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${later.join(", ")} as it goes`);
+        log(
+          `note: --force: resuming from step ${options.resumeFrom} replaces checkpoint(s) ${later.join(", ")} as it goes`,
+        );
       }
       return await runTraining({
         ...plan,

@@ -244,7 +244,8 @@ class TrainingRun {
         const epochEnd = this.step % this.itersPerEpoch === 0;
         if (epochEnd) await this.endEpoch();
         const periodic =
-          (config.logging.checkpoint_every > 0 && this.step % config.logging.checkpoint_every === 0) || this.clock.due();
+          (config.logging.checkpoint_every > 0 && this.step % config.logging.checkpoint_every === 0) ||
+          this.clock.due();
         const interrupted = this.ctx.stopRequested?.() ?? false;
         if (epochEnd || periodic || this.step === this.lastStep || interrupted) await this.saveCheckpoint();
         else await this.metrics.flush();

@@ -33,7 +33,11 @@ export class Rng {
   }
 
   static fromState(state: RngState): Rng {
-    if (!Array.isArray(state) || state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
+    if (
+      !Array.isArray(state) ||
+      state.length !== 4 ||
+      state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)
+    ) {
       throw new Error(`invalid Rng state ${JSON.stringify(state)}: expected four uint32 values`);
     }
     return new Rng(state);

@@ -22,7 +22,10 @@ export class WarmupCosineSchedule {
       return this.startLr + progress * (this.refLr - this.startLr);
     }
     const progress = (step - this.warmupSteps) / Math.max(1, this.tMaxAfterWarmup);
-    return Math.max(this.finalLr, this.finalLr + (this.refLr - this.finalLr) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+    return Math.max(
+      this.finalLr,
+      this.finalLr + (this.refLr - this.finalLr) * 0.5 * (1 + Math.cos(Math.PI * progress)),
+    );
   }
 }
 

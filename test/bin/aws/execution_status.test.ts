@@ -100,22 +100,18 @@ describe("describeTrainingStatus", () => {
         }),
       ].join("\n"),
     );
-    sfnMock
-      .on(ListExecutionsCommand)
-      .resolves({
-        executions: [{ executionArn: EX, stateMachineArn: SM, name: "run-1", status: "FAILED", startDate: new Date() }],
-      });
-    sfnMock
-      .on(DescribeExecutionCommand, { executionArn: EX })
-      .resolves({
-        executionArn: EX,
-        stateMachineArn: SM,
-        name: "run-1-20261130T113005Z",
-        status: "FAILED",
-        startDate: new Date("2026-11-30T11:30:05Z"),
-        error: "TrainingFailed",
-        cause: "segment 2",
-      });
+    sfnMock.on(ListExecutionsCommand).resolves({
+      executions: [{ executionArn: EX, stateMachineArn: SM, name: "run-1", status: "FAILED", startDate: new Date() }],
+    });
+    sfnMock.on(DescribeExecutionCommand, { executionArn: EX }).resolves({
+      executionArn: EX,
+      stateMachineArn: SM,
+      name: "run-1-20261130T113005Z",
+      status: "FAILED",
+      startDate: new Date("2026-11-30T11:30:05Z"),
+      error: "TrainingFailed",
+      cause: "segment 2",
+    });
     sfnMock
       .on(GetExecutionHistoryCommand)
       .resolves({ events: history().map((e) => JSON.parse(JSON.stringify(e).replace("RUN_URI", run))) });
@@ -188,14 +184,12 @@ describe("describeTrainingStatus", () => {
       .on(DescribeExecutionCommand)
       .resolves({ executionArn: EX, stateMachineArn: SM, status: "RUNNING", startDate: new Date() });
     sfnMock.on(GetExecutionHistoryCommand).resolves({ events: history() });
-    batchMock
-      .on(DescribeJobsCommand)
-      .rejects(
-        Object.assign(new Error("not authorized"), {
-          name: "AccessDeniedException",
-          $metadata: { httpStatusCode: 403 },
-        }),
-      );
+    batchMock.on(DescribeJobsCommand).rejects(
+      Object.assign(new Error("not authorized"), {
+        name: "AccessDeniedException",
+        $metadata: { httpStatusCode: 403 },
+      }),
+    );
     await expect(describeTrainingStatus({ ...clients(), executionArn: EX })).rejects.toThrow(
       /DescribeJobs: access denied/,
     );

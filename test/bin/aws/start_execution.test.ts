@@ -16,12 +16,10 @@ const awsError = (name: string, message: string, status = 400) =>
 
 describe("startTrainingExecution", () => {
   it("starts an execution named after the run and returns its console link", async () => {
-    sfnMock
-      .on(StartExecutionCommand)
-      .resolves({
-        executionArn: `${ARN.replace("stateMachine", "execution")}:fashion-mnist-fmnist-vit-tiny-20261130T113005Z`,
-        startDate: at,
-      });
+    sfnMock.on(StartExecutionCommand).resolves({
+      executionArn: `${ARN.replace("stateMachine", "execution")}:fashion-mnist-fmnist-vit-tiny-20261130T113005Z`,
+      startDate: at,
+    });
     const input = { dataset: "fashion-mnist", epochs: 3 };
     const started = await startTrainingExecution({
       sfn: new SFNClient({ region: "eu-west-1" }),

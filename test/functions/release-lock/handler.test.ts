@@ -39,7 +39,9 @@ describe("release-lock handler", () => {
     });
     const state = { run: { runUri: "/nowhere/r" }, error: { Error: "States.TaskFailed", Cause: cancelled } };
     const result = await handler({ outcome: "failed", executionName: "e", executionInput: {}, state });
-    expect(result.notification?.cause).toMatch(/^Batch job run-epoch-1-1 failed: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY/);
+    expect(result.notification?.cause).toMatch(
+      /^Batch job run-epoch-1-1 failed: CAPACITY:INSUFFICIENT_INSTANCE_CAPACITY/,
+    );
     expect(result.notification?.cause).toMatch(/request a G instance quota/);
   });
 

@@ -13,10 +13,17 @@ const { makeStore, cleanup } = localStoreFactory();
 afterAll(cleanup);
 
 /** A run with checkpoints at 10..50 (latest 50) and a probe score that makes 20 the best. */
-async function runWithCheckpoints(): Promise<{ store: ObjectStore; open: (uri: string) => ObjectStore; opened: string[] }> {
+async function runWithCheckpoints(): Promise<{
+  store: ObjectStore;
+  open: (uri: string) => ObjectStore;
+  opened: string[];
+}> {
   const store = await makeStore();
   for (const step of [10, 20, 30, 40, 50]) await saveCheckpoint(store, sampleCheckpoint(step));
-  await store.put(PROBE_HISTORY_KEY, JSON.stringify({ step: 20, time: "t", dataset: "d", linearTop1: 0.8, knnTop1: 0.6 }) + "\n");
+  await store.put(
+    PROBE_HISTORY_KEY,
+    JSON.stringify({ step: 20, time: "t", dataset: "d", linearTop1: 0.8, knnTop1: 0.6 }) + "\n",
+  );
   const opened: string[] = [];
   const open = (uri: string): ObjectStore => {
     opened.push(uri);

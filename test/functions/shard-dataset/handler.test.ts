@@ -27,8 +27,12 @@ describe("shard-dataset handler", () => {
   it("rejects an event with a bad or unknown field, naming the field", async () => {
     await expect(handler({ source: "/x", format: "idx" })).rejects.toThrow(/invalid shard-dataset event: output: /);
     await expect(handler({ source: "/x", format: "idx", output: "/y", shardSize: -1 })).rejects.toThrow(/shardSize: /);
-    await expect(handler({ source: "/x", format: "idx", output: "/y", colour: true })).rejects.toThrow(/Unrecognized key.*colour/);
-    await expect(workHandler({ source: "/x", format: "idx", output: "/y" })).rejects.toThrow(/work event: chunkIndex: /);
+    await expect(handler({ source: "/x", format: "idx", output: "/y", colour: true })).rejects.toThrow(
+      /Unrecognized key.*colour/,
+    );
+    await expect(workHandler({ source: "/x", format: "idx", output: "/y" })).rejects.toThrow(
+      /work event: chunkIndex: /,
+    );
     await expect(handler("not an object")).rejects.toThrow(ConfigError);
   });
 
@@ -60,9 +64,9 @@ describe("shard-dataset handler", () => {
 
   it("tells a worker to run the plan step first when no plan is stored", async () => {
     const output = tempDir();
-    await expect(workHandler({ source: await writeIdxFolder(tempDir()), format: "idx", output, chunkIndex: 0 })).rejects.toThrow(
-      /\.ijepa-shard-work\/plan\.json.*run the plan step first/s,
-    );
+    await expect(
+      workHandler({ source: await writeIdxFolder(tempDir()), format: "idx", output, chunkIndex: 0 }),
+    ).rejects.toThrow(/\.ijepa-shard-work\/plan\.json.*run the plan step first/s);
     expect(await fs.readdir(output)).toEqual([]);
   });
 });
@@ -99,7 +103,9 @@ describe("shard-dataset handler factories", () => {
 
   it("rejects a bad event before opening any store, showing an event that works", async () => {
     const { opened, open } = recordingOpener();
-    const err = await makeHandler(testDeps(open))({ source: "/x", format: "png", output: "/y" }).catch((e: unknown) => e);
+    const err = await makeHandler(testDeps(open))({ source: "/x", format: "png", output: "/y" }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as Error).message).toMatch(/^invalid shard-dataset event: format: .*\n {2}fix: send \{"source": /);
     expect(opened).toEqual([]);
