@@ -1,6 +1,7 @@
 // 2-D PCA of embeddings for a picture: top principal axes of the D×D covariance in float64, with a deterministic sign.
 import { DataError } from "../errors.js";
 import { Rng } from "../utils/rng.js";
+import { symmetricEigen } from "../utils/symmetric_eigen.js";
 
 /** A scatter of at most ~2,000 points is what a person can still read (and what keeps the JSON small). */
 export const DEFAULT_MAX_POINTS = 2000;
@@ -242,47 +243,8 @@ function rayleighRitz(q: Float64Array[], cq: Float64Array[], dim: number): Ritz 
 
 /** All eigenpairs of a small symmetric matrix by cyclic Jacobi rotations; eigenvectors are the columns. */
 export function jacobiEigen(matrix: Float64Array, k: number): { values: number[]; vectors: Float64Array } {
-  const a = Float64Array.from(matrix);
-  const v = new Float64Array(k * k);
-  for (let i = 0; i < k; i++) v[i * k + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    let diag = 0;
-    for (let i = 0; i < k; i++) {
-      diag += a[i * k + i] ** 2;
-      for (let j = i + 1; j < k; j++) off += a[i * k + j] ** 2;
-    }
-    if (off <= 1e-30 * diag || off === 0) break;
-    for (let p = 0; p < k; p++) {
-      for (let r = p + 1; r < k; r++) {
-        const apr = a[p * k + r];
-        if (apr === 0) continue;
-        const theta = (a[r * k + r] - a[p * k + p]) / (2 * apr);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let i = 0; i < k; i++) {
-          const aip = a[i * k + p];
-          const air = a[i * k + r];
-          a[i * k + p] = c * aip - s * air;
-          a[i * k + r] = s * aip + c * air;
-        }
-        for (let i = 0; i < k; i++) {
-          const api = a[p * k + i];
-          const ari = a[r * k + i];
-          a[p * k + i] = c * api - s * ari;
-          a[r * k + i] = s * api + c * ari;
-        }
-        for (let i = 0; i < k; i++) {
-          const vip = v[i * k + p];
-          const vir = v[i * k + r];
-          v[i * k + p] = c * vip - s * vir;
-          v[i * k + r] = s * vip + c * vir;
-        }
-      }
-    }
-  }
-  return { values: Array.from({ length: k }, (_, i) => a[i * k + i]), vectors: v };
+  const { values, vectors } = symmetricEigen(matrix, k, { withVectors: true });
+  return { values, vectors: vectors as Float64Array };
 }
 
 /** Whether each wanted Ritz vector v satisfies ‖Cv − λv‖ ≤ tolerance · λ₁. */

@@ -1,4 +1,5 @@
 // Representation-collapse diagnostics on pooled features: per-dimension spread and RankMe effective rank.
+import { symmetricEigen } from "../utils/symmetric_eigen.js";
 
 export interface CollapseMetrics {
   /** Mean over dimensions of each dimension's standard deviation across samples. */
@@ -72,35 +73,5 @@ export function rankMe(features: Float32Array, n: number, d: number, eps = 1e-7)
 
 /** Eigenvalues of a symmetric matrix by cyclic Jacobi rotations (the matrix is copied). */
 export function symmetricEigenvalues(matrix: Float64Array, d: number, maxSweeps = 60): number[] {
-  const a = Float64Array.from(matrix);
-  for (let sweep = 0; sweep < maxSweeps; sweep++) {
-    let off = 0;
-    for (let p = 0; p < d; p++) for (let q = p + 1; q < d; q++) off += a[p * d + q] ** 2;
-    let diag = 0;
-    for (let p = 0; p < d; p++) diag += a[p * d + p] ** 2;
-    if (off <= 1e-22 * Math.max(diag, 1e-300)) break;
-    for (let p = 0; p < d; p++) {
-      for (let q = p + 1; q < d; q++) {
-        const apq = a[p * d + q];
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (a[q * d + q] - a[p * d + p]) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const c = 1 / Math.sqrt(t * t + 1);
-        const s = t * c;
-        for (let k = 0; k < d; k++) {
-          const akp = a[k * d + p];
-          const akq = a[k * d + q];
-          a[k * d + p] = c * akp - s * akq;
-          a[k * d + q] = s * akp + c * akq;
-        }
-        for (let k = 0; k < d; k++) {
-          const apk = a[p * d + k];
-          const aqk = a[q * d + k];
-          a[p * d + k] = c * apk - s * aqk;
-          a[q * d + k] = s * apk + c * aqk;
-        }
-      }
-    }
-  }
-  return Array.from({ length: d }, (_, i) => a[i * d + i]);
+  return symmetricEigen(matrix, d, { withVectors: false, relativeTolerance: 1e-22, maxSweeps }).values;
 }
