@@ -5,7 +5,7 @@ import { loadConfigFile } from "../../trainer/config/load_config.js";
 import { CorruptDataError } from "../../trainer/errors.js";
 import { type TrainState, parseEncoderState, parseTrainState } from "../../trainer/run/checkpoint_state.js";
 import { assembleTrainState } from "../../trainer/train/train_checkpoint.js";
-import { makeSchedules } from "../../trainer/utils/schedulers.js";
+import { schedulesFromConfig } from "../../trainer/train/training_schedules.js";
 
 const URI = "/runs/r1/checkpoints/00000040/state.json";
 let state: TrainState;
@@ -13,18 +13,7 @@ let state: TrainState;
 beforeAll(async () => {
   const config = await loadConfigFile(path.resolve(import.meta.dirname, "../../configs/smoke.yaml"));
   const o = config.optimization;
-  const schedules = makeSchedules({
-    itersPerEpoch: 20,
-    epochs: o.epochs,
-    ipeScale: o.ipe_scale,
-    warmupEpochs: o.warmup,
-    startLr: o.start_lr,
-    lr: o.lr,
-    finalLr: o.final_lr,
-    weightDecay: o.weight_decay,
-    finalWeightDecay: o.final_weight_decay,
-    ema: o.ema,
-  });
+  const schedules = schedulesFromConfig(o, 20);
   state = assembleTrainState({
     step: 40,
     itersPerEpoch: 20,

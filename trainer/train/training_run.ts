@@ -17,7 +17,6 @@ import type { MetricsRecord, StepRecord } from "../run/metrics_record.js";
 import { CONFIG_KEY, MASKS_FIGURE_KEY, stepName } from "../run/run_layout.js";
 import type { ObjectStore } from "../storage/object_store.js";
 import { type AugmentSettings, augmentBatch } from "../transforms.js";
-import { makeSchedules } from "../utils/schedulers.js";
 import { describeRun } from "./describe_run.js";
 import { epochMetrics } from "./epoch_metrics.js";
 import { type MaskFigureDrawer, firstBatchFigure } from "./first_batch_figure.js";
@@ -27,6 +26,7 @@ import { type TrainProgressFactory, type TrainProgressReporter, plainTrainProgre
 import { chooseReplicas, resumeDifferences } from "./resume_policy.js";
 import { asStateMap, assembleTrainState, toNamed } from "./train_checkpoint.js";
 import type { TrainingLock } from "./training_lock.js";
+import { schedulesFromConfig } from "./training_schedules.js";
 import { CheckpointClock } from "./checkpoint_clock.js";
 
 /** Everything one training process runs with, once the resume policy has decided. */
@@ -87,7 +87,7 @@ class TrainingRun {
   private readonly lastStep: number;
   private readonly dims: ModelDims;
   private readonly sampler: MultiBlockMaskSampler;
-  private readonly schedules: ReturnType<typeof makeSchedules>;
+  private readonly schedules: ReturnType<typeof schedulesFromConfig>;
   private readonly model: IJepa;
   private readonly optimizer: AdamW;
   private readonly metrics: MetricsLog;
@@ -118,18 +118,7 @@ class TrainingRun {
       ctx.maxSteps ?? this.totalSteps,
       (ctx.untilEpoch ?? o.epochs) * this.itersPerEpoch,
     );
-    this.schedules = makeSchedules({
-      itersPerEpoch: this.itersPerEpoch,
-      epochs: o.epochs,
-      ipeScale: o.ipe_scale,
-      warmupEpochs: o.warmup,
-      startLr: o.start_lr,
-      lr: o.lr,
-      finalLr: o.final_lr,
-      weightDecay: o.weight_decay,
-      finalWeightDecay: o.final_weight_decay,
-      ema: o.ema,
-    });
+    this.schedules = schedulesFromConfig(o, this.itersPerEpoch);
     // A resumed run's weights all come from the checkpoint: skip drawing an initialisation.
     this.model = ctx.checkpoint ? IJepa.blank(this.dims) : IJepa.initialise(this.dims, ctx.seed);
     this.optimizer = new AdamW(
