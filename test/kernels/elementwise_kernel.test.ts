@@ -36,14 +36,16 @@ describe("elementwise.wat", () => {
   const f32 = () => new Float32Array(memory.buffer);
 
   it("computes exact GELU and its gradient to float32 precision, deep into both tails", () => {
-    const xs = Float32Array.from({ length: 403 }, (_, i) => -12 + (24 * i) / 402);
+    // 4003 points: not a whole number of the kernel's 16-float blocks, so the last block is a partial one.
+    const xs = Float32Array.from({ length: 4003 }, (_, i) => -12 + (24 * i) / 4002);
     const dys = randomValues(xs.length, Rng.fromSeed(1, "gelu"));
-    f32().set(xs, 0);
-    f32().set(dys, 1024);
-    kernel.gelu_forward(0, 8192, xs.length);
-    kernel.gelu_backward(0, 4096, 12288, xs.length);
-    const y = f32().slice(2048, 2048 + xs.length);
-    const dx = f32().slice(3072, 3072 + xs.length);
+    const at = { x: 0, dy: 8192, y: 16384, dx: 24576 };
+    f32().set(xs, at.x);
+    f32().set(dys, at.dy);
+    kernel.gelu_forward(at.x * 4, at.y * 4, xs.length);
+    kernel.gelu_backward(at.x * 4, at.dy * 4, at.dx * 4, xs.length);
+    const y = f32().slice(at.y, at.y + xs.length);
+    const dx = f32().slice(at.dx, at.dx + xs.length);
     for (let i = 0; i < xs.length; i++) {
       const x = xs[i];
       const want = x * phi(x);
@@ -55,6 +57,38 @@ describe("elementwise.wat", () => {
         rel * Math.abs(dys[i]) * (phi(x) + Math.abs(x) * 0.4) + 1e-37,
       );
     }
+  });
+
+  it("gives every element of a short or ragged array the same value, and writes nothing past its end", () => {
+    const xs = randomValues(64, Rng.fromSeed(4, "gelu-tail")).map((v) => v * 4);
+    const dys = randomValues(64, Rng.fromSeed(5, "gelu-tail"));
+    const at = { x: 0, dy: 1024, y: 2048, dx: 4096 };
+    f32().set(xs, at.x);
+    f32().set(dys, at.dy);
+    kernel.gelu_forward(at.x * 4, at.y * 4, 64);
+    kernel.gelu_backward(at.x * 4, at.dy * 4, at.dx * 4, 64);
+    const y = f32().slice(at.y, at.y + 64);
+    const dx = f32().slice(at.dx, at.dx + 64);
+    for (let count = 1; count <= 40; count++) {
+      f32().fill(-7, at.y, at.y + 64);
+      f32().fill(-7, at.dx, at.dx + 64);
+      kernel.gelu_forward(at.x * 4, at.y * 4, count);
+      kernel.gelu_backward(at.x * 4, at.dy * 4, at.dx * 4, count);
+      expect(Array.from(f32().slice(at.y, at.y + 64)), `forward, ${count}`).toEqual([
+        ...y.slice(0, count),
+        ...new Array(64 - count).fill(-7),
+      ]);
+      expect(Array.from(f32().slice(at.dx, at.dx + 64)), `backward, ${count}`).toEqual([
+        ...dx.slice(0, count),
+        ...new Array(64 - count).fill(-7),
+      ]);
+    }
+  });
+
+  it("maps −∞ to 0, ∞ to ∞ and NaN to NaN", () => {
+    f32().set([-Infinity, Infinity, Number.NaN, -1e30, 1e30, -0, 0], 0);
+    kernel.gelu_forward(0, 4096, 7);
+    expect(Array.from(f32().slice(1024, 1031))).toEqual([0, Infinity, Number.NaN, 0, Math.fround(1e30), -0, 0]);
   });
 
   it("normalises rows (affine and not) and back-propagates like float64 LayerNorm, for widths that are not multiples of 4", () => {
