@@ -405,91 +405,23 @@
       (else (if (i32.gt_s (local.get $left) (i32.const 0))
         (then (call $store_tail (local.get $p) (local.get $left) (local.get $v)))))))
 
-  ;; Σ of a row's `cols` floats: four lanes of partial sums along the row, then lane 0 + 1 + 2 + 3.
-  (func $row_sum (param $p i32) (param $cols i32) (result f32)
-    (local $acc v128) (local $left i32)
-    (local.set $left (local.get $cols))
+  ;; Σ of a row's `cols` floats: four lanes of partial sums along the row (the 1–3 left over in a zero-padded vector),
+  ;; then (lane 0 + 1) + (lane 2 + 3). $full: the row's bytes in whole vectors; $w = cols mod 4.
+  (func $row_sum (param $p i32) (param $full i32) (param $w i32) (result f32)
+    (local $acc v128) (local $o i32)
     (block $done
       (loop $vec
-        (br_if $done (i32.lt_u (local.get $left) (i32.const 4)))
-        (local.set $acc (f32x4.add (local.get $acc) (v128.load align=4 (local.get $p))))
-        (local.set $p (i32.add (local.get $p) (i32.const 16)))
-        (local.set $left (i32.sub (local.get $left) (i32.const 4)))
+        (br_if $done (i32.ge_u (local.get $o) (local.get $full)))
+        (local.set $acc (f32x4.add (local.get $acc) (v128.load align=4 (i32.add (local.get $p) (local.get $o)))))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
         (br $vec)))
-    (if (local.get $left) (then (local.set $acc (f32x4.add (local.get $acc) (call $load_tail (local.get $p)
-      (local.get $left))))))
-    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
-             (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc)))))
+    (if (local.get $w) (then (local.set $acc (f32x4.add (local.get $acc)
+      (call $load_tail (i32.add (local.get $p) (local.get $full)) (local.get $w))))))
+    (call $lane_sum (local.get $acc)))
 
-  ;; LayerNorm over each of `rows` rows of `cols`: y = (x − μ)·rstd·γ + β with rstd = 1/√(var + eps), the biased
-  ;; variance from a second pass over x − μ (as PyTorch). Writes μ and rstd per row (for the backward) when $pstats
-  ;; is non-zero: stats[2r] = μ, stats[2r + 1] = rstd. γ = β = 0 pointers mean no affine (y = x̂).
-  (func (export "layer_norm_forward") (param $px i32) (param $pgamma i32) (param $pbeta i32) (param $py i32)
-        (param $pstats i32) (param $rows i32) (param $cols i32) (param $eps f32)
-    (local $mean f32) (local $rstd f32) (local $vmean v128) (local $vrstd v128) (local $acc v128) (local $d v128)
-    (local $j i32) (local $w i32) (local $ldx i32) (local $r i32)
-    (local.set $ldx (i32.shl (local.get $cols) (i32.const 2)))
-    (block $rows_done
-      (loop $row
-        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
-        (local.set $mean (f32.div (call $row_sum (local.get $px) (local.get $cols)) (f32.convert_i32_u
-          (local.get $cols))))
-        (local.set $vmean (f32x4.splat (local.get $mean)))
-        ;; Σ (x − μ)², lanes as in $row_sum; the tail's zero lanes must not add μ², so they are masked.
-        (local.set $acc (v128.const i32x4 0 0 0 0))
-        (local.set $j (i32.const 0))
-        (block $var_done
-          (loop $var
-            (br_if $var_done (i32.gt_u (i32.add (local.get $j) (i32.const 4)) (local.get $cols)))
-            (local.set $d (f32x4.sub (v128.load align=4 (i32.add (local.get $px) (i32.shl (local.get $j)
-              (i32.const 2))))
-                                     (local.get $vmean)))
-            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $var)))
-        (local.set $w (i32.sub (local.get $cols) (local.get $j)))
-        (if (local.get $w)
-          (then
-            (local.set $d (f32x4.sub (call $load_tail (i32.add (local.get $px) (i32.shl (local.get $j) (i32.const 2)))
-              (local.get $w))
-                                     (local.get $vmean)))
-            (local.set $d (v128.and (local.get $d) (call $tail_mask (local.get $w))))
-            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))))
-        (local.set $rstd (f32.div (f32.const 1)
-          (f32.sqrt (f32.add (f32.div
-            (f32.add (f32.add (f32x4.extract_lane 0 (local.get $acc)) (f32x4.extract_lane 1 (local.get $acc)))
-                     (f32.add (f32x4.extract_lane 2 (local.get $acc)) (f32x4.extract_lane 3 (local.get $acc))))
-            (f32.convert_i32_u (local.get $cols))) (local.get $eps)))))
-        (local.set $vrstd (f32x4.splat (local.get $rstd)))
-        (if (local.get $pstats)
-          (then
-            (f32.store (i32.add (local.get $pstats) (i32.shl (local.get $r) (i32.const 3))) (local.get $mean))
-            (f32.store offset=4 (i32.add (local.get $pstats) (i32.shl (local.get $r) (i32.const 3)))
-              (local.get $rstd))))
-        (local.set $j (i32.const 0))
-        (block $out_done
-          (loop $out
-            (br_if $out_done (i32.ge_u (local.get $j) (local.get $cols)))
-            (local.set $w (i32.sub (local.get $cols) (local.get $j)))
-            (if (i32.gt_u (local.get $w) (i32.const 4)) (then (local.set $w (i32.const 4))))
-            (local.set $d (f32x4.mul (f32x4.sub (call $load_any (i32.add (local.get $px) (i32.shl (local.get $j)
-              (i32.const 2))) (local.get $w))
-                                                (local.get $vmean)) (local.get $vrstd)))
-            (if (local.get $pgamma)
-              (then
-                (local.set $d (f32x4.add
-                  (f32x4.mul (local.get $d) (call $load_any (i32.add (local.get $pgamma) (i32.shl (local.get $j)
-                    (i32.const 2))) (local.get $w)))
-                  (call $load_any (i32.add (local.get $pbeta) (i32.shl (local.get $j) (i32.const 2)))
-                    (local.get $w))))))
-            (call $store_any (i32.add (local.get $py) (i32.shl (local.get $j) (i32.const 2))) (local.get $w)
-              (local.get $d))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
-            (br $out)))
-        (local.set $px (i32.add (local.get $px) (local.get $ldx)))
-        (local.set $py (i32.add (local.get $py) (local.get $ldx)))
-        (local.set $r (i32.add (local.get $r) (i32.const 1)))
-        (br $row))))
+  (func $lane_sum (param $v v128) (result f32)
+    (f32.add (f32.add (f32x4.extract_lane 0 (local.get $v)) (f32x4.extract_lane 1 (local.get $v)))
+             (f32.add (f32x4.extract_lane 2 (local.get $v)) (f32x4.extract_lane 3 (local.get $v)))))
 
   ;; All ones in the first $w lanes (1–3), zeros after.
   (func $tail_mask (param $w i32) (result v128)
@@ -499,27 +431,104 @@
         (then (v128.const i32x4 -1 -1 0 0))
         (else (v128.const i32x4 -1 -1 -1 0))))))
 
-  (func $load_any (param $p i32) (param $w i32) (result v128)
-    (if (result v128) (i32.eq (local.get $w) (i32.const 4))
-      (then (v128.load align=4 (local.get $p)))
-      (else (call $load_tail (local.get $p) (local.get $w)))))
-
-  (func $store_any (param $p i32) (param $w i32) (param $v v128)
-    (if (i32.eq (local.get $w) (i32.const 4))
-      (then (v128.store align=4 (local.get $p) (local.get $v)))
-      (else (call $store_tail (local.get $p) (local.get $w) (local.get $v)))))
+  ;; LayerNorm over each of `rows` rows of `cols`: y = (x − μ)·rstd·γ + β with rstd = 1/√(var + eps), the biased
+  ;; variance from a second pass over x − μ (as PyTorch). Writes μ and rstd per row (for the backward) when $pstats
+  ;; is non-zero: stats[2r] = μ, stats[2r + 1] = rstd. γ = β = 0 pointers mean no affine (y = x̂). The loops run over
+  ;; a row's whole vectors without calls (a call per vector cost ~5× the arithmetic); the 1–3 floats left over, if
+  ;; any, go through $load_tail/$store_tail once per row.
+  (func (export "layer_norm_forward") (param $px i32) (param $pgamma i32) (param $pbeta i32) (param $py i32)
+        (param $pstats i32) (param $rows i32) (param $cols i32) (param $eps f32)
+    (local $mean f32) (local $rstd f32) (local $vmean v128) (local $vrstd v128) (local $acc v128) (local $d v128)
+    (local $o i32) (local $full i32) (local $w i32) (local $ldx i32) (local $r i32)
+    (local.set $ldx (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $w (i32.and (local.get $cols) (i32.const 3)))
+    (local.set $full (i32.sub (local.get $ldx) (i32.shl (local.get $w) (i32.const 2))))
+    (block $rows_done
+      (loop $row
+        (br_if $rows_done (i32.ge_u (local.get $r) (local.get $rows)))
+        (local.set $mean (f32.div (call $row_sum (local.get $px) (local.get $full) (local.get $w))
+          (f32.convert_i32_u (local.get $cols))))
+        (local.set $vmean (f32x4.splat (local.get $mean)))
+        ;; Σ (x − μ)², lanes as in $row_sum; the tail's zero lanes must not add μ², so they are masked.
+        (local.set $acc (v128.const i32x4 0 0 0 0))
+        (local.set $o (i32.const 0))
+        (block $var_done
+          (loop $var
+            (br_if $var_done (i32.ge_u (local.get $o) (local.get $full)))
+            (local.set $d (f32x4.sub (v128.load align=4 (i32.add (local.get $px) (local.get $o))) (local.get $vmean)))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
+            (br $var)))
+        (if (local.get $w)
+          (then
+            (local.set $d (v128.and (call $tail_mask (local.get $w))
+              (f32x4.sub (call $load_tail (i32.add (local.get $px) (local.get $full)) (local.get $w))
+                (local.get $vmean))))
+            (local.set $acc (f32x4.add (local.get $acc) (f32x4.mul (local.get $d) (local.get $d))))))
+        (local.set $rstd (f32.div (f32.const 1) (f32.sqrt (f32.add
+          (f32.div (call $lane_sum (local.get $acc)) (f32.convert_i32_u (local.get $cols))) (local.get $eps)))))
+        (local.set $vrstd (f32x4.splat (local.get $rstd)))
+        (if (local.get $pstats)
+          (then
+            (f32.store (i32.add (local.get $pstats) (i32.shl (local.get $r) (i32.const 3))) (local.get $mean))
+            (f32.store offset=4 (i32.add (local.get $pstats) (i32.shl (local.get $r) (i32.const 3)))
+              (local.get $rstd))))
+        (if (local.get $pgamma)
+          (then
+            (local.set $o (i32.const 0))
+            (block $out_done
+              (loop $out
+                (br_if $out_done (i32.ge_u (local.get $o) (local.get $full)))
+                (v128.store align=4 (i32.add (local.get $py) (local.get $o)) (f32x4.add
+                  (f32x4.mul
+                    (f32x4.mul (f32x4.sub (v128.load align=4 (i32.add (local.get $px) (local.get $o)))
+                      (local.get $vmean)) (local.get $vrstd))
+                    (v128.load align=4 (i32.add (local.get $pgamma) (local.get $o))))
+                  (v128.load align=4 (i32.add (local.get $pbeta) (local.get $o)))))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (br $out)))
+            (if (local.get $w)
+              (then
+                (call $store_tail (i32.add (local.get $py) (local.get $full)) (local.get $w) (f32x4.add
+                  (f32x4.mul
+                    (f32x4.mul (f32x4.sub (call $load_tail (i32.add (local.get $px) (local.get $full)) (local.get $w))
+                      (local.get $vmean)) (local.get $vrstd))
+                    (call $load_tail (i32.add (local.get $pgamma) (local.get $full)) (local.get $w)))
+                  (call $load_tail (i32.add (local.get $pbeta) (local.get $full)) (local.get $w)))))))
+          (else
+            (local.set $o (i32.const 0))
+            (block $out_done
+              (loop $out
+                (br_if $out_done (i32.ge_u (local.get $o) (local.get $full)))
+                (v128.store align=4 (i32.add (local.get $py) (local.get $o))
+                  (f32x4.mul (f32x4.sub (v128.load align=4 (i32.add (local.get $px) (local.get $o))) (local.get $vmean))
+                    (local.get $vrstd)))
+                (local.set $o (i32.add (local.get $o) (i32.const 16)))
+                (br $out)))
+            (if (local.get $w)
+              (then
+                (call $store_tail (i32.add (local.get $py) (local.get $full)) (local.get $w)
+                  (f32x4.mul (f32x4.sub (call $load_tail (i32.add (local.get $px) (local.get $full)) (local.get $w))
+                    (local.get $vmean)) (local.get $vrstd)))))))
+        (local.set $px (i32.add (local.get $px) (local.get $ldx)))
+        (local.set $py (i32.add (local.get $py) (local.get $ldx)))
+        (local.set $r (i32.add (local.get $r) (i32.const 1)))
+        (br $row))))
 
   ;; LayerNorm's backward from x, γ, dy and the forward's stats: x̂ = (x − μ)·rstd, g = dy·γ,
   ;; dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), dγ = Σ_rows dy·x̂, dβ = Σ_rows dy. dγ and dβ are summed over blocks of
-  ;; 64 rows in $scratch (2·cols floats) and the blocks added in order, as column_sums does.
+  ;; 64 rows in $scratch (2·cols floats) and the blocks added in order, as column_sums does. Whole vectors in
+  ;; call-free loops, the 1–3 floats left over per row through $ln_backward_tail.
   (func (export "layer_norm_backward") (param $px i32) (param $pgamma i32) (param $pdy i32) (param $pstats i32)
         (param $pdx i32) (param $pdgamma i32) (param $pdbeta i32) (param $pscratch i32) (param $rows i32)
           (param $cols i32)
-    (local $r i32) (local $j i32) (local $w i32) (local $ldx i32) (local $off i32)
+    (local $r i32) (local $o i32) (local $w i32) (local $full i32) (local $ldx i32)
     (local $vmean v128) (local $vrstd v128) (local $xh v128) (local $g v128) (local $dy v128)
     (local $sg v128) (local $sgx v128) (local $mg v128) (local $mgx v128) (local $inv_cols f32)
     (local $pbg i32) (local $pbb i32)
     (local.set $ldx (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $w (i32.and (local.get $cols) (i32.const 3)))
+    (local.set $full (i32.sub (local.get $ldx) (i32.shl (local.get $w) (i32.const 2))))
     (local.set $inv_cols (f32.div (f32.const 1) (f32.convert_i32_u (local.get $cols))))
     (local.set $pbg (local.get $pscratch))
     (local.set $pbb (i32.add (local.get $pscratch) (local.get $ldx)))
@@ -536,52 +545,63 @@
         ;; pass 1: Σ g and Σ g·x̂ along the row; the block sums of dy·x̂ and dy
         (local.set $sg (v128.const i32x4 0 0 0 0))
         (local.set $sgx (v128.const i32x4 0 0 0 0))
-        (local.set $j (i32.const 0))
+        (local.set $o (i32.const 0))
         (block $p1_done
           (loop $p1
-            (br_if $p1_done (i32.ge_u (local.get $j) (local.get $cols)))
-            (local.set $w (i32.sub (local.get $cols) (local.get $j)))
-            (if (i32.gt_u (local.get $w) (i32.const 4)) (then (local.set $w (i32.const 4))))
-            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
-            (local.set $xh (f32x4.mul (f32x4.sub (call $load_any (i32.add (local.get $px) (local.get $off))
-              (local.get $w)) (local.get $vmean)) (local.get $vrstd)))
-            (if (i32.lt_u (local.get $w) (i32.const 4)) (then (local.set $xh (v128.and (local.get $xh)
-              (call $tail_mask (local.get $w))))))
-            (local.set $dy (call $load_any (i32.add (local.get $pdy) (local.get $off)) (local.get $w)))
-            (local.set $g (f32x4.mul (local.get $dy) (call $load_any (i32.add (local.get $pgamma) (local.get $off))
-              (local.get $w))))
+            (br_if $p1_done (i32.ge_u (local.get $o) (local.get $full)))
+            (local.set $xh (f32x4.mul (f32x4.sub (v128.load align=4 (i32.add (local.get $px) (local.get $o)))
+              (local.get $vmean)) (local.get $vrstd)))
+            (local.set $dy (v128.load align=4 (i32.add (local.get $pdy) (local.get $o))))
+            (local.set $g (f32x4.mul (local.get $dy) (v128.load align=4 (i32.add (local.get $pgamma) (local.get $o)))))
             (local.set $sg (f32x4.add (local.get $sg) (local.get $g)))
             (local.set $sgx (f32x4.add (local.get $sgx) (f32x4.mul (local.get $g) (local.get $xh))))
-            (call $store_any (i32.add (local.get $pbg) (local.get $off)) (local.get $w)
-              (f32x4.add (call $load_any (i32.add (local.get $pbg) (local.get $off)) (local.get $w)) (f32x4.mul
-                (local.get $dy) (local.get $xh))))
-            (call $store_any (i32.add (local.get $pbb) (local.get $off)) (local.get $w)
-              (f32x4.add (call $load_any (i32.add (local.get $pbb) (local.get $off)) (local.get $w)) (local.get $dy)))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (v128.store align=4 (i32.add (local.get $pbg) (local.get $o)) (f32x4.add
+              (v128.load align=4 (i32.add (local.get $pbg) (local.get $o)))
+              (f32x4.mul (local.get $dy) (local.get $xh))))
+            (v128.store align=4 (i32.add (local.get $pbb) (local.get $o)) (f32x4.add
+              (v128.load align=4 (i32.add (local.get $pbb) (local.get $o))) (local.get $dy)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
             (br $p1)))
-        (local.set $mg (f32x4.splat (f32.mul (local.get $inv_cols)
-          (f32.add (f32.add (f32x4.extract_lane 0 (local.get $sg)) (f32x4.extract_lane 1 (local.get $sg)))
-                   (f32.add (f32x4.extract_lane 2 (local.get $sg)) (f32x4.extract_lane 3 (local.get $sg)))))))
-        (local.set $mgx (f32x4.splat (f32.mul (local.get $inv_cols)
-          (f32.add (f32.add (f32x4.extract_lane 0 (local.get $sgx)) (f32x4.extract_lane 1 (local.get $sgx)))
-                   (f32.add (f32x4.extract_lane 2 (local.get $sgx)) (f32x4.extract_lane 3 (local.get $sgx)))))))
+        (if (local.get $w)
+          (then
+            (local.set $xh (v128.and (call $tail_mask (local.get $w)) (f32x4.mul (f32x4.sub
+              (call $load_tail (i32.add (local.get $px) (local.get $full)) (local.get $w)) (local.get $vmean))
+              (local.get $vrstd))))
+            (local.set $dy (call $load_tail (i32.add (local.get $pdy) (local.get $full)) (local.get $w)))
+            (local.set $g (f32x4.mul (local.get $dy)
+              (call $load_tail (i32.add (local.get $pgamma) (local.get $full)) (local.get $w))))
+            (local.set $sg (f32x4.add (local.get $sg) (local.get $g)))
+            (local.set $sgx (f32x4.add (local.get $sgx) (f32x4.mul (local.get $g) (local.get $xh))))
+            (call $store_tail (i32.add (local.get $pbg) (local.get $full)) (local.get $w) (f32x4.add
+              (call $load_tail (i32.add (local.get $pbg) (local.get $full)) (local.get $w))
+              (f32x4.mul (local.get $dy) (local.get $xh))))
+            (call $store_tail (i32.add (local.get $pbb) (local.get $full)) (local.get $w) (f32x4.add
+              (call $load_tail (i32.add (local.get $pbb) (local.get $full)) (local.get $w)) (local.get $dy)))))
+        (local.set $mg (f32x4.splat (f32.mul (local.get $inv_cols) (call $lane_sum (local.get $sg)))))
+        (local.set $mgx (f32x4.splat (f32.mul (local.get $inv_cols) (call $lane_sum (local.get $sgx)))))
         ;; pass 2: dx
-        (local.set $j (i32.const 0))
+        (local.set $o (i32.const 0))
         (block $p2_done
           (loop $p2
-            (br_if $p2_done (i32.ge_u (local.get $j) (local.get $cols)))
-            (local.set $w (i32.sub (local.get $cols) (local.get $j)))
-            (if (i32.gt_u (local.get $w) (i32.const 4)) (then (local.set $w (i32.const 4))))
-            (local.set $off (i32.shl (local.get $j) (i32.const 2)))
-            (local.set $xh (f32x4.mul (f32x4.sub (call $load_any (i32.add (local.get $px) (local.get $off))
-              (local.get $w)) (local.get $vmean)) (local.get $vrstd)))
-            (local.set $g (f32x4.mul (call $load_any (i32.add (local.get $pdy) (local.get $off)) (local.get $w))
-                                     (call $load_any (i32.add (local.get $pgamma) (local.get $off)) (local.get $w))))
-            (call $store_any (i32.add (local.get $pdx) (local.get $off)) (local.get $w)
+            (br_if $p2_done (i32.ge_u (local.get $o) (local.get $full)))
+            (local.set $xh (f32x4.mul (f32x4.sub (v128.load align=4 (i32.add (local.get $px) (local.get $o)))
+              (local.get $vmean)) (local.get $vrstd)))
+            (local.set $g (f32x4.mul (v128.load align=4 (i32.add (local.get $pdy) (local.get $o)))
+                                     (v128.load align=4 (i32.add (local.get $pgamma) (local.get $o)))))
+            (v128.store align=4 (i32.add (local.get $pdx) (local.get $o))
               (f32x4.mul (local.get $vrstd)
                 (f32x4.sub (f32x4.sub (local.get $g) (local.get $mg)) (f32x4.mul (local.get $xh) (local.get $mgx)))))
-            (local.set $j (i32.add (local.get $j) (i32.const 4)))
+            (local.set $o (i32.add (local.get $o) (i32.const 16)))
             (br $p2)))
+        (if (local.get $w)
+          (then
+            (local.set $xh (f32x4.mul (f32x4.sub (call $load_tail (i32.add (local.get $px) (local.get $full))
+              (local.get $w)) (local.get $vmean)) (local.get $vrstd)))
+            (local.set $g (f32x4.mul (call $load_tail (i32.add (local.get $pdy) (local.get $full)) (local.get $w))
+                                     (call $load_tail (i32.add (local.get $pgamma) (local.get $full)) (local.get $w))))
+            (call $store_tail (i32.add (local.get $pdx) (local.get $full)) (local.get $w)
+              (f32x4.mul (local.get $vrstd)
+                (f32x4.sub (f32x4.sub (local.get $g) (local.get $mg)) (f32x4.mul (local.get $xh) (local.get $mgx)))))))
         (local.set $px (i32.add (local.get $px) (local.get $ldx)))
         (local.set $pdy (i32.add (local.get $pdy) (local.get $ldx)))
         (local.set $pdx (i32.add (local.get $pdx) (local.get $ldx)))
@@ -589,23 +609,26 @@
         ;; every 64 rows and at the end: fold the block sums into dγ, dβ
         (if (i32.or (i32.eqz (i32.and (local.get $r) (i32.const 63))) (i32.eq (local.get $r) (local.get $rows)))
           (then
-            (call $fold (local.get $pbg) (local.get $pdgamma) (local.get $cols))
-            (call $fold (local.get $pbb) (local.get $pdbeta) (local.get $cols))))
+            (call $fold (local.get $pbg) (local.get $pdgamma) (local.get $full) (local.get $w))
+            (call $fold (local.get $pbb) (local.get $pdbeta) (local.get $full) (local.get $w))))
         (br $row))))
 
-  ;; total[j] += block[j]; block[j] = 0, for j < cols.
-  (func $fold (param $pblock i32) (param $ptotal i32) (param $cols i32)
-    (local $j i32) (local $w i32) (local $off i32)
+  ;; total[j] += block[j]; block[j] = 0, for the row's whole vectors ($full bytes) and $w floats after them.
+  (func $fold (param $pblock i32) (param $ptotal i32) (param $full i32) (param $w i32)
+    (local $o i32)
     (block $done
       (loop $l
-        (br_if $done (i32.ge_u (local.get $j) (local.get $cols)))
-        (local.set $w (i32.sub (local.get $cols) (local.get $j)))
-        (if (i32.gt_u (local.get $w) (i32.const 4)) (then (local.set $w (i32.const 4))))
-        (local.set $off (i32.shl (local.get $j) (i32.const 2)))
-        (call $store_any (i32.add (local.get $ptotal) (local.get $off)) (local.get $w)
-          (f32x4.add (call $load_any (i32.add (local.get $ptotal) (local.get $off)) (local.get $w))
-                     (call $load_any (i32.add (local.get $pblock) (local.get $off)) (local.get $w))))
-        (call $store_any (i32.add (local.get $pblock) (local.get $off)) (local.get $w) (v128.const i32x4 0 0 0 0))
-        (local.set $j (i32.add (local.get $j) (i32.const 4)))
-        (br $l))))
+        (br_if $done (i32.ge_u (local.get $o) (local.get $full)))
+        (v128.store align=4 (i32.add (local.get $ptotal) (local.get $o))
+          (f32x4.add (v128.load align=4 (i32.add (local.get $ptotal) (local.get $o)))
+                     (v128.load align=4 (i32.add (local.get $pblock) (local.get $o)))))
+        (v128.store align=4 (i32.add (local.get $pblock) (local.get $o)) (v128.const i32x4 0 0 0 0))
+        (local.set $o (i32.add (local.get $o) (i32.const 16)))
+        (br $l)))
+    (if (local.get $w)
+      (then
+        (call $store_tail (i32.add (local.get $ptotal) (local.get $full)) (local.get $w)
+          (f32x4.add (call $load_tail (i32.add (local.get $ptotal) (local.get $full)) (local.get $w))
+                     (call $load_tail (i32.add (local.get $pblock) (local.get $full)) (local.get $w))))
+        (call $store_tail (i32.add (local.get $pblock) (local.get $full)) (local.get $w) (v128.const i32x4 0 0 0 0)))))
 )
