@@ -1,11 +1,13 @@
 // Times tfjs-wasm's own BatchMatMul against our SIMD kernels (trainer/kernels) on the ViT attention's products and on
-// the linear layers' 2-D products, alternating the two run by run so a busy machine slows both alike.
+// the linear layers' 2-D products, alternating the two run by run so a busy machine slows both alike; then our fused
+// GELU and LayerNorm against tfjs's composed ops (bench/elementwise.ts).
 //
 //   node bin/run-ts.js bench/kernels.ts [--runs 7]
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../trainer/backend.js";
 import { registerFastWasmKernels, unregisterFastWasmKernels } from "../trainer/kernels/register_wasm_kernels.js";
+import { benchElementwise } from "./elementwise.js";
 
 interface Product {
   /** Where the product occurs. */
@@ -165,4 +167,6 @@ for (const group of groups) {
       `${(originalTotal / oursTotal).toFixed(1)}×`.padStart(19),
   );
 }
+// GELU and LayerNorm: our fused kernels against tfjs's composed ops (bench/elementwise.ts).
+await benchElementwise(runs);
 unregisterFastWasmKernels();
