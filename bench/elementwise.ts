@@ -25,18 +25,34 @@ function median(samples: number[]): number {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-/**
- * Milliseconds spent in kernels by `run`, split into the first `firstKernels` kernels and the rest (tf.profile's
- * per-kernel times: the wasm backend computes synchronously inside each kernel). Kernel time rather than wall time,
- * because tf.grad adds ~4 ns per element of its own on these shapes, for ours and tfjs's alike.
- */
-async function kernelMs(run: () => tf.Tensor | tf.Tensor[], firstKernels = Infinity): Promise<[number, number, number]> {
+/** The kernels `run` ran, with their milliseconds (tf.profile; the wasm backend computes inside each kernel). */
+async function profileKernels(run: () => tf.Tensor | tf.Tensor[]): Promise<{ name: string; ms: number }[]> {
   const info = await tf.profile(run);
   // tf.customGrad's forward is listed too, around the kernels it runs: only registered kernels count.
-  const kernels = info.kernels.filter((k) => tf.getKernel(k.name, tf.getBackend()) !== undefined);
-  const ms = kernels.map((k) => Number(k.kernelTimeMs));
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  return [sum(ms.slice(0, firstKernels)), sum(ms.slice(firstKernels)), kernels.length];
+  return info.kernels
+    .filter((k) => tf.getKernel(k.name, tf.getBackend()) !== undefined)
+    .map((k) => ({ name: k.name, ms: Number(k.kernelTimeMs) }));
+}
+
+/**
+ * Milliseconds in the forward's kernels and in the backward's: a gradient's kernels after those of its forward pass
+ * (matched in order; a gradient also runs clones around them). Kernel time rather than wall time, because tf.grad
+ * adds time of its own around the kernels, for ours and tfjs's alike.
+ */
+async function forwardBackwardMs(c: ElementwiseCase): Promise<[number, number]> {
+  const forward = await profileKernels(c.forward);
+  const both = await profileKernels(c.forwardBackward);
+  let matched = 0;
+  let backwardMs = 0;
+  for (const k of both) {
+    if (matched < forward.length) {
+      if (k.name === forward[matched].name) matched++;
+    } else {
+      backwardMs += k.ms;
+    }
+  }
+  if (matched < forward.length) throw new Error(`${c.label}: the gradient did not run the forward's kernels`);
+  return [forward.reduce((sum, k) => sum + k.ms, 0), backwardMs];
 }
 
 function geluCase(rows: number, cols: number): ElementwiseCase {
@@ -92,8 +108,7 @@ export async function benchElementwise(runs: number): Promise<void> {
       for (const ours of [true, false]) {
         if (ours) registerFusedKernels();
         else unregisterFusedKernels();
-        const [forwardMs, , forwardKernels] = await kernelMs(c.forward);
-        const [, backwardMs] = await kernelMs(c.forwardBackward, forwardKernels);
+        const [forwardMs, backwardMs] = await forwardBackwardMs(c);
         if (run < 0) continue;
         samples[ours ? "oursF" : "tfjsF"].push(forwardMs);
         samples[ours ? "oursB" : "tfjsB"].push(backwardMs);

@@ -11,13 +11,15 @@
 
   ;; Exact GELU, y = x·Φ(x), and its gradient. For a = |x| and t = 1/(1 + 0.3a),
   ;;   h = Φ(−a) = ½·erfc(a/√2) = t·R(t)·2^(−log2(e)·a²/2),
-  ;; R a degree-7 polynomial fitted (minimax, relative) to ½·erfcx(a/√2)/t for 0 <= a <= 13.5: relative error 1.6e-7
-  ;; with its float32 coefficients; beyond 13.3, 2^(…) is below float32's range. Φ(x) = h for x <= 0, 1 − h for x > 0,
-  ;; so the relative accuracy holds deep into the lower tail. Both passes take four vectors per block: the four
-  ;; independent chains of ~45 operations overlap, where one chain at a time waited on each operation's latency (and
-  ;; calls to $phi/$exp spilled every vector). The two passes repeat the same core: a shared loop with a branch on
-  ;; the pass ran 1.4× slower (V8 then scheduled the chains one after another). `count` floats; outputs must not
-  ;; overlap inputs.
+  ;; R a degree-7 polynomial fitted to ½·erfcx(a/√2)/t for 0 <= a <= 13.5 (relative error 1.6e-7 with its float32
+  ;; coefficients; beyond a ≈ 13.3 the power of 2 is below float32's range), and 2^r on [−½, ½] a degree-5 one
+  ;; (1.5e-7); both fitted in float64 toward relative minimax (scipy's erfcx, Lawson's reweighted least squares on
+  ;; 8000 Chebyshev nodes), then rounded to float32. Φ(x) = h for x <= 0 and 1 − h for x > 0, so the relative
+  ;; accuracy holds deep into the lower tail. Each pass takes four vectors per block so that their independent
+  ;; chains of ~45 operations overlap: V8 11.3 inlines no wasm call, and the former one vector per iteration through
+  ;; calls to Φ and exp spilled every vector and waited on each operation's latency in turn (6.7 ns per element
+  ;; forward, now 1.5). Forward and backward repeat the same core: one loop with a branch on the pass ran 1.4×
+  ;; slower (V8 then scheduled the four chains one after another). `count` floats; outputs must not overlap inputs.
   (func (export "gelu_forward") (param $px i32) (param $pout i32) (param $left i32)
     (local $zero v128) (local $one v128) (local $big v128) (local $k v128) (local $c_s v128) (local $s_min v128)
     (local $magic v128) (local $c_phi v128)
