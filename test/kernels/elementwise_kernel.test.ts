@@ -85,6 +85,21 @@ describe("elementwise.wat", () => {
     }
   });
 
+  it("runs in place, output over input, with the same values", () => {
+    const xs = randomValues(37, Rng.fromSeed(6, "gelu-in-place")).map((v) => v * 4);
+    const dys = randomValues(37, Rng.fromSeed(7, "gelu-in-place"));
+    f32().set(xs, 0);
+    f32().set(dys, 1024);
+    kernel.gelu_forward(0, 8192, 37);
+    kernel.gelu_backward(0, 4096, 12288, 37);
+    const y = f32().slice(2048, 2048 + 37);
+    const dx = f32().slice(3072, 3072 + 37);
+    kernel.gelu_backward(0, 4096, 4096, 37);
+    expect(f32().slice(1024, 1024 + 37)).toEqual(dx);
+    kernel.gelu_forward(0, 0, 37);
+    expect(f32().slice(0, 37)).toEqual(y);
+  });
+
   it("maps −∞ to 0, ∞ to ∞ and NaN to NaN", () => {
     f32().set([-Infinity, Infinity, Number.NaN, -1e30, 1e30, -0, 0], 0);
     kernel.gelu_forward(0, 4096, 7);

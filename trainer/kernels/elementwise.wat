@@ -19,7 +19,8 @@
   ;; chains of ~45 operations overlap: V8 11.3 inlines no wasm call, and the former one vector per iteration through
   ;; calls to Φ and exp spilled every vector and waited on each operation's latency in turn (6.7 ns per element
   ;; forward, now 1.5). Forward and backward repeat the same core: one loop with a branch on the pass ran 1.4×
-  ;; slower (V8 then scheduled the four chains one after another). `count` floats; outputs must not overlap inputs.
+  ;; slower (V8 then scheduled the four chains one after another). `count` floats; each block loads its inputs before
+  ;; it stores, so an output may be an input itself (in place) but must not partly overlap one.
   (func (export "gelu_forward") (param $px i32) (param $pout i32) (param $left i32)
     (local $zero v128) (local $one v128) (local $big v128) (local $k v128) (local $c_s v128) (local $s_min v128)
     (local $magic v128) (local $c_phi v128)
