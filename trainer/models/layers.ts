@@ -176,9 +176,18 @@ export interface AttentionParams {
   projB: tf.Tensor1D;
 }
 
+/** The rows of each sequence whose outputs are wanted: `rows` [batch·len, D], taken from the block's input. */
+export interface QueryRows {
+  rows: tf.Tensor2D;
+  len: number;
+}
+
 /**
  * Self-attention over `batch` sequences of `seqLen` tokens stored as rows of x [batch·seqLen, D],
  * as in the official Attention: qkv → heads → softmax(q·kᵀ·scale) → ·v → merge heads → proj.
+ * With `queries`, only those rows are computed ([batch·queries.len, D] out): keys and values still come from
+ * every row of x, and each output row is the same as in the full computation (attention is row-wise in its
+ * queries), so rows nobody reads need not be computed.
  */
 export function attention(
   x: tf.Tensor2D,
@@ -186,9 +195,11 @@ export function attention(
   batch: number,
   seqLen: number,
   numHeads: number,
+  queries?: QueryRows,
 ): tf.Tensor2D {
   const width = x.shape[1];
   const headDim = width / numHeads;
+  const qLen = queries?.len ?? seqLen;
   // One [D, 3D] qkv weight as in PyTorch, applied as three [D, D] slices: splitting the weights costs
   // nothing, while splitting the [B·T, 3D] activations needs a rank-5 transpose that wasm runs ~100× slower.
   // A transpose's backward needs neither its input nor its output, and nothing else reads the tensors a head
@@ -201,21 +212,20 @@ export function attention(
     t.dispose();
     return tf.reshape(moved, to);
   };
-  const toHeads = (t: tf.Tensor2D) =>
-    transposeReleasing(t, [batch, seqLen, numHeads, headDim], [batch * numHeads, seqLen, headDim]) as tf.Tensor3D;
-  const project = (i: number) =>
-    toHeads(linear(x, tf.slice(p.qkvW, [0, i * width], [width, width]), tf.slice(p.qkvB, [i * width], [width])));
-  const q = project(0);
-  const k = project(1);
-  const v = project(2);
+  const toHeads = (t: tf.Tensor2D, len: number) =>
+    transposeReleasing(t, [batch, len, numHeads, headDim], [batch * numHeads, len, headDim]) as tf.Tensor3D;
+  const project = (input: tf.Tensor2D, i: number, len: number) =>
+    toHeads(
+      linear(input, tf.slice(p.qkvW, [0, i * width], [width, width]), tf.slice(p.qkvB, [i * width], [width])),
+      len,
+    );
+  const q = project(queries?.rows ?? x, 0, qLen);
+  const k = project(x, 1, seqLen);
+  const v = project(x, 2, seqLen);
   const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5);
   const weights = tf.softmax(scores);
-  const context = tf.matMul(weights, v); // [B·H, T, dh]
-  const merged = transposeReleasing(
-    context,
-    [batch, numHeads, seqLen, headDim],
-    [batch * seqLen, width],
-  ) as tf.Tensor2D;
+  const context = tf.matMul(weights, v); // [B·H, Tq, dh]
+  const merged = transposeReleasing(context, [batch, numHeads, qLen, headDim], [batch * qLen, width]) as tf.Tensor2D;
   return linear(merged, p.projW, p.projB);
 }
 
