@@ -5,6 +5,7 @@ import type { BatchMasks } from "../masks/multiblock.js";
 import { layerNormNoAffine, regressionLoss } from "./layers.js";
 import type { ModelDims } from "./model_dims.js";
 import type { ParamSpec, StateTensor } from "./param_table.js";
+import { variableGradsReleasing } from "./releasing_gradients.js";
 import { targetReadRows } from "./target_read_rows.js";
 import { VisionTransformer, VisionTransformerPredictor } from "./vision_transformer.js";
 
@@ -159,7 +160,8 @@ export class IJepa {
     try {
       const h = this.targets(patches, idx, t.targetRows);
       try {
-        const { value, grads } = tf.variableGrads(
+        // tf.variableGrads' values, with each gradient and saved activation freed as soon as the backward is past it.
+        const { value, grads } = variableGradsReleasing(
           () => regressionLoss(this.predict(patches, idx, t), h, lossKind),
           variables,
         );
