@@ -88,7 +88,9 @@ export function variableGradsReleasing(
     () => engine.endTape(),
     () => tf.tidy("forward", f),
   );
-  if (!(value instanceof tf.Tensor) || value.rank !== 0) throw new Error("variableGradsReleasing: f must return a scalar");
+  if (!(value instanceof tf.Tensor) || value.rank !== 0) {
+    throw new Error("variableGradsReleasing: f must return a scalar");
+  }
   const tape = engine.state.activeTape ?? [];
   try {
     const grads = tf.tidy("backward", () => backward(nodesFromXToY(tape, xs, value), xs, value));

@@ -1,7 +1,7 @@
 // The ViT context/target encoder and the narrow ViT predictor of I-JEPA (facebookresearch/ijepa models/vision_transformer).
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../utils/rng.js";
-import { attention, gatherRows, gelu, layerNorm, linear } from "./layers.js";
+import { addNoSave, attention, gatherRows, gelu, layerNorm, linear, reshapeNoSave } from "./layers.js";
 import type { ModelDims } from "./model_dims.js";
 import { ParamTable, initialValues, type ParamSpec } from "./param_table.js";
 import { sincosPosEmbed2d } from "./pos_embed.js";
@@ -70,10 +70,10 @@ function runBlock(
     heads,
     readRows && { rows: readRows.pick(h), len: readRows.len },
   );
-  const x1 = tf.add(readRows ? readRows.pick(x) : x, a) as tf.Tensor2D;
+  const x1 = addNoSave(readRows ? readRows.pick(x) : x, a);
   const h2 = layerNorm(x1, v("norm2.weight"), v("norm2.bias"), LN_EPS);
   const m = linear(gelu(linear(h2, w("mlp.fc1.weight"), v("mlp.fc1.bias"))), w("mlp.fc2.weight"), v("mlp.fc2.bias"));
-  return tf.add(x1, m) as tf.Tensor2D;
+  return addNoSave(x1, m);
 }
 
 /**
@@ -143,15 +143,19 @@ export class VisionTransformer {
       this.params.get("patch_embed.proj.weight") as tf.Tensor as tf.Tensor2D,
       this.params.get("patch_embed.proj.bias") as tf.Tensor as tf.Tensor1D,
     );
-    const withPos = tf.add(tf.reshape(x, [batch, d.numPatches, d.embedDim]), this.params.get("pos_embed"));
-    return tf.reshape(withPos, [batch * d.numPatches, d.embedDim]);
+    const withPos = tf.add(reshapeNoSave(x, [batch, d.numPatches, d.embedDim]), this.params.get("pos_embed"));
+    return reshapeNoSave(withPos, [batch * d.numPatches, d.embedDim]) as tf.Tensor2D;
   }
 
   /** All blocks on `numSeqs` sequences of `seqLen` tokens. */
   blocks(x: tf.Tensor2D, numSeqs: number, seqLen: number): tf.Tensor2D {
     let h = x;
-    for (let i = 0; i < this.dims.depth; i++)
-      h = runBlock(this.params, `blocks.${i}`, h, numSeqs, seqLen, this.dims.numHeads);
+    // Each block in its own tidy: under a gradient tape what the backward needs is saved (and kept) by the ops
+    // themselves, so the rest of a block's intermediates go when it ends, not when the whole forward does.
+    for (let i = 0; i < this.dims.depth; i++) {
+      const input = h;
+      h = tf.tidy(() => runBlock(this.params, `blocks.${i}`, input, numSeqs, seqLen, this.dims.numHeads));
+    }
     return h;
   }
 
@@ -319,10 +323,10 @@ export class VisionTransformerPredictor {
     const v2 = (name: string) => p.get(name) as tf.Tensor as tf.Tensor2D;
     const pos = p.get("predictor_pos_embed") as tf.Tensor as tf.Tensor2D;
     // x = predictor_embed(x) + pos_embed[context positions]
-    let x = tf.add(
+    let x = addNoSave(
       linear(context, v2("predictor_embed.weight"), v1("predictor_embed.bias")),
       tf.gather(pos, contextPatches, 0),
-    ) as tf.Tensor2D;
+    );
     // mask tokens: the shared learnable token + pos_embed[target positions]
     const numSeqs = numTargetMasks * numCtxSeqs;
     const predTokens = tf.reshape(tf.add(tf.gather(pos, targetPatches, 0), p.get("mask_token")), [
@@ -344,14 +348,16 @@ export class VisionTransformerPredictor {
     const maskTokens: ReadRows = {
       len: targetLen,
       pick: (t) =>
-        tf.reshape(
-          tf.slice(tf.reshape(t, [numSeqs, seqLen, width]), [0, ctxLen, 0], [numSeqs, targetLen, width]),
+        reshapeNoSave(
+          tf.slice(reshapeNoSave(t, [numSeqs, seqLen, width]), [0, ctxLen, 0], [numSeqs, targetLen, width]),
           [numSeqs * targetLen, width],
-        ),
+        ) as tf.Tensor2D,
     };
     for (let i = 0; i < d.predDepth; i++) {
       const readRows = i === d.predDepth - 1 && !fullLastBlock ? maskTokens : undefined;
-      x = runBlock(p, `predictor_blocks.${i}`, x, numSeqs, seqLen, d.predNumHeads, readRows);
+      const input = x;
+      // Its own tidy, as in VisionTransformer.blocks.
+      x = tf.tidy(() => runBlock(p, `predictor_blocks.${i}`, input, numSeqs, seqLen, d.predNumHeads, readRows));
     }
     // predictor_norm is per token, so normalising only the mask tokens is the same as normalising all.
     const targets = fullLastBlock ? maskTokens.pick(x) : x;
