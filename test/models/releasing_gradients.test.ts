@@ -89,6 +89,21 @@ describe("variableGradsReleasing", () => {
     model.dispose();
   });
 
+  it("frees what the forward saved when the loss throws, and works again afterwards", () => {
+    const v = tf.variable(tf.ones([4]), true, "w");
+    const before = tf.memory().numTensors;
+    expect(() =>
+      variableGradsReleasing(() => {
+        tf.sum(tf.square(tf.mul(v, 2)));
+        throw new Error("loss failed");
+      }, [v]),
+    ).toThrow(/loss failed/);
+    expect(tf.memory().numTensors).toBe(before);
+    const { value, grads } = variableGradsReleasing(() => tf.sum(tf.square(v)), [v]);
+    expect(Array.from(grads.w.dataSync())).toEqual([2, 2, 2, 2]);
+    tf.dispose([value, grads.w, v]);
+  });
+
   it("refuses a loss that does not depend on the variables", () => {
     const v = tf.variable(tf.ones([2]), true, "unused");
     expect(() => variableGradsReleasing(() => tf.scalar(1), [v])).toThrow(/does not depend/);

@@ -83,12 +83,24 @@ export function variableGradsReleasing(
   if (engine.state.gradientDepth > 0) throw new Error("variableGradsReleasing cannot run inside another gradient");
   const xs = varList.filter((v) => v.trainable);
   if (xs.length === 0) throw new Error("variableGradsReleasing needs at least one trainable variable");
-  const value = engine.scopedRun(
-    () => engine.startTape(),
-    () => engine.endTape(),
-    () => tf.tidy("forward", f),
-  );
+  // The tape's saved tensors are freed however this ends (a forward that throws included).
+  const releaseTape = () => {
+    for (const node of engine.state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
+    engine.state.activeTape = null;
+  };
+  let value: tf.Tensor;
+  try {
+    value = engine.scopedRun(
+      () => engine.startTape(),
+      () => engine.endTape(),
+      () => tf.tidy("forward", f),
+    );
+  } catch (err) {
+    releaseTape();
+    throw err;
+  }
   if (!(value instanceof tf.Tensor) || value.rank !== 0) {
+    releaseTape();
     throw new Error("variableGradsReleasing: f must return a scalar");
   }
   const tape = engine.state.activeTape ?? [];
@@ -102,13 +114,12 @@ export function variableGradsReleasing(
     if (Object.keys(named).length === 0) {
       throw new Error("variableGradsReleasing: the loss does not depend on any of the variables");
     }
-    return { value, grads: named };
+    return { value: value as tf.Scalar, grads: named };
   } catch (err) {
     value.dispose();
     throw err;
   } finally {
-    for (const node of tape) for (const t of node.saved ?? []) t.dispose();
-    engine.state.activeTape = null;
+    releaseTape();
   }
 }
 
