@@ -4,6 +4,7 @@ import { initBackend } from "../../trainer/backend.js";
 import { IJepa, stepIndices } from "../../trainer/models/ijepa.js";
 import type { ModelDims } from "../../trainer/models/model_dims.js";
 import { sincosPosEmbed2d } from "../../trainer/models/pos_embed.js";
+import { targetReadRows } from "../../trainer/models/target_read_rows.js";
 import { VisionTransformer, VisionTransformerPredictor, patchify } from "../../trainer/models/vision_transformer.js";
 import { MultiBlockMaskSampler } from "../../trainer/masks/multiblock.js";
 import { AdamW } from "../../trainer/optim/adamw.js";
@@ -221,6 +222,34 @@ describe("I-JEPA step", () => {
     for (const g of Object.values(grads)) g.dispose();
     const after = model.targetEncoder.params.exportState();
     for (const [i, t] of before.entries()) expect(Array.from(after[i].data)).toEqual(Array.from(t.data));
+    model.dispose();
+  });
+
+  it("computes the last blocks only at the rows the loss reads, with the full computation's loss and gradients", () => {
+    const model = IJepa.initialise(dims, 10);
+    const vars = model.trainableVariables();
+    const patches = tf.tensor2d(patchesArr, [B * 16, 32]);
+    for (const s of [2, 3, 4]) {
+      const idx = stepIndices(sampler.sample(B, 0, s), 16);
+      // The batches tried leave rows unread, so the default path really computes fewer rows.
+      expect(targetReadRows(idx.targetRows, B, 16).perImage).toBeLessThan(16);
+      const run = (full: boolean) => {
+        model.fullLastBlock = full;
+        const targets = model.targets(patches, idx, tf.tensor1d(idx.targetRows, "int32"));
+        return { targets, ...model.lossAndGrads(patches, idx, "smooth_l1", vars) };
+      };
+      const reference = run(true);
+      const skipping = run(false);
+      const maxAbsDiff = (a: tf.Tensor, b: tf.Tensor) => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+      const maxAbs = (a: tf.Tensor) => tf.max(tf.abs(a)).dataSync()[0];
+      expect(maxAbsDiff(skipping.targets, reference.targets)).toBeLessThanOrEqual(1e-5 * maxAbs(reference.targets));
+      expect(Math.abs(skipping.loss - reference.loss)).toBeLessThanOrEqual(1e-6 * reference.loss);
+      for (const v of vars) {
+        const g = reference.grads[v.name];
+        expect(maxAbsDiff(skipping.grads[v.name], g), v.name).toBeLessThanOrEqual(1e-5 * maxAbs(g) + 1e-9);
+      }
+      for (const r of [reference, skipping]) tf.dispose([r.targets, ...Object.values(r.grads)]);
+    }
     model.dispose();
   });
 

@@ -5,6 +5,8 @@ import type { BatchMasks } from "../masks/multiblock.js";
 import { layerNormNoAffine, regressionLoss } from "./layers.js";
 import type { ModelDims } from "./model_dims.js";
 import type { ParamSpec, StateTensor } from "./param_table.js";
+import { variableGradsReleasing } from "./releasing_gradients.js";
+import { targetReadRows } from "./target_read_rows.js";
 import { VisionTransformer, VisionTransformerPredictor } from "./vision_transformer.js";
 
 export type LossKind = "smooth_l1" | "l2";
@@ -61,6 +63,12 @@ export interface StepResult {
 }
 
 export class IJepa {
+  /**
+   * Compute every row of the target encoder's and the predictor's last block, where by default only the rows the
+   * loss reads are computed (the same values): the reference the tests compare the default with.
+   */
+  fullLastBlock = false;
+
   constructor(
     readonly dims: ModelDims,
     readonly encoder: VisionTransformer,
@@ -104,13 +112,20 @@ export class IJepa {
 
   /**
    * Targets: LayerNorm (no affine) of the target encoder's normed output on the full image, at the
-   * target rows. Computed outside any gradient tape.
+   * target rows. Computed outside any gradient tape. The last block runs only at the rows some target reads
+   * (per image, the union of its target patches); earlier blocks run on every token, which the next block's keys
+   * and values need.
    */
   targets(patches: tf.Tensor2D, idx: StepIndices, targetRows: tf.Tensor1D): tf.Tensor2D {
     return tf.tidy(() => {
-      const h = this.targetEncoder.forwardFull(patches, idx.batch, false);
       // Both norms act per token, so normalising only the gathered rows equals normalising all, then gathering.
-      return layerNormNoAffine(this.targetEncoder.finalNorm(tf.gather(h, targetRows, 0)));
+      const normed = (h: tf.Tensor2D, rows: tf.Tensor1D) =>
+        layerNormNoAffine(this.targetEncoder.finalNorm(tf.gather(h, rows, 0)));
+      if (this.fullLastBlock) return normed(this.targetEncoder.forwardFull(patches, idx.batch, false), targetRows);
+      const read = targetReadRows(idx.targetRows, idx.batch, this.dims.numPatches);
+      const rows = tf.tensor1d(read.rows, "int32");
+      const h = this.targetEncoder.forwardAtRows(patches, idx.batch, rows, read.perImage);
+      return normed(h, tf.tensor1d(read.positions, "int32"));
     });
   }
 
@@ -130,6 +145,7 @@ export class IJepa {
       idx.ctxLen,
       idx.numTargetMasks,
       idx.targetLen,
+      this.fullLastBlock,
     );
   }
 
@@ -144,7 +160,8 @@ export class IJepa {
     try {
       const h = this.targets(patches, idx, t.targetRows);
       try {
-        const { value, grads } = tf.variableGrads(
+        // tf.variableGrads' values, with each gradient and saved activation freed as soon as the backward is past it.
+        const { value, grads } = variableGradsReleasing(
           () => regressionLoss(this.predict(patches, idx, t), h, lossKind),
           variables,
         );

@@ -168,6 +168,39 @@ export function gatherRows(x: tf.Tensor2D, rows: tf.Tensor1D): tf.Tensor2D {
   return fn(x);
 }
 
+// tfjs's own Add, Multiply and Reshape keep their inputs alive until the whole backward ends (Add and Reshape only
+// to read their shapes back), so every residual branch and every tensor reshaped on its way to a head transpose
+// stayed in memory. These three compute the same values with the same kernels and keep nothing.
+
+/** a + b for tensors of one shape; its gradient is dy for each. */
+export const addNoSave = withGradient<<T extends tf.Tensor>(a: T, b: T) => T>(
+  (a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    if (!tf.util.arraysEqual(a.shape, b.shape)) throw new Error(`addNoSave: shapes ${a.shape} and ${b.shape} differ`);
+    save([]);
+    // Two tensors (shared data, no copy): each input's gradient is then its own, as the engine expects.
+    return { value: tf.add(a, b), gradFunc: (dy: tf.Tensor) => [tf.clone(dy), tf.clone(dy)] };
+  },
+);
+
+/** x · c for a constant c; its gradient is dy · c. */
+export function scaleNoSave<T extends tf.Tensor>(x: T, c: number): T {
+  const fn = withGradient<(x: T) => T>((xs: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return { value: tf.mul(xs, c), gradFunc: (dy: tf.Tensor) => [tf.mul(dy, c)] };
+  });
+  return fn(x);
+}
+
+/** tf.reshape that keeps only the input's shape for its gradient. */
+export function reshapeNoSave(x: tf.Tensor, shape: number[]): tf.Tensor {
+  const from = x.shape;
+  const fn = withGradient<(x: tf.Tensor) => tf.Tensor>((xs: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return { value: tf.reshape(xs, shape), gradFunc: (dy: tf.Tensor) => [tf.reshape(dy, from)] };
+  });
+  return fn(x);
+}
+
 /** Multi-head self-attention weights (internal [in, out] layout). */
 export interface AttentionParams {
   qkvW: tf.Tensor2D;
@@ -176,9 +209,18 @@ export interface AttentionParams {
   projB: tf.Tensor1D;
 }
 
+/** The rows of each sequence whose outputs are wanted: `rows` [batch·len, D], taken from the block's input. */
+export interface QueryRows {
+  rows: tf.Tensor2D;
+  len: number;
+}
+
 /**
  * Self-attention over `batch` sequences of `seqLen` tokens stored as rows of x [batch·seqLen, D],
  * as in the official Attention: qkv → heads → softmax(q·kᵀ·scale) → ·v → merge heads → proj.
+ * With `queries`, only those rows are computed ([batch·queries.len, D] out): keys and values still come from
+ * every row of x, and each output row is the same as in the full computation (attention is row-wise in its
+ * queries), so rows nobody reads need not be computed.
  */
 export function attention(
   x: tf.Tensor2D,
@@ -186,36 +228,39 @@ export function attention(
   batch: number,
   seqLen: number,
   numHeads: number,
+  queries?: QueryRows,
 ): tf.Tensor2D {
   const width = x.shape[1];
   const headDim = width / numHeads;
+  const qLen = queries?.len ?? seqLen;
   // One [D, 3D] qkv weight as in PyTorch, applied as three [D, D] slices: splitting the weights costs
   // nothing, while splitting the [B·T, 3D] activations needs a rank-5 transpose that wasm runs ~100× slower.
   // A transpose's backward needs neither its input nor its output, and nothing else reads the tensors a head
-  // transpose is made from, so they are released at once rather than kept (as tfjs keeps every intermediate) until
-  // the gradient is done: per block, four activations fewer alive at the peak.
+  // transpose is made from, so they are released at once (the reshapes around it keep nothing either) rather than
+  // kept until the gradient is done: per block, four activations fewer alive at the peak.
   const transposeReleasing = (t: tf.Tensor, from: number[], to: number[]) => {
-    const shaped = tf.reshape(t, from);
+    const shaped = reshapeNoSave(t, from);
     const moved = tf.transpose(shaped, [0, 2, 1, 3]);
     shaped.dispose();
     t.dispose();
-    return tf.reshape(moved, to);
+    const out = reshapeNoSave(moved, to);
+    moved.dispose();
+    return out;
   };
-  const toHeads = (t: tf.Tensor2D) =>
-    transposeReleasing(t, [batch, seqLen, numHeads, headDim], [batch * numHeads, seqLen, headDim]) as tf.Tensor3D;
-  const project = (i: number) =>
-    toHeads(linear(x, tf.slice(p.qkvW, [0, i * width], [width, width]), tf.slice(p.qkvB, [i * width], [width])));
-  const q = project(0);
-  const k = project(1);
-  const v = project(2);
-  const scores = tf.mul(tf.matMul(q, k, false, true), headDim ** -0.5);
+  const toHeads = (t: tf.Tensor2D, len: number) =>
+    transposeReleasing(t, [batch, len, numHeads, headDim], [batch * numHeads, len, headDim]) as tf.Tensor3D;
+  const project = (input: tf.Tensor2D, i: number, len: number) =>
+    toHeads(
+      linear(input, tf.slice(p.qkvW, [0, i * width], [width, width]), tf.slice(p.qkvB, [i * width], [width])),
+      len,
+    );
+  const q = project(queries?.rows ?? x, 0, qLen);
+  const k = project(x, 1, seqLen);
+  const v = project(x, 2, seqLen);
+  const scores = scaleNoSave(tf.matMul(q, k, false, true), headDim ** -0.5);
   const weights = tf.softmax(scores);
-  const context = tf.matMul(weights, v); // [B·H, T, dh]
-  const merged = transposeReleasing(
-    context,
-    [batch, numHeads, seqLen, headDim],
-    [batch * seqLen, width],
-  ) as tf.Tensor2D;
+  const context = tf.matMul(weights, v); // [B·H, Tq, dh]
+  const merged = transposeReleasing(context, [batch, numHeads, qLen, headDim], [batch * qLen, width]) as tf.Tensor2D;
   return linear(merged, p.projW, p.projB);
 }
 

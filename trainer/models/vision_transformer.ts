@@ -1,7 +1,7 @@
 // The ViT context/target encoder and the narrow ViT predictor of I-JEPA (facebookresearch/ijepa models/vision_transformer).
 import * as tf from "@tensorflow/tfjs-core";
 import { Rng } from "../utils/rng.js";
-import { attention, gatherRows, gelu, layerNorm, linear } from "./layers.js";
+import { addNoSave, attention, gatherRows, gelu, layerNorm, linear, reshapeNoSave } from "./layers.js";
 import type { ModelDims } from "./model_dims.js";
 import { ParamTable, initialValues, type ParamSpec } from "./param_table.js";
 import { sincosPosEmbed2d } from "./pos_embed.js";
@@ -38,7 +38,18 @@ function blockSpecs(prefix: string, dim: number, hidden: number, layerId: number
   ];
 }
 
-/** Runs one block on `numSeqs` sequences of `seqLen` tokens (rows of x). */
+/** The rows of each sequence a block's output is read at: `len` per sequence, picked by `pick` from [S·T, D]. */
+export interface ReadRows {
+  len: number;
+  pick: (t: tf.Tensor2D) => tf.Tensor2D;
+}
+
+/**
+ * Runs one block on `numSeqs` sequences of `seqLen` tokens (rows of x). With `readRows`, returns only those rows
+ * ([numSeqs·readRows.len, D]): every row's keys and values still enter the attention, while the queries, the
+ * projection, the residual and the MLP (all row-wise) run on the read rows alone — the same values as the full
+ * block at those rows.
+ */
 function runBlock(
   p: ParamTable,
   prefix: string,
@@ -46,6 +57,7 @@ function runBlock(
   numSeqs: number,
   seqLen: number,
   heads: number,
+  readRows?: ReadRows,
 ): tf.Tensor2D {
   const w = (name: string) => p.get(`${prefix}.${name}`) as tf.Tensor as tf.Tensor2D;
   const v = (name: string) => p.get(`${prefix}.${name}`) as tf.Tensor as tf.Tensor1D;
@@ -56,11 +68,12 @@ function runBlock(
     numSeqs,
     seqLen,
     heads,
+    readRows && { rows: readRows.pick(h), len: readRows.len },
   );
-  const x1 = tf.add(x, a) as tf.Tensor2D;
+  const x1 = addNoSave(readRows ? readRows.pick(x) : x, a);
   const h2 = layerNorm(x1, v("norm2.weight"), v("norm2.bias"), LN_EPS);
   const m = linear(gelu(linear(h2, w("mlp.fc1.weight"), v("mlp.fc1.bias"))), w("mlp.fc2.weight"), v("mlp.fc2.bias"));
-  return tf.add(x1, m) as tf.Tensor2D;
+  return addNoSave(x1, m);
 }
 
 /**
@@ -130,15 +143,19 @@ export class VisionTransformer {
       this.params.get("patch_embed.proj.weight") as tf.Tensor as tf.Tensor2D,
       this.params.get("patch_embed.proj.bias") as tf.Tensor as tf.Tensor1D,
     );
-    const withPos = tf.add(tf.reshape(x, [batch, d.numPatches, d.embedDim]), this.params.get("pos_embed"));
-    return tf.reshape(withPos, [batch * d.numPatches, d.embedDim]);
+    const withPos = tf.add(reshapeNoSave(x, [batch, d.numPatches, d.embedDim]), this.params.get("pos_embed"));
+    return reshapeNoSave(withPos, [batch * d.numPatches, d.embedDim]) as tf.Tensor2D;
   }
 
   /** All blocks on `numSeqs` sequences of `seqLen` tokens. */
   blocks(x: tf.Tensor2D, numSeqs: number, seqLen: number): tf.Tensor2D {
     let h = x;
-    for (let i = 0; i < this.dims.depth; i++)
-      h = runBlock(this.params, `blocks.${i}`, h, numSeqs, seqLen, this.dims.numHeads);
+    // Each block in its own tidy: under a gradient tape what the backward needs is saved (and kept) by the ops
+    // themselves, so the rest of a block's intermediates go when it ends, not when the whole forward does.
+    for (let i = 0; i < this.dims.depth; i++) {
+      const input = h;
+      h = tf.tidy(() => runBlock(this.params, `blocks.${i}`, input, numSeqs, seqLen, this.dims.numHeads));
+    }
     return h;
   }
 
@@ -173,16 +190,34 @@ export class VisionTransformer {
    * instead of the whole network's — never call it under a gradient tape.
    */
   forwardFull(patches: tf.Tensor2D, batch: number, withNorm = true): tf.Tensor2D {
-    let h = tf.tidy(() => this.embed(patches, batch));
-    for (let i = 0; i < this.dims.depth; i++) {
-      const input = h;
-      h = tf.tidy(() => runBlock(this.params, `blocks.${i}`, input, batch, this.dims.numPatches, this.dims.numHeads));
-      input.dispose();
-    }
+    const h = this.blocksReleasing(patches, batch);
     if (!withNorm) return h;
     const normed = tf.tidy(() => this.finalNorm(h));
     h.dispose();
     return normed;
+  }
+
+  /**
+   * forwardFull's output before the final norm, computed only at the rows `rows` (int32 [B·perImage], flat
+   * indices into [B·N], image b's in block b): the last block attends from those rows to all of the image's
+   * tokens, so each row equals forwardFull's. For the target encoder, whose output the loss reads at the target
+   * patches only. Inference only, like forwardFull.
+   */
+  forwardAtRows(patches: tf.Tensor2D, batch: number, rows: tf.Tensor1D, perImage: number): tf.Tensor2D {
+    return this.blocksReleasing(patches, batch, { len: perImage, pick: (t) => tf.gather(t, rows, 0) });
+  }
+
+  /** Embedding and blocks on whole images, each block in its own tidy; the last one at `lastRows` only if given. */
+  private blocksReleasing(patches: tf.Tensor2D, batch: number, lastRows?: ReadRows): tf.Tensor2D {
+    const { depth, numPatches, numHeads } = this.dims;
+    let h = tf.tidy(() => this.embed(patches, batch));
+    for (let i = 0; i < depth; i++) {
+      const input = h;
+      const readRows = i === depth - 1 ? lastRows : undefined;
+      h = tf.tidy(() => runBlock(this.params, `blocks.${i}`, input, batch, numPatches, numHeads, readRows));
+      input.dispose();
+    }
+    return h;
   }
 }
 
@@ -268,7 +303,9 @@ export class VisionTransformerPredictor {
    * contextPatches int32 [S·Kc]: grid index of each context token (for its position embedding).
    * targetPatches int32 [R·S·Kt]: grid index of each target token, ordered (target mask, context
    * sequence, token) — the official repeat_interleave_batch order — with R = number of target masks.
-   * Returns predictions [R·S·Kt, D] in the same order.
+   * Returns predictions [R·S·Kt, D] in the same order. Only the mask tokens' outputs are read (official:
+   * `x[:, N_ctxt:]` after the norm), so the last block computes those rows alone (`fullLastBlock`: every row, the
+   * reference the tests compare with).
    */
   forward(
     context: tf.Tensor2D,
@@ -278,6 +315,7 @@ export class VisionTransformerPredictor {
     ctxLen: number,
     numTargetMasks: number,
     targetLen: number,
+    fullLastBlock = false,
   ): tf.Tensor2D {
     const d = this.dims;
     const p = this.params;
@@ -285,10 +323,10 @@ export class VisionTransformerPredictor {
     const v2 = (name: string) => p.get(name) as tf.Tensor as tf.Tensor2D;
     const pos = p.get("predictor_pos_embed") as tf.Tensor as tf.Tensor2D;
     // x = predictor_embed(x) + pos_embed[context positions]
-    let x = tf.add(
+    let x = addNoSave(
       linear(context, v2("predictor_embed.weight"), v1("predictor_embed.bias")),
       tf.gather(pos, contextPatches, 0),
-    ) as tf.Tensor2D;
+    );
     // mask tokens: the shared learnable token + pos_embed[target positions]
     const numSeqs = numTargetMasks * numCtxSeqs;
     const predTokens = tf.reshape(tf.add(tf.gather(pos, targetPatches, 0), p.get("mask_token")), [
@@ -305,13 +343,25 @@ export class VisionTransformerPredictor {
     );
     const seqLen = ctxLen + targetLen;
     x = tf.reshape(tf.concat([ctx3, predTokens], 1), [numSeqs * seqLen, d.predEmbedDim]);
-    for (let i = 0; i < d.predDepth; i++) x = runBlock(p, `predictor_blocks.${i}`, x, numSeqs, seqLen, d.predNumHeads);
-    // Keep the mask-token outputs; predictor_norm is per token, so normalising only them is the same.
-    const targets = tf.reshape(
-      tf.slice(tf.reshape(x, [numSeqs, seqLen, d.predEmbedDim]), [0, ctxLen, 0], [numSeqs, targetLen, d.predEmbedDim]),
-      [numSeqs * targetLen, d.predEmbedDim],
-    );
-    const normed = layerNorm(targets as tf.Tensor2D, v1("predictor_norm.weight"), v1("predictor_norm.bias"), LN_EPS);
+    // The mask-token rows of each sequence (its last targetLen).
+    const width = d.predEmbedDim;
+    const maskTokens: ReadRows = {
+      len: targetLen,
+      pick: (t) =>
+        reshapeNoSave(
+          tf.slice(reshapeNoSave(t, [numSeqs, seqLen, width]), [0, ctxLen, 0], [numSeqs, targetLen, width]),
+          [numSeqs * targetLen, width],
+        ) as tf.Tensor2D,
+    };
+    for (let i = 0; i < d.predDepth; i++) {
+      const readRows = i === d.predDepth - 1 && !fullLastBlock ? maskTokens : undefined;
+      const input = x;
+      // Its own tidy, as in VisionTransformer.blocks.
+      x = tf.tidy(() => runBlock(p, `predictor_blocks.${i}`, input, numSeqs, seqLen, d.predNumHeads, readRows));
+    }
+    // predictor_norm is per token, so normalising only the mask tokens is the same as normalising all.
+    const targets = fullLastBlock ? maskTokens.pick(x) : x;
+    const normed = layerNorm(targets, v1("predictor_norm.weight"), v1("predictor_norm.bias"), LN_EPS);
     return linear(normed, v2("predictor_proj.weight"), v1("predictor_proj.bias"));
   }
 }
