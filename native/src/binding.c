@@ -1,0 +1,165 @@
+/* N-API binding: gemm and column_sums on an ArrayBuffer (tfjs-wasm's heap), addressed by byte offsets and strides. */
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gemm.h"
+
+#define MAX_ARGS 14
+
+/* Per module instance (one per thread that loads it: the main thread and each replica worker). */
+typedef struct {
+  ijepa_tier tier;
+} instance_data;
+
+static void free_instance(napi_env env, void *data, void *hint) {
+  (void)env, (void)hint;
+  free(data);
+}
+
+static int throw_range(napi_env env, const char *message) {
+  napi_throw_range_error(env, NULL, message);
+  return -1;
+}
+
+/* The ArrayBuffer's bytes (re-read on every call: heap growth detaches the old buffer). */
+static int heap_of(napi_env env, napi_value value, uint8_t **data, uint64_t *length) {
+  bool is;
+  void *bytes = NULL;
+  size_t len = 0;
+  if (napi_is_arraybuffer(env, value, &is) != napi_ok || !is)
+    return throw_range(env, "heap: expected an ArrayBuffer (the wasm memory's buffer)");
+  if (napi_get_arraybuffer_info(env, value, &bytes, &len) != napi_ok) return throw_range(env, "heap: unreadable");
+  *data = bytes;
+  *length = len;
+  return 0;
+}
+
+static int uint_arg(napi_env env, napi_value value, const char *name, uint64_t *out) {
+  double number;
+  if (napi_get_value_double(env, value, &number) != napi_ok || !(number >= 0) || number > 9007199254740991.0 ||
+      number != (double)(uint64_t)number) {
+    char message[96];
+    snprintf(message, sizeof message, "%s: expected a non-negative integer", name);
+    return throw_range(env, message);
+  }
+  *out = (uint64_t)number;
+  return 0;
+}
+
+/* Checks that the rows×cols float matrix at byte offset `at` (byte strides rs, cs) lies in the heap, aligned. */
+static int check_matrix(napi_env env, const char *name, uint64_t length, uint64_t at, uint64_t rs, uint64_t cs,
+                        uint64_t rows, uint64_t cols) {
+  char message[160];
+  if (at % 4 || rs % 4 || cs % 4) {
+    snprintf(message, sizeof message, "%s: offsets and strides must be multiples of 4 bytes", name);
+    return throw_range(env, message);
+  }
+  /* rows, cols and strides are below 2^32 here, so the products fit in 64 bits. */
+  uint64_t last = at + (rows - 1) * rs + (cols - 1) * cs + 4;
+  if (last > length) {
+    snprintf(message, sizeof message, "%s: ends at byte %llu, past the heap's %llu bytes", name,
+             (unsigned long long)last, (unsigned long long)length);
+    return throw_range(env, message);
+  }
+  return 0;
+}
+
+static size_t read_args(napi_env env, napi_callback_info info, napi_value *argv, instance_data **data) {
+  size_t argc = MAX_ARGS;
+  napi_get_cb_info(env, info, &argc, argv, NULL, (void **)data);
+  return argc;
+}
+
+/* gemm(heap, pa, aRs, aCs, pb, bRs, bCs, pc, pbias, m, k, n, accumulate[, portable]): as gemm.wat's gemm, without
+ * scratch. C[m×n] row-major at pc = op(A)·op(B) + (C if accumulate, else the bias row at pbias if pbias ≠ 0).
+ * `portable` (tests) runs the portable micro-kernel instead of the best one. */
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  instance_data *data;
+  size_t argc = read_args(env, info, argv, &data);
+  if (argc < 13) {
+    napi_throw_type_error(env, NULL, "gemm: expected 13 arguments (heap, pa, aRs, aCs, pb, bRs, bCs, pc, pbias, m, k, "
+                                     "n, accumulate)");
+    return NULL;
+  }
+  uint8_t *heap;
+  uint64_t length, v[12];
+  static const char *names[12] = {"pa", "aRs", "aCs", "pb", "bRs", "bCs", "pc", "pbias", "m", "k", "n", "accumulate"};
+  if (heap_of(env, argv[0], &heap, &length)) return NULL;
+  for (int i = 0; i < 12; i++)
+    if (uint_arg(env, argv[i + 1], names[i], &v[i])) return NULL;
+  uint64_t pa = v[0], a_rs = v[1], a_cs = v[2], pb = v[3], b_rs = v[4], b_cs = v[5], pc = v[6], pbias = v[7];
+  uint64_t m = v[8], k = v[9], n = v[10];
+  for (int i = 0; i < 11; i++)
+    if (v[i] > UINT32_MAX) return throw_range(env, "gemm: offsets, strides and sizes must be below 2^32"), NULL;
+  if (m == 0 || k == 0 || n == 0) return throw_range(env, "gemm: m, k and n must be at least 1"), NULL;
+  if (check_matrix(env, "gemm A", length, pa, a_rs, a_cs, m, k) ||
+      check_matrix(env, "gemm B", length, pb, b_rs, b_cs, k, n) ||
+      check_matrix(env, "gemm C", length, pc, n * 4, 4, m, n) ||
+      (pbias && check_matrix(env, "gemm bias", length, pbias, 0, 4, 1, n)))
+    return NULL;
+  ijepa_tier tier = data->tier;
+  if (argc > 13) {
+    bool portable = false;
+    napi_get_value_bool(env, argv[13], &portable);
+    if (portable) tier = IJEPA_TIER_PORTABLE;
+  }
+  const float *a = (const float *)(heap + pa), *b = (const float *)(heap + pb);
+  const float *bias = pbias ? (const float *)(heap + pbias) : NULL;
+  int failed = ijepa_gemm(tier, a, (ptrdiff_t)(a_rs / 4), (ptrdiff_t)(a_cs / 4), b, (ptrdiff_t)(b_rs / 4),
+                          (ptrdiff_t)(b_cs / 4), (float *)(heap + pc), bias, m, k, n, v[11] != 0);
+  if (failed) napi_throw_error(env, NULL, "gemm: out of memory for the packing buffers");
+  return NULL;
+}
+
+/* column_sums(heap, px, rows, cols, pout): out[j] = Σ_i x[i, j], as gemm.wat's column_sums. */
+static napi_value column_sums(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  instance_data *data;
+  size_t argc = read_args(env, info, argv, &data);
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "column_sums: expected 5 arguments (heap, px, rows, cols, pout)");
+    return NULL;
+  }
+  uint8_t *heap;
+  uint64_t length, px, rows, cols, pout;
+  if (heap_of(env, argv[0], &heap, &length) || uint_arg(env, argv[1], "px", &px) ||
+      uint_arg(env, argv[2], "rows", &rows) || uint_arg(env, argv[3], "cols", &cols) ||
+      uint_arg(env, argv[4], "pout", &pout))
+    return NULL;
+  if (px > UINT32_MAX || rows > UINT32_MAX || cols > UINT32_MAX || pout > UINT32_MAX)
+    return throw_range(env, "column_sums: offsets and sizes must be below 2^32"), NULL;
+  if (rows == 0 || cols == 0) return NULL;
+  if (check_matrix(env, "column_sums x", length, px, cols * 4, 4, rows, cols) ||
+      check_matrix(env, "column_sums out", length, pout, 0, 4, 1, cols))
+    return NULL;
+  ijepa_column_sums((const float *)(heap + px), rows, cols, (float *)(heap + pout));
+  return NULL;
+}
+
+/* tier(): which micro-kernel gemm runs on this CPU, "avx2-fma" or "portable". */
+static napi_value tier(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS], result;
+  instance_data *data;
+  read_args(env, info, argv, &data);
+  const char *name = data->tier == IJEPA_TIER_AVX2_FMA ? "avx2-fma" : "portable";
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+/* Context-aware: initialised once per thread that requires it (worker threads included). */
+NAPI_MODULE_INIT() {
+  instance_data *data = malloc(sizeof *data);
+  if (!data) return NULL;
+  data->tier = ijepa_best_tier();
+  napi_set_instance_data(env, data, free_instance, NULL);
+  napi_property_descriptor properties[] = {
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, data},
+      {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, data},
+      {"tier", NULL, tier, NULL, NULL, NULL, napi_enumerable, data},
+  };
+  napi_define_properties(env, exports, sizeof properties / sizeof properties[0], properties);
+  return exports;
+}

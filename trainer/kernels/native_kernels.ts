@@ -1,0 +1,103 @@
+// The optional native kernel tier (native/, an N-API addon built at npm install): loaded once per thread if built,
+// not switched off, and correct on a small product; otherwise undefined and gemm.wat runs.
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+/** What the addon exports. Offsets and strides are in bytes into `heap`, tfjs-wasm's memory.buffer (an unshared
+ * ArrayBuffer; the addon refuses a SharedArrayBuffer). */
+export interface NativeKernels {
+  /** As gemm.wat's gemm without scratch: C[m×n] = op(A)·op(B) + (C if accumulate, else the bias row if pbias ≠ 0). */
+  gemm(
+    heap: ArrayBufferLike,
+    pa: number,
+    aRs: number,
+    aCs: number,
+    pb: number,
+    bRs: number,
+    bCs: number,
+    pc: number,
+    pbias: number,
+    m: number,
+    k: number,
+    n: number,
+    accumulate: number,
+    portable?: boolean,
+  ): void;
+  /** As gemm.wat's column_sums: out[j] = Σ_i x[i, j] for x rows×cols, row-major. */
+  columnSums(heap: ArrayBufferLike, px: number, rows: number, cols: number, pout: number): void;
+  /** The micro-kernel the CPU runs: "avx2-fma", or "portable" (plain C with one fmaf per multiply-add). */
+  tier(): string;
+}
+
+/** Where scripts/build-native-kernels.js leaves the addon, from this file (trainer/kernels/). */
+export const NATIVE_ADDON_PATH = fileURLToPath(
+  new URL("../../native/build/Release/ijepa_kernels.node", import.meta.url),
+);
+
+/** Whether the native tier is loaded in this thread, and if not, why. */
+export interface NativeKernelsStatus {
+  kernels?: NativeKernels;
+  /** Why it is not loaded (switched off, not built, failed its self-check). */
+  reason?: string;
+}
+
+let status: NativeKernelsStatus | undefined;
+
+/**
+ * The native kernels, or undefined where IJEPA_NATIVE_KERNELS=off (or IJEPA_WASM_KERNELS=tfjs) switches them off,
+ * the addon is not built (bundles, Windows, no compiler at install), or it fails the self-check. Loaded once per
+ * thread: the addon is context-aware, so each replica worker gets its own instance.
+ */
+export function nativeKernels(): NativeKernels | undefined {
+  return nativeKernelsStatus().kernels;
+}
+
+export function nativeKernelsStatus(): NativeKernelsStatus {
+  status ??= load();
+  return status;
+}
+
+function load(): NativeKernelsStatus {
+  if (process.env.IJEPA_NATIVE_KERNELS === "off") return { reason: "IJEPA_NATIVE_KERNELS=off" };
+  if (process.env.IJEPA_WASM_KERNELS === "tfjs") return { reason: "IJEPA_WASM_KERNELS=tfjs" };
+  let kernels: NativeKernels;
+  try {
+    // The path is a value, not a literal, so bundlers leave the .node file alone; a bundle simply has none.
+    kernels = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeKernels;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { reason: code === "MODULE_NOT_FOUND" ? "not built" : `cannot load: ${(err as Error).message}` };
+  }
+  const wrong = selfCheck(kernels);
+  return wrong ? { reason: `self-check failed: ${wrong}` } : { kernels };
+}
+
+/**
+ * Multiplies a 7×300 by a transposed 300×19 with a bias (an edge tile, two K chunks) and sums its columns; compares
+ * with float64 sums. Returns what is wrong, or undefined.
+ */
+function selfCheck(kernels: NativeKernels): string | undefined {
+  const [m, k, n] = [7, 300, 19];
+  const heap = new ArrayBuffer(4 * (m * k + n * k + n + m * n + n));
+  const f = new Float32Array(heap);
+  const [pa, pb, pbias, pc, psum] = [0, m * k, m * k + n * k, m * k + n * k + n, m * k + n * k + n + m * n];
+  for (let i = 0; i < pc; i++) f[i] = Math.fround(((i * 7919) % 201) / 100 - 1);
+  try {
+    kernels.gemm(heap, 4 * pa, 4 * k, 4, 4 * pb, 4, 4 * k, 4 * pc, 4 * pbias, m, k, n, 0);
+    kernels.columnSums(heap, 4 * pc, m, n, 4 * psum);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  for (let j = 0; j < n; j++) {
+    let column = 0;
+    for (let i = 0; i < m; i++) {
+      let want = f[pbias + j];
+      for (let p = 0; p < k; p++) want += f[pa + i * k + p] * f[pb + j * k + p];
+      const got = f[pc + i * n + j];
+      if (!(Math.abs(got - want) <= 1e-4 * (1 + Math.abs(want)))) return `C[${i}, ${j}] = ${got}, want ${want}`;
+      column += got;
+    }
+    if (!(Math.abs(f[psum + j] - column) <= 1e-4 * (1 + Math.abs(column)))) return `column sum ${j} off`;
+  }
+  return undefined;
+}
