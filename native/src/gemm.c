@@ -169,7 +169,8 @@ int ijepa_gemm(ijepa_tier tier, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, 
   (void)tier;
 #endif
   size_t kc_max = min_size(k, KC);
-  size_t a_floats = kc_max * min_size(round_up(m, MR), MC);
+  /* Rounded to 64 bytes: the micro-kernel loads B strips with aligned loads. */
+  size_t a_floats = round_up(kc_max * min_size(round_up(m, MR), MC), 16);
   float *packa = pack_space(a_floats + kc_max * min_size(round_up(n, NR), NC));
   if (!packa) return -1;
   float *packb = packa + a_floats;

@@ -1,0 +1,280 @@
+// The native kernel tier (native/, built by `npm run build:native`): every transpose, edge and blocked sizes, bias and
+// accumulation against float64; the same bits twice, wherever a row lies, in both micro-kernels and as gemm.wat's
+// relaxed build; bad offsets refused; and through tfjs's registered kernels against tfjs's own.
+import * as tf from "@tensorflow/tfjs-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { initBackend } from "../../trainer/backend.js";
+import { gemmFlavour, instantiateGemm } from "../../trainer/kernels/gemm_kernel.js";
+import { type NativeKernels, nativeKernelsStatus } from "../../trainer/kernels/native_kernels.js";
+import { registerFastWasmKernels, unregisterFastWasmKernels } from "../../trainer/kernels/register_wasm_kernels.js";
+import { webAssembly } from "../../trainer/kernels/webassembly_api.js";
+import { Rng } from "../../trainer/utils/rng.js";
+import { LAYOUTS, maxRelativeError, randomValues, referenceProduct } from "./matmul_reference.js";
+
+const TOLERANCE = 1e-5;
+const SENTINEL_BITS = 0x7fc0dead;
+const { kernels, reason } = nativeKernelsStatus();
+// CI builds the addon on x86-64 Linux (.ci/run checks it loads); anywhere else a missing build skips these tests.
+const mustLoad = Boolean(process.env.CI) && process.platform === "linux" && process.arch === "x64";
+
+interface Layout {
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+interface Operands {
+  a: Float32Array;
+  b: Float32Array;
+  bias: Float32Array;
+  c0: Float32Array;
+}
+
+function operands(m: number, k: number, n: number, rng: Rng): Operands {
+  return {
+    a: randomValues(m * k, rng),
+    b: randomValues(k * n, rng),
+    bias: randomValues(n, rng),
+    c0: randomValues(m * n, rng),
+  };
+}
+
+/**
+ * Runs C = op(A)·op(B) (+ bias) (+ C0) on a heap of its own with every region at an odd 4-byte offset and sentinels
+ * everywhere else; returns C and how many words outside the inputs and C changed.
+ */
+function runProduct(
+  native: NativeKernels,
+  m: number,
+  k: number,
+  n: number,
+  layout: Layout,
+  values: Operands,
+  options: { bias?: boolean; accumulate?: boolean; portable?: boolean } = {},
+) {
+  const regions = [values.a.byteLength, values.b.byteLength, values.bias.byteLength, m * n * 4];
+  const offsets: number[] = [];
+  let next = 68;
+  for (const bytes of regions) {
+    offsets.push(next);
+    next += Math.ceil(bytes / 16) * 16 + 68;
+  }
+  const heap = new ArrayBuffer(next);
+  new Uint32Array(heap).fill(SENTINEL_BITS);
+  const f32 = new Float32Array(heap);
+  const [pa, pb, pbias, pc] = offsets;
+  f32.set(values.a, pa / 4);
+  f32.set(values.b, pb / 4);
+  f32.set(values.bias, pbias / 4);
+  if (options.accumulate) f32.set(values.c0, pc / 4);
+  const [aRs, aCs] = layout.transposeA ? [4, m * 4] : [k * 4, 4];
+  const [bRs, bCs] = layout.transposeB ? [4, k * 4] : [n * 4, 4];
+  const accumulate = options.accumulate ? 1 : 0;
+  native.gemm(heap, pa, aRs, aCs, pb, bRs, bCs, pc, options.bias ? pbias : 0, m, k, n, accumulate, options.portable);
+  const got = new Float32Array(heap, pc, m * n).slice();
+  const words = new Uint32Array(heap);
+  const inside = (byte: number, at: number, bytes: number) => byte >= at && byte < at + bytes;
+  let stray = 0;
+  for (let w = 0; w < words.length; w++) {
+    if (offsets.some((at, r) => inside(w * 4, at, regions[r]))) continue;
+    if (words[w] !== SENTINEL_BITS) stray++;
+  }
+  return { got, stray };
+}
+
+function errorOf(got: Float32Array, m: number, k: number, n: number, layout: Layout, values: Operands, bias = false) {
+  const want = referenceProduct({ batch: 1, m, k, n, ...layout }, values.a, values.b);
+  if (bias) {
+    want.value.forEach((_, i) => {
+      want.value[i] += values.bias[i % n];
+      want.scale[i] += Math.abs(values.bias[i % n]);
+    });
+  }
+  return maxRelativeError(got, want);
+}
+
+function sameBits(x: Float32Array, y: Float32Array): boolean {
+  return Buffer.from(x.buffer, x.byteOffset, x.byteLength).equals(Buffer.from(y.buffer, y.byteOffset, y.byteLength));
+}
+
+describe("native kernels", () => {
+  it.runIf(mustLoad)("load on CI's x86-64 Linux, where the addon must build", () => {
+    expect(reason).toBeUndefined();
+    expect(kernels?.tier()).toBe("avx2-fma");
+  });
+
+  describe.skipIf(!kernels)(`gemm (${kernels ? kernels.tier() : `skipped: native kernels ${reason}`})`, () => {
+    const native = kernels as NativeKernels;
+
+    for (const layout of LAYOUTS) {
+      it(`matches a float64 reference for ${layout.name} products of every edge size`, () => {
+        const rng = Rng.fromSeed(11, `native/${layout.name}`);
+        for (const [m, k, n] of [
+          [1, 1, 1],
+          [5, 17, 1],
+          [1, 5, 17],
+          [17, 1, 5],
+          [6, 16, 16],
+          [7, 513, 17],
+          [513, 5, 17],
+          [17, 17, 513],
+        ]) {
+          const values = operands(m, k, n, rng);
+          for (const portable of [false, true]) {
+            const { got, stray } = runProduct(native, m, k, n, layout, values, { portable });
+            const ok = errorOf(got, m, k, n, layout, values) <= TOLERANCE;
+            expect({ m, k, n, portable, stray, ok }).toEqual({ m, k, n, portable, stray: 0, ok: true });
+          }
+        }
+      });
+
+      it(`blocks ${layout.name} products over K > 256, M > 168 and N > 4080 without losing a term`, () => {
+        const rng = Rng.fromSeed(12, `native/blocked/${layout.name}`);
+        for (const [m, k, n] of [
+          [173, 517, 37],
+          [7, 300, 4097],
+        ]) {
+          const values = operands(m, k, n, rng);
+          const { got, stray } = runProduct(native, m, k, n, layout, values);
+          expect(stray).toBe(0);
+          expect(errorOf(got, m, k, n, layout, values)).toBeLessThanOrEqual(TOLERANCE);
+        }
+      });
+    }
+
+    it("adds the bias row, or adds onto C when accumulating", () => {
+      const rng = Rng.fromSeed(13, "native/bias");
+      for (const [m, k, n] of [
+        [9, 300, 13],
+        [12, 16, 32],
+      ]) {
+        const values = operands(m, k, n, rng);
+        const withBias = runProduct(native, m, k, n, LAYOUTS[1], values, { bias: true });
+        expect(withBias.stray).toBe(0);
+        expect(errorOf(withBias.got, m, k, n, LAYOUTS[1], values, true)).toBeLessThanOrEqual(TOLERANCE);
+        const accumulated = runProduct(native, m, k, n, LAYOUTS[1], values, { accumulate: true });
+        const plain = runProduct(native, m, k, n, LAYOUTS[1], values).got;
+        for (let i = 0; i < m * n; i++) {
+          const want = plain[i] + values.c0[i];
+          expect(Math.abs(accumulated.got[i] - want)).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(want)));
+        }
+      }
+    });
+
+    it("gives the same bits on every run, in both micro-kernels, and for a row whatever tile it lies in", () => {
+      const [m, k, n] = [37, 300, 45];
+      const values = operands(m, k, n, Rng.fromSeed(14, "native/bits"));
+      for (const layout of LAYOUTS) {
+        const first = runProduct(native, m, k, n, layout, values, { bias: true }).got;
+        const second = runProduct(native, m, k, n, layout, values, { bias: true }).got;
+        const portable = runProduct(native, m, k, n, layout, values, { bias: true, portable: true }).got;
+        expect(sameBits(second, first), layout.name).toBe(true);
+        expect(sameBits(portable, first), `${layout.name} portable`).toBe(true);
+      }
+      // Row 13 alone (a 1-row product at an edge tile) against row 13 of the whole (inside a full 6×16 tile).
+      const row = 13;
+      const whole = runProduct(native, m, k, n, LAYOUTS[0], values, { bias: true }).got;
+      const alone = { ...values, a: values.a.slice(row * k, (row + 1) * k) };
+      const single = runProduct(native, 1, k, n, LAYOUTS[0], alone, { bias: true }).got;
+      expect(sameBits(single, whole.subarray(row * n, (row + 1) * n))).toBe(true);
+    });
+
+    it.runIf(gemmFlavour() === "relaxed")("agrees bit for bit with gemm.wat's relaxed-SIMD build", () => {
+      const [m, k, n] = [29, 600, 41];
+      const values = operands(m, k, n, Rng.fromSeed(15, "native/wasm"));
+      const memory = new webAssembly.Memory({ initial: 16 });
+      const wasm = instantiateGemm(memory);
+      for (const layout of LAYOUTS) {
+        const f32 = new Float32Array(memory.buffer);
+        const [pa, pb, pbias, pc] = [0, m * k, m * k + k * n, m * k + k * n + n];
+        f32.set(values.a, pa);
+        f32.set(values.b, pb);
+        f32.set(values.bias, pbias);
+        const scratch = 4 * (pc + m * n);
+        const [aRs, aCs] = layout.transposeA ? [4, m * 4] : [k * 4, 4];
+        const [bRs, bCs] = layout.transposeB ? [4, k * 4] : [n * 4, 4];
+        wasm.gemm(4 * pa, aRs, aCs, 4 * pb, bRs, bCs, 4 * pc, 4 * pbias, m, k, n, scratch, 0);
+        const fromWasm = f32.slice(pc, pc + m * n);
+        const fromNative = runProduct(native, m, k, n, layout, values, { bias: true }).got;
+        expect(sameBits(fromNative, fromWasm), layout.name).toBe(true);
+      }
+    });
+
+    it("sums columns with the same bits as gemm.wat's column_sums", () => {
+      const [rows, cols] = [1000, 23];
+      const values = randomValues(rows * cols, Rng.fromSeed(16, "native/colsum"));
+      const memory = new webAssembly.Memory({ initial: 2 });
+      const f32 = new Float32Array(memory.buffer);
+      f32.set(values, 0);
+      instantiateGemm(memory).column_sums(0, rows, cols, 4 * rows * cols);
+      native.columnSums(memory.buffer, 0, rows, cols, 4 * (rows * cols + cols));
+      const fromWasm = f32.slice(rows * cols, rows * cols + cols);
+      const fromNative = f32.slice(rows * cols + cols, rows * cols + 2 * cols);
+      expect(sameBits(fromNative, fromWasm)).toBe(true);
+      let worst = 0;
+      for (let j = 0; j < cols; j++) {
+        let sum = 0;
+        for (let i = 0; i < rows; i++) sum += values[i * cols + j];
+        worst = Math.max(worst, Math.abs(fromNative[j] - sum));
+      }
+      expect(worst).toBeLessThan(1e-4);
+    });
+
+    it("refuses operands outside the heap or misaligned with a RangeError, writing nothing", () => {
+      const heap = new ArrayBuffer(4096);
+      expect(() => native.gemm(heap, 0, 64, 4, 0, 64, 4, 3076, 0, 16, 16, 16, 0)).toThrow(RangeError);
+      expect(() => native.gemm(heap, 0, 64, 4, 0, 64, 4, 3076, 0, 16, 16, 16, 0)).toThrow(/past the heap/);
+      expect(() => native.gemm(heap, 0, 64, 4, 0, 64, 4, 1024, 4092, 16, 16, 16, 0)).toThrow(/bias: ends at/);
+      expect(() => native.gemm(heap, 2, 64, 4, 0, 64, 4, 1024, 0, 16, 16, 16, 0)).toThrow(/multiples of 4/);
+      expect(() => native.gemm(heap, 0, 64, 4, 0, 64, 4, 1024, 0, 0, 16, 16, 0)).toThrow(/at least 1/);
+      expect(() => native.columnSums(heap, 0, 100, 16, 0)).toThrow(/past the heap/);
+      expect(() =>
+        native.gemm(new SharedArrayBuffer(64) as unknown as ArrayBuffer, 0, 4, 4, 0, 4, 4, 0, 0, 1, 1, 1, 0),
+      ).toThrow(/ArrayBuffer/);
+      expect(new Uint8Array(heap).every((byte) => byte === 0)).toBe(true);
+    });
+  });
+
+  describe.skipIf(!kernels)("through tfjs's registered kernels", () => {
+    beforeAll(async () => {
+      await initBackend("wasm");
+    });
+    afterAll(() => {
+      registerFastWasmKernels();
+    });
+
+    it("gives linear layers (bias, every transpose) and bias-gradient sums within rounding of tfjs's own", () => {
+      const rng = Rng.fromSeed(17, "native/tfjs");
+      const [m, k, n] = [50, 200, 70];
+      const cases = LAYOUTS.map((layout) => ({
+        layout,
+        a: tf.tensor2d(randomValues(m * k, rng), layout.transposeA ? [k, m] : [m, k]),
+        b: tf.tensor2d(randomValues(k * n, rng), layout.transposeB ? [n, k] : [k, n]),
+        bias: tf.tensor1d(randomValues(n, rng)),
+      }));
+      // tfjs's own _FusedMatMul adds the bias wrongly in NT on the wasm backend (tfjs 4.22: errors of 2 on this
+      // case), so its side is a plain matMul plus the bias.
+      const run = (fused: boolean) =>
+        cases.map(({ layout, a, b, bias }) => {
+          const c = fused
+            ? tf.fused.matMul({ a, b, bias, ...layout })
+            : tf.tidy(() => tf.add(tf.matMul(a, b, layout.transposeA, layout.transposeB), bias));
+          const sums = tf.sum(c, 0);
+          const out = { c: c.dataSync().slice(), sums: sums.dataSync().slice() };
+          tf.dispose([c, sums]);
+          return out;
+        });
+      expect(registerFastWasmKernels()).toBe(true);
+      const ours = run(true);
+      unregisterFastWasmKernels();
+      const theirs = run(false);
+      registerFastWasmKernels();
+      for (let i = 0; i < cases.length; i++) {
+        let worst = 0;
+        for (let e = 0; e < m * n; e++) worst = Math.max(worst, Math.abs(ours[i].c[e] - theirs[i].c[e]));
+        expect(worst, cases[i].layout.name).toBeLessThan(1e-4);
+        for (let j = 0; j < n; j++) expect(Math.abs(ours[i].sums[j] - theirs[i].sums[j])).toBeLessThan(1e-3);
+      }
+      tf.dispose(cases.flatMap(({ a, b, bias }) => [a, b, bias]));
+    });
+  });
+});
