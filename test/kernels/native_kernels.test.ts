@@ -15,7 +15,12 @@ const TOLERANCE = 1e-5;
 const SENTINEL_BITS = 0x7fc0dead;
 const { kernels, reason } = nativeKernelsStatus();
 // CI builds the addon on x86-64 Linux (.ci/run checks it loads); anywhere else a missing build skips these tests.
-const mustLoad = Boolean(process.env.CI) && process.platform === "linux" && process.arch === "x64";
+const mustLoad =
+  Boolean(process.env.CI) &&
+  process.platform === "linux" &&
+  process.arch === "x64" &&
+  process.env.IJEPA_NATIVE_KERNELS !== "off" &&
+  process.env.IJEPA_WASM_KERNELS !== "tfjs";
 
 interface Layout {
   transposeA: boolean;
