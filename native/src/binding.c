@@ -114,6 +114,41 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* batch_gemm(heap, pa, pb, pc, batch, m, k, n, transposeA, transposeB): C[b] = op(A[b])·op(B[b]) for each of
+ * `batch` row-major matrices packed one after another (A[b] m×k, or k×m when transposed; B[b] k×n, or n×k). */
+static napi_value batch_gemm(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  instance_data *data;
+  size_t argc = read_args(env, info, argv, &data);
+  if (argc < 10) {
+    napi_throw_type_error(env, NULL, "batch_gemm: expected 10 arguments (heap, pa, pb, pc, batch, m, k, n, "
+                                     "transposeA, transposeB)");
+    return NULL;
+  }
+  uint8_t *heap;
+  uint64_t length, v[9];
+  static const char *names[9] = {"pa", "pb", "pc", "batch", "m", "k", "n", "transposeA", "transposeB"};
+  if (heap_of(env, argv[0], &heap, &length)) return NULL;
+  for (int i = 0; i < 9; i++)
+    if (uint_arg(env, argv[i + 1], names[i], &v[i])) return NULL;
+  uint64_t pa = v[0], pb = v[1], pc = v[2], batch = v[3], m = v[4], k = v[5], n = v[6];
+  for (int i = 0; i < 7; i++)
+    if (v[i] > UINT32_MAX) return throw_range(env, "batch_gemm: offsets and sizes must be below 2^32"), NULL;
+  if (batch == 0 || m == 0 || k == 0 || n == 0) return NULL;
+  /* Each operand as one contiguous block of batch matrices; first that the block's size cannot overflow. */
+  if (m * k > length / 4 || batch > length / 4 / (m * k) || k * n > length / 4 || batch > length / 4 / (k * n) ||
+      m * n > length / 4 || batch > length / 4 / (m * n))
+    return throw_range(env, "batch_gemm: the operands are larger than the heap"), NULL;
+  if (check_matrix(env, "batch_gemm A", length, pa, 0, 4, 1, batch * m * k) ||
+      check_matrix(env, "batch_gemm B", length, pb, 0, 4, 1, batch * k * n) ||
+      check_matrix(env, "batch_gemm C", length, pc, 0, 4, 1, batch * m * n))
+    return NULL;
+  if (ijepa_batch_gemm(data->tier, (const float *)(heap + pa), (const float *)(heap + pb), (float *)(heap + pc),
+                       batch, m, k, n, v[7] != 0, v[8] != 0))
+    napi_throw_error(env, NULL, "batch_gemm: out of memory for the packing buffers");
+  return NULL;
+}
+
 /* column_sums(heap, px, rows, cols, pout): out[j] = Σ_i x[i, j], as gemm.wat's column_sums. */
 static napi_value column_sums(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
@@ -157,6 +192,7 @@ NAPI_MODULE_INIT() {
   napi_set_instance_data(env, data, free_instance, NULL);
   napi_property_descriptor properties[] = {
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, data},
+      {"batchGemm", NULL, batch_gemm, NULL, NULL, NULL, napi_enumerable, data},
       {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, data},
       {"tier", NULL, tier, NULL, NULL, NULL, napi_enumerable, data},
   };

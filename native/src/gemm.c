@@ -26,6 +26,8 @@
 #define KC 256
 #define MC 168
 #define NC 4080
+/* Products with k <= KC, m <= MC and a B of at most this many floats (64 KiB) skip packing (small_gemm_avx2). */
+#define SMALL_B_FLOATS 16384
 
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
 static size_t round_up(size_t x, size_t to) { return (x + to - 1) / to * to; }
@@ -136,6 +138,81 @@ __attribute__((target("avx2,fma"))) static void micro_avx2(size_t kc, const floa
 }
 #endif
 
+#ifdef IJEPA_X86
+/*
+ * Small products (the attention's, e.g. 49×64·64×49, where packing would cost as much as the arithmetic): the 6×16
+ * tile read in place. A through its strides (rows past `rows` repeat the last row; their results are dropped), B as
+ * row-major rows of stride b_rs (columns past `cols` masked to zero), C at c with row stride ldc. The same init and
+ * one FMA per k in order as micro_avx2, so the bits are those of the packed path.
+ */
+__attribute__((target("avx2,fma"))) static void small_tile_avx2(size_t kc, const float *a, ptrdiff_t a_rs,
+                                                                ptrdiff_t a_cs, size_t rows, const float *b,
+                                                                ptrdiff_t b_rs, size_t cols, float *c, ptrdiff_t ldc,
+                                                                int mode, const float *bias) {
+  const float *ar[MR];
+  for (size_t r = 0; r < MR; r++) ar[r] = a + (ptrdiff_t)(r < rows ? r : rows - 1) * a_rs;
+  int32_t lanes[NR];
+  for (int j = 0; j < NR; j++) lanes[j] = (size_t)j < cols ? -1 : 0;
+  __m256i m0 = _mm256_loadu_si256((const __m256i *)lanes), m1 = _mm256_loadu_si256((const __m256i *)(lanes + 8));
+  __m256 acc[MR][2];
+  for (size_t r = 0; r < MR; r++) {
+    const float *init = mode == 1 ? c + (ptrdiff_t)(r < rows ? r : rows - 1) * ldc : bias;
+    acc[r][0] = mode == 0 ? _mm256_setzero_ps() : _mm256_maskload_ps(init, m0);
+    acc[r][1] = mode == 0 ? _mm256_setzero_ps() : _mm256_maskload_ps(init + 8, m1);
+  }
+  __m256 c00 = acc[0][0], c01 = acc[0][1], c10 = acc[1][0], c11 = acc[1][1], c20 = acc[2][0], c21 = acc[2][1];
+  __m256 c30 = acc[3][0], c31 = acc[3][1], c40 = acc[4][0], c41 = acc[4][1], c50 = acc[5][0], c51 = acc[5][1];
+  const float *a0 = ar[0], *a1 = ar[1], *a2 = ar[2], *a3 = ar[3], *a4 = ar[4], *a5 = ar[5];
+#define IJEPA_SMALL_STEP(B0, B1)                                                                                  \
+  {                                                                                                              \
+    __m256 b0 = B0, b1 = B1, x;                                                                                  \
+    ptrdiff_t q = (ptrdiff_t)p * a_cs;                                                                           \
+    x = _mm256_broadcast_ss(a0 + q), c00 = _mm256_fmadd_ps(x, b0, c00), c01 = _mm256_fmadd_ps(x, b1, c01);      \
+    x = _mm256_broadcast_ss(a1 + q), c10 = _mm256_fmadd_ps(x, b0, c10), c11 = _mm256_fmadd_ps(x, b1, c11);      \
+    x = _mm256_broadcast_ss(a2 + q), c20 = _mm256_fmadd_ps(x, b0, c20), c21 = _mm256_fmadd_ps(x, b1, c21);      \
+    x = _mm256_broadcast_ss(a3 + q), c30 = _mm256_fmadd_ps(x, b0, c30), c31 = _mm256_fmadd_ps(x, b1, c31);      \
+    x = _mm256_broadcast_ss(a4 + q), c40 = _mm256_fmadd_ps(x, b0, c40), c41 = _mm256_fmadd_ps(x, b1, c41);      \
+    x = _mm256_broadcast_ss(a5 + q), c50 = _mm256_fmadd_ps(x, b0, c50), c51 = _mm256_fmadd_ps(x, b1, c51);      \
+  }
+  if (cols == NR) {
+    for (size_t p = 0; p < kc; p++) {
+      const float *bp = b + (ptrdiff_t)p * b_rs;
+      IJEPA_SMALL_STEP(_mm256_loadu_ps(bp), _mm256_loadu_ps(bp + 8))
+    }
+  } else {
+    for (size_t p = 0; p < kc; p++) {
+      const float *bp = b + (ptrdiff_t)p * b_rs;
+      IJEPA_SMALL_STEP(_mm256_maskload_ps(bp, m0), _mm256_maskload_ps(bp + 8, m1))
+    }
+  }
+#undef IJEPA_SMALL_STEP
+  __m256 out[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (size_t r = 0; r < rows; r++) {
+    _mm256_maskstore_ps(c + (ptrdiff_t)r * ldc, m0, out[r][0]);
+    _mm256_maskstore_ps(c + (ptrdiff_t)r * ldc + 8, m1, out[r][1]);
+  }
+}
+
+/* C = op(A)·op(B) (+ bias, or + C) for products small enough to need no blocking (k <= KC, B within L2): B used in
+ * place when its rows are contiguous, else transposed once into the packing buffer. Returns -1 without memory. */
+static int small_gemm_avx2(const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs,
+                           ptrdiff_t b_cs, float *c, const float *bias, size_t m, size_t k, size_t n, int accumulate) {
+  if (b_cs != 1) {
+    float *rows = pack_space(k * n);
+    if (!rows) return -1;
+    for (size_t j = 0; j < n; j++)
+      for (size_t p = 0; p < k; p++) rows[p * n + j] = b[(ptrdiff_t)j * b_cs + (ptrdiff_t)p * b_rs];
+    b = rows, b_rs = (ptrdiff_t)n;
+  }
+  int mode = accumulate ? 1 : bias ? 2 : 0;
+  for (size_t j0 = 0; j0 < n; j0 += NR)
+    for (size_t i0 = 0; i0 < m; i0 += MR)
+      small_tile_avx2(k, a + (ptrdiff_t)i0 * a_rs, a_rs, a_cs, min_size(MR, m - i0), b + j0, b_rs,
+                      min_size(NR, n - j0), c + (ptrdiff_t)(i0 * n + j0), (ptrdiff_t)n, mode, bias ? bias + j0 : NULL);
+  return 0;
+}
+#endif
+
 ijepa_tier ijepa_best_tier(void) {
 #ifdef IJEPA_X86
   __builtin_cpu_init();
@@ -164,6 +241,8 @@ int ijepa_gemm(ijepa_tier tier, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, 
                ptrdiff_t b_cs, float *c, const float *bias, size_t m, size_t k, size_t n, int accumulate) {
   micro_kernel *kernel = micro_portable;
 #ifdef IJEPA_X86
+  if (tier == IJEPA_TIER_AVX2_FMA && k <= KC && k * n <= SMALL_B_FLOATS && m <= MC)
+    return small_gemm_avx2(a, a_rs, a_cs, b, b_rs, b_cs, c, bias, m, k, n, accumulate);
   if (tier == IJEPA_TIER_AVX2_FMA) kernel = micro_avx2;
 #else
   (void)tier;
@@ -199,6 +278,16 @@ int ijepa_gemm(ijepa_tier tier, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, 
       }
     }
   }
+  return 0;
+}
+
+int ijepa_batch_gemm(ijepa_tier tier, const float *a, const float *b, float *c, size_t batch, size_t m, size_t k,
+                     size_t n, int transpose_a, int transpose_b) {
+  ptrdiff_t a_rs = transpose_a ? 1 : (ptrdiff_t)k, a_cs = transpose_a ? (ptrdiff_t)m : 1;
+  ptrdiff_t b_rs = transpose_b ? 1 : (ptrdiff_t)n, b_cs = transpose_b ? (ptrdiff_t)k : 1;
+  for (size_t i = 0; i < batch; i++)
+    if (ijepa_gemm(tier, a + i * m * k, a_rs, a_cs, b + i * k * n, b_rs, b_cs, c + i * m * n, NULL, m, k, n, 0))
+      return -1;
   return 0;
 }
 

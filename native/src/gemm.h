@@ -18,6 +18,11 @@ ijepa_tier ijepa_best_tier(void);
 int ijepa_gemm(ijepa_tier tier, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, const float *b, ptrdiff_t b_rs,
                ptrdiff_t b_cs, float *c, const float *bias, size_t m, size_t k, size_t n, int accumulate);
 
+/* C[b] = op(A[b])·op(B[b]) for b < batch, each matrix row-major and packed one after another (A[b] m×k, or k×m
+ * when transposed; B[b] k×n, or n×k): the attention products. Same per-element order as ijepa_gemm. */
+int ijepa_batch_gemm(ijepa_tier tier, const float *a, const float *b, float *c, size_t batch, size_t m, size_t k,
+                     size_t n, int transpose_a, int transpose_b);
+
 /* out[j] = Σ_i x[i, j] for x rows×cols row-major, in blocks of 64 rows added in order (as gemm.wat's column_sums). */
 void ijepa_column_sums(const float *x, size_t rows, size_t cols, float *out);
 

@@ -175,12 +175,55 @@ describe("native kernels", () => {
         expect(sameBits(second, first), layout.name).toBe(true);
         expect(sameBits(portable, first), `${layout.name} portable`).toBe(true);
       }
+      // Small products take another path (no packing, B read in place); its bits are those of the packed one.
+      for (const [sm, sk, sn] of [
+        [49, 64, 49],
+        [17, 32, 17],
+        [8, 64, 8],
+      ]) {
+        const small = operands(sm, sk, sn, Rng.fromSeed(18, `native/small/${sm}`));
+        for (const layout of LAYOUTS) {
+          const best = runProduct(native, sm, sk, sn, layout, small, { bias: true }).got;
+          const portable = runProduct(native, sm, sk, sn, layout, small, { bias: true, portable: true }).got;
+          expect(sameBits(best, portable), `${sm}×${sk}×${sn} ${layout.name}`).toBe(true);
+        }
+      }
       // Row 13 alone (a 1-row product at an edge tile) against row 13 of the whole (inside a full 6×16 tile).
       const row = 13;
       const whole = runProduct(native, m, k, n, LAYOUTS[0], values, { bias: true }).got;
       const alone = { ...values, a: values.a.slice(row * k, (row + 1) * k) };
       const single = runProduct(native, 1, k, n, LAYOUTS[0], alone, { bias: true }).got;
       expect(sameBits(single, whole.subarray(row * n, (row + 1) * n))).toBe(true);
+    });
+
+    it("runs batches of products (the attention's) in every transpose, matching float64", () => {
+      const rng = Rng.fromSeed(19, "native/batch");
+      for (const [batch, m, k, n] of [
+        [5, 49, 64, 49],
+        [3, 17, 32, 17],
+        [2, 7, 300, 5],
+      ]) {
+        for (const layout of LAYOUTS) {
+          const a = randomValues(batch * m * k, rng);
+          const b = randomValues(batch * k * n, rng);
+          const heap = new ArrayBuffer(4 * (a.length + b.length + batch * m * n));
+          const f32 = new Float32Array(heap);
+          f32.set(a, 0);
+          f32.set(b, a.length);
+          const pc = a.length + b.length;
+          const [ta, tb] = [layout.transposeA ? 1 : 0, layout.transposeB ? 1 : 0];
+          native.batchGemm(heap, 0, 4 * a.length, 4 * pc, batch, m, k, n, ta, tb);
+          const want = referenceProduct({ batch, m, k, n, ...layout }, a, b);
+          const error = maxRelativeError(f32.subarray(pc), want);
+          expect({ batch, m, layout: layout.name, ok: error <= TOLERANCE }).toEqual({
+            batch,
+            m,
+            layout: layout.name,
+            ok: true,
+          });
+        }
+      }
+      expect(() => native.batchGemm(new ArrayBuffer(1024), 0, 0, 0, 5, 8, 8, 8, 0, 0)).toThrow(/past the heap/);
     });
 
     it.runIf(gemmFlavour() === "relaxed")("agrees bit for bit with gemm.wat's relaxed-SIMD build", () => {

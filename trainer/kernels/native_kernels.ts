@@ -23,6 +23,22 @@ export interface NativeKernels {
     accumulate: number,
     portable?: boolean,
   ): void;
+  /**
+   * C[b] = op(A[b])·op(B[b]) for `batch` row-major matrices packed one after another (A[b] m×k, or k×m when
+   * transposed; B[b] k×n, or n×k): the attention products batch_matmul.wat runs otherwise.
+   */
+  batchGemm(
+    heap: ArrayBufferLike,
+    pa: number,
+    pb: number,
+    pc: number,
+    batch: number,
+    m: number,
+    k: number,
+    n: number,
+    transposeA: number,
+    transposeB: number,
+  ): void;
   /** As gemm.wat's column_sums: out[j] = Σ_i x[i, j] for x rows×cols, row-major. */
   columnSums(heap: ArrayBufferLike, px: number, rows: number, cols: number, pout: number): void;
   /** The micro-kernel the CPU runs: "avx2-fma", or "portable" (plain C with one fmaf per multiply-add). */
@@ -42,6 +58,7 @@ export interface NativeKernelsStatus {
 }
 
 let status: NativeKernelsStatus | undefined;
+let suspended = false;
 
 /**
  * The native kernels, or undefined where IJEPA_NATIVE_KERNELS=off (or IJEPA_WASM_KERNELS=tfjs) switches them off,
@@ -49,7 +66,12 @@ let status: NativeKernelsStatus | undefined;
  * thread: the addon is context-aware, so each replica worker gets its own instance.
  */
 export function nativeKernels(): NativeKernels | undefined {
-  return nativeKernelsStatus().kernels;
+  return suspended ? undefined : nativeKernelsStatus().kernels;
+}
+
+/** For benchmarks and tests in one thread: true runs the wasm kernels even where the native tier loaded; false undoes it. */
+export function suspendNativeKernels(suspend: boolean): void {
+  suspended = suspend;
 }
 
 export function nativeKernelsStatus(): NativeKernelsStatus {
