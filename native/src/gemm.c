@@ -247,7 +247,8 @@ int ijepa_gemm(ijepa_tier tier, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, 
 #else
   (void)tier;
 #endif
-  size_t kc_max = min_size(k, KC);
+  /* K in equal chunks of at most KC (k = 384 as 2 × 192, not 256 + 128): a short last chunk reloads C for little. */
+  size_t kc_max = (k + (k + KC - 1) / KC - 1) / ((k + KC - 1) / KC);
   /* Rounded to 64 bytes: the micro-kernel loads B strips with aligned loads. */
   size_t a_floats = round_up(kc_max * min_size(round_up(m, MR), MC), 16);
   float *packa = pack_space(a_floats + kc_max * min_size(round_up(n, NR), NC));
@@ -256,8 +257,8 @@ int ijepa_gemm(ijepa_tier tier, const float *a, ptrdiff_t a_rs, ptrdiff_t a_cs, 
   ptrdiff_t ldc = (ptrdiff_t)n;
   for (size_t jc = 0; jc < n; jc += NC) {
     size_t nc = min_size(n - jc, NC);
-    for (size_t p0 = 0; p0 < k; p0 += KC) {
-      size_t kc = min_size(k - p0, KC);
+    for (size_t p0 = 0; p0 < k; p0 += kc_max) {
+      size_t kc = min_size(k - p0, kc_max);
       pack_b(b + (ptrdiff_t)p0 * b_rs + (ptrdiff_t)jc * b_cs, b_rs, b_cs, kc, nc, packb);
       int mode = p0 > 0 || accumulate ? 1 : bias ? 2 : 0;
       for (size_t ic = 0; ic < m; ic += MC) {
