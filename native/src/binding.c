@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "gelu.h"
 #include "gemm.h"
 
 #define MAX_ARGS 14
@@ -174,6 +175,42 @@ static napi_value column_sums(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* gelu_forward(heap, px, py, count) and gelu_backward(heap, px, pdy, pdx, count): y = x·Φ(x), dx = dy·GELU'(x), as
+ * elementwise.wat's (the same bits). */
+static napi_value gelu(napi_env env, napi_callback_info info, int backward) {
+  napi_value argv[MAX_ARGS];
+  instance_data *data;
+  size_t argc = read_args(env, info, argv, &data);
+  size_t want = backward ? 5 : 4;
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, backward ? "gelu_backward: expected (heap, px, pdy, pdx, count)"
+                                              : "gelu_forward: expected (heap, px, py, count)");
+    return NULL;
+  }
+  uint8_t *heap;
+  uint64_t length, v[4];
+  static const char *names[2][4] = {{"px", "py", "count", ""}, {"px", "pdy", "pdx", "count"}};
+  if (heap_of(env, argv[0], &heap, &length)) return NULL;
+  for (size_t i = 0; i + 1 < want; i++)
+    if (uint_arg(env, argv[i + 1], names[backward][i], &v[i])) return NULL;
+  uint64_t count = v[want - 2];
+  if (count == 0) return NULL;
+  if (count > UINT32_MAX) return throw_range(env, "gelu: count must be below 2^32"), NULL;
+  for (size_t i = 0; i + 2 < want; i++)
+    if (v[i] > UINT32_MAX || check_matrix(env, backward ? "gelu_backward" : "gelu_forward", length, v[i], 0, 4, 1,
+                                          count))
+      return v[i] > UINT32_MAX ? (throw_range(env, "gelu: offsets must be below 2^32"), NULL) : NULL;
+  if (backward)
+    ijepa_gelu_backward(data->tier, (const float *)(heap + v[0]), (const float *)(heap + v[1]),
+                        (float *)(heap + v[2]), count);
+  else
+    ijepa_gelu_forward(data->tier, (const float *)(heap + v[0]), (float *)(heap + v[1]), count);
+  return NULL;
+}
+
+static napi_value gelu_forward(napi_env env, napi_callback_info info) { return gelu(env, info, 0); }
+static napi_value gelu_backward(napi_env env, napi_callback_info info) { return gelu(env, info, 1); }
+
 /* tier(): which micro-kernel gemm runs on this CPU, "avx2-fma" or "portable". */
 static napi_value tier(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS], result;
@@ -193,6 +230,8 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor properties[] = {
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, data},
       {"batchGemm", NULL, batch_gemm, NULL, NULL, NULL, napi_enumerable, data},
+      {"geluForward", NULL, gelu_forward, NULL, NULL, NULL, napi_enumerable, data},
+      {"geluBackward", NULL, gelu_backward, NULL, NULL, NULL, napi_enumerable, data},
       {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, data},
       {"tier", NULL, tier, NULL, NULL, NULL, napi_enumerable, data},
   };

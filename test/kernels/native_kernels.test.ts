@@ -1,11 +1,13 @@
 // The native kernel tier (native/, built by `npm run build:native`): every transpose, edge and blocked sizes, bias and
 // accumulation against float64; the same bits twice, wherever a row lies, in both micro-kernels and as gemm.wat's
-// relaxed build; bad offsets refused; and through tfjs's registered kernels against tfjs's own.
+// relaxed build; GELU with elementwise.wat's bits; bad offsets refused; and through tfjs's registered kernels
+// against tfjs's own.
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
 import { gemmFlavour, instantiateGemm } from "../../trainer/kernels/gemm_kernel.js";
 import { type NativeKernels, nativeKernelsStatus } from "../../trainer/kernels/native_kernels.js";
+import { instantiateElementwise } from "../../trainer/kernels/wasm_elementwise.js";
 import { registerFastWasmKernels, unregisterFastWasmKernels } from "../../trainer/kernels/register_wasm_kernels.js";
 import { webAssembly } from "../../trainer/kernels/webassembly_api.js";
 import { Rng } from "../../trainer/utils/rng.js";
@@ -265,6 +267,35 @@ describe("native kernels", () => {
         worst = Math.max(worst, Math.abs(fromNative[j] - sum));
       }
       expect(worst).toBeLessThan(1e-4);
+    });
+
+    it("computes GELU and its gradient with the same bits as elementwise.wat, tails and extremes included", () => {
+      const count = 4099;
+      const x = new Float32Array(count);
+      const dy = randomValues(count, Rng.fromSeed(20, "native/gelu"));
+      for (let i = 0; i < count; i++) x[i] = ((i * 7919) % 4001) / 100 - 20;
+      x.set([0, -0, 1e-30, -1e-30, 88, -88, 200, -200, 3.4e38, -3.4e38, 0.5, -0.5], 0);
+      const memory = new webAssembly.Memory({ initial: 2 });
+      const f32 = new Float32Array(memory.buffer);
+      const [px, pdy, py, pdx, qy, qdx] = [0, 1, 2, 3, 4, 5].map((i) => i * count);
+      f32.set(x, px);
+      f32.set(dy, pdy);
+      const wasm = instantiateElementwise(memory);
+      wasm.gelu_forward(4 * px, 4 * py, count);
+      wasm.gelu_backward(4 * px, 4 * pdy, 4 * pdx, count);
+      native.geluForward(memory.buffer, 4 * px, 4 * qy, count);
+      native.geluBackward(memory.buffer, 4 * px, 4 * pdy, 4 * qdx, count);
+      expect(sameBits(f32.subarray(qy, qy + count), f32.subarray(py, py + count))).toBe(true);
+      expect(sameBits(f32.subarray(qdx, qdx + count), f32.subarray(pdx, pdx + count))).toBe(true);
+      // And it is GELU: x·Φ(x) at a few points (Φ(1) = 0.8413447, Φ(−2) = 0.0227501).
+      const at = (value: number) => {
+        f32[px] = value;
+        native.geluForward(memory.buffer, 4 * px, 4 * qy, 1);
+        return f32[qy];
+      };
+      expect(at(1)).toBeCloseTo(0.8413447, 6);
+      expect(at(-2)).toBeCloseTo(-2 * 0.0227501, 6);
+      expect(() => native.geluForward(memory.buffer, 0, memory.buffer.byteLength - 8, 4)).toThrow(/past the heap/);
     });
 
     it("refuses operands outside the heap or misaligned with a RangeError, writing nothing", () => {

@@ -39,6 +39,10 @@ export interface NativeKernels {
     transposeA: number,
     transposeB: number,
   ): void;
+  /** As elementwise.wat's gelu_forward, with the same bits: y = x·Φ(x) for `count` floats. */
+  geluForward(heap: ArrayBufferLike, px: number, py: number, count: number): void;
+  /** As elementwise.wat's gelu_backward, with the same bits: dx = dy·(Φ(x) + x·φ(x)). */
+  geluBackward(heap: ArrayBufferLike, px: number, pdy: number, pdx: number, count: number): void;
   /** As gemm.wat's column_sums: out[j] = Σ_i x[i, j] for x rows×cols, row-major. */
   columnSums(heap: ArrayBufferLike, px: number, rows: number, cols: number, pout: number): void;
   /** The micro-kernel the CPU runs: "avx2-fma", or "portable" (plain C with one fmaf per multiply-add). */

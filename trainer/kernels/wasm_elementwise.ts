@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { IjepaError } from "../errors.js";
 import { ELEMENTWISE_WASM_BASE64 } from "./elementwise_wasm.js";
+import { nativeKernels } from "./native_kernels.js";
 import { backendMemory, type WasmBackendInternals } from "./wasm_batch_matmul.js";
 import { webAssembly, type WasmMemory } from "./webassembly_api.js";
 
@@ -84,7 +85,10 @@ function gelu(args: KernelArgs): TensorInfo {
   const { backend, kernel, offset } = context(args, FUSED.gelu);
   const { x } = args.inputs as { x: TensorInfo };
   const y = backend.makeOutput(x.shape, "float32");
-  kernel.gelu_forward(offset(x), offset(y), size(x));
+  // The native tier where loaded: the same operations in 256-bit vectors, the same bits.
+  const native = nativeKernels();
+  if (native) native.geluForward(backendMemory(backend)!.buffer, offset(x), offset(y), size(x));
+  else kernel.gelu_forward(offset(x), offset(y), size(x));
   return y;
 }
 
@@ -93,7 +97,9 @@ function geluGrad(args: KernelArgs): TensorInfo {
   const { backend, kernel, offset } = context(args, FUSED.geluGrad);
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const dx = backend.makeOutput(x.shape, "float32");
-  kernel.gelu_backward(offset(x), offset(dy), offset(dx), size(x));
+  const native = nativeKernels();
+  if (native) native.geluBackward(backendMemory(backend)!.buffer, offset(x), offset(dy), offset(dx), size(x));
+  else kernel.gelu_backward(offset(x), offset(dy), offset(dx), size(x));
   return dx;
 }
 
