@@ -6,6 +6,7 @@
 
 #include "gelu.h"
 #include "gemm.h"
+#include "layer_norm.h"
 
 #define MAX_ARGS 14
 
@@ -211,6 +212,82 @@ static napi_value gelu(napi_env env, napi_callback_info info, int backward) {
 static napi_value gelu_forward(napi_env env, napi_callback_info info) { return gelu(env, info, 0); }
 static napi_value gelu_backward(napi_env env, napi_callback_info info) { return gelu(env, info, 1); }
 
+/* Reads `count` offsets (argv[1..count]) and checks each names `sizes[i]` floats inside the heap (0 = absent when
+ * optional[i]). */
+static int float_regions(napi_env env, napi_value *argv, const char *what, uint64_t length, size_t count,
+                         const char *const *names, const uint64_t *sizes, const int *optional, uint64_t *out) {
+  for (size_t i = 0; i < count; i++) {
+    if (uint_arg(env, argv[i + 1], names[i], &out[i])) return -1;
+    if (out[i] > UINT32_MAX) return throw_range(env, "offsets must be below 2^32");
+    if (optional[i] && out[i] == 0) continue;
+    char name[96];
+    snprintf(name, sizeof name, "%s %s", what, names[i]);
+    if (check_matrix(env, name, length, out[i], 0, 4, 1, sizes[i])) return -1;
+  }
+  return 0;
+}
+
+/* layer_norm_forward(heap, px, pgamma, pbeta, py, pstats, rows, cols, eps), as elementwise.wat's (the same bits);
+ * pgamma = pbeta = 0 for no affine, pstats = 0 for no stats. */
+static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  instance_data *data;
+  if (read_args(env, info, argv, &data) < 9) {
+    napi_throw_type_error(env, NULL, "layer_norm_forward: expected (heap, px, pgamma, pbeta, py, pstats, rows, "
+                                     "cols, eps)");
+    return NULL;
+  }
+  uint8_t *heap;
+  uint64_t length, rows, cols, p[5];
+  double eps;
+  if (heap_of(env, argv[0], &heap, &length) || uint_arg(env, argv[6], "rows", &rows) ||
+      uint_arg(env, argv[7], "cols", &cols))
+    return NULL;
+  if (napi_get_value_double(env, argv[8], &eps) != napi_ok) return throw_range(env, "eps: expected a number"), NULL;
+  if (rows == 0 || cols == 0) return NULL;
+  if (rows > UINT32_MAX || cols > UINT32_MAX || rows * cols > length / 4)
+    return throw_range(env, "layer_norm_forward: x is larger than the heap"), NULL;
+  static const char *const names[5] = {"x", "gamma", "beta", "y", "stats"};
+  const uint64_t sizes[5] = {rows * cols, cols, cols, rows * cols, 2 * rows};
+  static const int optional[5] = {0, 1, 1, 0, 1};
+  if (float_regions(env, argv, "layer_norm_forward", length, 5, names, sizes, optional, p)) return NULL;
+  if ((p[1] == 0) != (p[2] == 0))
+    return throw_range(env, "layer_norm_forward: gamma and beta come together or not at all"), NULL;
+  ijepa_layer_norm_forward((const float *)(heap + p[0]), p[1] ? (const float *)(heap + p[1]) : NULL,
+                           p[2] ? (const float *)(heap + p[2]) : NULL, (float *)(heap + p[3]),
+                           p[4] ? (float *)(heap + p[4]) : NULL, rows, cols, (float)eps);
+  return NULL;
+}
+
+/* layer_norm_backward(heap, px, pgamma, pdy, pstats, pdx, pdgamma, pdbeta, rows, cols), as elementwise.wat's
+ * (the same bits), with scratch of its own. */
+static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
+  napi_value argv[MAX_ARGS];
+  instance_data *data;
+  if (read_args(env, info, argv, &data) < 10) {
+    napi_throw_type_error(env, NULL, "layer_norm_backward: expected (heap, px, pgamma, pdy, pstats, pdx, pdgamma, "
+                                     "pdbeta, rows, cols)");
+    return NULL;
+  }
+  uint8_t *heap;
+  uint64_t length, rows, cols, p[7];
+  if (heap_of(env, argv[0], &heap, &length) || uint_arg(env, argv[8], "rows", &rows) ||
+      uint_arg(env, argv[9], "cols", &cols))
+    return NULL;
+  if (rows == 0 || cols == 0) return NULL;
+  if (rows > UINT32_MAX || cols > UINT32_MAX || rows * cols > length / 4)
+    return throw_range(env, "layer_norm_backward: x is larger than the heap"), NULL;
+  static const char *const names[7] = {"x", "gamma", "dy", "stats", "dx", "dgamma", "dbeta"};
+  const uint64_t sizes[7] = {rows * cols, cols, rows * cols, 2 * rows, rows * cols, cols, cols};
+  static const int optional[7] = {0, 0, 0, 0, 0, 0, 0};
+  if (float_regions(env, argv, "layer_norm_backward", length, 7, names, sizes, optional, p)) return NULL;
+  if (ijepa_layer_norm_backward((const float *)(heap + p[0]), (const float *)(heap + p[1]),
+                                (const float *)(heap + p[2]), (const float *)(heap + p[3]), (float *)(heap + p[4]),
+                                (float *)(heap + p[5]), (float *)(heap + p[6]), rows, cols))
+    napi_throw_error(env, NULL, "layer_norm_backward: out of memory for its scratch");
+  return NULL;
+}
+
 /* tier(): which micro-kernel gemm runs on this CPU, "avx2-fma" or "portable". */
 static napi_value tier(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS], result;
@@ -232,6 +309,8 @@ NAPI_MODULE_INIT() {
       {"batchGemm", NULL, batch_gemm, NULL, NULL, NULL, napi_enumerable, data},
       {"geluForward", NULL, gelu_forward, NULL, NULL, NULL, napi_enumerable, data},
       {"geluBackward", NULL, gelu_backward, NULL, NULL, NULL, napi_enumerable, data},
+      {"layerNormForward", NULL, layer_norm_forward, NULL, NULL, NULL, napi_enumerable, data},
+      {"layerNormBackward", NULL, layer_norm_backward, NULL, NULL, NULL, napi_enumerable, data},
       {"columnSums", NULL, column_sums, NULL, NULL, NULL, napi_enumerable, data},
       {"tier", NULL, tier, NULL, NULL, NULL, napi_enumerable, data},
   };

@@ -1,6 +1,6 @@
 // The native kernel tier (native/, built by `npm run build:native`): every transpose, edge and blocked sizes, bias and
 // accumulation against float64; the same bits twice, wherever a row lies, in both micro-kernels and as gemm.wat's
-// relaxed build; GELU with elementwise.wat's bits; bad offsets refused; and through tfjs's registered kernels
+// relaxed build; GELU and LayerNorm with elementwise.wat's bits; bad offsets refused; and through tfjs's registered kernels
 // against tfjs's own.
 import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -296,6 +296,66 @@ describe("native kernels", () => {
       expect(at(1)).toBeCloseTo(0.8413447, 6);
       expect(at(-2)).toBeCloseTo(-2 * 0.0227501, 6);
       expect(() => native.geluForward(memory.buffer, 0, memory.buffer.byteLength - 8, 4)).toThrow(/past the heap/);
+    });
+
+    it("computes LayerNorm forward and backward with the same bits as elementwise.wat, over blocks and tails", () => {
+      const rng = Rng.fromSeed(21, "native/layernorm");
+      for (const [rows, cols, affine] of [
+        [130, 192, true],
+        [67, 13, true],
+        [5, 3, false],
+        [64, 4, true],
+      ] as const) {
+        const memory = new webAssembly.Memory({ initial: 16 });
+        const f32 = new Float32Array(memory.buffer);
+        const n = rows * cols;
+        // x, γ, β, dy | wasm: y, stats, dx, dγ, dβ, scratch | native: y, stats, dx, dγ, dβ
+        const sizes = [n, cols, cols, n, n, 2 * rows, n, cols, cols, 2 * cols, n, 2 * rows, n, cols, cols];
+        const at: number[] = [];
+        let next = 16;
+        for (const size of sizes) {
+          at.push(next);
+          next += size + 4;
+        }
+        const [x, gamma, beta, dy, wy, ws, wdx, wdg, wdb, scratch, ny, ns, ndx, ndg, ndb] = at;
+        f32.set(
+          randomValues(n, rng).map((v) => v * 3 + 0.5),
+          x,
+        );
+        f32.set(randomValues(cols, rng), gamma);
+        f32.set(randomValues(cols, rng), beta);
+        f32.set(randomValues(n, rng), dy);
+        const [g, b] = affine ? [4 * gamma, 4 * beta] : [0, 0];
+        const wasm = instantiateElementwise(memory);
+        wasm.layer_norm_forward(4 * x, g, b, 4 * wy, 4 * ws, rows, cols, 1e-6);
+        native.layerNormForward(memory.buffer, 4 * x, g, b, 4 * ny, 4 * ns, rows, cols, 1e-6);
+        wasm.layer_norm_backward(4 * x, 4 * gamma, 4 * dy, 4 * ws, 4 * wdx, 4 * wdg, 4 * wdb, 4 * scratch, rows, cols);
+        native.layerNormBackward(
+          memory.buffer,
+          4 * x,
+          4 * gamma,
+          4 * dy,
+          4 * ns,
+          4 * ndx,
+          4 * ndg,
+          4 * ndb,
+          rows,
+          cols,
+        );
+        const region = (start: number, size: number) => f32.subarray(start, start + size);
+        const label = `${rows}×${cols}${affine ? "" : " no affine"}`;
+        expect(sameBits(region(ny, n), region(wy, n)), `${label} y`).toBe(true);
+        expect(sameBits(region(ns, 2 * rows), region(ws, 2 * rows)), `${label} stats`).toBe(true);
+        expect(sameBits(region(ndx, n), region(wdx, n)), `${label} dx`).toBe(true);
+        expect(sameBits(region(ndg, cols), region(wdg, cols)), `${label} dγ`).toBe(true);
+        expect(sameBits(region(ndb, cols), region(wdb, cols)), `${label} dβ`).toBe(true);
+        // And it normalises: row 0 of x̂ (no affine) has mean ≈ 0 and variance ≈ 1.
+        native.layerNormForward(memory.buffer, 4 * x, 0, 0, 4 * ny, 0, 1, cols, 1e-6);
+        const row = Array.from(region(ny, cols));
+        const mean = row.reduce((s, v) => s + v, 0) / cols;
+        expect(Math.abs(mean)).toBeLessThan(1e-5);
+        expect(Math.abs(row.reduce((s, v) => s + (v - mean) ** 2, 0) / cols - 1)).toBeLessThan(1e-4);
+      }
     });
 
     it("refuses operands outside the heap or misaligned with a RangeError, writing nothing", () => {

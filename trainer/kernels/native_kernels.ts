@@ -43,6 +43,31 @@ export interface NativeKernels {
   geluForward(heap: ArrayBufferLike, px: number, py: number, count: number): void;
   /** As elementwise.wat's gelu_backward, with the same bits: dx = dy·(Φ(x) + x·φ(x)). */
   geluBackward(heap: ArrayBufferLike, px: number, pdy: number, pdx: number, count: number): void;
+  /** As elementwise.wat's layer_norm_forward, with the same bits (pgamma = pbeta = 0: no affine; pstats = 0: none). */
+  layerNormForward(
+    heap: ArrayBufferLike,
+    px: number,
+    pgamma: number,
+    pbeta: number,
+    py: number,
+    pstats: number,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  /** As elementwise.wat's layer_norm_backward, with the same bits, and scratch of its own. */
+  layerNormBackward(
+    heap: ArrayBufferLike,
+    px: number,
+    pgamma: number,
+    pdy: number,
+    pstats: number,
+    pdx: number,
+    pdgamma: number,
+    pdbeta: number,
+    rows: number,
+    cols: number,
+  ): void;
   /** As gemm.wat's column_sums: out[j] = Σ_i x[i, j] for x rows×cols, row-major. */
   columnSums(heap: ArrayBufferLike, px: number, rows: number, cols: number, pout: number): void;
   /** The micro-kernel the CPU runs: "avx2-fma", or "portable" (plain C with one fmaf per multiply-add). */
