@@ -23,8 +23,8 @@ export interface BackendInfo {
   skipped: string[];
   /**
    * wasm only: whose kernels run — ours, with the wasm build ("ijepa-simd-relaxed": fused multiply-adds where the CPU
-   * has them; "ijepa-simd-plain") and, where the native addon loaded, its tier for the products and GELU
-   * ("ijepa-simd-relaxed with native-avx2-fma GEMM and GELU"); or "tfjs" when IJEPA_WASM_KERNELS=tfjs.
+   * has them; "ijepa-simd-plain") and, where the native addon loaded, its tier for the products, GELU and LayerNorm
+   * ("ijepa-simd-relaxed with native-avx2-fma GEMM, GELU, LayerNorm"); or "tfjs" when IJEPA_WASM_KERNELS=tfjs.
    */
   kernels?: string;
 }
@@ -96,9 +96,9 @@ async function activate(name: BackendName): Promise<Omit<BackendInfo, "skipped">
       const threads = typeof wasm.getThreadsCount === "function" ? wasm.getThreadsCount() : 1;
       // Our SIMD kernels: every matmul (gemm.wat, batch_matmul.wat for attention) and bias-gradient sums.
       const fastKernels = process.env.IJEPA_WASM_KERNELS !== "tfjs" && registerFastWasmKernels();
-      // The products, column sums and GELU run natively where the addon loaded (trainer/kernels/native_kernels.ts).
+      // Products, column sums, GELU and LayerNorm run natively where the addon loaded (kernels/native_kernels.ts).
       const native = fastKernels ? nativeKernels() : undefined;
-      const gemmTier = native ? ` with native-${native.tier()} GEMM and GELU` : "";
+      const gemmTier = native ? ` with native-${native.tier()} GEMM, GELU, LayerNorm` : "";
       const kernels = fastKernels ? `ijepa-simd-${gemmFlavour()}${gemmTier}` : "tfjs";
       return { name, tfjsName: "wasm", threads, kernels };
     }
