@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(IJEPA_PORTABLE_ONLY)
 #include <immintrin.h>
 #define IJEPA_X86 1
 #endif

@@ -1,4 +1,6 @@
-/* Single-threaded float32 GEMM in the Goto/BLIS scheme, with an AVX2+FMA 6×16 micro-kernel and a portable one. */
+/* Single-threaded float32 GEMM in the Goto/BLIS scheme, with an AVX2+FMA 6×16 micro-kernel and a portable one.
+ * `CFLAGS=-DIJEPA_PORTABLE_ONLY npm run build:native` builds only the portable paths (what arm64 runs), so x86 can
+ * run test/kernels/native_kernels.test.ts against them too. */
 #include "gemm.h"
 
 #include <math.h>
@@ -6,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(IJEPA_PORTABLE_ONLY)
 #include <immintrin.h>
 #define IJEPA_X86 1
 #endif
