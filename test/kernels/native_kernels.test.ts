@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
 import { gemmFlavour, instantiateGemm } from "../../trainer/kernels/gemm_kernel.js";
-import { type NativeKernels, nativeKernelsStatus } from "../../trainer/kernels/native_kernels.js";
+import { type NativeKernels, nativeKernelsStatus, selfCheck } from "../../trainer/kernels/native_kernels.js";
 import { instantiateElementwise } from "../../trainer/kernels/wasm_elementwise.js";
 import { registerFastWasmKernels, unregisterFastWasmKernels } from "../../trainer/kernels/register_wasm_kernels.js";
 import { webAssembly } from "../../trainer/kernels/webassembly_api.js";
@@ -356,6 +356,24 @@ describe("native kernels", () => {
         expect(Math.abs(mean)).toBeLessThan(1e-5);
         expect(Math.abs(row.reduce((s, v) => s + (v - mean) ** 2, 0) / cols - 1)).toBeLessThan(1e-4);
       }
+    });
+
+    it("passes its load-time self-check, which a wrong GEMM, batched product, GELU or LayerNorm fails", () => {
+      expect(selfCheck(native)).toBeUndefined();
+      // Each kernel in turn runs, then has the first float of its output (at the given argument) made wrong.
+      const corrupt = (name: keyof NativeKernels, output: number) =>
+        selfCheck({
+          ...native,
+          [name]: (...args: unknown[]) => {
+            (native[name] as (...a: unknown[]) => void)(...args);
+            new Float32Array(args[0] as ArrayBuffer)[(args[output] as number) / 4] += 0.5;
+          },
+        } as NativeKernels);
+      expect(corrupt("gemm", 7)).toMatch(/C\[0, 0\]/);
+      expect(corrupt("columnSums", 4)).toMatch(/column sum 0/);
+      expect(corrupt("batchGemm", 3)).toMatch(/batch 0 C\[0, 0\]/);
+      expect(corrupt("geluForward", 2)).toMatch(/GELU/);
+      expect(corrupt("layerNormForward", 4)).toMatch(/LayerNorm/);
     });
 
     it("refuses operands outside the heap or misaligned with a RangeError, writing nothing", () => {

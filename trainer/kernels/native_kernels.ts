@@ -124,10 +124,10 @@ function load(): NativeKernelsStatus {
 }
 
 /**
- * Multiplies a 7×300 by a transposed 300×19 with a bias (an edge tile, two K chunks) and sums its columns; compares
- * with float64 sums. Returns what is wrong, or undefined.
+ * Multiplies a 7×300 by a transposed 300×19 with a bias (an edge tile, two K chunks) and sums its columns, then
+ * checks the batched products, GELU and LayerNorm; compares with float64. Returns what is wrong, or undefined.
  */
-function selfCheck(kernels: NativeKernels): string | undefined {
+export function selfCheck(kernels: NativeKernels): string | undefined {
   const [m, k, n] = [7, 300, 19];
   const heap = new ArrayBuffer(4 * (m * k + n * k + n + m * n + n));
   const f = new Float32Array(heap);
@@ -150,5 +150,35 @@ function selfCheck(kernels: NativeKernels): string | undefined {
     }
     if (!(Math.abs(f[psum + j] - column) <= 1e-4 * (1 + Math.abs(column)))) return `column sum ${j} off`;
   }
-  return undefined;
+  return checkBatchAndElementwise(kernels);
+}
+
+/** Two 5×17·17×9 products batched (B transposed), GELU at 1 and −2, and LayerNorm of the row 1, 2, 3, 4. */
+function checkBatchAndElementwise(kernels: NativeKernels): string | undefined {
+  const [batch, m, k, n] = [2, 5, 17, 9];
+  const heap = new ArrayBuffer(4 * (batch * (m * k + n * k + m * n) + 32));
+  const f = new Float32Array(heap);
+  const [pb, pc, pe] = [batch * m * k, batch * (m * k + n * k), batch * (m * k + n * k + m * n)];
+  for (let i = 0; i < pc; i++) f[i] = Math.fround(((i * 7919) % 201) / 100 - 1);
+  f.set([1, -2, 0, 0, 1, 2, 3, 4], pe);
+  try {
+    kernels.batchGemm(heap, 0, 4 * pb, 4 * pc, batch, m, k, n, 0, 1);
+    kernels.geluForward(heap, 4 * pe, 4 * (pe + 2), 2);
+    kernels.layerNormForward(heap, 4 * (pe + 4), 0, 0, 4 * (pe + 8), 0, 1, 4, 1e-6);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  for (let b = 0; b < batch; b++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let want = 0;
+        for (let p = 0; p < k; p++) want += f[b * m * k + i * k + p] * f[pb + b * n * k + j * k + p];
+        const got = f[pc + b * m * n + i * n + j];
+        if (!(Math.abs(got - want) <= 1e-4 * (1 + Math.abs(want)))) return `batch ${b} C[${i}, ${j}] = ${got}`;
+      }
+  // GELU(1) = Φ(1) = 0.8413447, GELU(−2) = −2·Φ(−2) = −0.0455003; LayerNorm(1, 2, 3, 4) = (k − 2.5)/√1.25.
+  const want = [0.8413447, -0.0455003, ...[1, 2, 3, 4].map((v) => (v - 2.5) / Math.sqrt(1.25 + 1e-6))];
+  const got = [f[pe + 2], f[pe + 3], ...f.subarray(pe + 8, pe + 12)];
+  const wrong = want.findIndex((w, i) => !(Math.abs(got[i] - w) <= 1e-5));
+  return wrong < 0 ? undefined : `${wrong < 2 ? "GELU" : "LayerNorm"} gives ${got[wrong]}, want ${want[wrong]}`;
 }
