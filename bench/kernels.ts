@@ -1,11 +1,14 @@
-// Times tfjs-wasm's own BatchMatMul against our SIMD kernels (trainer/kernels) on the ViT attention's products and on
-// the linear layers' 2-D products, alternating the two run by run so a busy machine slows both alike; then our fused
-// GELU and LayerNorm against tfjs's composed ops (bench/elementwise.ts).
+// Times tfjs-wasm's own BatchMatMul against our SIMD kernels (trainer/kernels) and, where built, the native tier
+// (native/) on the ViT attention's products and on the linear layers' 2-D products, alternating them run by run so
+// a busy machine slows all alike; then our fused GELU and LayerNorm against tfjs's composed ops
+// (bench/elementwise.ts).
 //
-//   node bin/run-ts.js bench/kernels.ts [--runs 7]
+//   node bin/run-ts.js bench/kernels.ts [--runs 7] [--clock wall|cpu]
+// --clock cpu times by this process's CPU time instead of the wall clock: steadier where other jobs share the cores.
 import { parseArgs } from "node:util";
 import * as tf from "@tensorflow/tfjs-core";
 import { describeBackend, initBackend } from "../trainer/backend.js";
+import { nativeKernels, suspendNativeKernels } from "../trainer/kernels/native_kernels.js";
 import { registerFastWasmKernels, unregisterFastWasmKernels } from "../trainer/kernels/register_wasm_kernels.js";
 import { benchElementwise } from "./elementwise.js";
 
@@ -20,7 +23,19 @@ interface Product {
   transposeB: boolean;
 }
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "7" } } });
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "7" }, clock: { type: "string", default: "wall" } },
+});
+if (values.clock !== "wall" && values.clock !== "cpu")
+  throw new Error(`--clock must be wall or cpu, got "${values.clock}"`);
+/** Milliseconds now, on the chosen clock. */
+const now =
+  values.clock === "cpu"
+    ? () => {
+        const { user, system } = process.cpuUsage();
+        return (user + system) / 1000;
+      }
+    : () => performance.now();
 const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs must be a positive integer, got "${values.runs}"`);
 
@@ -53,33 +68,34 @@ function median(samples: number[]): number {
 }
 
 function timeOnce(a: tf.Tensor, b: tf.Tensor, p: Product): number {
-  const start = performance.now();
+  const start = now();
   // The wasm backend computes synchronously inside matMul; no read-back needed.
   const c = tf.matMul(a, b, p.transposeA, p.transposeB);
-  const elapsed = performance.now() - start;
+  const elapsed = now() - start;
   c.dispose();
   return elapsed;
 }
 
 /** The same product with the transposes done first, so the matMul is batch-1 untransposed: XNNPACK (what trainer/models/layers.ts does). */
 function timeTransposedFirst(a: tf.Tensor, b: tf.Tensor, p: Product): number {
-  const start = performance.now();
+  const start = now();
   const c = tf.tidy(() => tf.matMul(p.transposeA ? tf.transpose(a) : a, p.transposeB ? tf.transpose(b) : b));
-  const elapsed = performance.now() - start;
+  const elapsed = now() - start;
   c.dispose();
   return elapsed;
 }
 
 /**
- * Median ms of the backend's kernel and of ours (and, for 2-D products, of transposing first), measured in turn
- * (A, B, A, B, …) after one warm-up each.
+ * Median ms of the backend's kernel, of ours in wasm, of ours native (where built) and, for transposed 2-D products,
+ * of transposing first; measured in turn (A, B, C, A, B, C, …) after one warm-up each.
  */
-function compare(p: Product): { originalMs: number; oursMs: number; transposedFirstMs?: number } {
+function compare(p: Product): { originalMs: number; oursMs: number; nativeMs?: number; transposedFirstMs?: number } {
   const a = tf.randomNormal([...p.outer, ...(p.transposeA ? [p.k, p.m] : [p.m, p.k])]);
   const b = tf.randomNormal([...p.outer, ...(p.transposeB ? [p.n, p.k] : [p.k, p.n])]);
   const twoD = p.outer.length === 0;
   const original: number[] = [];
   const ours: number[] = [];
+  const native: number[] = [];
   const transposedFirst: number[] = [];
   for (let run = -1; run < runs; run++) {
     unregisterFastWasmKernels();
@@ -87,10 +103,14 @@ function compare(p: Product): { originalMs: number; oursMs: number; transposedFi
     // tfjs's own path for a transposed 2-D product: transpose, then XNNPACK.
     const transposedFirstMs = twoD && (p.transposeA || p.transposeB) ? timeTransposedFirst(a, b, p) : 0;
     registerFastWasmKernels();
+    suspendNativeKernels(true);
     const oursMs = timeOnce(a, b, p);
+    suspendNativeKernels(false);
+    const nativeMs = nativeKernels() ? timeOnce(a, b, p) : 0;
     if (run >= 0) {
       original.push(originalMs);
       ours.push(oursMs);
+      native.push(nativeMs);
       transposedFirst.push(transposedFirstMs);
     }
   }
@@ -99,6 +119,7 @@ function compare(p: Product): { originalMs: number; oursMs: number; transposedFi
   return {
     originalMs: median(original),
     oursMs: median(ours),
+    nativeMs: nativeKernels() ? median(native) : undefined,
     transposedFirstMs: transposed ? median(transposedFirst) : undefined,
   };
 }
@@ -110,13 +131,14 @@ function gflops(p: Product, ms: number): string {
 
 const backend = await initBackend("wasm");
 if (!registerFastWasmKernels()) throw new Error("the fast wasm kernels could not be registered on this backend");
-console.log(`${describeBackend(backend)}; ${runs} alternating runs per kernel, medians`);
+console.log(`${describeBackend(backend)}; ${runs} alternating runs per kernel, medians of ${values.clock} time`);
 console.log(
   "product".padEnd(30) +
     "layout".padEnd(8) +
     "original ms  GFLOP/s".padStart(22) +
     "ours ms  GFLOP/s".padStart(20) +
-    "speedup".padStart(10),
+    "speedup".padStart(10) +
+    (nativeKernels() ? "native ms  GFLOP/s".padStart(22) + "vs tfjs".padStart(9) : "  (native tier not loaded)"),
 );
 
 const groups: { title: string; products: Product[] }[] = [
@@ -142,17 +164,23 @@ for (const group of groups) {
   console.log(`\n${group.title}`);
   let originalTotal = 0;
   let oursTotal = 0;
+  let nativeTotal = 0;
   for (const p of group.products) {
-    const { originalMs, oursMs, transposedFirstMs } = compare(p);
+    const { originalMs, oursMs, nativeMs, transposedFirstMs } = compare(p);
     originalTotal += originalMs;
     oursTotal += oursMs;
+    nativeTotal += nativeMs ?? 0;
     const layout = `${p.transposeA ? "T" : "N"}${p.transposeB ? "T" : "N"}`;
     console.log(
       p.label.padEnd(30) +
         layout.padEnd(8) +
         `${originalMs.toFixed(2)}  ${gflops(p, originalMs).padStart(7)}`.padStart(22) +
         `${oursMs.toFixed(2)}  ${gflops(p, oursMs).padStart(7)}`.padStart(20) +
-        `${(originalMs / oursMs).toFixed(1)}×`.padStart(10),
+        `${(originalMs / oursMs).toFixed(1)}×`.padStart(10) +
+        (nativeMs === undefined
+          ? ""
+          : `${nativeMs.toFixed(2)}  ${gflops(p, nativeMs).padStart(7)}`.padStart(22) +
+            `${(originalMs / nativeMs).toFixed(1)}×`.padStart(9)),
     );
     if (transposedFirstMs !== undefined) {
       console.log(
@@ -164,7 +192,10 @@ for (const group of groups) {
     "all of the above".padEnd(38) +
       `${originalTotal.toFixed(2)}`.padStart(13) +
       `${oursTotal.toFixed(2)}`.padStart(20) +
-      `${(originalTotal / oursTotal).toFixed(1)}×`.padStart(19),
+      `${(originalTotal / oursTotal).toFixed(1)}×`.padStart(19) +
+      (nativeTotal > 0
+        ? `${nativeTotal.toFixed(2)}`.padStart(13) + `${(originalTotal / nativeTotal).toFixed(1)}×`.padStart(18)
+        : ""),
   );
 }
 // GELU and LayerNorm: our fused kernels against tfjs's composed ops (bench/elementwise.ts).

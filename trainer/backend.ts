@@ -6,6 +6,7 @@ import "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { ConfigError } from "./errors.js";
 import { gemmFlavour } from "./kernels/gemm_kernel.js";
+import { nativeKernels } from "./kernels/native_kernels.js";
 import { registerFastWasmKernels } from "./kernels/register_wasm_kernels.js";
 
 export const BACKEND_NAMES = ["node-gpu", "node", "wasm", "cpu"] as const;
@@ -21,8 +22,9 @@ export interface BackendInfo {
   /** Why earlier candidates were passed over, for the startup line. */
   skipped: string[];
   /**
-   * wasm only: whose kernels run — ours, with the GEMM build ("ijepa-simd-relaxed": fused multiply-adds where the CPU
-   * has them; "ijepa-simd-plain"), or "tfjs" when IJEPA_WASM_KERNELS=tfjs.
+   * wasm only: whose kernels run — ours, with the wasm build ("ijepa-simd-relaxed": fused multiply-adds where the CPU
+   * has them; "ijepa-simd-plain") and, where the native addon loaded, its tier for the products, GELU and LayerNorm
+   * ("ijepa-simd-relaxed with native-avx2-fma GEMM, GELU, LayerNorm"); or "tfjs" when IJEPA_WASM_KERNELS=tfjs.
    */
   kernels?: string;
 }
@@ -94,7 +96,11 @@ async function activate(name: BackendName): Promise<Omit<BackendInfo, "skipped">
       const threads = typeof wasm.getThreadsCount === "function" ? wasm.getThreadsCount() : 1;
       // Our SIMD kernels: every matmul (gemm.wat, batch_matmul.wat for attention) and bias-gradient sums.
       const fastKernels = process.env.IJEPA_WASM_KERNELS !== "tfjs" && registerFastWasmKernels();
-      return { name, tfjsName: "wasm", threads, kernels: fastKernels ? `ijepa-simd-${gemmFlavour()}` : "tfjs" };
+      // Products, column sums, GELU and LayerNorm run natively where the addon loaded (kernels/native_kernels.ts).
+      const native = fastKernels ? nativeKernels() : undefined;
+      const gemmTier = native ? ` with native-${native.tier()} GEMM, GELU, LayerNorm` : "";
+      const kernels = fastKernels ? `ijepa-simd-${gemmFlavour()}${gemmTier}` : "tfjs";
+      return { name, tfjsName: "wasm", threads, kernels };
     }
     case "cpu": {
       if (!(await tf.setBackend("cpu"))) throw new Error("the cpu backend failed to initialise");

@@ -1,9 +1,11 @@
-// elementwise.wat's fused GELU and LayerNorm passes as tfjs kernels of the wasm backend, under our own kernel names
-// (trainer/models/layers.ts calls them where they are registered and composes tfjs ops elsewhere).
+// elementwise.wat's fused GELU and LayerNorm passes (or the native addon's, with the same bits, where loaded) as tfjs
+// kernels of the wasm backend, under our own kernel names (trainer/models/layers.ts calls them where they are
+// registered and composes tfjs ops elsewhere).
 import * as tf from "@tensorflow/tfjs-core";
 import type { NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { IjepaError } from "../errors.js";
 import { ELEMENTWISE_WASM_BASE64 } from "./elementwise_wasm.js";
+import { nativeKernels } from "./native_kernels.js";
 import { backendMemory, type WasmBackendInternals } from "./wasm_batch_matmul.js";
 import { webAssembly, type WasmMemory } from "./webassembly_api.js";
 
@@ -84,7 +86,10 @@ function gelu(args: KernelArgs): TensorInfo {
   const { backend, kernel, offset } = context(args, FUSED.gelu);
   const { x } = args.inputs as { x: TensorInfo };
   const y = backend.makeOutput(x.shape, "float32");
-  kernel.gelu_forward(offset(x), offset(y), size(x));
+  // The native tier where loaded: the same operations in 256-bit vectors, the same bits.
+  const native = nativeKernels();
+  if (native) native.geluForward(backendMemory(backend)!.buffer, offset(x), offset(y), size(x));
+  else kernel.gelu_forward(offset(x), offset(y), size(x));
   return y;
 }
 
@@ -93,7 +98,9 @@ function geluGrad(args: KernelArgs): TensorInfo {
   const { backend, kernel, offset } = context(args, FUSED.geluGrad);
   const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
   const dx = backend.makeOutput(x.shape, "float32");
-  kernel.gelu_backward(offset(x), offset(dy), offset(dx), size(x));
+  const native = nativeKernels();
+  if (native) native.geluBackward(backendMemory(backend)!.buffer, offset(x), offset(dy), offset(dx), size(x));
+  else kernel.gelu_backward(offset(x), offset(dy), offset(dx), size(x));
   return dx;
 }
 
@@ -105,16 +112,11 @@ function layerNorm(args: KernelArgs): TensorInfo[] {
   const [rows, cols] = x.shape;
   const y = backend.makeOutput(x.shape, "float32");
   const stats = backend.makeOutput([rows, 2], "float32");
-  kernel.layer_norm_forward(
-    offset(x),
-    gamma ? offset(gamma) : 0,
-    beta ? offset(beta) : 0,
-    offset(y),
-    offset(stats),
-    rows,
-    cols,
-    eps,
-  );
+  const [px, pgamma, pbeta, py] = [offset(x), gamma ? offset(gamma) : 0, beta ? offset(beta) : 0, offset(y)];
+  const pstats = offset(stats);
+  const native = nativeKernels();
+  if (native) native.layerNormForward(backendMemory(backend)!.buffer, px, pgamma, pbeta, py, pstats, rows, cols, eps);
+  else kernel.layer_norm_forward(px, pgamma, pbeta, py, pstats, rows, cols, eps);
   return [y, stats];
 }
 
@@ -131,6 +133,14 @@ function layerNormGrad(args: KernelArgs): TensorInfo[] {
   const dx = backend.makeOutput(x.shape, "float32");
   const dgamma = backend.makeOutput([cols], "float32");
   const dbeta = backend.makeOutput([cols], "float32");
+  const native = nativeKernels();
+  if (native) {
+    const [px, pgamma, pdy, pstats] = [offset(x), offset(gamma), offset(dy), offset(stats)];
+    const [pdx, pdgamma, pdbeta] = [offset(dx), offset(dgamma), offset(dbeta)];
+    const heap = backendMemory(backend)!.buffer;
+    native.layerNormBackward(heap, px, pgamma, pdy, pstats, pdx, pdgamma, pdbeta, rows, cols);
+    return [dx, dgamma, dbeta];
+  }
   const scratch = backend.wasm._malloc(cols * 8) >>> 0;
   if (scratch === 0)
     throw new IjepaError(`${FUSED.layerNormGrad}: the wasm heap has no room for ${cols * 8} bytes of scratch`);

@@ -1,8 +1,9 @@
-// gemm.wat as tfjs wasm kernels: 2-D products in every transpose (BatchMatMul, _FusedMatMul with a bias) and column
-// sums (Sum over axis 0, the bias gradient), run on the backend's heap where the tensors lie.
+// gemm.wat (or the native addon where loaded) as tfjs wasm kernels: 2-D products in every transpose (BatchMatMul,
+// _FusedMatMul with a bias) and column sums (Sum over axis 0, the bias gradient), run on the backend's heap in place.
 import type { KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { IjepaError } from "../errors.js";
 import { instantiateGemm, type GemmExports } from "./gemm_kernel.js";
+import { nativeKernels } from "./native_kernels.js";
 import { backendMemory, type WasmBackendInternals } from "./wasm_batch_matmul.js";
 
 interface KernelArgs {
@@ -57,6 +58,19 @@ function runGemm(
 ): TensorInfo {
   const { m, k, n } = plan;
   const out = backend.makeOutput(plan.outShape, "float32");
+  // A stored m×k (row stride k) or, transposed, k×m; B stored k×n or, transposed, n×k. Offsets are stable across
+  // heap growth, so reading them now is safe.
+  const [aRs, aCs] = transposeA ? [4, m * 4] : [k * 4, 4];
+  const [bRs, bCs] = transposeB ? [4, k * 4] : [n * 4, 4];
+  const pbias = bias ? offsetOf(backend, bias, "MatMul bias") : 0;
+  const [pa, pb] = [offsetOf(backend, a, "MatMul"), offsetOf(backend, b, "MatMul")];
+  const pc = offsetOf(backend, out, "MatMul");
+  const native = nativeKernels();
+  if (native) {
+    // The heap's buffer now: makeOutput may have grown the memory, which detaches the buffer read before.
+    native.gemm(backendMemory(backend)!.buffer, pa, aRs, aCs, pb, bRs, bCs, pc, pbias, m, k, n, 0);
+    return out;
+  }
   const scratchBytes = kernel.gemm_scratch_bytes(m, k, n) >>> 0;
   const scratch = backend.wasm._malloc(scratchBytes) >>> 0;
   if (scratch === 0) {
@@ -67,33 +81,15 @@ function runGemm(
     );
   }
   try {
-    // A stored m×k (row stride k) or, transposed, k×m; B stored k×n or, transposed, n×k. Offsets are stable across
-    // heap growth, so reading them now is safe.
-    const [aRs, aCs] = transposeA ? [4, m * 4] : [k * 4, 4];
-    const [bRs, bCs] = transposeB ? [4, k * 4] : [n * 4, 4];
-    const pbias = bias ? offsetOf(backend, bias, "MatMul bias") : 0;
-    kernel.gemm(
-      offsetOf(backend, a, "MatMul"),
-      aRs,
-      aCs,
-      offsetOf(backend, b, "MatMul"),
-      bRs,
-      bCs,
-      offsetOf(backend, out, "MatMul"),
-      pbias,
-      m,
-      k,
-      n,
-      scratch,
-      0,
-    );
+    kernel.gemm(pa, aRs, aCs, pb, bRs, bCs, pc, pbias, m, k, n, scratch, 0);
   } finally {
     backend.wasm._free(scratch);
   }
   return out;
 }
 
-/** A BatchMatMul kernelFunc that runs single float32 products (any transpose) through gemm.wat and the rest through `next`. */
+/** A BatchMatMul kernelFunc that runs single float32 products (any transpose) through gemm.wat (or the native
+ * addon) and the rest through `next`. */
 export function makeGemmBatchMatMul(next: KernelFunc): KernelFunc {
   const gemmBatchMatMul = (args: KernelArgs): TensorInfo | TensorInfo[] => {
     const { a, b } = args.inputs as { a: TensorInfo; b: TensorInfo };
@@ -146,7 +142,12 @@ export function makeColumnSum(original: KernelFunc): KernelFunc {
     if (!kernel) return original(args as Parameters<KernelFunc>[0]);
     const [rows, cols] = x.shape;
     const out = backend.makeOutput(keepDims ? [1, cols] : [cols], "float32");
-    if (cols > 0) kernel.column_sums(offsetOf(backend, x, "Sum"), rows, cols, offsetOf(backend, out, "Sum"));
+    if (cols > 0) {
+      const [px, pout] = [offsetOf(backend, x, "Sum"), offsetOf(backend, out, "Sum")];
+      const native = nativeKernels();
+      if (native) native.columnSums(backendMemory(backend)!.buffer, px, rows, cols, pout);
+      else kernel.column_sums(px, rows, cols, pout);
+    }
     return out;
   };
   return columnSum as unknown as KernelFunc;
