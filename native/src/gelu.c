@@ -1,5 +1,8 @@
 /* Exact GELU forward and backward, operation for operation as elementwise.wat's (same constants, same order, no
- * fused multiply-adds: binding.gyp builds with -ffp-contract=off), so both tiers give the same bits. */
+ * fused multiply-adds: binding.gyp builds with -ffp-contract=off), so both tiers give the same bits. For a = |x| and
+ * t = 1/(1 + 0.3a): h = Φ(−a) = t·R(t)·2^s with s = −log2(e)·a²/2, R and the 2^r polynomial E fitted as the .wat's
+ * header comment says; y = max(x, 0) − a·h, dx = dy·(Φ(x) + x·φ(x)) with φ(x) = 2^s/√(2π). wasm's pmin(a, b) is
+ * b < a ? b : a and pmax(a, b) is a < b ? b : a, which x86's minps/maxps give with the operands swapped. */
 #include "gelu.h"
 
 #include <string.h>
@@ -9,108 +12,125 @@
 #define IJEPA_X86 1
 #endif
 
-/* Scalar lanes: the portable path and the last 1–7 floats of the AVX2 one. */
-static float exp_lane(float x) {
-  /* max(min(x, 88), −87), NaN kept as wasm's f32x4.min/max keep it */
-  x = x < 88.0f ? x : x != x ? x : 88.0f;
-  x = x > -87.0f ? x : x != x ? x : -87.0f;
-  float t = x * 1.44269504f + 12582912.0f;
-  float n = t - 12582912.0f;
-  float r = x - n * 0.693359375f;
-  r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = r * r * p + r + 1.0f;
+#define C_BIG 1e30f
+#define C_K 0.3f
+#define C_S -0.72134752f
+#define C_S_MIN -127.0f
+#define C_MAGIC 12583039.0f
+#define C_PHI 0.398942280f
+#define R0 0.119626395f
+#define R1 0.120798364f
+#define R2 0.0996375158f
+#define R3 0.129469141f
+#define R4 -0.0553937294f
+#define R5 0.208206475f
+#define R6 -0.158275932f
+#define R7 0.0359317251f
+#define E0 1.00000012f
+#define E1 0.693146944f
+#define E2 0.240221202f
+#define E3 0.0555071309f
+#define E4 0.00967554096f
+#define E5 0.00132764725f
+
+static float pmin(float a, float b) { return b < a ? b : a; }
+static float pmax(float a, float b) { return a < b ? b : a; }
+
+/* Scalar lanes (the portable path and the last 1–7 floats of the AVX2 one): a, h and q = 2^s for x. */
+static void core_lane(float x, float *a_out, float *h_out, float *q_out) {
+  uint32_t magnitude; /* |x| as f32x4.abs takes it: the sign bit cleared, NaNs included */
+  memcpy(&magnitude, &x, sizeof magnitude);
+  magnitude &= 0x7fffffffu;
+  float a;
+  memcpy(&a, &magnitude, sizeof a);
+  a = pmin(a, C_BIG);
+  float t = 1.0f / (a * C_K + 1.0f);
+  float s = pmax(a * a * C_S, C_S_MIN);
+  float p = t * R7 + R6;
+  p = p * t + R5;
+  p = p * t + R4;
+  p = p * t + R3;
+  p = p * t + R2;
+  p = p * t + R1;
+  p = p * t + R0;
+  float e = s + C_MAGIC;
+  float r = s - (e - C_MAGIC);
+  float q = r * E5 + E4;
+  q = q * r + E3;
+  q = q * r + E2;
+  q = q * r + E1;
+  q = q * r + E0;
   int32_t bits;
-  memcpy(&bits, &t, sizeof bits);
-  bits = (int32_t)((uint32_t)(bits + 127) << 23);
+  memcpy(&bits, &e, sizeof bits);
+  bits = (int32_t)((uint32_t)bits << 23);
   float scale;
   memcpy(&scale, &bits, sizeof scale);
-  return p * scale;
+  q = q * scale;
+  *a_out = a;
+  *h_out = t * p * q;
+  *q_out = q;
 }
 
-static float phi_lane(float x) {
-  float z = (x < 0 ? -x : x) * 0.70710678f;
-  float t = 1.0f / (1.0f + z * 0.5f);
-  float p = 0.17087277f;
-  p = p * t + -0.82215223f;
-  p = p * t + 1.48851587f;
-  p = p * t + -1.13520398f;
-  p = p * t + 0.27886807f;
-  p = p * t + -0.18628806f;
-  p = p * t + 0.09678418f;
-  p = p * t + 0.37409196f;
-  p = p * t + 1.00002368f;
-  p = p * t + -1.26551223f;
-  float half_erfc = t * 0.5f * exp_lane(p - z * z);
-  return x > 0.0f ? 1.0f - half_erfc : half_erfc;
+static float gelu_lane(float x) {
+  float a, h, q;
+  core_lane(x, &a, &h, &q);
+  return pmax(x, 0.0f) - a * h;
 }
 
 static float gelu_grad_lane(float x, float dy) {
-  return dy * (phi_lane(x) + x * 0.39894228f * exp_lane(x * x * -0.5f));
+  float a, h, q;
+  core_lane(x, &a, &h, &q);
+  return dy * ((x > 0.0f ? 1.0f - h : h) + x * q * C_PHI);
 }
 
 #ifdef IJEPA_X86
 #define TARGET __attribute__((target("avx2,fma")))
 #define SPLAT _mm256_set1_ps
 
-TARGET static __m256 exp8(__m256 x) {
-  /* minps/maxps return their second operand when either is NaN: the constant first keeps a NaN x, as wasm does. */
-  x = _mm256_max_ps(SPLAT(-87.0f), _mm256_min_ps(SPLAT(88.0f), x));
-  __m256 t = _mm256_add_ps(_mm256_mul_ps(x, SPLAT(1.44269504f)), SPLAT(12582912.0f));
-  __m256 n = _mm256_sub_ps(t, SPLAT(12582912.0f));
-  __m256 r = _mm256_sub_ps(x, _mm256_mul_ps(n, SPLAT(0.693359375f)));
-  r = _mm256_sub_ps(r, _mm256_mul_ps(n, SPLAT(-2.12194440e-4f)));
-  __m256 p = SPLAT(1.9875691500e-4f);
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), SPLAT(1.3981999507e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), SPLAT(8.3334519073e-3f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), SPLAT(4.1665795894e-2f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), SPLAT(1.6666665459e-1f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, r), SPLAT(5.0000001201e-1f));
-  p = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(_mm256_mul_ps(r, r), p), r), SPLAT(1.0f));
-  __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_castps_si256(t), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
-TARGET static __m256 phi8(__m256 x) {
-  __m256 abs = _mm256_andnot_ps(SPLAT(-0.0f), x);
-  __m256 z = _mm256_mul_ps(abs, SPLAT(0.70710678f));
-  __m256 t = _mm256_div_ps(SPLAT(1.0f), _mm256_add_ps(SPLAT(1.0f), _mm256_mul_ps(z, SPLAT(0.5f))));
-  __m256 p = SPLAT(0.17087277f);
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(-0.82215223f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(1.48851587f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(-1.13520398f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(0.27886807f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(-0.18628806f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(0.09678418f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(0.37409196f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(1.00002368f));
-  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(-1.26551223f));
-  __m256 half_erfc = _mm256_mul_ps(_mm256_mul_ps(t, SPLAT(0.5f)), exp8(_mm256_sub_ps(p, _mm256_mul_ps(z, z))));
-  __m256 positive = _mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_GT_OQ);
-  return _mm256_blendv_ps(half_erfc, _mm256_sub_ps(SPLAT(1.0f), half_erfc), positive);
+/* h = Φ(−|x|) and q = 2^s for 8 lanes; a = |x| capped. */
+TARGET static inline void core8(__m256 x, __m256 *a_out, __m256 *h_out, __m256 *q_out) {
+  __m256 a = _mm256_min_ps(SPLAT(C_BIG), _mm256_andnot_ps(SPLAT(-0.0f), x));
+  __m256 t = _mm256_div_ps(SPLAT(1.0f), _mm256_add_ps(_mm256_mul_ps(a, SPLAT(C_K)), SPLAT(1.0f)));
+  __m256 s = _mm256_max_ps(SPLAT(C_S_MIN), _mm256_mul_ps(_mm256_mul_ps(a, a), SPLAT(C_S)));
+  __m256 p = _mm256_add_ps(_mm256_mul_ps(t, SPLAT(R7)), SPLAT(R6));
+  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(R5));
+  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(R4));
+  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(R3));
+  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(R2));
+  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(R1));
+  p = _mm256_add_ps(_mm256_mul_ps(p, t), SPLAT(R0));
+  __m256 e = _mm256_add_ps(s, SPLAT(C_MAGIC));
+  __m256 r = _mm256_sub_ps(s, _mm256_sub_ps(e, SPLAT(C_MAGIC)));
+  __m256 q = _mm256_add_ps(_mm256_mul_ps(r, SPLAT(E5)), SPLAT(E4));
+  q = _mm256_add_ps(_mm256_mul_ps(q, r), SPLAT(E3));
+  q = _mm256_add_ps(_mm256_mul_ps(q, r), SPLAT(E2));
+  q = _mm256_add_ps(_mm256_mul_ps(q, r), SPLAT(E1));
+  q = _mm256_add_ps(_mm256_mul_ps(q, r), SPLAT(E0));
+  q = _mm256_mul_ps(q, _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(e), 23)));
+  *a_out = a;
+  *h_out = _mm256_mul_ps(_mm256_mul_ps(t, p), q);
+  *q_out = q;
 }
 
 TARGET static void gelu_forward_avx2(const float *x, float *y, size_t count) {
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    __m256 v = _mm256_loadu_ps(x + i);
-    _mm256_storeu_ps(y + i, _mm256_mul_ps(v, phi8(v)));
+    __m256 v = _mm256_loadu_ps(x + i), a, h, q;
+    core8(v, &a, &h, &q);
+    _mm256_storeu_ps(y + i, _mm256_sub_ps(_mm256_max_ps(_mm256_setzero_ps(), v), _mm256_mul_ps(a, h)));
   }
-  for (; i < count; i++) y[i] = x[i] * phi_lane(x[i]);
+  for (; i < count; i++) y[i] = gelu_lane(x[i]);
 }
 
 TARGET static void gelu_backward_avx2(const float *x, const float *dy, float *dx, size_t count) {
   size_t i = 0;
   for (; i + 8 <= count; i += 8) {
-    __m256 v = _mm256_loadu_ps(x + i);
-    __m256 gaussian = _mm256_mul_ps(_mm256_mul_ps(v, SPLAT(0.39894228f)),
-                                    exp8(_mm256_mul_ps(_mm256_mul_ps(v, v), SPLAT(-0.5f))));
-    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), _mm256_add_ps(phi8(v), gaussian)));
+    __m256 v = _mm256_loadu_ps(x + i), a, h, q;
+    core8(v, &a, &h, &q);
+    __m256 positive = _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ);
+    __m256 phi = _mm256_blendv_ps(h, _mm256_sub_ps(SPLAT(1.0f), h), positive);
+    __m256 gaussian = _mm256_mul_ps(_mm256_mul_ps(v, q), SPLAT(C_PHI));
+    _mm256_storeu_ps(dx + i, _mm256_mul_ps(_mm256_loadu_ps(dy + i), _mm256_add_ps(phi, gaussian)));
   }
   for (; i < count; i++) dx[i] = gelu_grad_lane(x[i], dy[i]);
 }
@@ -124,7 +144,7 @@ void ijepa_gelu_forward(ijepa_tier tier, const float *x, float *y, size_t count)
   }
 #endif
   (void)tier;
-  for (size_t i = 0; i < count; i++) y[i] = x[i] * phi_lane(x[i]);
+  for (size_t i = 0; i < count; i++) y[i] = gelu_lane(x[i]);
 }
 
 void ijepa_gelu_backward(ijepa_tier tier, const float *x, const float *dy, float *dx, size_t count) {
