@@ -1,6 +1,6 @@
 // `npm run bench:train`: training throughput of config A and fmnist-vit-tiny through the real training loop.
 // Each config runs in its own child process (so its peak RSS is its own) for warm-up + measured steps.
-// --profile adds where a step goes: per replica its compute time and per-kernel times, and the engine's waits.
+// --profile adds where a step goes: per replica its compute time and per-kernel times, and the engine's phases.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,10 +42,12 @@ export interface BenchResult {
 /** Medians over the measured steps, in ms per step. */
 export interface StepProfile {
   replicas: Array<{ computeMs: number; kernels: Record<string, { ms: number; calls: number }> }>;
-  publishMs: number;
+  /** Main thread: waiting for the workers' gradients, its share of AdamW + EMA, waiting for theirs, reloading. */
   waitMs: number;
-  combineMs: number;
-  /** Step time outside the gradient engine: optimizer, EMA, data and logging. */
+  updateMs: number;
+  updateWaitMs: number;
+  loadMs: number;
+  /** Step time outside the engine: data (crops, masks, patches) and logging. */
   outsideEngineMs: number;
 }
 
@@ -119,8 +121,9 @@ function printProfile(p: StepProfile, msPerStep: number): void {
       );
   });
   console.log(
-    `  publish weights ${p.publishMs.toFixed(0)} ms, wait for workers ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
-      `average gradients ${p.combineMs.toFixed(0)} ms, outside the engine (optimizer, EMA, data) ${p.outsideEngineMs.toFixed(0)} ms`,
+    `  wait for workers' gradients ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
+      `own share of AdamW + EMA ${p.updateMs.toFixed(0)} ms, wait for the other shares ${p.updateWaitMs.toFixed(0)} ms, ` +
+      `load weights ${p.loadMs.toFixed(0)} ms, outside the engine (data, logging) ${p.outsideEngineMs.toFixed(0)} ms`,
   );
 }
 
@@ -147,15 +150,17 @@ function summarise(
     }
     return { computeMs: mean(steps.map((s) => s.replicas[i].computeMs)), kernels };
   });
-  const publishMs = mean(steps.map((s) => s.publishMs));
   const waitMs = mean(steps.map((s) => s.waitMs));
-  const combineMs = mean(steps.map((s) => s.combineMs));
+  const updateMs = mean(steps.map((s) => s.updateMs));
+  const updateWaitMs = mean(steps.map((s) => s.updateWaitMs));
+  const loadMs = mean(steps.map((s) => s.loadMs));
   return {
     replicas,
-    publishMs,
     waitMs,
-    combineMs,
-    outsideEngineMs: msPerStep - publishMs - replicas[0].computeMs - waitMs - combineMs,
+    updateMs,
+    updateWaitMs,
+    loadMs,
+    outsideEngineMs: msPerStep - replicas[0].computeMs - waitMs - updateMs - updateWaitMs - loadMs,
   };
 }
 

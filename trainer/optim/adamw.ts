@@ -1,5 +1,6 @@
 // AdamW with the official I-JEPA parameter groups (no weight decay on biases and 1-D parameters), PyTorch's update rule.
 import * as tf from "@tensorflow/tfjs-core";
+import { type AdamWStepConstants, adamWStepConstants, adamWUpdate } from "./fused_update.js";
 import {
   type ParamSpec,
   type ParamTable,
@@ -16,8 +17,18 @@ interface Slot {
   spec: ParamSpec;
   param: tf.Variable;
   decay: boolean;
-  expAvg: tf.Variable;
-  expAvgSq: tf.Variable;
+  /** Where this parameter's elements start in the flat moment buffers. */
+  offset: number;
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+}
+
+/** The moments of every parameter, flat in the optimiser's order, on shared memory (replicas update them in place). */
+export interface AdamWFlatState {
+  expAvg: Float32Array;
+  expAvgSq: Float32Array;
+  /** Per parameter, in order: its variable's name, its offset in the flat buffers, its size, its group. */
+  params: Array<{ variable: string; offset: number; size: number; decay: boolean }>;
 }
 
 export interface AdamWSettings {
@@ -27,10 +38,13 @@ export interface AdamWSettings {
 
 /**
  * torch.optim.AdamW (single-tensor path): p ← p·(1 − lr·wd); m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
- * p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). float32 throughout.
+ * p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). float32 throughout, one fused pass per
+ * parameter (optim/fused_update.ts). The moments live in two flat SharedArrayBuffers so that data-parallel replicas
+ * can each update their own share of the parameters in place.
  */
 export class AdamW {
   private readonly slots: Slot[] = [];
+  private readonly flat: AdamWFlatState;
   /** Number of updates applied so far (PyTorch's per-parameter `step`, identical for all of ours). */
   stepCount = 0;
 
@@ -38,21 +52,46 @@ export class AdamW {
     tables: Array<{ prefix: string; table: ParamTable }>,
     readonly settings: AdamWSettings,
   ) {
+    const chosen: Array<{ name: string; spec: ParamSpec; param: tf.Variable; offset: number }> = [];
+    let total = 0;
     for (const { prefix, table } of tables) {
       for (const spec of table.specs) {
         if (!spec.trainable) continue;
         const param = table.get(spec.name);
-        const slot: Slot = {
-          name: prefix + spec.name,
-          spec,
-          param,
-          decay: isDecayed(spec),
-          expAvg: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
-          expAvgSq: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
-        };
-        this.slots.push(slot);
+        chosen.push({ name: prefix + spec.name, spec, param, offset: total });
+        total += param.size;
       }
     }
+    const expAvg = new Float32Array(new SharedArrayBuffer(total * 4));
+    const expAvgSq = new Float32Array(new SharedArrayBuffer(total * 4));
+    for (const c of chosen) {
+      const range = [c.offset, c.offset + c.param.size] as const;
+      this.slots.push({
+        ...c,
+        decay: isDecayed(c.spec),
+        expAvg: expAvg.subarray(...range),
+        expAvgSq: expAvgSq.subarray(...range),
+      });
+    }
+    this.flat = {
+      expAvg,
+      expAvgSq,
+      params: this.slots.map((s) => ({ variable: s.param.name, offset: s.offset, size: s.param.size, decay: s.decay })),
+    };
+  }
+
+  /** The flat moment buffers and where each parameter sits in them (for replicas that update in place). */
+  flatState(): AdamWFlatState {
+    return this.flat;
+  }
+
+  /**
+   * Counts one more update and returns its float32 scalars: for callers that apply it themselves, in shares, with
+   * `adamWUpdate` on the flat state (the data-parallel engine). `apply` calls it too.
+   */
+  beginStep(lr: number, weightDecay: number): AdamWStepConstants {
+    this.stepCount += 1;
+    return adamWStepConstants(this.settings.betas, this.settings.eps, this.stepCount, lr, weightDecay);
   }
 
   /** The variables this optimiser updates (the ones to differentiate). */
@@ -62,25 +101,17 @@ export class AdamW {
 
   /** Applies one update. `grads` is keyed by variable name (as tf.variableGrads returns). */
   apply(grads: Record<string, tf.Tensor>, lr: number, weightDecay: number): void {
-    const [beta1, beta2] = this.settings.betas;
-    this.stepCount += 1;
-    const t = this.stepCount;
-    const stepSize = lr / (1 - beta1 ** t);
-    const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
-    tf.tidy(() => {
-      for (const slot of this.slots) {
-        const g = grads[slot.param.name];
-        if (!g) throw new Error(`no gradient for ${slot.name}`);
-        let p: tf.Tensor = slot.param;
-        if (slot.decay && weightDecay !== 0) p = tf.mul(p, 1 - lr * weightDecay);
-        const m = tf.add(slot.expAvg, tf.mul(tf.sub(g, slot.expAvg), 1 - beta1));
-        const v = tf.add(tf.mul(slot.expAvgSq, beta2), tf.mul(tf.square(g), 1 - beta2));
-        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.settings.eps);
-        slot.param.assign(tf.sub(p, tf.mul(tf.div(m, denom), stepSize)));
-        slot.expAvg.assign(m);
-        slot.expAvgSq.assign(v);
-      }
-    });
+    for (const slot of this.slots) {
+      if (!grads[slot.param.name]) throw new Error(`no gradient for ${slot.name}`);
+    }
+    const c = this.beginStep(lr, weightDecay);
+    for (const slot of this.slots) {
+      const g = grads[slot.param.name].dataSync() as Float32Array;
+      // A copy: on the cpu backend dataSync returns the tensor's own storage.
+      const p = (slot.param.dataSync() as Float32Array).slice();
+      adamWUpdate(p, slot.expAvg, slot.expAvgSq, [g], slot.decay, c);
+      tf.tidy(() => slot.param.assign(tf.tensor(p, slot.param.shape)));
+    }
   }
 
   /** Moments in PyTorch layout: "<param>.exp_avg" and "<param>.exp_avg_sq". */
@@ -91,12 +122,12 @@ export class AdamW {
       out.push({
         name: `${s.name}.exp_avg`,
         shape,
-        data: toOfficialLayout(s.spec, s.expAvg.dataSync() as Float32Array),
+        data: toOfficialLayout(s.spec, s.expAvg),
       });
       out.push({
         name: `${s.name}.exp_avg_sq`,
         shape,
-        data: toOfficialLayout(s.spec, s.expAvgSq.dataSync() as Float32Array),
+        data: toOfficialLayout(s.spec, s.expAvgSq),
       });
     }
     return out;
@@ -116,14 +147,10 @@ export class AdamW {
           throw new Error(`${origin}: ${key} has shape [${t.shape}], expected [${want}]`);
       }
     }
-    tf.tidy(() => {
-      for (const s of this.slots) {
-        s.expAvg.assign(tf.tensor(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg`)!.data), s.spec.shape));
-        s.expAvgSq.assign(
-          tf.tensor(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data), s.spec.shape),
-        );
-      }
-    });
+    for (const s of this.slots) {
+      s.expAvg.set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg`)!.data));
+      s.expAvgSq.set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data));
+    }
     this.stepCount = stepCount;
   }
 
@@ -135,10 +162,6 @@ export class AdamW {
     };
   }
 
-  dispose(): void {
-    for (const s of this.slots) {
-      s.expAvg.dispose();
-      s.expAvgSq.dispose();
-    }
-  }
+  /** Nothing to free on the backend any more (the moments are plain memory); kept for callers' symmetry. */
+  dispose(): void {}
 }

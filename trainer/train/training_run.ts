@@ -201,12 +201,11 @@ class TrainingRun {
       resumed: Boolean(checkpoint),
       configName: ctx.configName,
     });
-    const variables = this.model.trainableVariables();
     const loss = config.optimization.loss;
     this.engine =
       this.replicas > 1
-        ? await DataParallelEngine.start(this.replicas, this.model, variables, loss, backend.name)
-        : new InProcessEngine(this.model, variables, loss);
+        ? await DataParallelEngine.start(this.replicas, this.model, this.optimizer, loss, backend.name)
+        : new InProcessEngine(this.model, this.optimizer, loss);
     this.progress = (ctx.progress ?? plainTrainProgress)({
       total: this.lastStep,
       start: this.step,
@@ -259,7 +258,7 @@ class TrainingRun {
     };
   }
 
-  /** One optimisation step on `raw` (the batch of this.step): crops, masks, loss/grads, AdamW, EMA, metrics. */
+  /** One optimisation step on `raw` (the batch of this.step): crops, masks, then the engine's step, metrics. */
   private async trainStep(raw: RawBatch): Promise<number> {
     const { seed } = this.ctx;
     const { info, dims, batchSize, step } = this;
@@ -272,19 +271,19 @@ class TrainingRun {
     const wd = this.schedules.wd.at(step);
     const momentum = this.schedules.momentum.at(step);
     const patchWidth = dims.inChannels * dims.patchSize * dims.patchSize;
-    const { loss, grads } = await this.engine.compute({
-      patches: patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize),
-      patchWidth,
-      indices,
-    });
+    // Loss, gradients, AdamW and the EMA: the engine updates the weights in place unless the loss is not finite.
+    const loss = await this.engine.step(
+      {
+        patches: patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize),
+        patchWidth,
+        indices,
+      },
+      { lr, weightDecay: wd, momentum },
+    );
     if (!Number.isFinite(loss)) {
-      for (const g of Object.values(grads)) g.dispose();
       await this.metrics.flush(true);
       throw new NonFiniteLossError(step, loss);
     }
-    this.optimizer.apply(grads, lr, wd);
-    for (const g of Object.values(grads)) g.dispose();
-    this.model.updateTarget(momentum);
     const ms = performance.now() - started;
     const record: StepRecord = {
       type: "step",
