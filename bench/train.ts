@@ -41,7 +41,8 @@ export interface BenchResult {
 
 /** Medians over the measured steps, in ms per step. */
 export interface StepProfile {
-  replicas: Array<{ computeMs: number; kernels: Record<string, { ms: number; calls: number }> }>;
+  /** startLagMs: how much later than the main thread's its compute began. */
+  replicas: Array<{ computeMs: number; startLagMs: number; kernels: Record<string, { ms: number; calls: number }> }>;
   /** Main thread: waiting for the workers' gradients, its share of AdamW + EMA, waiting for theirs, reloading. */
   waitMs: number;
   updateMs: number;
@@ -110,7 +111,8 @@ function printProfile(p: StepProfile, msPerStep: number): void {
   p.replicas.forEach((r, i) => {
     const kernelMs = Object.values(r.kernels).reduce((sum, k) => sum + k.ms, 0);
     console.log(
-      `  replica ${i}: compute ${r.computeMs.toFixed(0)} ms (${pct(r.computeMs)}), in kernels ${kernelMs.toFixed(0)} ms, JS/tfjs ${(r.computeMs - kernelMs).toFixed(0)} ms`,
+      `  replica ${i}: compute ${r.computeMs.toFixed(0)} ms (${pct(r.computeMs)}), in kernels ${kernelMs.toFixed(0)} ms, JS/tfjs ${(r.computeMs - kernelMs).toFixed(0)} ms` +
+        (i > 0 ? `, started ${r.startLagMs.toFixed(1)} ms after replica 0` : ""),
     );
     const top = Object.entries(r.kernels)
       .sort((a, b) => b[1].ms - a[1].ms)
@@ -148,7 +150,11 @@ function summarise(
         e.calls += k.calls / steps.length;
       }
     }
-    return { computeMs: mean(steps.map((s) => s.replicas[i].computeMs)), kernels };
+    return {
+      computeMs: mean(steps.map((s) => s.replicas[i].computeMs)),
+      startLagMs: mean(steps.map((s) => s.replicas[i].startedAt - s.replicas[0].startedAt)),
+      kernels,
+    };
   });
   const waitMs = mean(steps.map((s) => s.waitMs));
   const updateMs = mean(steps.map((s) => s.updateMs));

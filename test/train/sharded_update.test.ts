@@ -1,7 +1,14 @@
-// Splitting AdamW + EMA into replicas' shares: contiguous, balanced shares whose updates give the one-pass bits.
+// Splitting AdamW + EMA into replicas' shares: contiguous, balanced shares; the SIMD kernel gives the JS update's bits.
 import { describe, expect, it } from "vitest";
-import { adamWStepConstants } from "../../trainer/optim/fused_update.js";
-import { type UpdateSegment, applyShare, shareBounds } from "../../trainer/train/sharded_update.js";
+import { adamWStepConstants, adamWUpdate, emaUpdate } from "../../trainer/optim/fused_update.js";
+import {
+  SharedUpdateKernel,
+  type UpdateSegment,
+  createSharedMemory,
+  shareBounds,
+  sharedBuffers,
+  sharedUpdateLayout,
+} from "../../trainer/train/sharded_update.js";
 import { Rng } from "../../trainer/utils/rng.js";
 
 /** Segments of these sizes laid out back to back; the first `withTarget` have an EMA copy after the trainable part. */
@@ -47,34 +54,53 @@ describe("shareBounds", () => {
   });
 });
 
-describe("applyShare", () => {
-  it("updating share by share gives the bits of one pass over every parameter", () => {
-    const rng = Rng.fromSeed(4);
-    const { segments, total } = layout([37, 5, 64, 130, 9, 71], 4);
-    const trainable = segments.reduce((a, s) => a + s.size, 0);
-    const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
-    const start = {
-      weights: random(total, 0.1),
-      expAvg: random(trainable, 1e-3),
-      expAvgSq: Float32Array.from(random(trainable, 1e-3), (x) => x * x),
-      grads: [random(trainable, 1e-2), random(trainable, 1e-2), random(trainable, 1e-2)],
-    };
-    const copy = () => ({
-      weights: start.weights.slice(),
-      expAvg: start.expAvg.slice(),
-      expAvgSq: start.expAvgSq.slice(),
-      grads: start.grads,
-    });
-    const c = adamWStepConstants([0.9, 0.999], 1e-8, 7, 3e-3, 0.05);
-    const whole = copy();
-    applyShare(whole, segments, 0, segments.length, c, 0.99);
-    const shared = copy();
-    const bounds = shareBounds(segments, 3);
-    for (let r = 2; r >= 0; r--) applyShare(shared, segments, bounds[r], bounds[r + 1], c, 0.99);
-    expect(Array.from(shared.weights)).toEqual(Array.from(whole.weights));
-    expect(Array.from(shared.expAvg)).toEqual(Array.from(whole.expAvg));
-    expect(Array.from(shared.expAvgSq)).toEqual(Array.from(whole.expAvgSq));
-    // The EMA copies moved (towards the updated weights), and the parameters without one kept their target slots.
-    expect(Array.from(whole.weights.subarray(trainable))).not.toEqual(Array.from(start.weights.subarray(trainable)));
-  });
+describe("SharedUpdateKernel", () => {
+  it.each([1, 2, 3])(
+    "gives, share by share in shared memory, the bits of the fused JS update (%i replica gradient(s))",
+    (replicas) => {
+      const rng = Rng.fromSeed(4 + replicas);
+      // Sizes with every remainder mod 4, and a first offset that is not 16-byte aligned.
+      const { segments, total } = layout([37, 5, 64, 130, 9, 71, 2, 3], 5);
+      const trainable = segments.reduce((a, s) => a + s.size, 0);
+      const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
+      const start = {
+        weights: random(total, 0.1),
+        expAvg: random(trainable, 1e-3),
+        expAvgSq: Float32Array.from(random(trainable, 1e-3), (x) => x * x),
+        grads: Array.from({ length: replicas }, () => random(trainable, 1e-2)),
+      };
+      const memoryLayout = sharedUpdateLayout(total, trainable, replicas);
+      const memory = createSharedMemory(memoryLayout);
+      const shared = sharedBuffers(memory, memoryLayout, total, trainable);
+      shared.weights.set(start.weights);
+      shared.expAvg.set(start.expAvg);
+      shared.expAvgSq.set(start.expAvgSq);
+      start.grads.forEach((g, r) => shared.grads[r].set(g));
+      const bounds = shareBounds(segments, 3);
+      for (const [t, wd] of [
+        [1, 0.05],
+        [2, 0],
+      ]) {
+        const c = adamWStepConstants([0.9, 0.999], 1e-8, t, 3e-3, wd);
+        // The reference: one pass of the JS update over every parameter.
+        for (const s of segments) {
+          const range = [s.offset, s.offset + s.size] as const;
+          const p = start.weights.subarray(...range);
+          const g = start.grads.map((x) => x.subarray(...range));
+          adamWUpdate(p, start.expAvg.subarray(...range), start.expAvgSq.subarray(...range), g, s.decay, c);
+          if (s.target >= 0) emaUpdate(start.weights.subarray(s.target, s.target + s.size), p, 0.99);
+        }
+        // Three kernels on the same memory (one per replica), each its share, the last share first.
+        start.grads.forEach((g, r) => shared.grads[r].set(g)); // replica 0's buffer took the mean
+        for (let r = 2; r >= 0; r--)
+          new SharedUpdateKernel(memory, memoryLayout).applyShare(segments, bounds[r], bounds[r + 1], c, 0.99);
+      }
+      const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+      expect(bits(shared.weights)).toEqual(bits(start.weights));
+      expect(bits(shared.expAvg)).toEqual(bits(start.expAvg));
+      expect(bits(shared.expAvgSq)).toEqual(bits(start.expAvgSq));
+      // The EMA copies did move.
+      expect(shared.weights[trainable]).not.toBe(0);
+    },
+  );
 });

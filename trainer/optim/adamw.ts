@@ -23,7 +23,7 @@ interface Slot {
   expAvgSq: Float32Array;
 }
 
-/** The moments of every parameter, flat in the optimiser's order, on shared memory (replicas update them in place). */
+/** The moments of every parameter, flat in the optimiser's order (replicas update them in place, see moveMoments). */
 export interface AdamWFlatState {
   expAvg: Float32Array;
   expAvgSq: Float32Array;
@@ -39,12 +39,12 @@ export interface AdamWSettings {
 /**
  * torch.optim.AdamW (single-tensor path): p ← p·(1 − lr·wd); m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
  * p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). float32 throughout, one fused pass per
- * parameter (optim/fused_update.ts). The moments live in two flat SharedArrayBuffers so that data-parallel replicas
- * can each update their own share of the parameters in place.
+ * parameter (optim/fused_update.ts). The moments live in two flat arrays, which data-parallel replicas move into the
+ * memory they share to update each their own share of the parameters in place (train/sharded_update.ts).
  */
 export class AdamW {
   private readonly slots: Slot[] = [];
-  private readonly flat: AdamWFlatState;
+  private flat: AdamWFlatState;
   /** Number of updates applied so far (PyTorch's per-parameter `step`, identical for all of ours). */
   stepCount = 0;
 
@@ -62,8 +62,8 @@ export class AdamW {
         total += param.size;
       }
     }
-    const expAvg = new Float32Array(new SharedArrayBuffer(total * 4));
-    const expAvgSq = new Float32Array(new SharedArrayBuffer(total * 4));
+    const expAvg = new Float32Array(total);
+    const expAvgSq = new Float32Array(total);
     for (const c of chosen) {
       const range = [c.offset, c.offset + c.param.size] as const;
       this.slots.push({
@@ -83,6 +83,22 @@ export class AdamW {
   /** The flat moment buffers and where each parameter sits in them (for replicas that update in place). */
   flatState(): AdamWFlatState {
     return this.flat;
+  }
+
+  /**
+   * Moves the moments into `expAvg` and `expAvgSq` (flat, this optimiser's order and size), which from then on hold
+   * them: for data-parallel replicas, which update them in place in memory all of them share.
+   */
+  moveMoments(expAvg: Float32Array, expAvgSq: Float32Array): void {
+    if (expAvg.length !== this.flat.expAvg.length || expAvgSq.length !== this.flat.expAvgSq.length)
+      throw new Error(`AdamW.moveMoments: ${this.flat.expAvg.length} floats expected`);
+    expAvg.set(this.flat.expAvg);
+    expAvgSq.set(this.flat.expAvgSq);
+    for (const s of this.slots) {
+      s.expAvg = expAvg.subarray(s.offset, s.offset + s.param.size);
+      s.expAvgSq = expAvgSq.subarray(s.offset, s.offset + s.param.size);
+    }
+    this.flat = { ...this.flat, expAvg, expAvgSq };
   }
 
   /**

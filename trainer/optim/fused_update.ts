@@ -54,26 +54,52 @@ export function adamWUpdate(
   decay: boolean,
   c: AdamWStepConstants,
 ): void {
-  const n = p.length;
-  const replicas = grads.length;
-  const count = f(replicas);
-  const g0 = grads[0];
-  const g1 = replicas > 1 ? grads[1] : g0;
-  const scale = decay ? c.decayScale : undefined;
-  const { oneMinusBeta1, beta2, oneMinusBeta2, bias2Sqrt, eps, stepSize } = c;
-  for (let i = 0; i < n; i++) {
-    let g = g0[i];
-    if (replicas === 2) g = f(f(g + g1[i]) / count);
-    else if (replicas > 2) {
-      for (let r = 1; r < replicas; r++) g = f(g + grads[r][i]);
-      g = f(g / count);
+  let g: Float32Array;
+  if (grads.length === 1) g = grads[0];
+  else {
+    // The mean first, into a scratch array: the loop below then has no branches (this is the hot path).
+    g = scratch(p.length);
+    const count = f(grads.length);
+    const g0 = grads[0];
+    const n = p.length;
+    if (grads.length === 2) {
+      const g1 = grads[1];
+      for (let i = 0; i < n; i++) g[i] = f(g0[i] + g1[i]) / count;
+    } else {
+      g.set(g0);
+      for (let r = 1; r < grads.length; r++) {
+        const gr = grads[r];
+        for (let i = 0; i < n; i++) g[i] += gr[i];
+      }
+      for (let i = 0; i < n; i++) g[i] /= count;
     }
-    const pi = scale === undefined ? p[i] : f(p[i] * scale);
+  }
+  if (decay && c.decayScale !== undefined) {
+    const scale = c.decayScale;
+    for (let i = 0; i < p.length; i++) p[i] *= scale;
+  }
+  moments(p, m, v, g, c);
+}
+
+let scratchBuffer = new Float32Array(0);
+
+/** A reusable array of at least n floats (the replicas' mean of one parameter). */
+function scratch(n: number): Float32Array {
+  if (scratchBuffer.length < n) scratchBuffer = new Float32Array(n);
+  return scratchBuffer.subarray(0, n);
+}
+
+/** m, v and p's step from the (averaged) gradient g; p already carries its weight decay. */
+function moments(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, c: AdamWStepConstants): void {
+  const { oneMinusBeta1, beta2, oneMinusBeta2, bias2Sqrt, eps, stepSize } = c;
+  const n = p.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i];
     const mOld = m[i];
-    const mi = f(mOld + f(f(g - mOld) * oneMinusBeta1));
-    const vi = f(f(v[i] * beta2) + f(f(g * g) * oneMinusBeta2));
+    const mi = f(mOld + f(f(gi - mOld) * oneMinusBeta1));
+    const vi = f(f(v[i] * beta2) + f(f(gi * gi) * oneMinusBeta2));
     const denom = f(f(f(Math.sqrt(vi)) / bias2Sqrt) + eps);
-    p[i] = pi - f(f(mi / denom) * stepSize);
+    p[i] -= f(f(mi / denom) * stepSize);
     m[i] = mi;
     v[i] = vi;
   }

@@ -6,7 +6,17 @@ import type { ModelDims } from "../models/model_dims.js";
 import type { BackendName } from "../backend.js";
 import type { AdamW } from "../optim/adamw.js";
 import type { AdamWStepConstants } from "../optim/fused_update.js";
-import { type SharedUpdateBuffers, type UpdateSegment, applyShare, shareBounds } from "./sharded_update.js";
+import {
+  type SharedUpdateBuffers,
+  type SharedUpdateLayout,
+  type SharedWasmMemory,
+  SharedUpdateKernel,
+  type UpdateSegment,
+  createSharedMemory,
+  shareBounds,
+  sharedBuffers,
+  sharedUpdateLayout,
+} from "./sharded_update.js";
 import {
   profilingRequested,
   startKernelProfile,
@@ -45,6 +55,8 @@ export interface GradientEngine {
 /** One replica's share of a step: its own compute time, its heap's high-water mark, and (profiling) its kernels. */
 export interface ReplicaStepStats {
   computeMs: number;
+  /** When its compute began, in ms on a clock all threads share (performance.timeOrigin + now()). */
+  startedAt: number;
   heapMb?: number;
   kernels: KernelProfile;
 }
@@ -101,6 +113,7 @@ export function replicaHeapHighWaterMb(): readonly number[] {
 function computeSlice(model: IJepa, variables: tf.Variable[], lossKind: LossKind, batch: StepBatch) {
   if (profilingRequested()) startKernelProfile();
   const start = performance.now();
+  const startedAt = performance.timeOrigin + start;
   const rows = batch.patches.length / batch.patchWidth;
   const patches = tf.tensor2d(batch.patches, [rows, batch.patchWidth]);
   let result: StepResult;
@@ -111,6 +124,7 @@ function computeSlice(model: IJepa, variables: tf.Variable[], lossKind: LossKind
   }
   const stats: ReplicaStepStats = {
     computeMs: performance.now() - start,
+    startedAt,
     heapMb: wasmHeapMb(),
     kernels: takeKernelProfile(),
   };
@@ -206,12 +220,11 @@ export interface ReplicaWorkerInit {
   replica: number;
   replicas: number;
   layout: WeightLayout;
-  /** Weights [trainable, in the optimiser's order | target encoder], as `layout` places them. */
-  weights: SharedArrayBuffer;
-  expAvg: SharedArrayBuffer;
-  expAvgSq: SharedArrayBuffer;
-  /** Every replica's gradient buffer, in replica order. */
-  grads: SharedArrayBuffer[];
+  /** Weights [trainable, in the optimiser's order | target encoder] (as `layout` places them), moments, gradients. */
+  memory: SharedWasmMemory;
+  memoryLayout: SharedUpdateLayout;
+  weightCount: number;
+  trainableCount: number;
   segments: UpdateSegment[];
   /** shareBounds(segments, replicas). */
   bounds: number[];
@@ -247,19 +260,22 @@ export function awaitShares(sharesDone: Int32Array, count: number, timeoutMs = 1
 
 /**
  * Data parallelism on one machine: this thread computes slice 0 of every batch while each worker thread (its own
- * tfjs backend, its own copy of the weights) computes another. Each replica writes its gradients into its own
- * SharedArrayBuffer; then every replica averages the gradients of a fixed share of the parameters (in replica order)
- * and applies AdamW and the EMA to that share, in place in the shared weights and moments (ZeRO-1 style: no replica
- * waits while another runs the optimiser); then every replica loads the new weights. The arithmetic is the
- * single-thread update's, element by element, so the weights are bit-identical to averaging on one thread and
- * updating there, and deterministic for a given replica count.
+ * tfjs backend, its own copy of the weights) computes another. One shared WebAssembly memory holds the weights, the
+ * optimiser's moments and a gradient buffer per replica: each replica writes its gradients there; then every replica
+ * averages the gradients of a fixed share of the parameters (in replica order) and applies AdamW and the EMA to that
+ * share, in place (ZeRO-1 style: no replica waits while another runs the optimiser); then every replica loads the new
+ * weights. The arithmetic is the single-thread update's, element by element, so the weights are bit-identical to
+ * averaging on one thread and updating there, and deterministic for a given replica count.
  */
 export class DataParallelEngine implements GradientEngine {
   private readonly workers: Worker[] = [];
   private readonly layout: WeightLayout;
   private readonly syncVars: tf.Variable[];
   private readonly trainable: tf.Variable[];
+  private readonly memory: SharedWasmMemory;
+  private readonly memoryLayout: SharedUpdateLayout;
   private readonly buffers: SharedUpdateBuffers;
+  private readonly kernel: SharedUpdateKernel;
   private readonly segments: UpdateSegment[];
   private readonly bounds: number[];
   private readonly sharesDone = new Int32Array(new SharedArrayBuffer(4));
@@ -308,14 +324,14 @@ export class DataParallelEngine implements GradientEngine {
       updated: [...this.trainable.keys(), ...[...targetIndex.values()].sort((a, b) => a - b)],
     };
     const trainableTotal = flat.params.reduce((n, p) => n + p.size, 0);
-    this.buffers = {
-      weights: new Float32Array(new SharedArrayBuffer(total * 4)),
-      expAvg: flat.expAvg,
-      expAvgSq: flat.expAvgSq,
-      grads: Array.from({ length: replicas }, () => new Float32Array(new SharedArrayBuffer(trainableTotal * 4))),
-    };
+    this.memoryLayout = sharedUpdateLayout(total, trainableTotal, replicas);
+    this.memory = createSharedMemory(this.memoryLayout);
+    this.buffers = sharedBuffers(this.memory, this.memoryLayout, total, trainableTotal);
+    this.kernel = new SharedUpdateKernel(this.memory, this.memoryLayout);
     this.gradOffsets = flat.params.map((p) => ({ variable: p.variable, offset: p.offset }));
-    // From here on the engine owns the weights: the workers start from these, and every update goes through it.
+    // From here on the engine owns the weights and moments: the workers start from these, and every update goes
+    // through it (the optimiser's moments now live in the shared memory; checkpoints read them there).
+    optimizer.moveMoments(this.buffers.expAvg, this.buffers.expAvgSq);
     this.syncVars.forEach((v, i) => this.buffers.weights.set(v.dataSync() as Float32Array, offsets[i]));
   }
 
@@ -328,7 +344,6 @@ export class DataParallelEngine implements GradientEngine {
   ): Promise<DataParallelEngine> {
     const engine = new DataParallelEngine(replicas, model, optimizer, lossKind);
     const entry = new URL("./replica_worker_entry.mjs", import.meta.url);
-    const { buffers } = engine;
     try {
       for (let r = 1; r < replicas; r++) {
         const init: ReplicaWorkerInit = {
@@ -338,10 +353,10 @@ export class DataParallelEngine implements GradientEngine {
           replica: r,
           replicas,
           layout: engine.layout,
-          weights: buffers.weights.buffer as SharedArrayBuffer,
-          expAvg: buffers.expAvg.buffer as SharedArrayBuffer,
-          expAvgSq: buffers.expAvgSq.buffer as SharedArrayBuffer,
-          grads: buffers.grads.map((g) => g.buffer as SharedArrayBuffer),
+          memory: engine.memory,
+          memoryLayout: engine.memoryLayout,
+          weightCount: engine.buffers.weights.length,
+          trainableCount: engine.buffers.expAvg.length,
           segments: engine.segments,
           bounds: engine.bounds,
           sharesDone: engine.sharesDone.buffer as SharedArrayBuffer,
@@ -398,6 +413,7 @@ export class DataParallelEngine implements GradientEngine {
   private computeOwn(slice: StepBatch): { loss: number; stats: ReplicaStepStats } {
     const start = performance.now();
     const { loss, grads, stats } = computeSlice(this.model, this.trainable, this.lossKind, slice);
+    stats.startedAt = performance.timeOrigin + start;
     try {
       for (const { variable, offset } of this.gradOffsets)
         this.buffers.grads[0].set(grads[variable].dataSync() as Float32Array, offset);
@@ -415,7 +431,7 @@ export class DataParallelEngine implements GradientEngine {
     );
     const start = performance.now();
     try {
-      applyShare(this.buffers, this.segments, this.bounds[0], this.bounds[1], constants, update.momentum);
+      this.kernel.applyShare(this.segments, this.bounds[0], this.bounds[1], constants, update.momentum);
     } catch (err) {
       await Promise.allSettled(shares);
       throw err;

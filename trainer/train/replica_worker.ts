@@ -6,7 +6,7 @@ import { IJepa } from "../models/ijepa.js";
 import type { AdamWStepConstants } from "../optim/fused_update.js";
 import { profilingRequested, startKernelProfile, takeKernelProfile, wasmHeapMb } from "../kernels/kernel_profiler.js";
 import { type ReplicaWorkerInit, type StepBatch, awaitShares, layoutName, loadWeights } from "./gradient_engine.js";
-import { applyShare } from "./sharded_update.js";
+import { SharedUpdateKernel, sharedBuffers } from "./sharded_update.js";
 
 const { init } = workerData as { init: ReplicaWorkerInit };
 const port = parentPort!;
@@ -27,12 +27,8 @@ const syncVars = layout.names.map((name) => {
   return v;
 });
 const trainable = syncVars.slice(0, init.segments.length);
-const buffers = {
-  weights: new Float32Array(init.weights),
-  expAvg: new Float32Array(init.expAvg),
-  expAvgSq: new Float32Array(init.expAvgSq),
-  grads: init.grads.map((g) => new Float32Array(g)),
-};
+const buffers = sharedBuffers(init.memory, init.memoryLayout, init.weightCount, init.trainableCount);
+const kernel = new SharedUpdateKernel(init.memory, init.memoryLayout);
 const sharesDone = new Int32Array(init.sharesDone);
 const everyVariable = syncVars.map((_, i) => i);
 
@@ -54,7 +50,12 @@ function computeStep(b: StepBatch) {
   } finally {
     for (const t of Object.values(g)) t.dispose();
   }
-  const stats = { computeMs: performance.now() - start, heapMb: wasmHeapMb(), kernels: takeKernelProfile() };
+  const stats = {
+    computeMs: performance.now() - start,
+    startedAt: performance.timeOrigin + start,
+    heapMb: wasmHeapMb(),
+    kernels: takeKernelProfile(),
+  };
   return { loss, stats };
 }
 
@@ -62,7 +63,7 @@ function computeStep(b: StepBatch) {
 function updateShare(id: number, constants: AdamWStepConstants, momentum: number, round: number): void {
   const [from, to] = [init.bounds[replica], init.bounds[replica + 1]];
   try {
-    applyShare(buffers, init.segments, from, to, constants, momentum);
+    kernel.applyShare(init.segments, from, to, constants, momentum);
   } finally {
     Atomics.add(sharesDone, 0, 1);
     Atomics.notify(sharesDone, 0);
