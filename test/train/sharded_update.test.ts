@@ -1,6 +1,8 @@
-// Splitting AdamW + EMA into replicas' shares: contiguous, balanced shares; the SIMD kernel gives the JS update's bits.
+// Splitting AdamW + EMA into replicas' shares: contiguous, balanced shares; the SIMD kernel gives the tfjs ops' bits.
 import { describe, expect, it } from "vitest";
-import { adamWStepConstants, adamWUpdate, emaUpdate } from "../../trainer/optim/fused_update.js";
+import * as tf from "@tensorflow/tfjs-core";
+import { initBackend } from "../../trainer/backend.js";
+import { adamWStepConstants } from "../../trainer/optim/adamw_constants.js";
 import {
   SharedUpdateKernel,
   type UpdateSegment,
@@ -54,53 +56,76 @@ describe("shareBounds", () => {
   });
 });
 
-describe("SharedUpdateKernel", () => {
-  it.each([1, 2, 3])(
-    "gives, share by share in shared memory, the bits of the fused JS update (%i replica gradient(s))",
-    (replicas) => {
-      const rng = Rng.fromSeed(4 + replicas);
-      // Sizes with every remainder mod 4, and a first offset that is not 16-byte aligned.
-      const { segments, total } = layout([37, 5, 64, 130, 9, 71, 2, 3], 5);
-      const trainable = segments.reduce((a, s) => a + s.size, 0);
-      const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
-      const start = {
-        weights: random(total, 0.1),
-        expAvg: random(trainable, 1e-3),
-        expAvgSq: Float32Array.from(random(trainable, 1e-3), (x) => x * x),
-        grads: Array.from({ length: replicas }, () => random(trainable, 1e-2)),
-      };
-      const memoryLayout = sharedUpdateLayout(total, trainable, replicas);
-      const memory = createSharedMemory(memoryLayout);
-      const shared = sharedBuffers(memory, memoryLayout, total, trainable);
-      shared.weights.set(start.weights);
-      shared.expAvg.set(start.expAvg);
-      shared.expAvgSq.set(start.expAvgSq);
-      start.grads.forEach((g, r) => shared.grads[r].set(g));
-      const bounds = shareBounds(segments, 3);
-      for (const [t, wd] of [
-        [1, 0.05],
-        [2, 0],
-      ]) {
-        const c = adamWStepConstants([0.9, 0.999], 1e-8, t, 3e-3, wd);
-        // The reference: one pass of the JS update over every parameter.
-        for (const s of segments) {
-          const range = [s.offset, s.offset + s.size] as const;
-          const p = start.weights.subarray(...range);
-          const g = start.grads.map((x) => x.subarray(...range));
-          adamWUpdate(p, start.expAvg.subarray(...range), start.expAvgSq.subarray(...range), g, s.decay, c);
-          if (s.target >= 0) emaUpdate(start.weights.subarray(s.target, s.target + s.size), p, 0.99);
-        }
-        // Three kernels on the same memory (one per replica), each its share, the last share first.
-        start.grads.forEach((g, r) => shared.grads[r].set(g)); // replica 0's buffer took the mean
-        for (let r = 2; r >= 0; r--)
-          new SharedUpdateKernel(memory, memoryLayout).applyShare(segments, bounds[r], bounds[r + 1], c, 0.99);
-      }
-      const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
-      expect(bits(shared.weights)).toEqual(bits(start.weights));
-      expect(bits(shared.expAvg)).toEqual(bits(start.expAvg));
-      expect(bits(shared.expAvgSq)).toEqual(bits(start.expAvgSq));
-      // The EMA copies did move.
-      expect(shared.weights[trainable]).not.toBe(0);
-    },
-  );
+/** AdamW.apply's tfjs ops for one parameter, after averaging the replicas' gradients as the engine once did. */
+function tfjsStep(p: tf.Variable, m: tf.Variable, v: tf.Variable, grads: Float32Array[], decay: boolean, t: number) {
+  const [beta1, beta2, eps, lr, wd] = [0.9, 0.999, 1e-8, 3e-3 * t, t === 2 ? 0 : 0.05];
+  tf.tidy(() => {
+    let g: tf.Tensor = tf.tensor(grads[0]);
+    if (grads.length > 1) {
+      for (const other of grads.slice(1)) g = tf.add(g, tf.tensor(other));
+      g = tf.div(g, grads.length);
+    }
+    let q: tf.Tensor = p;
+    if (decay && wd !== 0) q = tf.mul(q, 1 - lr * wd);
+    const mNew = tf.add(m, tf.mul(tf.sub(g, m), 1 - beta1));
+    const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+    const denom = tf.add(tf.div(tf.sqrt(vNew), Math.sqrt(1 - beta2 ** t)), eps);
+    p.assign(tf.sub(q, tf.mul(tf.div(mNew, denom), lr / (1 - beta1 ** t))));
+    m.assign(mNew);
+    v.assign(vNew);
+  });
+}
+
+/** Float32 values as their bit patterns, so that equality is exact (and -0 ≠ 0). */
+const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
+
+describe.each(["wasm", "cpu"])("SharedUpdateKernel against tfjs on %s", (backend) => {
+  it.each([1, 2, 3])("gives, share by share, the tfjs update's bits over 3 steps with %i replica(s)", async (replicas) => {
+    await initBackend(backend);
+    const rng = Rng.fromSeed(4 + replicas);
+    // Sizes with every remainder mod 4 (so offsets that are not 16-byte aligned), decayed or not, EMA'd or not.
+    const { segments, total } = layout([37, 5, 64, 130, 9, 71, 2, 3], 5);
+    const trainable = segments.reduce((a, s) => a + s.size, 0);
+    const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
+    const weights = random(total, 0.1);
+    const memoryLayout = sharedUpdateLayout(total, trainable, replicas);
+    const memory = createSharedMemory(memoryLayout);
+    const shared = sharedBuffers(memory, memoryLayout, total, trainable);
+    shared.weights.set(weights);
+    const vars = segments.map((s) => ({
+      p: tf.variable(tf.tensor(weights.subarray(s.offset, s.offset + s.size))),
+      m: tf.variable(tf.zeros([s.size])),
+      v: tf.variable(tf.zeros([s.size])),
+      target: s.target >= 0 ? tf.variable(tf.tensor(weights.subarray(s.target, s.target + s.size))) : undefined,
+    }));
+    const bounds = shareBounds(segments, 3);
+    for (let t = 1; t <= 3; t++) {
+      const lr = 3e-3 * t;
+      const wd = t === 2 ? 0 : 0.05; // a weight decay of 0 skips the multiply
+      const momentum = 0.99 + t * 1e-3;
+      // Gradients over many magnitudes.
+      const grads = Array.from({ length: replicas }, () =>
+        Float32Array.from({ length: trainable }, () => rng.normal() * 10 ** (rng.float() * 8 - 6)),
+      );
+      segments.forEach((s, i) => {
+        const { p, m, v, target } = vars[i];
+        tfjsStep(p, m, v, grads.map((g) => g.subarray(s.offset, s.offset + s.size)), s.decay, t);
+        if (target) tf.tidy(() => target.assign(tf.add(tf.mul(target, momentum), tf.mul(p, 1 - momentum))));
+      });
+      grads.forEach((g, r) => shared.grads[r].set(g));
+      const c = adamWStepConstants([0.9, 0.999], 1e-8, t, lr, wd);
+      // One kernel per replica on the same memory, each its share, the last share first.
+      for (let r = 2; r >= 0; r--)
+        new SharedUpdateKernel(memory, memoryLayout).applyShare(segments, bounds[r], bounds[r + 1], c, momentum);
+    }
+    segments.forEach((s, i) => {
+      const { p, m, v, target } = vars[i];
+      const at = (a: Float32Array, from: number) => bits(a.subarray(from, from + s.size));
+      expect(at(shared.weights, s.offset)).toEqual(bits(p.dataSync() as Float32Array));
+      expect(at(shared.expAvg, s.offset)).toEqual(bits(m.dataSync() as Float32Array));
+      expect(at(shared.expAvgSq, s.offset)).toEqual(bits(v.dataSync() as Float32Array));
+      if (target) expect(at(shared.weights, s.target)).toEqual(bits(target.dataSync() as Float32Array));
+      tf.dispose([p, m, v, ...(target ? [target] : [])]);
+    });
+  });
 });

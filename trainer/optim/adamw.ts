@@ -1,6 +1,6 @@
 // AdamW with the official I-JEPA parameter groups (no weight decay on biases and 1-D parameters), PyTorch's update rule.
 import * as tf from "@tensorflow/tfjs-core";
-import { type AdamWStepConstants, adamWStepConstants, adamWUpdate } from "./fused_update.js";
+import { type AdamWStepConstants, adamWStepConstants } from "./adamw_constants.js";
 import {
   type ParamSpec,
   type ParamTable,
@@ -17,18 +17,23 @@ interface Slot {
   spec: ParamSpec;
   param: tf.Variable;
   decay: boolean;
-  /** Where this parameter's elements start in the flat moment buffers. */
-  offset: number;
-  expAvg: Float32Array;
-  expAvgSq: Float32Array;
+  expAvg: tf.Variable;
+  expAvgSq: tf.Variable;
 }
 
-/** The moments of every parameter, flat in the optimiser's order (replicas update them in place, see moveMoments). */
-export interface AdamWFlatState {
-  expAvg: Float32Array;
-  expAvgSq: Float32Array;
-  /** Per parameter, in order: its variable's name, its offset in the flat buffers, its size, its group. */
-  params: Array<{ variable: string; offset: number; size: number; decay: boolean }>;
+/** A parameter's place in flat moment buffers (the optimiser's order), for replicas that update them in place. */
+export interface FlatParam {
+  /** The tfjs variable's name (the key of its gradient). */
+  variable: string;
+  offset: number;
+  size: number;
+  decay: boolean;
+}
+
+/** Moments moved out of tfjs into flat arrays (see moveMoments): each parameter's views into them. */
+interface FlatMoments {
+  expAvg: Float32Array[];
+  expAvgSq: Float32Array[];
 }
 
 export interface AdamWSettings {
@@ -38,13 +43,13 @@ export interface AdamWSettings {
 
 /**
  * torch.optim.AdamW (single-tensor path): p ← p·(1 − lr·wd); m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
- * p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). float32 throughout, one fused pass per
- * parameter (optim/fused_update.ts). The moments live in two flat arrays, which data-parallel replicas move into the
- * memory they share to update each their own share of the parameters in place (train/sharded_update.ts).
+ * p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). float32 throughout. The moments are tfjs variables
+ * (on the backend, GPU included) until data-parallel replicas move them into the memory they share (moveMoments) and
+ * apply the update there themselves, with the same float32 operations (train/sharded_update.ts).
  */
 export class AdamW {
   private readonly slots: Slot[] = [];
-  private flat: AdamWFlatState;
+  private flat: FlatMoments | undefined;
   /** Number of updates applied so far (PyTorch's per-parameter `step`, identical for all of ours). */
   stepCount = 0;
 
@@ -52,62 +57,21 @@ export class AdamW {
     tables: Array<{ prefix: string; table: ParamTable }>,
     readonly settings: AdamWSettings,
   ) {
-    const chosen: Array<{ name: string; spec: ParamSpec; param: tf.Variable; offset: number }> = [];
-    let total = 0;
     for (const { prefix, table } of tables) {
       for (const spec of table.specs) {
         if (!spec.trainable) continue;
         const param = table.get(spec.name);
-        chosen.push({ name: prefix + spec.name, spec, param, offset: total });
-        total += param.size;
+        const slot: Slot = {
+          name: prefix + spec.name,
+          spec,
+          param,
+          decay: isDecayed(spec),
+          expAvg: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
+          expAvgSq: tf.tidy(() => tf.variable(tf.zerosLike(param), false)),
+        };
+        this.slots.push(slot);
       }
     }
-    const expAvg = new Float32Array(total);
-    const expAvgSq = new Float32Array(total);
-    for (const c of chosen) {
-      const range = [c.offset, c.offset + c.param.size] as const;
-      this.slots.push({
-        ...c,
-        decay: isDecayed(c.spec),
-        expAvg: expAvg.subarray(...range),
-        expAvgSq: expAvgSq.subarray(...range),
-      });
-    }
-    this.flat = {
-      expAvg,
-      expAvgSq,
-      params: this.slots.map((s) => ({ variable: s.param.name, offset: s.offset, size: s.param.size, decay: s.decay })),
-    };
-  }
-
-  /** The flat moment buffers and where each parameter sits in them (for replicas that update in place). */
-  flatState(): AdamWFlatState {
-    return this.flat;
-  }
-
-  /**
-   * Moves the moments into `expAvg` and `expAvgSq` (flat, this optimiser's order and size), which from then on hold
-   * them: for data-parallel replicas, which update them in place in memory all of them share.
-   */
-  moveMoments(expAvg: Float32Array, expAvgSq: Float32Array): void {
-    if (expAvg.length !== this.flat.expAvg.length || expAvgSq.length !== this.flat.expAvgSq.length)
-      throw new Error(`AdamW.moveMoments: ${this.flat.expAvg.length} floats expected`);
-    expAvg.set(this.flat.expAvg);
-    expAvgSq.set(this.flat.expAvgSq);
-    for (const s of this.slots) {
-      s.expAvg = expAvg.subarray(s.offset, s.offset + s.param.size);
-      s.expAvgSq = expAvgSq.subarray(s.offset, s.offset + s.param.size);
-    }
-    this.flat = { ...this.flat, expAvg, expAvgSq };
-  }
-
-  /**
-   * Counts one more update and returns its float32 scalars: for callers that apply it themselves, in shares, with
-   * `adamWUpdate` on the flat state (the data-parallel engine). `apply` calls it too.
-   */
-  beginStep(lr: number, weightDecay: number): AdamWStepConstants {
-    this.stepCount += 1;
-    return adamWStepConstants(this.settings.betas, this.settings.eps, this.stepCount, lr, weightDecay);
   }
 
   /** The variables this optimiser updates (the ones to differentiate). */
@@ -115,37 +79,80 @@ export class AdamW {
     return this.slots.map((s) => s.param);
   }
 
+  /** Where each parameter sits in flat moment buffers: offsets in the optimiser's order, back to back. */
+  flatLayout(): FlatParam[] {
+    let offset = 0;
+    return this.slots.map((s) => {
+      const p = { variable: s.param.name, offset, size: s.param.size, decay: s.decay };
+      offset += s.param.size;
+      return p;
+    });
+  }
+
+  /**
+   * Moves the moments out of tfjs into `expAvg` and `expAvgSq` (laid out as flatLayout() says), which hold them from
+   * then on: exportState and importState read and write there, and `apply` is refused — whoever moved them applies
+   * each update (counted with beginStep).
+   */
+  moveMoments(expAvg: Float32Array, expAvgSq: Float32Array): void {
+    if (this.flat) throw new Error("AdamW.moveMoments: the moments were moved already");
+    const layout = this.flatLayout();
+    const total = layout.reduce((n, p) => n + p.size, 0);
+    if (expAvg.length !== total || expAvgSq.length !== total)
+      throw new Error(`AdamW.moveMoments: buffers of ${total} floats expected`);
+    const flat: FlatMoments = { expAvg: [], expAvgSq: [] };
+    this.slots.forEach((s, i) => {
+      const { offset, size } = layout[i];
+      flat.expAvg.push(expAvg.subarray(offset, offset + size));
+      flat.expAvgSq.push(expAvgSq.subarray(offset, offset + size));
+      flat.expAvg[i].set(s.expAvg.dataSync() as Float32Array);
+      flat.expAvgSq[i].set(s.expAvgSq.dataSync() as Float32Array);
+      s.expAvg.dispose();
+      s.expAvgSq.dispose();
+    });
+    this.flat = flat;
+  }
+
+  /** Counts one more update and returns its float32 scalars (for moved moments, whose owner applies it). */
+  beginStep(lr: number, weightDecay: number): AdamWStepConstants {
+    this.stepCount += 1;
+    return adamWStepConstants(this.settings.betas, this.settings.eps, this.stepCount, lr, weightDecay);
+  }
+
   /** Applies one update. `grads` is keyed by variable name (as tf.variableGrads returns). */
   apply(grads: Record<string, tf.Tensor>, lr: number, weightDecay: number): void {
-    for (const slot of this.slots) {
-      if (!grads[slot.param.name]) throw new Error(`no gradient for ${slot.name}`);
-    }
-    const c = this.beginStep(lr, weightDecay);
-    for (const slot of this.slots) {
-      const g = grads[slot.param.name].dataSync() as Float32Array;
-      // A copy: on the cpu backend dataSync returns the tensor's own storage.
-      const p = (slot.param.dataSync() as Float32Array).slice();
-      adamWUpdate(p, slot.expAvg, slot.expAvgSq, [g], slot.decay, c);
-      tf.tidy(() => slot.param.assign(tf.tensor(p, slot.param.shape)));
-    }
+    if (this.flat) throw new Error("AdamW.apply: the moments were moved out of tfjs; their owner applies updates");
+    const [beta1, beta2] = this.settings.betas;
+    this.stepCount += 1;
+    const t = this.stepCount;
+    const stepSize = lr / (1 - beta1 ** t);
+    const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
+    tf.tidy(() => {
+      for (const slot of this.slots) {
+        const g = grads[slot.param.name];
+        if (!g) throw new Error(`no gradient for ${slot.name}`);
+        let p: tf.Tensor = slot.param;
+        if (slot.decay && weightDecay !== 0) p = tf.mul(p, 1 - lr * weightDecay);
+        const m = tf.add(slot.expAvg, tf.mul(tf.sub(g, slot.expAvg), 1 - beta1));
+        const v = tf.add(tf.mul(slot.expAvgSq, beta2), tf.mul(tf.square(g), 1 - beta2));
+        const denom = tf.add(tf.div(tf.sqrt(v), bc2Sqrt), this.settings.eps);
+        slot.param.assign(tf.sub(p, tf.mul(tf.div(m, denom), stepSize)));
+        slot.expAvg.assign(m);
+        slot.expAvgSq.assign(v);
+      }
+    });
   }
 
   /** Moments in PyTorch layout: "<param>.exp_avg" and "<param>.exp_avg_sq". */
   exportState(): StateTensor[] {
     const out: StateTensor[] = [];
-    for (const s of this.slots) {
+    this.slots.forEach((s, i) => {
       const shape = officialShape(s.spec);
-      out.push({
-        name: `${s.name}.exp_avg`,
-        shape,
-        data: toOfficialLayout(s.spec, s.expAvg),
-      });
-      out.push({
-        name: `${s.name}.exp_avg_sq`,
-        shape,
-        data: toOfficialLayout(s.spec, s.expAvgSq),
-      });
-    }
+      const m = this.flat ? this.flat.expAvg[i] : (s.expAvg.dataSync() as Float32Array);
+      const v = this.flat ? this.flat.expAvgSq[i] : (s.expAvgSq.dataSync() as Float32Array);
+      out.push({ name: `${s.name}.exp_avg`, shape, data: toOfficialLayout(s.spec, m) });
+      out.push({ name: `${s.name}.exp_avg_sq`, shape, data: toOfficialLayout(s.spec, v) });
+    });
     return out;
   }
 
@@ -163,10 +170,23 @@ export class AdamW {
           throw new Error(`${origin}: ${key} has shape [${t.shape}], expected [${want}]`);
       }
     }
-    for (const s of this.slots) {
-      s.expAvg.set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg`)!.data));
-      s.expAvgSq.set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data));
+    const flat = this.flat;
+    if (flat) {
+      this.slots.forEach((s, i) => {
+        flat.expAvg[i].set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg`)!.data));
+        flat.expAvgSq[i].set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data));
+      });
+      this.stepCount = stepCount;
+      return;
     }
+    tf.tidy(() => {
+      for (const s of this.slots) {
+        s.expAvg.assign(tf.tensor(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg`)!.data), s.spec.shape));
+        s.expAvgSq.assign(
+          tf.tensor(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data), s.spec.shape),
+        );
+      }
+    });
     this.stepCount = stepCount;
   }
 
@@ -178,6 +198,11 @@ export class AdamW {
     };
   }
 
-  /** Nothing to free on the backend any more (the moments are plain memory); kept for callers' symmetry. */
-  dispose(): void {}
+  dispose(): void {
+    if (this.flat) return; // the variables went with moveMoments
+    for (const s of this.slots) {
+      s.expAvg.dispose();
+      s.expAvgSq.dispose();
+    }
+  }
 }

@@ -1,7 +1,7 @@
-;; AdamW and the EMA over flat float32 arrays in a shared linear memory, 4 lanes at a time (optim/shared_update_kernel.ts).
-;; Each operation is one IEEE float32 operation, in the order of optim/fused_update.ts (and of the tfjs sequence
-;; before it), so the bits are the same; the lanes are independent elements. Pointers are byte offsets, n counts
-;; float32 elements; the tail after the last full vector runs one element at a time with the same operations.
+;; AdamW and the EMA over flat float32 arrays in a shared linear memory, 4 lanes at a time (train/sharded_update.ts).
+;; Each operation is one IEEE float32 operation, in the order of AdamW.apply's and IJepa.updateTarget's tfjs ops, so
+;; the bits are the same; the lanes are independent elements. Pointers are byte offsets, n counts float32 elements;
+;; the tail after the last full vector runs one element at a time with the same operations.
 (module
   (import "env" "memory" (memory 1 65536 shared))
 

@@ -5,7 +5,7 @@ import type { IJepa, LossKind, StepIndices, StepResult } from "../models/ijepa.j
 import type { ModelDims } from "../models/model_dims.js";
 import type { BackendName } from "../backend.js";
 import type { AdamW } from "../optim/adamw.js";
-import type { AdamWStepConstants } from "../optim/fused_update.js";
+import type { AdamWStepConstants } from "../optim/adamw_constants.js";
 import {
   type SharedUpdateBuffers,
   type SharedUpdateLayout,
@@ -131,7 +131,7 @@ function computeSlice(model: IJepa, variables: tf.Variable[], lossKind: LossKind
   return { ...result, stats };
 }
 
-/** The whole batch in this process: tfjs gradients, then AdamW (fused, in JS) and the model's own EMA update. */
+/** The whole batch in this process: tfjs gradients, then AdamW and the EMA as tfjs ops (on any backend). */
 export class InProcessEngine implements GradientEngine {
   readonly replicas = 1;
   private readonly variables: tf.Variable[];
@@ -288,10 +288,10 @@ export class DataParallelEngine implements GradientEngine {
     private readonly optimizer: AdamW,
     private readonly lossKind: LossKind,
   ) {
-    const flat = optimizer.flatState();
+    const params = optimizer.flatLayout();
     const byName = new Map(model.trainableVariables().map((v) => [v.name, v]));
     // The trainable part uses the optimiser's order and offsets, so weights, moments and gradients line up.
-    this.trainable = flat.params.map((p) => {
+    this.trainable = params.map((p) => {
       const v = byName.get(p.variable);
       if (!v) throw new Error(`data-parallel engine: the optimiser's ${p.variable} is not a trainable variable`);
       return v;
@@ -312,7 +312,7 @@ export class DataParallelEngine implements GradientEngine {
       const k = targetSpecs.findIndex((t) => t.name === spec.name);
       targetIndex.set(model.encoder.params.get(spec.name), this.trainable.length + k);
     }
-    this.segments = flat.params.map((p, i) => {
+    this.segments = params.map((p, i) => {
       const t = targetIndex.get(this.trainable[i]);
       return { offset: p.offset, size: p.size, decay: p.decay, target: t === undefined ? -1 : offsets[t] };
     });
@@ -323,12 +323,12 @@ export class DataParallelEngine implements GradientEngine {
       offsets,
       updated: [...this.trainable.keys(), ...[...targetIndex.values()].sort((a, b) => a - b)],
     };
-    const trainableTotal = flat.params.reduce((n, p) => n + p.size, 0);
+    const trainableTotal = params.reduce((n, p) => n + p.size, 0);
     this.memoryLayout = sharedUpdateLayout(total, trainableTotal, replicas);
     this.memory = createSharedMemory(this.memoryLayout);
     this.buffers = sharedBuffers(this.memory, this.memoryLayout, total, trainableTotal);
     this.kernel = new SharedUpdateKernel(this.memory, this.memoryLayout);
-    this.gradOffsets = flat.params.map((p) => ({ variable: p.variable, offset: p.offset }));
+    this.gradOffsets = params.map((p) => ({ variable: p.variable, offset: p.offset }));
     // From here on the engine owns the weights and moments: the workers start from these, and every update goes
     // through it (the optimiser's moments now live in the shared memory; checkpoints read them there).
     optimizer.moveMoments(this.buffers.expAvg, this.buffers.expAvgSq);

@@ -3,7 +3,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { parentPort, workerData } from "node:worker_threads";
 import { initBackend } from "../backend.js";
 import { IJepa } from "../models/ijepa.js";
-import type { AdamWStepConstants } from "../optim/fused_update.js";
+import type { AdamWStepConstants } from "../optim/adamw_constants.js";
 import { profilingRequested, startKernelProfile, takeKernelProfile, wasmHeapMb } from "../kernels/kernel_profiler.js";
 import { type ReplicaWorkerInit, type StepBatch, awaitShares, layoutName, loadWeights } from "./gradient_engine.js";
 import { SharedUpdateKernel, sharedBuffers } from "./sharded_update.js";

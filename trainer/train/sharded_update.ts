@@ -1,6 +1,6 @@
 // AdamW + EMA split over data-parallel replicas (ZeRO-1 style): a fixed share of the parameters per replica, in place
 // in one shared WebAssembly memory that holds the weights, the moments and every replica's gradients.
-import type { AdamWStepConstants } from "../optim/fused_update.js";
+import type { AdamWStepConstants } from "../optim/adamw_constants.js";
 import { ADAMW_UPDATE_WASM_BASE64 } from "../optim/adamw_update_wasm.js";
 
 /** One trainable parameter in the shared flat buffers (offsets in float32 elements). */
@@ -128,8 +128,8 @@ interface UpdateExports {
 let compiled: object | undefined;
 
 /**
- * optim/adamw_update.wat on a shared memory: the fused update of optim/fused_update.ts, 4 lanes at a time, with the
- * same float32 operations in the same order (so the same bits; test/train/sharded_update.test.ts compares them).
+ * optim/adamw_update.wat on a shared memory: AdamW.apply's and IJepa.updateTarget's tfjs ops fused, 4 lanes at a time,
+ * with the same float32 operations in the same order (so the same bits; test/train/sharded_update.test.ts compares).
  */
 export class SharedUpdateKernel {
   private readonly fns: UpdateExports;
