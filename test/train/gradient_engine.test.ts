@@ -96,9 +96,7 @@ function modelAndOptimizer() {
 
 /** Every weight (encoder, predictor, target encoder) and moment, by name. */
 function snapshot(model: IJepa, optimizer: AdamW): Map<string, Float32Array> {
-  return new Map(
-    [...model.exportState(), ...optimizer.exportState()].map((t) => [t.name, Float32Array.from(t.data)]),
-  );
+  return new Map([...model.exportState(), ...optimizer.exportState()].map((t) => [t.name, Float32Array.from(t.data)]));
 }
 
 /** Three steps with a large learning rate, so that a replica computing with stale weights would show. */
@@ -124,7 +122,7 @@ describe("DataParallelEngine", () => {
       await dp.close();
     }
     // The replicas' gradients differ from one process's in the last bits only (sums in another order).
-    split.forEach((loss, k) => expect(loss).toBeCloseTo(single[k], 4));
+    for (const [k, loss] of split.entries()) expect(loss).toBeCloseTo(single[k], 4);
     expect(split[2]).not.toBeCloseTo(split[0], 2); // the steps did move the weights
     const want = snapshot(one.model, one.optimizer);
     const got = snapshot(two.model, two.optimizer);
@@ -170,7 +168,8 @@ describe("DataParallelEngine", () => {
       await dp.close();
     }
     expect(optimizer.stepCount).toBe(0);
-    for (const [name, w] of before) expect(Array.from(snapshot(model, optimizer).get(name)!), name).toEqual(Array.from(w));
+    for (const [name, w] of before)
+      expect(Array.from(snapshot(model, optimizer).get(name)!), name).toEqual(Array.from(w));
     model.dispose();
   });
 });

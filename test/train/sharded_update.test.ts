@@ -80,52 +80,62 @@ function tfjsStep(p: tf.Variable, m: tf.Variable, v: tf.Variable, grads: Float32
 const bits = (a: Float32Array) => Array.from(new Uint32Array(Float32Array.from(a).buffer));
 
 describe.each(["wasm", "cpu"])("SharedUpdateKernel against tfjs on %s", (backend) => {
-  it.each([1, 2, 3])("gives, share by share, the tfjs update's bits over 3 steps with %i replica(s)", async (replicas) => {
-    await initBackend(backend);
-    const rng = Rng.fromSeed(4 + replicas);
-    // Sizes with every remainder mod 4 (so offsets that are not 16-byte aligned), decayed or not, EMA'd or not.
-    const { segments, total } = layout([37, 5, 64, 130, 9, 71, 2, 3], 5);
-    const trainable = segments.reduce((a, s) => a + s.size, 0);
-    const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
-    const weights = random(total, 0.1);
-    const memoryLayout = sharedUpdateLayout(total, trainable, replicas);
-    const memory = createSharedMemory(memoryLayout);
-    const shared = sharedBuffers(memory, memoryLayout, total, trainable);
-    shared.weights.set(weights);
-    const vars = segments.map((s) => ({
-      p: tf.variable(tf.tensor(weights.subarray(s.offset, s.offset + s.size))),
-      m: tf.variable(tf.zeros([s.size])),
-      v: tf.variable(tf.zeros([s.size])),
-      target: s.target >= 0 ? tf.variable(tf.tensor(weights.subarray(s.target, s.target + s.size))) : undefined,
-    }));
-    const bounds = shareBounds(segments, 3);
-    for (let t = 1; t <= 3; t++) {
-      const lr = 3e-3 * t;
-      const wd = t === 2 ? 0 : 0.05; // a weight decay of 0 skips the multiply
-      const momentum = 0.99 + t * 1e-3;
-      // Gradients over many magnitudes.
-      const grads = Array.from({ length: replicas }, () =>
-        Float32Array.from({ length: trainable }, () => rng.normal() * 10 ** (rng.float() * 8 - 6)),
-      );
+  it.each([1, 2, 3])(
+    "gives, share by share, the tfjs update's bits over 3 steps with %i replica(s)",
+    async (replicas) => {
+      await initBackend(backend);
+      const rng = Rng.fromSeed(4 + replicas);
+      // Sizes with every remainder mod 4 (so offsets that are not 16-byte aligned), decayed or not, EMA'd or not.
+      const { segments, total } = layout([37, 5, 64, 130, 9, 71, 2, 3], 5);
+      const trainable = segments.reduce((a, s) => a + s.size, 0);
+      const random = (n: number, scale: number) => Float32Array.from({ length: n }, () => rng.normal() * scale);
+      const weights = random(total, 0.1);
+      const memoryLayout = sharedUpdateLayout(total, trainable, replicas);
+      const memory = createSharedMemory(memoryLayout);
+      const shared = sharedBuffers(memory, memoryLayout, total, trainable);
+      shared.weights.set(weights);
+      const vars = segments.map((s) => ({
+        p: tf.variable(tf.tensor(weights.subarray(s.offset, s.offset + s.size))),
+        m: tf.variable(tf.zeros([s.size])),
+        v: tf.variable(tf.zeros([s.size])),
+        target: s.target >= 0 ? tf.variable(tf.tensor(weights.subarray(s.target, s.target + s.size))) : undefined,
+      }));
+      const bounds = shareBounds(segments, 3);
+      for (let t = 1; t <= 3; t++) {
+        const lr = 3e-3 * t;
+        const wd = t === 2 ? 0 : 0.05; // a weight decay of 0 skips the multiply
+        const momentum = 0.99 + t * 1e-3;
+        // Gradients over many magnitudes.
+        const grads = Array.from({ length: replicas }, () =>
+          Float32Array.from({ length: trainable }, () => rng.normal() * 10 ** (rng.float() * 8 - 6)),
+        );
+        segments.forEach((s, i) => {
+          const { p, m, v, target } = vars[i];
+          tfjsStep(
+            p,
+            m,
+            v,
+            grads.map((g) => g.subarray(s.offset, s.offset + s.size)),
+            s.decay,
+            t,
+          );
+          if (target) tf.tidy(() => target.assign(tf.add(tf.mul(target, momentum), tf.mul(p, 1 - momentum))));
+        });
+        for (const [r, g] of grads.entries()) shared.grads[r].set(g);
+        const c = adamWStepConstants([0.9, 0.999], 1e-8, t, lr, wd);
+        // One kernel per replica on the same memory, each its share, the last share first.
+        for (let r = 2; r >= 0; r--)
+          new SharedUpdateKernel(memory, memoryLayout).applyShare(segments, bounds[r], bounds[r + 1], c, momentum);
+      }
       segments.forEach((s, i) => {
         const { p, m, v, target } = vars[i];
-        tfjsStep(p, m, v, grads.map((g) => g.subarray(s.offset, s.offset + s.size)), s.decay, t);
-        if (target) tf.tidy(() => target.assign(tf.add(tf.mul(target, momentum), tf.mul(p, 1 - momentum))));
+        const at = (a: Float32Array, from: number) => bits(a.subarray(from, from + s.size));
+        expect(at(shared.weights, s.offset)).toEqual(bits(p.dataSync() as Float32Array));
+        expect(at(shared.expAvg, s.offset)).toEqual(bits(m.dataSync() as Float32Array));
+        expect(at(shared.expAvgSq, s.offset)).toEqual(bits(v.dataSync() as Float32Array));
+        if (target) expect(at(shared.weights, s.target)).toEqual(bits(target.dataSync() as Float32Array));
+        tf.dispose([p, m, v, ...(target ? [target] : [])]);
       });
-      grads.forEach((g, r) => shared.grads[r].set(g));
-      const c = adamWStepConstants([0.9, 0.999], 1e-8, t, lr, wd);
-      // One kernel per replica on the same memory, each its share, the last share first.
-      for (let r = 2; r >= 0; r--)
-        new SharedUpdateKernel(memory, memoryLayout).applyShare(segments, bounds[r], bounds[r + 1], c, momentum);
-    }
-    segments.forEach((s, i) => {
-      const { p, m, v, target } = vars[i];
-      const at = (a: Float32Array, from: number) => bits(a.subarray(from, from + s.size));
-      expect(at(shared.weights, s.offset)).toEqual(bits(p.dataSync() as Float32Array));
-      expect(at(shared.expAvg, s.offset)).toEqual(bits(m.dataSync() as Float32Array));
-      expect(at(shared.expAvgSq, s.offset)).toEqual(bits(v.dataSync() as Float32Array));
-      if (target) expect(at(shared.weights, s.target)).toEqual(bits(target.dataSync() as Float32Array));
-      tf.dispose([p, m, v, ...(target ? [target] : [])]);
-    });
-  });
+    },
+  );
 });

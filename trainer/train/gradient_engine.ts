@@ -332,7 +332,7 @@ export class DataParallelEngine implements GradientEngine {
     // From here on the engine owns the weights and moments: the workers start from these, and every update goes
     // through it (the optimiser's moments now live in the shared memory; checkpoints read them there).
     optimizer.moveMoments(this.buffers.expAvg, this.buffers.expAvgSq);
-    this.syncVars.forEach((v, i) => this.buffers.weights.set(v.dataSync() as Float32Array, offsets[i]));
+    for (const [i, v] of this.syncVars.entries()) this.buffers.weights.set(v.dataSync() as Float32Array, offsets[i]);
   }
 
   static async start(
@@ -404,7 +404,8 @@ export class DataParallelEngine implements GradientEngine {
       updateWaitMs: 0,
       loadMs: 0,
     };
-    if (Number.isFinite(loss)) await this.update(this.optimizer.beginStep(update.lr, update.weightDecay), update, stats);
+    if (Number.isFinite(loss))
+      await this.update(this.optimizer.beginStep(update.lr, update.weightDecay), update, stats);
     record(stats);
     return loss;
   }

@@ -17,9 +17,10 @@ if (profilingRequested()) startKernelProfile();
 // Every trainable weight (and the whole target encoder) comes from main's through the shared weights buffer.
 const model = IJepa.blank(init.dims);
 const byName = new Map(
-  [...model.trainableVariables(), ...model.targetEncoder.params.specs.map((s) => model.targetEncoder.params.get(s.name))].map(
-    (v) => [layoutName(v), v],
-  ),
+  [
+    ...model.trainableVariables(),
+    ...model.targetEncoder.params.specs.map((s) => model.targetEncoder.params.get(s.name)),
+  ].map((v) => [layoutName(v), v]),
 );
 const syncVars = layout.names.map((name) => {
   const v = byName.get(name);
@@ -46,7 +47,7 @@ function computeStep(b: StepBatch) {
   const { loss, grads: g } = result;
   const out = buffers.grads[replica];
   try {
-    init.segments.forEach((s, i) => out.set(g[trainable[i].name].dataSync() as Float32Array, s.offset));
+    for (const [i, s] of init.segments.entries()) out.set(g[trainable[i].name].dataSync() as Float32Array, s.offset);
   } finally {
     for (const t of Object.values(g)) t.dispose();
   }
