@@ -100,10 +100,10 @@ function snapshot(model: IJepa, optimizer: AdamW): Map<string, Float32Array> {
 }
 
 /** Three steps with a large learning rate, so that a replica computing with stale weights would show. */
-async function threeSteps(engine: GradientEngine, batches: StepBatch[]): Promise<number[]> {
+async function threeSteps(engine: GradientEngine, batches: StepBatch[], spare?: () => void): Promise<number[]> {
   const losses: number[] = [];
   for (const [k, b] of batches.entries())
-    losses.push(await engine.step(b, { lr: 0.05, weightDecay: 0.04 * (k + 1), momentum: 0.9 }));
+    losses.push(await engine.step(b, { lr: 0.05, weightDecay: 0.04 * (k + 1), momentum: 0.9 }, spare));
   return losses;
 }
 
@@ -116,8 +116,9 @@ describe("DataParallelEngine", () => {
     const two = modelAndOptimizer();
     const dp = await DataParallelEngine.start(2, two.model, two.optimizer, "smooth_l1", "wasm");
     let split: number[];
+    let spareRuns = 0;
     try {
-      split = await threeSteps(dp, batches);
+      split = await threeSteps(dp, batches, () => spareRuns++);
     } finally {
       await dp.close();
     }
@@ -134,6 +135,7 @@ describe("DataParallelEngine", () => {
       expect(diff, name).toBeLessThanOrEqual(2e-3 * scale + 1e-7);
     }
     expect(two.optimizer.stepCount).toBe(3);
+    expect(spareRuns).toBe(3); // the caller's spare work ran once per step
     one.model.dispose();
     two.model.dispose();
   });
@@ -162,7 +164,13 @@ describe("DataParallelEngine", () => {
       const bad = batches[0];
       const patches = bad.patches.slice();
       patches[0] = Number.NaN;
-      const loss = await dp.step({ ...bad, patches }, { lr: 0.05, weightDecay: 0.04, momentum: 0.9 });
+      let spareRuns = 0;
+      const loss = await dp.step(
+        { ...bad, patches },
+        { lr: 0.05, weightDecay: 0.04, momentum: 0.9 },
+        () => spareRuns++,
+      );
+      expect(spareRuns).toBe(0); // no update, so no wait to fill: the caller makes the next input itself
       expect(loss).toBeNaN();
     } finally {
       await dp.close();

@@ -40,6 +40,12 @@ export interface StepUpdate {
   momentum: number;
 }
 
+/**
+ * Work the caller would do after the step anyway and that does not touch the weights (preparing the next batch): the
+ * engine may run it once on this thread where it would otherwise wait for other replicas, or not at all.
+ */
+export type SpareWork = () => void;
+
 export interface GradientEngine {
   /** Number of replicas that share each batch (1 = this process only). */
   readonly replicas: number;
@@ -48,7 +54,7 @@ export interface GradientEngine {
    * mean); when it is finite, the optimiser's AdamW update and then the target encoder's EMA follow, so that the
    * model holds the new weights when this resolves. A non-finite loss changes nothing.
    */
-  step(batch: StepBatch, update: StepUpdate): Promise<number>;
+  step(batch: StepBatch, update: StepUpdate, spare?: SpareWork): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -72,6 +78,8 @@ export interface EngineStepStats {
   updateWaitMs: number;
   /** Loading the updated weights into this thread's variables (the workers load theirs meanwhile). */
   loadMs: number;
+  /** The caller's spare work, run while the workers finished their shares. */
+  spareMs: number;
 }
 
 // Kept per process for `bench:train`, which runs the real training loop and reads them afterwards: every step's stats
@@ -153,7 +161,14 @@ export class InProcessEngine implements GradientEngine {
       for (const g of Object.values(grads)) g.dispose();
     }
     if (Number.isFinite(loss)) this.model.updateTarget(update.momentum);
-    record({ replicas: [stats], waitMs: 0, updateMs: performance.now() - start, updateWaitMs: 0, loadMs: 0 });
+    record({
+      replicas: [stats],
+      waitMs: 0,
+      updateMs: performance.now() - start,
+      updateWaitMs: 0,
+      loadMs: 0,
+      spareMs: 0,
+    });
     return loss;
   }
 
@@ -372,7 +387,7 @@ export class DataParallelEngine implements GradientEngine {
     return engine;
   }
 
-  async step(batch: StepBatch, update: StepUpdate) {
+  async step(batch: StepBatch, update: StepUpdate, spare?: SpareWork) {
     markStepStart();
     const slices = splitBatch(batch, this.replicas);
     // Each worker gets a copy of its own slice only (posting a subarray would copy the whole buffer).
@@ -403,9 +418,10 @@ export class DataParallelEngine implements GradientEngine {
       updateMs: 0,
       updateWaitMs: 0,
       loadMs: 0,
+      spareMs: 0,
     };
     if (Number.isFinite(loss))
-      await this.update(this.optimizer.beginStep(update.lr, update.weightDecay), update, stats);
+      await this.update(this.optimizer.beginStep(update.lr, update.weightDecay), update, stats, spare);
     record(stats);
     return loss;
   }
@@ -424,8 +440,17 @@ export class DataParallelEngine implements GradientEngine {
     return { loss, stats: { ...stats, computeMs: performance.now() - start } };
   }
 
-  /** Every replica's share of AdamW + EMA, then this thread's weights reloaded; fills in `stats`' update phases. */
-  private async update(constants: AdamWStepConstants, update: StepUpdate, stats: EngineStepStats): Promise<void> {
+  /**
+   * Every replica's share of AdamW + EMA, then this thread's weights reloaded; fills in `stats`' update phases. The
+   * caller's spare work runs between this thread's share and the others' end: the workers, which load their weights
+   * as soon as every share is done, need nothing from this thread meanwhile.
+   */
+  private async update(
+    constants: AdamWStepConstants,
+    update: StepUpdate,
+    stats: EngineStepStats,
+    spare: SpareWork | undefined,
+  ): Promise<void> {
     this.updates += 1;
     const shares = this.workers.map((w) =>
       request(w, { type: "update", constants, momentum: update.momentum, round: this.updates }),
@@ -441,6 +466,16 @@ export class DataParallelEngine implements GradientEngine {
       Atomics.notify(this.sharesDone, 0);
     }
     stats.updateMs = performance.now() - start;
+    if (spare) {
+      const spareStart = performance.now();
+      try {
+        spare();
+      } catch (err) {
+        await Promise.allSettled(shares);
+        throw err;
+      }
+      stats.spareMs = performance.now() - spareStart;
+    }
     const waitStart = performance.now();
     await Promise.all(shares);
     stats.updateWaitMs = performance.now() - waitStart;
