@@ -33,8 +33,10 @@ describe("shareBounds", () => {
   const { segments } = layout(sizes, 11);
   const cost = (s: UpdateSegment) => s.size * (s.target >= 0 ? 1.25 : 1);
 
-  it.each([1, 2, 3, 4])("cuts %i contiguous shares covering every parameter once, each near an equal part", (parts) => {
-    const bounds = shareBounds(segments, parts);
+  it.each([1, 2, 3, 4])("cuts %i contiguous shares covering every parameter once, each near its part", (parts) => {
+    // The first share weighs half of each other one (the main thread's, as the engine splits).
+    const weights = [0.5, ...Array<number>(parts - 1).fill(1)];
+    const bounds = shareBounds(segments, weights);
     expect(bounds).toHaveLength(parts + 1);
     expect(bounds[0]).toBe(0);
     expect(bounds[parts]).toBe(segments.length);
@@ -42,14 +44,22 @@ describe("shareBounds", () => {
     // Each cut lies within half the largest parameter's cost of its ideal place.
     const total = segments.reduce((a, s) => a + cost(s), 0);
     const largest = Math.max(...segments.map(cost));
+    const sumWeights = weights.reduce((a, w) => a + w, 0);
     for (let k = 1; k < parts; k++) {
       const before = segments.slice(0, bounds[k]).reduce((a, s) => a + cost(s), 0);
-      expect(Math.abs(before - (total * k) / parts)).toBeLessThanOrEqual(largest / 2);
+      const ideal = (total * (k - 0.5)) / sumWeights; // weights before cut k: 0.5 + (k − 1)
+      expect(Math.abs(before - ideal)).toBeLessThanOrEqual(largest / 2);
     }
   });
 
+  it("gives a share of weight ½ half the parameters of each share of weight 1", () => {
+    const even = layout(Array<number>(60).fill(1000), 0).segments;
+    expect(shareBounds(even, [0.5, 1, 1])).toEqual([0, 12, 36, 60]);
+    expect(shareBounds(even, [1, 1])).toEqual([0, 30, 60]);
+  });
+
   it("gives empty shares rather than fail when there are more replicas than parameters", () => {
-    const bounds = shareBounds(segments.slice(0, 2), 4);
+    const bounds = shareBounds(segments.slice(0, 2), [1, 1, 1, 1]);
     expect(bounds).toHaveLength(5);
     expect([bounds[0], bounds[4]]).toEqual([0, 2]);
     for (let k = 1; k <= 4; k++) expect(bounds[k]).toBeGreaterThanOrEqual(bounds[k - 1]);
@@ -100,7 +110,7 @@ describe.each(["wasm", "cpu"])("SharedUpdateKernel against tfjs on %s", (backend
         v: tf.variable(tf.zeros([s.size])),
         target: s.target >= 0 ? tf.variable(tf.tensor(weights.subarray(s.target, s.target + s.size))) : undefined,
       }));
-      const bounds = shareBounds(segments, 3);
+      const bounds = shareBounds(segments, [0.5, 1, 1]);
       for (let t = 1; t <= 3; t++) {
         const lr = 3e-3 * t;
         const wd = t === 2 ? 0 : 0.05; // a weight decay of 0 skips the multiply

@@ -13,6 +13,7 @@ import {
   SharedUpdateKernel,
   type UpdateSegment,
   createSharedMemory,
+  MAIN_THREAD_SHARE,
   shareBounds,
   sharedBuffers,
   sharedUpdateLayout,
@@ -241,7 +242,7 @@ export interface ReplicaWorkerInit {
   weightCount: number;
   trainableCount: number;
   segments: UpdateSegment[];
-  /** shareBounds(segments, replicas). */
+  /** Each replica's share of the update: shareBounds(segments, [MAIN_THREAD_SHARE, 1, 1, …]). */
   bounds: number[];
   /** Int32 counter of update shares finished so far, over all replicas and steps. */
   sharesDone: SharedArrayBuffer;
@@ -331,7 +332,7 @@ export class DataParallelEngine implements GradientEngine {
       const t = targetIndex.get(this.trainable[i]);
       return { offset: p.offset, size: p.size, decay: p.decay, target: t === undefined ? -1 : offsets[t] };
     });
-    this.bounds = shareBounds(this.segments, replicas);
+    this.bounds = shareBounds(this.segments, [MAIN_THREAD_SHARE, ...Array<number>(replicas - 1).fill(1)]);
     this.layout = {
       names: this.syncVars.map(layoutName),
       shapes: this.syncVars.map((v) => v.shape),

@@ -81,19 +81,28 @@ export function sharedBuffers(
 }
 
 /**
- * Splits the segments into `parts` contiguous shares of about equal work (an EMA'd parameter counts 1.25×): the
- * boundaries, parts + 1 segment indices from 0 to segments.length. A pure function of the layout and the replica count,
- * so every replica agrees without talking, and the result does not depend on timings. Any split gives the same bits:
- * each element's update reads only that element.
+ * The main thread's weight in the split of the update: it also prepares the next batch while the workers finish
+ * their shares, so it takes half a share.
  */
-export function shareBounds(segments: readonly UpdateSegment[], parts: number): number[] {
+export const MAIN_THREAD_SHARE = 0.5;
+
+/**
+ * Splits the segments into contiguous shares, one per weight, each of about `weights[k] / Σ weights` of the work (an
+ * EMA'd parameter counts 1.25×): the boundaries, weights.length + 1 segment indices from 0 to segments.length. A pure
+ * function of the layout and the weights (fixed per replica count), so every replica agrees without talking, and the
+ * result does not depend on timings. Any split gives the same bits: each element's update reads only that element.
+ */
+export function shareBounds(segments: readonly UpdateSegment[], weights: readonly number[]): number[] {
   const cost = (s: UpdateSegment) => s.size * (s.target >= 0 ? 1.25 : 1);
   const n = segments.length;
   const prefix = [0];
   for (const s of segments) prefix.push(prefix[prefix.length - 1] + cost(s));
+  const totalWeight = weights.reduce((a, w) => a + w, 0);
   const bounds = [0];
-  for (let k = 1; k < parts; k++) {
-    const ideal = (prefix[n] * k) / parts;
+  let weightBefore = 0;
+  for (let k = 1; k < weights.length; k++) {
+    weightBefore += weights[k - 1];
+    const ideal = (prefix[n] * weightBefore) / totalWeight;
     let i = bounds[k - 1];
     while (i < n && prefix[i + 1] <= ideal) i++;
     // prefix[i] ≤ ideal < prefix[i + 1]: end the share at whichever of the two lies nearer.
