@@ -1,6 +1,6 @@
 // `npm run bench:train`: training throughput of config A and fmnist-vit-tiny through the real training loop.
 // Each config runs in its own child process (so its peak RSS is its own) for warm-up + measured steps.
-// --profile adds where a step goes: per replica its compute time and per-kernel times, and the engine's waits.
+// --profile adds where a step goes: per replica its compute time and per-kernel times, and the engine's phases.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -41,11 +41,16 @@ export interface BenchResult {
 
 /** Medians over the measured steps, in ms per step. */
 export interface StepProfile {
-  replicas: Array<{ computeMs: number; kernels: Record<string, { ms: number; calls: number }> }>;
-  publishMs: number;
+  /** startLagMs: how much later than the main thread's its compute began. */
+  replicas: Array<{ computeMs: number; startLagMs: number; kernels: Record<string, { ms: number; calls: number }> }>;
+  /** Main thread: waiting for the workers' gradients, its share of AdamW + EMA, waiting for theirs, reloading. */
   waitMs: number;
-  combineMs: number;
-  /** Step time outside the gradient engine: optimizer, EMA, data and logging. */
+  updateMs: number;
+  updateWaitMs: number;
+  loadMs: number;
+  /** The next step's data, made while the worker finished its share (so it no longer counts outside the engine). */
+  spareMs: number;
+  /** Step time outside the engine: data (when not made during the previous step) and logging. */
   outsideEngineMs: number;
 }
 
@@ -108,7 +113,8 @@ function printProfile(p: StepProfile, msPerStep: number): void {
   p.replicas.forEach((r, i) => {
     const kernelMs = Object.values(r.kernels).reduce((sum, k) => sum + k.ms, 0);
     console.log(
-      `  replica ${i}: compute ${r.computeMs.toFixed(0)} ms (${pct(r.computeMs)}), in kernels ${kernelMs.toFixed(0)} ms, JS/tfjs ${(r.computeMs - kernelMs).toFixed(0)} ms`,
+      `  replica ${i}: compute ${r.computeMs.toFixed(0)} ms (${pct(r.computeMs)}), in kernels ${kernelMs.toFixed(0)} ms, JS/tfjs ${(r.computeMs - kernelMs).toFixed(0)} ms` +
+        (i > 0 ? `, started ${r.startLagMs.toFixed(1)} ms after replica 0` : ""),
     );
     const top = Object.entries(r.kernels)
       .sort((a, b) => b[1].ms - a[1].ms)
@@ -119,8 +125,10 @@ function printProfile(p: StepProfile, msPerStep: number): void {
       );
   });
   console.log(
-    `  publish weights ${p.publishMs.toFixed(0)} ms, wait for workers ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
-      `average gradients ${p.combineMs.toFixed(0)} ms, outside the engine (optimizer, EMA, data) ${p.outsideEngineMs.toFixed(0)} ms`,
+    `  wait for workers' gradients ${p.waitMs.toFixed(0)} ms (${pct(p.waitMs)}), ` +
+      `own share of AdamW + EMA ${p.updateMs.toFixed(0)} ms, wait for the other shares ${p.updateWaitMs.toFixed(0)} ms, ` +
+      `load weights ${p.loadMs.toFixed(0)} ms, next step's data meanwhile ${p.spareMs.toFixed(0)} ms, ` +
+      `outside the engine (logging; data when not made early) ${p.outsideEngineMs.toFixed(0)} ms`,
   );
 }
 
@@ -145,17 +153,25 @@ function summarise(
         e.calls += k.calls / steps.length;
       }
     }
-    return { computeMs: mean(steps.map((s) => s.replicas[i].computeMs)), kernels };
+    return {
+      computeMs: mean(steps.map((s) => s.replicas[i].computeMs)),
+      startLagMs: mean(steps.map((s) => s.replicas[i].startedAt - s.replicas[0].startedAt)),
+      kernels,
+    };
   });
-  const publishMs = mean(steps.map((s) => s.publishMs));
   const waitMs = mean(steps.map((s) => s.waitMs));
-  const combineMs = mean(steps.map((s) => s.combineMs));
+  const updateMs = mean(steps.map((s) => s.updateMs));
+  const updateWaitMs = mean(steps.map((s) => s.updateWaitMs));
+  const loadMs = mean(steps.map((s) => s.loadMs));
+  const spareMs = mean(steps.map((s) => s.spareMs));
   return {
     replicas,
-    publishMs,
     waitMs,
-    combineMs,
-    outsideEngineMs: msPerStep - publishMs - replicas[0].computeMs - waitMs - combineMs,
+    updateMs,
+    updateWaitMs,
+    loadMs,
+    spareMs,
+    outsideEngineMs: msPerStep - replicas[0].computeMs - waitMs - updateMs - updateWaitMs - loadMs - spareMs,
   };
 }
 

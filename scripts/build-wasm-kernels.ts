@@ -39,6 +39,11 @@ export const WASM_KERNELS: readonly WasmKernelSource[] = [
     generatedPath: join(REPO_ROOT, "trainer/kernels/elementwise_wasm.ts"),
     constantName: "ELEMENTWISE_WASM_BASE64",
   },
+  {
+    watPath: join(REPO_ROOT, "trainer/optim/adamw_update.wat"),
+    generatedPath: join(REPO_ROOT, "trainer/optim/adamw_update_wasm.ts"),
+    constantName: "ADAMW_UPDATE_WASM_BASE64",
+  },
 ];
 
 /** The WAT text with each `(f32x4.relaxed_madd a b c)` written as `(f32x4.add (f32x4.mul a b) c)`. */
@@ -71,14 +76,17 @@ export function withoutRelaxedSimd(watText: string): string {
 }
 
 /**
- * The binary for a WAT text: SIMD and bulk memory (plus relaxed SIMD when `relaxed`), no name section (so it depends on
+ * The binary for a WAT text: SIMD, bulk memory and threads (plus relaxed SIMD when `relaxed`), no name section (so it depends on
  * nothing but the text).
  */
 export async function assembleWat(fileName: string, watText: string, relaxed = false): Promise<Uint8Array> {
   const wabt = await wabtInit();
-  const module = wabt.parseWat(fileName, watText, { simd: true, bulk_memory: true, relaxed_simd: relaxed });
+  // threads: shared memories (the replicas' AdamW update, optim/adamw_update.wat); validate() needs the features too.
+  const features = { simd: true, bulk_memory: true, threads: true, relaxed_simd: relaxed };
+  const module = wabt.parseWat(fileName, watText, features);
   try {
-    module.validate();
+    // wabt's typings leave out validate's features argument, which it does take.
+    (module as unknown as { validate(features: object): void }).validate(features);
     return module.toBinary({ write_debug_names: false }).buffer;
   } finally {
     module.destroy();

@@ -1,5 +1,6 @@
 // AdamW with the official I-JEPA parameter groups (no weight decay on biases and 1-D parameters), PyTorch's update rule.
 import * as tf from "@tensorflow/tfjs-core";
+import { type AdamWStepConstants, adamWStepConstants } from "./adamw_constants.js";
 import {
   type ParamSpec,
   type ParamTable,
@@ -20,6 +21,21 @@ interface Slot {
   expAvgSq: tf.Variable;
 }
 
+/** A parameter's place in flat moment buffers (the optimiser's order), for replicas that update them in place. */
+export interface FlatParam {
+  /** The tfjs variable's name (the key of its gradient). */
+  variable: string;
+  offset: number;
+  size: number;
+  decay: boolean;
+}
+
+/** Moments moved out of tfjs into flat arrays (see moveMoments): each parameter's views into them. */
+interface FlatMoments {
+  expAvg: Float32Array[];
+  expAvgSq: Float32Array[];
+}
+
 export interface AdamWSettings {
   betas: [number, number];
   eps: number;
@@ -27,10 +43,13 @@ export interface AdamWSettings {
 
 /**
  * torch.optim.AdamW (single-tensor path): p ← p·(1 − lr·wd); m ← lerp(m, g, 1 − β1); v ← β2·v + (1 − β2)·g²;
- * p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). float32 throughout.
+ * p ← p − (lr / (1 − β1ᵗ)) · m / (sqrt(v) / sqrt(1 − β2ᵗ) + eps). float32 throughout. The moments are tfjs variables
+ * (on the backend, GPU included) until data-parallel replicas move them into the memory they share (moveMoments) and
+ * apply the update there themselves, with the same float32 operations (train/sharded_update.ts).
  */
 export class AdamW {
   private readonly slots: Slot[] = [];
+  private flat: FlatMoments | undefined;
   /** Number of updates applied so far (PyTorch's per-parameter `step`, identical for all of ours). */
   stepCount = 0;
 
@@ -60,8 +79,49 @@ export class AdamW {
     return this.slots.map((s) => s.param);
   }
 
+  /** Where each parameter sits in flat moment buffers: offsets in the optimiser's order, back to back. */
+  flatLayout(): FlatParam[] {
+    let offset = 0;
+    return this.slots.map((s) => {
+      const p = { variable: s.param.name, offset, size: s.param.size, decay: s.decay };
+      offset += s.param.size;
+      return p;
+    });
+  }
+
+  /**
+   * Moves the moments out of tfjs into `expAvg` and `expAvgSq` (laid out as flatLayout() says), which hold them from
+   * then on: exportState and importState read and write there, and `apply` is refused — whoever moved them applies
+   * each update (counted with beginStep).
+   */
+  moveMoments(expAvg: Float32Array, expAvgSq: Float32Array): void {
+    if (this.flat) throw new Error("AdamW.moveMoments: the moments were moved already");
+    const layout = this.flatLayout();
+    const total = layout.reduce((n, p) => n + p.size, 0);
+    if (expAvg.length !== total || expAvgSq.length !== total)
+      throw new Error(`AdamW.moveMoments: buffers of ${total} floats expected`);
+    const flat: FlatMoments = { expAvg: [], expAvgSq: [] };
+    this.slots.forEach((s, i) => {
+      const { offset, size } = layout[i];
+      flat.expAvg.push(expAvg.subarray(offset, offset + size));
+      flat.expAvgSq.push(expAvgSq.subarray(offset, offset + size));
+      flat.expAvg[i].set(s.expAvg.dataSync() as Float32Array);
+      flat.expAvgSq[i].set(s.expAvgSq.dataSync() as Float32Array);
+      s.expAvg.dispose();
+      s.expAvgSq.dispose();
+    });
+    this.flat = flat;
+  }
+
+  /** Counts one more update and returns its float32 scalars (for moved moments, whose owner applies it). */
+  beginStep(lr: number, weightDecay: number): AdamWStepConstants {
+    this.stepCount += 1;
+    return adamWStepConstants(this.settings.betas, this.settings.eps, this.stepCount, lr, weightDecay);
+  }
+
   /** Applies one update. `grads` is keyed by variable name (as tf.variableGrads returns). */
   apply(grads: Record<string, tf.Tensor>, lr: number, weightDecay: number): void {
+    if (this.flat) throw new Error("AdamW.apply: the moments were moved out of tfjs; their owner applies updates");
     const [beta1, beta2] = this.settings.betas;
     this.stepCount += 1;
     const t = this.stepCount;
@@ -86,19 +146,13 @@ export class AdamW {
   /** Moments in PyTorch layout: "<param>.exp_avg" and "<param>.exp_avg_sq". */
   exportState(): StateTensor[] {
     const out: StateTensor[] = [];
-    for (const s of this.slots) {
+    this.slots.forEach((s, i) => {
       const shape = officialShape(s.spec);
-      out.push({
-        name: `${s.name}.exp_avg`,
-        shape,
-        data: toOfficialLayout(s.spec, s.expAvg.dataSync() as Float32Array),
-      });
-      out.push({
-        name: `${s.name}.exp_avg_sq`,
-        shape,
-        data: toOfficialLayout(s.spec, s.expAvgSq.dataSync() as Float32Array),
-      });
-    }
+      const m = this.flat ? this.flat.expAvg[i] : (s.expAvg.dataSync() as Float32Array);
+      const v = this.flat ? this.flat.expAvgSq[i] : (s.expAvgSq.dataSync() as Float32Array);
+      out.push({ name: `${s.name}.exp_avg`, shape, data: toOfficialLayout(s.spec, m) });
+      out.push({ name: `${s.name}.exp_avg_sq`, shape, data: toOfficialLayout(s.spec, v) });
+    });
     return out;
   }
 
@@ -115,6 +169,15 @@ export class AdamW {
         if (t.shape.join(",") !== want.join(","))
           throw new Error(`${origin}: ${key} has shape [${t.shape}], expected [${want}]`);
       }
+    }
+    const flat = this.flat;
+    if (flat) {
+      this.slots.forEach((s, i) => {
+        flat.expAvg[i].set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg`)!.data));
+        flat.expAvgSq[i].set(fromOfficialLayout(s.spec, tensors.get(`${s.name}.exp_avg_sq`)!.data));
+      });
+      this.stepCount = stepCount;
+      return;
     }
     tf.tidy(() => {
       for (const s of this.slots) {
@@ -136,6 +199,7 @@ export class AdamW {
   }
 
   dispose(): void {
+    if (this.flat) return; // the variables went with moveMoments
     for (const s of this.slots) {
       s.expAvg.dispose();
       s.expAvgSq.dispose();

@@ -1,9 +1,23 @@
-// Computes a batch's loss and gradients, either in this process or split across data-parallel worker replicas.
+// One training step's computation — loss, gradients, AdamW, EMA — in this process or split over worker replicas.
 import * as tf from "@tensorflow/tfjs-core";
 import { Worker } from "node:worker_threads";
 import type { IJepa, LossKind, StepIndices, StepResult } from "../models/ijepa.js";
 import type { ModelDims } from "../models/model_dims.js";
 import type { BackendName } from "../backend.js";
+import type { AdamW } from "../optim/adamw.js";
+import type { AdamWStepConstants } from "../optim/adamw_constants.js";
+import {
+  type SharedUpdateBuffers,
+  type SharedUpdateLayout,
+  type SharedWasmMemory,
+  SharedUpdateKernel,
+  type UpdateSegment,
+  createSharedMemory,
+  MAIN_THREAD_SHARE,
+  shareBounds,
+  sharedBuffers,
+  sharedUpdateLayout,
+} from "./sharded_update.js";
 import {
   profilingRequested,
   startKernelProfile,
@@ -19,33 +33,54 @@ export interface StepBatch {
   indices: StepIndices;
 }
 
+/** The schedules' values for the update that follows a batch's gradients. */
+export interface StepUpdate {
+  lr: number;
+  weightDecay: number;
+  /** EMA momentum of the target encoder. */
+  momentum: number;
+}
+
+/**
+ * Work the caller would do after the step anyway and that does not touch the weights (preparing the next batch): the
+ * engine may run it once on this thread where it would otherwise wait for other replicas, or not at all.
+ */
+export type SpareWork = () => void;
+
 export interface GradientEngine {
   /** Number of replicas that share each batch (1 = this process only). */
   readonly replicas: number;
   /**
-   * Mean loss and gradients (keyed by variable name, owned by the caller) for the batch, with the
-   * model's current weights. All replicas together compute exactly the full-batch mean.
+   * The batch's mean loss with the model's current weights (all replicas together compute exactly the full-batch
+   * mean); when it is finite, the optimiser's AdamW update and then the target encoder's EMA follow, so that the
+   * model holds the new weights when this resolves. A non-finite loss changes nothing.
    */
-  compute(batch: StepBatch): Promise<{ loss: number; grads: Record<string, tf.Tensor> }>;
+  step(batch: StepBatch, update: StepUpdate, spare?: SpareWork): Promise<number>;
   close(): Promise<void>;
 }
 
 /** One replica's share of a step: its own compute time, its heap's high-water mark, and (profiling) its kernels. */
 export interface ReplicaStepStats {
   computeMs: number;
+  /** When its compute began, in ms on a clock all threads share (performance.timeOrigin + now()). */
+  startedAt: number;
   heapMb?: number;
   kernels: KernelProfile;
 }
 
-/** Where one step's gradient computation went (replica 0 is this thread). */
+/** Where one step's computation went (replica 0 is this thread). */
 export interface EngineStepStats {
   replicas: ReplicaStepStats[];
-  /** Copying the weights into the buffer the workers read. */
-  publishMs: number;
-  /** This thread waiting for the slowest worker after finishing its own slice. */
+  /** This thread waiting for the slowest worker's gradients after finishing its own slice. */
   waitMs: number;
-  /** Averaging the replicas' gradients. */
-  combineMs: number;
+  /** This thread's share of averaging the gradients, AdamW and the EMA (all of it with one replica). */
+  updateMs: number;
+  /** This thread waiting for the workers' shares of the update. */
+  updateWaitMs: number;
+  /** Loading the updated weights into this thread's variables (the workers load theirs meanwhile). */
+  loadMs: number;
+  /** The caller's spare work, run while the workers finished their shares. */
+  spareMs: number;
 }
 
 // Kept per process for `bench:train`, which runs the real training loop and reads them afterwards: every step's stats
@@ -87,6 +122,7 @@ export function replicaHeapHighWaterMb(): readonly number[] {
 function computeSlice(model: IJepa, variables: tf.Variable[], lossKind: LossKind, batch: StepBatch) {
   if (profilingRequested()) startKernelProfile();
   const start = performance.now();
+  const startedAt = performance.timeOrigin + start;
   const rows = batch.patches.length / batch.patchWidth;
   const patches = tf.tensor2d(batch.patches, [rows, batch.patchWidth]);
   let result: StepResult;
@@ -97,31 +133,44 @@ function computeSlice(model: IJepa, variables: tf.Variable[], lossKind: LossKind
   }
   const stats: ReplicaStepStats = {
     computeMs: performance.now() - start,
+    startedAt,
     heapMb: wasmHeapMb(),
     kernels: takeKernelProfile(),
   };
   return { ...result, stats };
 }
 
-/** The whole batch in this process. */
+/** The whole batch in this process: tfjs gradients, then AdamW and the EMA as tfjs ops (on any backend). */
 export class InProcessEngine implements GradientEngine {
   readonly replicas = 1;
+  private readonly variables: tf.Variable[];
   constructor(
     private readonly model: IJepa,
-    private readonly variables: tf.Variable[],
+    private readonly optimizer: AdamW,
     private readonly lossKind: LossKind,
-  ) {}
-
-  async compute(batch: StepBatch) {
-    markStepStart();
-    const { loss, grads, stats } = computeSlice(this.model, this.variables, this.lossKind, batch);
-    record({ replicas: [stats], publishMs: 0, waitMs: 0, combineMs: 0 });
-    return { loss, grads };
+  ) {
+    this.variables = model.trainableVariables();
   }
 
-  /** This process's slice only, with its stats (for DataParallelEngine, which records the step as a whole). */
-  computeWithStats(batch: StepBatch) {
-    return computeSlice(this.model, this.variables, this.lossKind, batch);
+  async step(batch: StepBatch, update: StepUpdate) {
+    markStepStart();
+    const { loss, grads, stats } = computeSlice(this.model, this.variables, this.lossKind, batch);
+    const start = performance.now();
+    try {
+      if (Number.isFinite(loss)) this.optimizer.apply(grads, update.lr, update.weightDecay);
+    } finally {
+      for (const g of Object.values(grads)) g.dispose();
+    }
+    if (Number.isFinite(loss)) this.model.updateTarget(update.momentum);
+    record({
+      replicas: [stats],
+      waitMs: 0,
+      updateMs: performance.now() - start,
+      updateWaitMs: 0,
+      loadMs: 0,
+      spareMs: 0,
+    });
+    return loss;
   }
 
   async close() {}
@@ -169,92 +218,168 @@ export function splitBatch(batch: StepBatch, parts: number): StepBatch[] {
   return out;
 }
 
-/** Shapes of the weights that travel to the workers, in a fixed order. */
-interface WeightLayout {
+/** Where each synchronised variable sits in the shared weights buffer, in a fixed order. */
+export interface WeightLayout {
+  /** Variable names without tfjs's instance number, to check that a worker's model lines up with ours. */
   names: string[];
   shapes: number[][];
   offsets: number[];
-  total: number;
-}
-
-function layoutOf(vars: tf.Variable[]): WeightLayout {
-  const offsets: number[] = [];
-  let total = 0;
-  for (const v of vars) {
-    offsets.push(total);
-    total += v.size;
-  }
-  return { names: vars.map((v) => v.name), shapes: vars.map((v) => v.shape), offsets, total };
+  /** Indices (into the above) of the variables an update changes: trainable ones and their EMA copies. */
+  updated: number[];
 }
 
 export interface ReplicaWorkerInit {
   dims: ModelDims;
   backend: BackendName;
   lossKind: LossKind;
-  weights: SharedArrayBuffer;
-  grads: SharedArrayBuffer;
-  /** Main's variable order: [trainable encoder+predictor..., target encoder...]. */
+  /** This worker's replica index (1…replicas − 1; 0 is the main thread). */
+  replica: number;
+  replicas: number;
+  layout: WeightLayout;
+  /** Weights [trainable, in the optimiser's order | target encoder] (as `layout` places them), moments, gradients. */
+  memory: SharedWasmMemory;
+  memoryLayout: SharedUpdateLayout;
+  weightCount: number;
   trainableCount: number;
+  segments: UpdateSegment[];
+  /** Each replica's share of the update: shareBounds(segments, [MAIN_THREAD_SHARE, 1, 1, …]). */
+  bounds: number[];
+  /** Int32 counter of update shares finished so far, over all replicas and steps. */
+  sharesDone: SharedArrayBuffer;
+}
+
+/** A variable's name without the instance number ParamTables add ("encoder#3/x" → "encoder/x"). */
+export function layoutName(v: tf.Variable): string {
+  return v.name.replace(/#\d+\//, "/");
+}
+
+/** Loads variables `which` from the shared weights (each becomes a fresh tensor; the old one is freed). */
+export function loadWeights(vars: tf.Variable[], layout: WeightLayout, weights: Float32Array, which: number[]): void {
+  tf.tidy(() => {
+    for (const i of which) {
+      const v = vars[i];
+      v.assign(tf.tensor(weights.subarray(layout.offsets[i], layout.offsets[i] + v.size), v.shape));
+    }
+  });
+}
+
+/** Waits (blocking this thread) until `count` update shares are done in total; the timeout only guards a dead peer. */
+export function awaitShares(sharesDone: Int32Array, count: number, timeoutMs = 120_000): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const seen = Atomics.load(sharesDone, 0);
+    if (seen >= count) return;
+    if (Date.now() > deadline) throw new Error(`replica update: waited ${timeoutMs} ms for the other replicas' shares`);
+    Atomics.wait(sharesDone, 0, seen, 1000);
+  }
 }
 
 /**
- * Data parallelism on one machine: this process computes slice 0 of every batch while each worker
- * thread (its own tfjs backend, its own copy of the weights) computes another slice; the gradients are
- * averaged in a fixed order, so results are deterministic for a given replica count. Weights go to the
- * workers through a SharedArrayBuffer after every update; gradients come back through another.
+ * Data parallelism on one machine: this thread computes slice 0 of every batch while each worker thread (its own
+ * tfjs backend, its own copy of the weights) computes another. One shared WebAssembly memory holds the weights, the
+ * optimiser's moments and a gradient buffer per replica: each replica writes its gradients there; then every replica
+ * averages the gradients of a fixed share of the parameters (in replica order) and applies AdamW and the EMA to that
+ * share, in place (ZeRO-1 style: no replica waits while another runs the optimiser); then every replica loads the new
+ * weights. The arithmetic is the single-thread update's, element by element, so the weights are bit-identical to
+ * averaging on one thread and updating there, and deterministic for a given replica count.
  */
 export class DataParallelEngine implements GradientEngine {
   private readonly workers: Worker[] = [];
   private readonly layout: WeightLayout;
-  private readonly weightView: Float32Array;
-  private readonly gradViews: Float32Array[] = [];
   private readonly syncVars: tf.Variable[];
-  private readonly inProcess: InProcessEngine;
+  private readonly trainable: tf.Variable[];
+  private readonly memory: SharedWasmMemory;
+  private readonly memoryLayout: SharedUpdateLayout;
+  private readonly buffers: SharedUpdateBuffers;
+  private readonly kernel: SharedUpdateKernel;
+  private readonly segments: UpdateSegment[];
+  private readonly bounds: number[];
+  private readonly sharesDone = new Int32Array(new SharedArrayBuffer(4));
+  private readonly gradOffsets: Array<{ variable: string; offset: number }>;
+  private updates = 0;
 
   private constructor(
     readonly replicas: number,
-    model: IJepa,
-    private readonly variables: tf.Variable[],
-    lossKind: LossKind,
+    private readonly model: IJepa,
+    private readonly optimizer: AdamW,
+    private readonly lossKind: LossKind,
   ) {
-    this.syncVars = [
-      ...variables,
-      ...model.targetEncoder.params.specs.map((s) => model.targetEncoder.params.get(s.name)),
-    ];
-    this.layout = layoutOf(this.syncVars);
-    this.weightView = new Float32Array(new SharedArrayBuffer(this.layout.total * 4));
-    this.inProcess = new InProcessEngine(model, variables, lossKind);
+    const params = optimizer.flatLayout();
+    const byName = new Map(model.trainableVariables().map((v) => [v.name, v]));
+    // The trainable part uses the optimiser's order and offsets, so weights, moments and gradients line up.
+    this.trainable = params.map((p) => {
+      const v = byName.get(p.variable);
+      if (!v) throw new Error(`data-parallel engine: the optimiser's ${p.variable} is not a trainable variable`);
+      return v;
+    });
+    const targetSpecs = model.targetEncoder.params.specs;
+    const targets = targetSpecs.map((s) => model.targetEncoder.params.get(s.name));
+    this.syncVars = [...this.trainable, ...targets];
+    const offsets: number[] = [];
+    let total = 0;
+    for (const v of this.syncVars) {
+      offsets.push(total);
+      total += v.size;
+    }
+    // Each trainable encoder weight's EMA copy is the target encoder's weight of the same spec.
+    const targetIndex = new Map<tf.Variable, number>();
+    for (const spec of model.encoder.params.specs) {
+      if (!spec.trainable) continue;
+      const k = targetSpecs.findIndex((t) => t.name === spec.name);
+      targetIndex.set(model.encoder.params.get(spec.name), this.trainable.length + k);
+    }
+    this.segments = params.map((p, i) => {
+      const t = targetIndex.get(this.trainable[i]);
+      return { offset: p.offset, size: p.size, decay: p.decay, target: t === undefined ? -1 : offsets[t] };
+    });
+    this.bounds = shareBounds(this.segments, [MAIN_THREAD_SHARE, ...Array<number>(replicas - 1).fill(1)]);
+    this.layout = {
+      names: this.syncVars.map(layoutName),
+      shapes: this.syncVars.map((v) => v.shape),
+      offsets,
+      updated: [...this.trainable.keys(), ...[...targetIndex.values()].sort((a, b) => a - b)],
+    };
+    const trainableTotal = params.reduce((n, p) => n + p.size, 0);
+    this.memoryLayout = sharedUpdateLayout(total, trainableTotal, replicas);
+    this.memory = createSharedMemory(this.memoryLayout);
+    this.buffers = sharedBuffers(this.memory, this.memoryLayout, total, trainableTotal);
+    this.kernel = new SharedUpdateKernel(this.memory, this.memoryLayout);
+    this.gradOffsets = params.map((p) => ({ variable: p.variable, offset: p.offset }));
+    // From here on the engine owns the weights and moments: the workers start from these, and every update goes
+    // through it (the optimiser's moments now live in the shared memory; checkpoints read them there).
+    optimizer.moveMoments(this.buffers.expAvg, this.buffers.expAvgSq);
+    for (const [i, v] of this.syncVars.entries()) this.buffers.weights.set(v.dataSync() as Float32Array, offsets[i]);
   }
 
   static async start(
     replicas: number,
     model: IJepa,
-    variables: tf.Variable[],
+    optimizer: AdamW,
     lossKind: LossKind,
     backend: BackendName,
   ): Promise<DataParallelEngine> {
-    const engine = new DataParallelEngine(replicas, model, variables, lossKind);
-    const trainableTotal = variables.reduce((n, v) => n + v.size, 0);
+    const engine = new DataParallelEngine(replicas, model, optimizer, lossKind);
     const entry = new URL("./replica_worker_entry.mjs", import.meta.url);
     try {
       for (let r = 1; r < replicas; r++) {
-        const grads = new SharedArrayBuffer(trainableTotal * 4);
-        engine.gradViews.push(new Float32Array(grads));
         const init: ReplicaWorkerInit = {
           dims: model.dims,
           backend,
           lossKind,
-          weights: engine.weightView.buffer as SharedArrayBuffer,
-          grads,
-          trainableCount: variables.length,
+          replica: r,
+          replicas,
+          layout: engine.layout,
+          memory: engine.memory,
+          memoryLayout: engine.memoryLayout,
+          weightCount: engine.buffers.weights.length,
+          trainableCount: engine.buffers.expAvg.length,
+          segments: engine.segments,
+          bounds: engine.bounds,
+          sharesDone: engine.sharesDone.buffer as SharedArrayBuffer,
         };
-        engine.workers.push(
-          new Worker(entry, {
-            workerData: { init, layout: { shapes: engine.layout.shapes, offsets: engine.layout.offsets } },
-          }),
-        );
+        engine.workers.push(new Worker(entry, { workerData: { init } }));
       }
-      // Workers load their backend and model in parallel.
+      // Workers load their backend, model and the current weights in parallel.
       await Promise.all(engine.workers.map((w) => request(w, { type: "ready" })));
     } catch (err) {
       await engine.close();
@@ -263,11 +388,8 @@ export class DataParallelEngine implements GradientEngine {
     return engine;
   }
 
-  async compute(batch: StepBatch) {
+  async step(batch: StepBatch, update: StepUpdate, spare?: SpareWork) {
     markStepStart();
-    const publishStart = performance.now();
-    this.publishWeights();
-    const publishMs = performance.now() - publishStart;
     const slices = splitBatch(batch, this.replicas);
     // Each worker gets a copy of its own slice only (posting a subarray would copy the whole buffer).
     const pending = this.workers.map((w, i) =>
@@ -277,49 +399,90 @@ export class DataParallelEngine implements GradientEngine {
       }),
     );
     // Slice 0 runs here while the workers run theirs; `pending` settles once this thread yields.
-    let own: ReturnType<InProcessEngine["computeWithStats"]>;
+    let own: { loss: number; stats: ReplicaStepStats };
     try {
-      own = this.inProcess.computeWithStats(slices[0]);
+      own = this.computeOwn(slices[0]);
     } catch (err) {
       // Wait for the workers (their errors are secondary) so no rejection is left unhandled.
       await Promise.allSettled(pending);
       throw err;
     }
     const waitStart = performance.now();
-    let replies: Array<{ loss: number; stats: ReplicaStepStats }>;
-    try {
-      replies = await Promise.all(pending);
-    } catch (err) {
-      for (const g of Object.values(own.grads)) g.dispose();
-      throw err;
-    }
+    const replies = await Promise.all(pending);
     const waitMs = performance.now() - waitStart;
-    const combineStart = performance.now();
     let lossSum = own.loss;
-    const grads: Record<string, tf.Tensor> = {};
-    tf.tidy(() => {
-      let offset = 0;
-      for (const v of this.variables) {
-        let g: tf.Tensor = own.grads[v.name];
-        for (const view of this.gradViews) g = tf.add(g, tf.tensor(view.subarray(offset, offset + v.size), v.shape));
-        grads[v.name] = tf.keep(tf.div(g, this.replicas));
-        offset += v.size;
-      }
-    });
-    for (const g of Object.values(own.grads)) g.dispose();
     for (const r of replies) lossSum += r.loss;
-    record({
+    const loss = lossSum / this.replicas;
+    const stats: EngineStepStats = {
       replicas: [own.stats, ...replies.map((r) => r.stats)],
-      publishMs,
       waitMs,
-      combineMs: performance.now() - combineStart,
-    });
-    return { loss: lossSum / this.replicas, grads };
+      updateMs: 0,
+      updateWaitMs: 0,
+      loadMs: 0,
+      spareMs: 0,
+    };
+    if (Number.isFinite(loss))
+      await this.update(this.optimizer.beginStep(update.lr, update.weightDecay), update, stats, spare);
+    record(stats);
+    return loss;
   }
 
-  private publishWeights(): void {
-    for (const [i, v] of this.syncVars.entries())
-      this.weightView.set(v.dataSync() as Float32Array, this.layout.offsets[i]);
+  /** This thread's slice: loss and stats; its gradients go to its shared buffer. */
+  private computeOwn(slice: StepBatch): { loss: number; stats: ReplicaStepStats } {
+    const start = performance.now();
+    const { loss, grads, stats } = computeSlice(this.model, this.trainable, this.lossKind, slice);
+    stats.startedAt = performance.timeOrigin + start;
+    try {
+      for (const { variable, offset } of this.gradOffsets)
+        this.buffers.grads[0].set(grads[variable].dataSync() as Float32Array, offset);
+    } finally {
+      for (const g of Object.values(grads)) g.dispose();
+    }
+    return { loss, stats: { ...stats, computeMs: performance.now() - start } };
+  }
+
+  /**
+   * Every replica's share of AdamW + EMA, then this thread's weights reloaded; fills in `stats`' update phases. The
+   * caller's spare work runs between this thread's share and the others' end: the workers, which load their weights
+   * as soon as every share is done, need nothing from this thread meanwhile.
+   */
+  private async update(
+    constants: AdamWStepConstants,
+    update: StepUpdate,
+    stats: EngineStepStats,
+    spare: SpareWork | undefined,
+  ): Promise<void> {
+    this.updates += 1;
+    const shares = this.workers.map((w) =>
+      request(w, { type: "update", constants, momentum: update.momentum, round: this.updates }),
+    );
+    const start = performance.now();
+    try {
+      this.kernel.applyShare(this.segments, this.bounds[0], this.bounds[1], constants, update.momentum);
+    } catch (err) {
+      await Promise.allSettled(shares);
+      throw err;
+    } finally {
+      Atomics.add(this.sharesDone, 0, 1);
+      Atomics.notify(this.sharesDone, 0);
+    }
+    stats.updateMs = performance.now() - start;
+    if (spare) {
+      const spareStart = performance.now();
+      try {
+        spare();
+      } catch (err) {
+        await Promise.allSettled(shares);
+        throw err;
+      }
+      stats.spareMs = performance.now() - spareStart;
+    }
+    const waitStart = performance.now();
+    await Promise.all(shares);
+    stats.updateWaitMs = performance.now() - waitStart;
+    const loadStart = performance.now();
+    loadWeights(this.syncVars, this.layout, this.buffers.weights, this.layout.updated);
+    stats.loadMs = performance.now() - loadStart;
   }
 
   async close() {

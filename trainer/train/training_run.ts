@@ -20,7 +20,7 @@ import { type AugmentSettings, augmentBatch } from "../transforms.js";
 import { describeRun } from "./describe_run.js";
 import { epochMetrics } from "./epoch_metrics.js";
 import { type MaskFigureDrawer, firstBatchFigure } from "./first_batch_figure.js";
-import { DataParallelEngine, type GradientEngine, InProcessEngine } from "./gradient_engine.js";
+import { DataParallelEngine, type GradientEngine, InProcessEngine, type StepBatch } from "./gradient_engine.js";
 import { MetricsLog } from "./metrics_log.js";
 import { type TrainProgressFactory, type TrainProgressReporter, plainTrainProgress } from "./progress.js";
 import { chooseReplicas, resumeDifferences } from "./resume_policy.js";
@@ -78,6 +78,14 @@ export async function runTraining(ctx: RunContext): Promise<TrainingOutcome> {
   }
 }
 
+/** One step's input, made from its raw batch. */
+interface PreparedStep {
+  step: number;
+  crops: Float32Array;
+  masks: BatchMasks;
+  batch: StepBatch;
+}
+
 /** One process's share of a run: the model, optimiser and schedules, stepping from `step` to `lastStep`. */
 class TrainingRun {
   private readonly info: ImageSourceInfo;
@@ -96,6 +104,8 @@ class TrainingRun {
   private readonly clock: CheckpointClock;
   private replicas = 1;
   private engine!: GradientEngine;
+  /** The next step's input when the engine made it early (during the previous step). */
+  private prepared: PreparedStep | undefined;
   private progress!: TrainProgressReporter;
 
   private constructor(private readonly ctx: RunContext) {
@@ -201,12 +211,11 @@ class TrainingRun {
       resumed: Boolean(checkpoint),
       configName: ctx.configName,
     });
-    const variables = this.model.trainableVariables();
     const loss = config.optimization.loss;
     this.engine =
       this.replicas > 1
-        ? await DataParallelEngine.start(this.replicas, this.model, variables, loss, backend.name)
-        : new InProcessEngine(this.model, variables, loss);
+        ? await DataParallelEngine.start(this.replicas, this.model, this.optimizer, loss, backend.name)
+        : new InProcessEngine(this.model, this.optimizer, loss);
     this.progress = (ctx.progress ?? plainTrainProgress)({
       total: this.lastStep,
       start: this.step,
@@ -229,7 +238,14 @@ class TrainingRun {
           this.step + 1 < this.lastStep
             ? fetchBatch(source, this.step + 1, this.itersPerEpoch, this.batchSize)
             : undefined;
-        lastLoss = await this.trainStep(raw);
+        let nextRaw: RawBatch | undefined;
+        pending?.then(
+          (r) => {
+            nextRaw = r;
+          },
+          () => undefined, // its error surfaces where the loop awaits it
+        );
+        lastLoss = await this.trainStep(raw, () => nextRaw);
         const epochEnd = this.step % this.itersPerEpoch === 0;
         if (epochEnd) await this.endEpoch();
         const periodic =
@@ -259,32 +275,28 @@ class TrainingRun {
     };
   }
 
-  /** One optimisation step on `raw` (the batch of this.step): crops, masks, loss/grads, AdamW, EMA, metrics. */
-  private async trainStep(raw: RawBatch): Promise<number> {
-    const { seed } = this.ctx;
-    const { info, dims, batchSize, step } = this;
+  /** One optimisation step on `raw` (the batch of this.step): crops, masks, then the engine's step, metrics. */
+  private async trainStep(raw: RawBatch, nextRaw: () => RawBatch | undefined): Promise<number> {
+    const { step } = this;
     const started = performance.now();
-    const crops = augmentBatch(raw.images, batchSize, info.height, info.width, info.channels, this.augment, seed, step);
-    const masks = this.sampler.sample(batchSize, seed, step);
-    if (step === 0) await this.drawMasks(crops, masks);
-    const indices = stepIndices(masks, dims.numPatches);
+    const input = this.prepared?.step === step ? this.prepared : this.prepare(raw, step);
+    this.prepared = undefined;
+    const { indices } = input.batch;
+    if (step === 0) await this.drawMasks(input.crops, input.masks);
     const lr = this.schedules.lr.at(step);
     const wd = this.schedules.wd.at(step);
     const momentum = this.schedules.momentum.at(step);
-    const patchWidth = dims.inChannels * dims.patchSize * dims.patchSize;
-    const { loss, grads } = await this.engine.compute({
-      patches: patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize),
-      patchWidth,
-      indices,
-    });
+    // The next step's input, if its batch has arrived: the engine makes it where this thread would wait for workers.
+    const prepareNext = () => {
+      const next = step + 1 < this.lastStep ? nextRaw() : undefined;
+      if (next) this.prepared = this.prepare(next, step + 1);
+    };
+    // Loss, gradients, AdamW and the EMA: the engine updates the weights in place unless the loss is not finite.
+    const loss = await this.engine.step(input.batch, { lr, weightDecay: wd, momentum }, prepareNext);
     if (!Number.isFinite(loss)) {
-      for (const g of Object.values(grads)) g.dispose();
       await this.metrics.flush(true);
       throw new NonFiniteLossError(step, loss);
     }
-    this.optimizer.apply(grads, lr, wd);
-    for (const g of Object.values(grads)) g.dispose();
-    this.model.updateTarget(momentum);
     const ms = performance.now() - started;
     const record: StepRecord = {
       type: "step",
@@ -295,7 +307,7 @@ class TrainingRun {
       lr,
       wd,
       momentum,
-      imgPerSec: (batchSize * 1000) / ms,
+      imgPerSec: (this.batchSize * 1000) / ms,
       msPerStep: ms,
       contextPatches: indices.ctxLen,
       targetPatches: indices.targetLen,
@@ -304,6 +316,17 @@ class TrainingRun {
     this.progress.step(record);
     this.step += 1;
     return loss;
+  }
+
+  /** Step `step`'s crops, masks and engine input from its raw batch: a pure function of (seed, step, raw batch). */
+  private prepare(raw: RawBatch, step: number): PreparedStep {
+    const { seed } = this.ctx;
+    const { info, dims, batchSize } = this;
+    const crops = augmentBatch(raw.images, batchSize, info.height, info.width, info.channels, this.augment, seed, step);
+    const masks = this.sampler.sample(batchSize, seed, step);
+    const patches = patchify(crops, batchSize, dims.imageSize, dims.inChannels, dims.patchSize);
+    const patchWidth = dims.inChannels * dims.patchSize * dims.patchSize;
+    return { step, crops, masks, batch: { patches, patchWidth, indices: stepIndices(masks, dims.numPatches) } };
   }
 
   /** report/masks.png: the first batch's crops as the encoder sees them, with the context and target blocks. */
