@@ -113,6 +113,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     workers: options.workers ?? (parallelBackend() ? featureWorkerCount(train.count + test.count) : 1),
     backend: parallelBackend() ?? "cpu",
   });
+  if (pool.size > 1) log(`probe: encoder forward passes in ${pool.size} worker threads`);
   const computed = new Map<BaselineName, ProbeScores>();
   let encoderScores: ProbeScores;
   // Test features of both encoders are kept for the report's embedding picture (2-D PCA).
@@ -137,7 +138,7 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
     }
     if (cacheKeys.has("raw") && !cachedScores.has("raw")) {
       const t0 = performance.now();
-      const pixels = (s: EvalSplit) => Float32Array.from(s.images, (v) => v / 255);
+      const pixels = (s: EvalSplit) => scaledPixels(s.images);
       const raw = { train: pixels(train), test: pixels(test), ms: 0 };
       raw.ms = performance.now() - t0;
       computed.set("raw", score("raw pixels", raw, train.height * train.width * train.channels));
@@ -209,6 +210,13 @@ interface SplitFeatures {
   train: Float32Array;
   test: Float32Array;
   ms: number;
+}
+
+/** Pixels as [0, 1] floats. A plain loop: Float32Array.from with a map function took seconds for 15.7 M bytes. */
+function scaledPixels(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 255;
+  return out;
 }
 
 /** Queues the forward passes of both splits; the encoder may be disposed once this returns. */
