@@ -52,7 +52,9 @@ interface FeatureJob {
   out: SharedArrayBuffer;
 }
 /** A worker's part of a job: ok with when it took its first request and answered its last (epoch ms). */
-type JobReply = { jobId: number; ok: true; startedAt: number; finishedAt: number } | { jobId: number; ok: false; error: string };
+type JobReply =
+  | { jobId: number; ok: true; startedAt: number; finishedAt: number }
+  | { jobId: number; ok: false; error: string };
 
 /** Features of a job and its wall time: first request taken to last answered, whatever else ran meanwhile. */
 export interface FeatureResult {
@@ -129,7 +131,11 @@ export class FeaturePool {
    * Pooled features [images.count, embedDim] of `encoder`. With workers the job is queued before this returns
    * (weights and images copied), so the caller may dispose the encoder or compute meanwhile.
    */
-  features(encoder: VisionTransformer, images: FeatureImages, normalization: FeatureNormalization): Promise<FeatureResult> {
+  features(
+    encoder: VisionTransformer,
+    images: FeatureImages,
+    normalization: FeatureNormalization,
+  ): Promise<FeatureResult> {
     if (this.workers.length === 0) {
       const started = performance.now();
       const features = pooledFeatures(encoder, images, normalization.mean, normalization.std);
