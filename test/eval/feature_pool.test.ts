@@ -72,5 +72,6 @@ describe("featureWorkerCount", () => {
     expect(featureWorkerCount(1_500, 4)).toBe(1);
     expect(featureWorkerCount(500, 2)).toBe(1);
     expect(() => featureWorkerCount(20_000, 0)).toThrow(/integer ≥ 1/);
+    return expect(FeaturePool.start({ workers: 0, backend: "wasm" })).rejects.toThrow(/integer ≥ 1/);
   });
 });

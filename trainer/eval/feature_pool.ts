@@ -110,7 +110,13 @@ export class FeaturePool {
 
   /** Starts `workers` threads (none for 1) and waits until each has its backend. */
   static async start(options: FeaturePoolOptions & { workers: number }): Promise<FeaturePool> {
-    if (options.workers <= 1) return new FeaturePool([]);
+    if (!Number.isInteger(options.workers) || options.workers < 1) {
+      throw new ConfigError(
+        `probe workers ${options.workers} must be an integer ≥ 1`,
+        "use 1 to compute features in this thread",
+      );
+    }
+    if (options.workers === 1) return new FeaturePool([]);
     const workers: Worker[] = [];
     try {
       for (let i = 0; i < options.workers; i++)
