@@ -66,6 +66,13 @@ describe("FeaturePool", () => {
   }, 120_000);
 });
 
+describe("FeaturePool.start", () => {
+  it("fails naming the worker's error when a worker cannot start its backend", async () => {
+    // tfjs-node is not installed here: each worker's initBackend("node") refuses.
+    await expect(FeaturePool.start({ workers: 2, backend: "node" })).rejects.toThrow(/feature worker: .*"node"/);
+  }, 60_000);
+});
+
 describe("featureWorkerCount", () => {
   it("starts no more workers than the images keep busy, and refuses a count that is not a positive integer", () => {
     expect(featureWorkerCount(20_000, 4)).toBe(4);

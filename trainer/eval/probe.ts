@@ -5,7 +5,7 @@ import { PROBE_HISTORY_KEY, probeBaselineKey, probeKey } from "../run/run_layout
 import { buildTargetEncoder, readTargetEncoder } from "../checkpoint/target_encoder.js";
 import { openEvalSplit, type EvalSplit } from "../data/open_train_source.js";
 import { imageStats } from "../data/in_memory_source.js";
-import { CorruptDataError, DataError, NotFoundError, describeZodIssues } from "../errors.js";
+import { ConfigError, CorruptDataError, DataError, NotFoundError, describeZodIssues } from "../errors.js";
 import { VisionTransformer } from "../models/vision_transformer.js";
 import { type ObjectStore, getJson } from "../storage/object_store.js";
 import {
@@ -109,9 +109,12 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
 
   // The encoders' forward passes dominate a probe. They run in worker threads, one backend per core, all queued at
   // once; meanwhile this thread probes raw pixels, which need no forward pass.
-  const pool = await FeaturePool.start({
-    workers: options.workers ?? (parallelBackend() ? featureWorkerCount(train.count + test.count) : 1),
-    backend: parallelBackend() ?? "cpu",
+  const workers = options.workers ?? (parallelBackend() ? featureWorkerCount(train.count + test.count) : 1);
+  const pool = await FeaturePool.start({ workers, backend: parallelBackend() ?? "cpu" }).catch((err: Error) => {
+    if (err instanceof ConfigError) throw err;
+    // The features are the same in this thread, only slower: a runtime without worker threads still probes.
+    log(`probe: feature workers did not start (${err.message.split("\n")[0]}); computing features in this thread`);
+    return FeaturePool.start({ workers: 1, backend: "cpu" });
   });
   if (pool.size > 1) log(`probe: encoder forward passes in ${pool.size} worker threads`);
   const computed = new Map<BaselineName, ProbeScores>();
