@@ -139,6 +139,8 @@ export async function runProbe(options: ProbeOptions): Promise<ProbeReport> {
         random.params.dispose();
       }
     }
+    // A failed pass rejects both; the one not awaited yet must not end the process as an unhandled rejection.
+    for (const pending of [encoderFeatures, randomFeatures]) pending?.catch(() => {});
     if (cacheKeys.has("raw") && !cachedScores.has("raw")) {
       const t0 = performance.now();
       const pixels = (s: EvalSplit) => scaledPixels(s.images);
