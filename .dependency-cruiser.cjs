@@ -41,6 +41,7 @@ const MAY_IMPORT = {
     "trainer/models/",
     "trainer/storage/",
     "trainer/utils/",
+    "trainer/backend.ts",
     "trainer/errors.ts",
   ],
   "trainer/export/": [

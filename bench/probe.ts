@@ -2,6 +2,7 @@
 // NodejsFunction bundles it) with tfjs's wasm binaries beside it, run from a folder outside the repo —
 // timed on the full Fashion-MNIST test set, with its peak memory and its unzipped size (Lambda allows 250 MB),
 // and where each probe's time went (features, standardise, λ sweep, refit, test scoring, kNN) from probe/<step>.json.
+// CPU seconds (all threads: the feature workers too) are printed beside wall seconds, which other jobs inflate.
 import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -104,13 +105,16 @@ try {
     `const { handler } = await import("./index.mjs");
 const started = performance.now();
 const result = await handler(JSON.parse(process.argv[2]));
-console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.now() - started) / 1000, peakRssMb: process.resourceUsage().maxRSS / 1024 }));
+const usage = process.resourceUsage();
+const cpuSeconds = (usage.userCPUTime + usage.systemCPUTime) / 1e6;
+console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.now() - started) / 1000, cpuSeconds, peakRssMb: usage.maxRSS / 1024 }));
 `,
   );
 
   const runs: Array<{
     run: string;
     seconds: number;
+    cpuSeconds: number;
     peakRssMb: number;
     linearTop1: number;
     knnTop1: number;
@@ -129,7 +133,8 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
     const r = JSON.parse(line.slice(7));
     const stages = stagesOf(checkpoint, r.step);
     const { linearTop1, knnTop1 } = r;
-    runs.push({ run: label, seconds: r.wallSeconds, peakRssMb: r.peakRssMb, linearTop1, knnTop1, stages });
+    const [seconds, cpuSeconds, peakRssMb] = [r.wallSeconds, r.cpuSeconds, r.peakRssMb];
+    runs.push({ run: label, seconds, cpuSeconds, peakRssMb, linearTop1, knnTop1, stages });
   }
 
   if (values.json) {
@@ -140,7 +145,7 @@ console.log("RESULT " + JSON.stringify({ ...result, wallSeconds: (performance.no
     );
     for (const r of runs) {
       console.log(
-        `${r.run.padEnd(34)} ${r.seconds.toFixed(1)} s, peak RSS ${r.peakRssMb.toFixed(0)} MB (linear ${(r.linearTop1 * 100).toFixed(2)} %, kNN ${(r.knnTop1 * 100).toFixed(2)} %)`,
+        `${r.run.padEnd(34)} ${r.seconds.toFixed(1)} s (CPU ${r.cpuSeconds.toFixed(1)} s), peak RSS ${r.peakRssMb.toFixed(0)} MB (linear ${(r.linearTop1 * 100).toFixed(2)} %, kNN ${(r.knnTop1 * 100).toFixed(2)} %)`,
       );
       console.log(`  ${"seconds per stage".padEnd(22)}${STAGES.map((s) => s.padStart(11)).join("")}`);
       for (const row of r.stages) {

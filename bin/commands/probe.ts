@@ -20,6 +20,11 @@ export function registerProbe(program: Command): void {
     )
     .option("--train-limit <n>", "train images used to fit the probe", int("--train-limit"), 10_000)
     .option("--test-limit <n>", "test images scored (default: all)", int("--test-limit"))
+    .option(
+      "--workers <n>",
+      "worker threads for the encoders' forward passes on wasm/cpu (default: IJEPA_PROBE_WORKERS, else one per core)",
+      int("--workers"),
+    )
     .option("--no-write", "do not write probe/<step>.json and probe/history.jsonl into the run")
     .addOption(new Option("--backend <name>", "force a TensorFlow.js backend").choices([...BACKEND_NAMES]))
     .action(async (o) => {
@@ -35,6 +40,7 @@ export function registerProbe(program: Command): void {
         testLimit: o.testLimit,
         baselines,
         write: o.write,
+        workers: o.workers,
         log: (line) => console.error(line),
       });
       console.log(JSON.stringify(report, null, 2));

@@ -132,4 +132,21 @@ describe("runProbe", () => {
     expect(untrained.encoder.knnTop1).toBe(untrained.baselines.random!.knnTop1);
     expect(existsSync(path.join(fresh, "probe"))).toBe(false);
   });
+
+  it("scores the same with the forward passes in two worker threads as in this one", async () => {
+    const settings = {
+      checkpoint: run,
+      trainLimit: 400,
+      testLimit: 200,
+      probe: { weightDecays: [1e-3], maxIterations: 30 },
+      write: false,
+    } as const;
+    const here = await runProbe({ ...settings, baselines: ["random"], workers: 1 });
+    const pooled = await runProbe({ ...settings, baselines: ["random"], workers: 2 });
+    for (const pick of [(r: typeof here) => r.encoder, (r: typeof here) => r.baselines.random!]) {
+      expect(pick(pooled).linearTop1).toBe(pick(here).linearTop1);
+      expect(pick(pooled).knnTop1).toBe(pick(here).knnTop1);
+      expect(pick(pooled).linearTop5).toBe(pick(here).linearTop5);
+    }
+  }, 120_000);
 });
