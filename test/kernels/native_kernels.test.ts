@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
 import { gemmFlavour, instantiateGemm } from "../../trainer/kernels/gemm_kernel.js";
-import { type NativeKernels, nativeKernelsStatus, selfCheck } from "../../trainer/kernels/native_kernels.js";
+import { type NativeKernels, nativeKernelsStatus, selfCheck, whyNotUse } from "../../trainer/kernels/native_kernels.js";
 import { instantiateElementwise } from "../../trainer/kernels/wasm_elementwise.js";
 import { registerFastWasmKernels, unregisterFastWasmKernels } from "../../trainer/kernels/register_wasm_kernels.js";
 import { webAssembly } from "../../trainer/kernels/webassembly_api.js";
@@ -104,6 +104,13 @@ function sameBits(x: Float32Array, y: Float32Array): boolean {
 }
 
 describe("native kernels", () => {
+  it("runs the portable path on arm64 but not on an x86 without AVX2+FMA, unless asked for", () => {
+    expect(whyNotUse("x64", "avx2-fma", undefined)).toBeUndefined();
+    expect(whyNotUse("arm64", "portable", undefined)).toBeUndefined();
+    expect(whyNotUse("x64", "portable", undefined)).toMatch(/no AVX2\+FMA.*IJEPA_NATIVE_KERNELS=on/);
+    expect(whyNotUse("x64", "portable", "on")).toBeUndefined();
+  });
+
   it.runIf(mustLoad)("load on CI's x86-64 Linux, where the addon must build", () => {
     expect(reason).toBeUndefined();
     expect(kernels?.tier()).toBe("avx2-fma");

@@ -120,7 +120,21 @@ function load(): NativeKernelsStatus {
     return { reason: code === "MODULE_NOT_FOUND" ? "not built" : `cannot load: ${(err as Error).message}` };
   }
   const wrong = selfCheck(kernels);
-  return wrong ? { reason: `self-check failed: ${wrong}` } : { kernels };
+  if (wrong) return { reason: `self-check failed: ${wrong}` };
+  const unwanted = whyNotUse(process.arch, kernels.tier(), process.env.IJEPA_NATIVE_KERNELS);
+  return unwanted ? { reason: unwanted } : { kernels };
+}
+
+/**
+ * Why a loaded addon should not run, or undefined. The portable path does one fmaf per multiply-add: a single
+ * instruction on arm64, but on an x86-64 without AVX2+FMA a software routine in libm, far slower than the wasm
+ * kernels, so there it runs only when IJEPA_NATIVE_KERNELS=on asks for it.
+ */
+export function whyNotUse(arch: string, tier: string, setting: string | undefined): string | undefined {
+  if ((arch === "x64" || arch === "ia32") && tier !== "avx2-fma" && setting !== "on") {
+    return "this x86 CPU has no AVX2+FMA (IJEPA_NATIVE_KERNELS=on forces the portable path)";
+  }
+  return undefined;
 }
 
 /**
