@@ -30,8 +30,11 @@ describe("full synth (with validation)", () => {
       "functions",
       "package-lock.json",
       "package.json",
+      "scripts",
       "trainer",
     ]);
+    // Of scripts/ only what the image's npm ci runs (postinstall), not the repo's build and check scripts.
+    expect(readdirSync(path.join(staged, "scripts"))).toEqual(["build-native-kernels.js"]);
     expect(existsSync(path.join(staged, "trainer", "Dockerfile"))).toBe(true); // excluded from COPY, kept for the build
     expect(existsSync(path.join(staged, "node_modules"))).toBe(false);
     expect(existsSync(path.join(staged, "test"))).toBe(false);
