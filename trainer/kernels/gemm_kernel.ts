@@ -1,7 +1,7 @@
 // gemm.wat instantiated on a wasm memory, in its relaxed-SIMD build where the runtime has relaxed SIMD, else standard.
 import v8 from "node:v8";
 import { GEMM_RELAXED_WASM_BASE64, GEMM_WASM_BASE64 } from "./gemm_wasm.js";
-import { webAssembly, type WasmMemory } from "./webassembly_api.js";
+import { instancePerMemory, webAssembly, type WasmMemory } from "./webassembly_api.js";
 
 /** What gemm.wat exports. Pointers and strides are in bytes, into the memory the instance was given. */
 export interface GemmExports {
@@ -36,8 +36,6 @@ export interface GemmExports {
 export type GemmFlavour = "relaxed" | "plain";
 
 let flavour: GemmFlavour | undefined;
-let compiled: object | undefined;
-const instances = new WeakMap<WasmMemory, GemmExports>();
 
 export function gemmFlavour(): GemmFlavour {
   if (flavour) return flavour;
@@ -53,14 +51,6 @@ export function gemmFlavour(): GemmFlavour {
 }
 
 /** gemm.wat instantiated on `memory` (tfjs's heap in production; any memory in tests), made once per memory. */
-export function instantiateGemm(memory: WasmMemory): GemmExports {
-  let kernel = instances.get(memory);
-  if (!kernel) {
-    compiled ??= new webAssembly.Module(
-      Buffer.from(gemmFlavour() === "relaxed" ? GEMM_RELAXED_WASM_BASE64 : GEMM_WASM_BASE64, "base64"),
-    );
-    kernel = new webAssembly.Instance(compiled, { env: { memory } }).exports as unknown as GemmExports;
-    instances.set(memory, kernel);
-  }
-  return kernel;
-}
+export const instantiateGemm: (memory: WasmMemory) => GemmExports = instancePerMemory(() =>
+  gemmFlavour() === "relaxed" ? GEMM_RELAXED_WASM_BASE64 : GEMM_WASM_BASE64,
+);

@@ -2,7 +2,7 @@
 import type { DataType, KernelFunc, NamedAttrMap, NamedTensorInfoMap, TensorInfo } from "@tensorflow/tfjs-core";
 import { IjepaError } from "../errors.js";
 import { BATCH_MATMUL_WASM_BASE64 } from "./batch_matmul_wasm.js";
-import { isUnsharedMemory, webAssembly, type WasmMemory } from "./webassembly_api.js";
+import { instancePerMemory, isUnsharedMemory, type WasmMemory } from "./webassembly_api.js";
 import { nativeKernels } from "./native_kernels.js";
 
 /** What batch_matmul.wat exports. Pointers are byte offsets into the memory the instance was given. */
@@ -24,20 +24,10 @@ export interface BatchMatMulExports {
   scratch_bytes(m: number, k: number, n: number, transposeA: number, transposeB: number): number;
 }
 
-let compiled: object | undefined;
-// One instance per heap: a re-initialised backend (new heap) gets its own, a re-registered kernel reuses it.
-const instances = new WeakMap<WasmMemory, BatchMatMulExports>();
-
 /** batch_matmul.wat instantiated on `memory` (tfjs's own heap in production; any memory in tests), made once per memory. */
-export function instantiateBatchMatMul(memory: WasmMemory): BatchMatMulExports {
-  let kernel = instances.get(memory);
-  if (!kernel) {
-    compiled ??= new webAssembly.Module(Buffer.from(BATCH_MATMUL_WASM_BASE64, "base64"));
-    kernel = new webAssembly.Instance(compiled, { env: { memory } }).exports as unknown as BatchMatMulExports;
-    instances.set(memory, kernel);
-  }
-  return kernel;
-}
+export const instantiateBatchMatMul: (memory: WasmMemory) => BatchMatMulExports = instancePerMemory(
+  () => BATCH_MATMUL_WASM_BASE64,
+);
 
 /** The parts of tfjs-backend-wasm's BackendWasm this kernel touches (its typings are not exported as such). */
 export interface WasmBackendInternals {

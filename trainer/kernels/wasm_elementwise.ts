@@ -7,7 +7,7 @@ import { IjepaError } from "../errors.js";
 import { ELEMENTWISE_WASM_BASE64 } from "./elementwise_wasm.js";
 import { nativeKernels } from "./native_kernels.js";
 import { backendMemory, type WasmBackendInternals } from "./wasm_batch_matmul.js";
-import { webAssembly, type WasmMemory } from "./webassembly_api.js";
+import { instancePerMemory, type WasmMemory } from "./webassembly_api.js";
 
 /** What elementwise.wat exports. Pointers are byte offsets into the memory the instance was given. */
 export interface ElementwiseExports {
@@ -37,19 +37,10 @@ export interface ElementwiseExports {
   ): void;
 }
 
-let compiled: object | undefined;
-const instances = new WeakMap<WasmMemory, ElementwiseExports>();
-
 /** elementwise.wat instantiated on `memory`, once per memory. */
-export function instantiateElementwise(memory: WasmMemory): ElementwiseExports {
-  let kernel = instances.get(memory);
-  if (!kernel) {
-    compiled ??= new webAssembly.Module(Buffer.from(ELEMENTWISE_WASM_BASE64, "base64"));
-    kernel = new webAssembly.Instance(compiled, { env: { memory } }).exports as unknown as ElementwiseExports;
-    instances.set(memory, kernel);
-  }
-  return kernel;
-}
+export const instantiateElementwise: (memory: WasmMemory) => ElementwiseExports = instancePerMemory(
+  () => ELEMENTWISE_WASM_BASE64,
+);
 
 /** Our kernel names. */
 export const FUSED = {

@@ -6,10 +6,10 @@ import type { ModelDims } from "../models/model_dims.js";
 import type { BackendName } from "../backend.js";
 import type { AdamW } from "../optim/adamw.js";
 import type { AdamWStepConstants } from "../optim/adamw_constants.js";
+import type { SharedWasmMemory } from "../kernels/webassembly_api.js";
 import {
   type SharedUpdateBuffers,
   type SharedUpdateLayout,
-  type SharedWasmMemory,
   SharedUpdateKernel,
   type UpdateSegment,
   createSharedMemory,

@@ -2,6 +2,7 @@
 // in one shared WebAssembly memory that holds the weights, the moments and every replica's gradients.
 import type { AdamWStepConstants } from "../optim/adamw_constants.js";
 import { ADAMW_UPDATE_WASM_BASE64 } from "../optim/adamw_update_wasm.js";
+import { instancePerMemory, type SharedWasmMemory, webAssembly } from "../kernels/webassembly_api.js";
 
 /** One trainable parameter in the shared flat buffers (offsets in float32 elements). */
 export interface UpdateSegment {
@@ -31,18 +32,6 @@ export interface SharedUpdateBuffers {
   expAvgSq: Float32Array;
   grads: Float32Array[];
 }
-
-/** A shared WebAssembly.Memory (typed here: this project's libs leave the WebAssembly API out). */
-export interface SharedWasmMemory {
-  readonly buffer: SharedArrayBuffer;
-}
-
-interface WebAssemblyApi {
-  Memory: new (d: { initial: number; maximum: number; shared: true }) => SharedWasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { readonly exports: Record<string, unknown> };
-}
-const webAssembly = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
 
 /** The layout for `weightCount` weights (trainable first) with `trainableCount` trainable ones, over `replicas`. */
 export function sharedUpdateLayout(weightCount: number, trainableCount: number, replicas: number): SharedUpdateLayout {
@@ -134,7 +123,7 @@ interface UpdateExports {
   ema(t: Ptr, s: Ptr, n: number, keep: number, take: number): void;
 }
 
-let compiled: object | undefined;
+const instantiateUpdate = instancePerMemory<UpdateExports>(() => ADAMW_UPDATE_WASM_BASE64);
 
 /**
  * optim/adamw_update.wat on a shared memory: AdamW.apply's and IJepa.updateTarget's tfjs ops fused, 4 lanes at a time,
@@ -147,8 +136,7 @@ export class SharedUpdateKernel {
     memory: SharedWasmMemory,
     private readonly layout: SharedUpdateLayout,
   ) {
-    compiled ??= new webAssembly.Module(Buffer.from(ADAMW_UPDATE_WASM_BASE64, "base64"));
-    this.fns = new webAssembly.Instance(compiled, { env: { memory } }).exports as unknown as UpdateExports;
+    this.fns = instantiateUpdate(memory);
   }
 
   /**
