@@ -6,6 +6,7 @@ import { ConfigError } from "../errors.js";
 import type { ModelDims } from "../models/model_dims.js";
 import { type FeatureImages, pooledFeatures } from "../models/pooled_features.js";
 import { VisionTransformer } from "../models/vision_transformer.js";
+import { awaitWorkerMessage } from "../utils/worker_message.js";
 
 /** Images one request carries: small enough to balance two busy cores, large enough to keep the GEMMs long. */
 export const FEATURE_REQUEST_IMAGES = 256;
@@ -222,30 +223,15 @@ function workerEntry(): URL {
 }
 
 function waitForReady(worker: Worker): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (m: { ready?: boolean; error?: string }) => {
-      if (!m.ready && m.error === undefined) return;
-      cleanup();
-      if (m.ready) resolve();
-      else reject(new Error(`feature worker: ${m.error}`));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new Error(`feature worker exited with code ${code} before it was ready`));
-    };
-    const cleanup = () => {
-      worker.off("message", onMessage);
-      worker.off("error", onError);
-      worker.off("exit", onExit);
-    };
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.on("exit", onExit);
-  });
+  return awaitWorkerMessage<{ ready?: boolean; error?: string }, void>(
+    worker,
+    (m) => {
+      if (m.ready) return { value: undefined };
+      if (m.error !== undefined) throw new Error(`feature worker: ${m.error}`);
+      return undefined;
+    },
+    (code) => `feature worker exited with code ${code} before it was ready`,
+  );
 }
 
 /** The worker side: start the backend, then take requests of every job queued until terminated. */

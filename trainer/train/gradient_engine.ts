@@ -25,6 +25,7 @@ import {
   wasmHeapMb,
   type KernelProfile,
 } from "../kernels/kernel_profiler.js";
+import { awaitWorkerMessage } from "../utils/worker_message.js";
 
 /** One batch: patch rows [B·N, C·p·p] (row-major Float32Array) and its mask indices. */
 export interface StepBatch {
@@ -496,29 +497,15 @@ let nextRequestId = 0;
 /** Sends a message and waits for the worker's reply to it (or its error / exit). */
 function request<T = unknown>(worker: Worker, message: Record<string, unknown>): Promise<T> {
   const id = nextRequestId++;
-  return new Promise<T>((resolve, reject) => {
-    const onMessage = (reply: { id: number; ok: boolean; value?: T; error?: string }) => {
-      if (reply.id !== id) return;
-      cleanup();
-      if (reply.ok) resolve(reply.value as T);
-      else reject(new Error(`replica worker: ${reply.error}`));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const onExit = (code: number) => {
-      cleanup();
-      reject(new Error(`replica worker exited with code ${code}`));
-    };
-    const cleanup = () => {
-      worker.off("message", onMessage);
-      worker.off("error", onError);
-      worker.off("exit", onExit);
-    };
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.on("exit", onExit);
-    worker.postMessage({ ...message, id });
-  });
+  const reply = awaitWorkerMessage<{ id: number; ok: boolean; value?: T; error?: string }, T>(
+    worker,
+    (r) => {
+      if (r.id !== id) return undefined;
+      if (!r.ok) throw new Error(`replica worker: ${r.error}`);
+      return { value: r.value as T };
+    },
+    (code) => `replica worker exited with code ${code}`,
+  );
+  worker.postMessage({ ...message, id });
+  return reply;
 }
