@@ -1,13 +1,13 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
-import { MultiBlockMaskSampler } from "../../trainer/masks/multiblock.js";
 import { IJepa, stepIndices } from "../../trainer/models/ijepa.js";
 import { regressionLoss } from "../../trainer/models/layers.js";
 import type { ModelDims } from "../../trainer/models/model_dims.js";
 import { variableGradsReleasing } from "../../trainer/models/releasing_gradients.js";
 import { patchify } from "../../trainer/models/vision_transformer.js";
 import { Rng } from "../../trainer/utils/rng.js";
+import { smallMaskSampler } from "../support/small_mask_sampler.js";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -32,18 +32,7 @@ const dims: ModelDims = {
 
 /** One I-JEPA loss on a fixed batch, as a function of the trainable variables. */
 function setup() {
-  const sampler = new MultiBlockMaskSampler({
-    inputSize: 16,
-    patchSize: 4,
-    encMaskScale: [0.85, 1],
-    predMaskScale: [0.2, 0.3],
-    aspectRatio: [0.75, 1.5],
-    nenc: 1,
-    npred: 3,
-    minKeep: 1,
-    allowOverlap: false,
-    cornerSampling: "uniform",
-  });
+  const sampler = smallMaskSampler();
   const B = 32;
   const rng = Rng.fromSeed(3);
   const images = Float32Array.from({ length: B * 16 * 16 }, () => rng.normal());

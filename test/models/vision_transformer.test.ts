@@ -6,9 +6,9 @@ import type { ModelDims } from "../../trainer/models/model_dims.js";
 import { sincosPosEmbed2d } from "../../trainer/models/pos_embed.js";
 import { targetReadRows } from "../../trainer/models/target_read_rows.js";
 import { VisionTransformer, VisionTransformerPredictor, patchify } from "../../trainer/models/vision_transformer.js";
-import { MultiBlockMaskSampler } from "../../trainer/masks/multiblock.js";
 import { AdamW } from "../../trainer/optim/adamw.js";
 import { Rng } from "../../trainer/utils/rng.js";
+import { smallMaskSampler } from "../support/small_mask_sampler.js";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -168,18 +168,7 @@ describe("patch embedding", () => {
 });
 
 describe("I-JEPA step", () => {
-  const sampler = new MultiBlockMaskSampler({
-    inputSize: 16,
-    patchSize: 4,
-    encMaskScale: [0.85, 1],
-    predMaskScale: [0.2, 0.3],
-    aspectRatio: [0.75, 1.5],
-    nenc: 1,
-    npred: 3,
-    minKeep: 1,
-    allowOverlap: false,
-    cornerSampling: "uniform",
-  });
+  const sampler = smallMaskSampler();
   const B = 4;
   const rng = Rng.fromSeed(9);
   const images = Float32Array.from({ length: B * 16 * 16 * 2 }, () => rng.normal());

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { initBackend } from "../../trainer/backend.js";
-import { MultiBlockMaskSampler } from "../../trainer/masks/multiblock.js";
 import { IJepa, stepIndices } from "../../trainer/models/ijepa.js";
 import type { ModelDims } from "../../trainer/models/model_dims.js";
 import { patchify } from "../../trainer/models/vision_transformer.js";
@@ -13,6 +12,7 @@ import {
   splitBatch,
 } from "../../trainer/train/gradient_engine.js";
 import { Rng } from "../../trainer/utils/rng.js";
+import { smallMaskSampler } from "../support/small_mask_sampler.js";
 
 beforeAll(async () => {
   await initBackend("wasm");
@@ -34,18 +34,7 @@ const dims: ModelDims = {
   predMlpHidden: 32,
   initRescale: true,
 };
-const sampler = new MultiBlockMaskSampler({
-  inputSize: 16,
-  patchSize: 4,
-  encMaskScale: [0.85, 1],
-  predMaskScale: [0.2, 0.3],
-  aspectRatio: [0.75, 1.5],
-  nenc: 2,
-  npred: 3,
-  minKeep: 1,
-  allowOverlap: false,
-  cornerSampling: "uniform",
-});
+const sampler = smallMaskSampler(2);
 const B = 6;
 const rng = Rng.fromSeed(5);
 const batch = () => ({
