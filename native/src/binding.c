@@ -74,24 +74,40 @@ static size_t read_args(napi_env env, napi_callback_info info, napi_value *argv,
   return argc;
 }
 
+/* How every kernel call starts: its arguments, the instance data and the heap (argv[0]). Throws a TypeError saying
+ * `usage` when fewer than `want` arguments came. Returns the argument count, or 0 once it has thrown. */
+static size_t begin_call(napi_env env, napi_callback_info info, size_t want, const char *usage, napi_value *argv,
+                         instance_data **data, uint8_t **heap, uint64_t *length) {
+  size_t argc = read_args(env, info, argv, data);
+  if (argc < want) {
+    napi_throw_type_error(env, NULL, usage);
+    return 0;
+  }
+  return heap_of(env, argv[0], heap, length) ? 0 : argc;
+}
+
+/* argv[1..count] as the non-negative integers `names`. */
+static int uint_args(napi_env env, napi_value *argv, size_t count, const char *const *names, uint64_t *out) {
+  for (size_t i = 0; i < count; i++)
+    if (uint_arg(env, argv[i + 1], names[i], &out[i])) return -1;
+  return 0;
+}
+
 /* gemm(heap, pa, aRs, aCs, pb, bRs, bCs, pc, pbias, m, k, n, accumulate[, portable]): as gemm.wat's gemm, without
  * scratch. C[m×n] row-major at pc = op(A)·op(B) + (C if accumulate, else the bias row at pbias if pbias ≠ 0).
  * `portable` (tests) runs the portable micro-kernel instead of the best one. */
 static napi_value gemm(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   instance_data *data;
-  size_t argc = read_args(env, info, argv, &data);
-  if (argc < 13) {
-    napi_throw_type_error(env, NULL, "gemm: expected 13 arguments (heap, pa, aRs, aCs, pb, bRs, bCs, pc, pbias, m, k, "
-                                     "n, accumulate)");
-    return NULL;
-  }
   uint8_t *heap;
   uint64_t length, v[12];
-  static const char *names[12] = {"pa", "aRs", "aCs", "pb", "bRs", "bCs", "pc", "pbias", "m", "k", "n", "accumulate"};
-  if (heap_of(env, argv[0], &heap, &length)) return NULL;
-  for (int i = 0; i < 12; i++)
-    if (uint_arg(env, argv[i + 1], names[i], &v[i])) return NULL;
+  static const char *const names[12] = {"pa", "aRs", "aCs", "pb", "bRs", "bCs", "pc", "pbias", "m", "k", "n",
+                                        "accumulate"};
+  size_t argc = begin_call(env, info, 13,
+                           "gemm: expected 13 arguments (heap, pa, aRs, aCs, pb, bRs, bCs, pc, pbias, m, k, n, "
+                           "accumulate)",
+                           argv, &data, &heap, &length);
+  if (!argc || uint_args(env, argv, 12, names, v)) return NULL;
   uint64_t pa = v[0], a_rs = v[1], a_cs = v[2], pb = v[3], b_rs = v[4], b_cs = v[5], pc = v[6], pbias = v[7];
   uint64_t m = v[8], k = v[9], n = v[10];
   for (int i = 0; i < 11; i++)
@@ -121,18 +137,14 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
 static napi_value batch_gemm(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   instance_data *data;
-  size_t argc = read_args(env, info, argv, &data);
-  if (argc < 10) {
-    napi_throw_type_error(env, NULL, "batch_gemm: expected 10 arguments (heap, pa, pb, pc, batch, m, k, n, "
-                                     "transposeA, transposeB)");
-    return NULL;
-  }
   uint8_t *heap;
   uint64_t length, v[9];
-  static const char *names[9] = {"pa", "pb", "pc", "batch", "m", "k", "n", "transposeA", "transposeB"};
-  if (heap_of(env, argv[0], &heap, &length)) return NULL;
-  for (int i = 0; i < 9; i++)
-    if (uint_arg(env, argv[i + 1], names[i], &v[i])) return NULL;
+  static const char *const names[9] = {"pa", "pb", "pc", "batch", "m", "k", "n", "transposeA", "transposeB"};
+  if (!begin_call(env, info, 10,
+                  "batch_gemm: expected 10 arguments (heap, pa, pb, pc, batch, m, k, n, transposeA, transposeB)", argv,
+                  &data, &heap, &length) ||
+      uint_args(env, argv, 9, names, v))
+    return NULL;
   uint64_t pa = v[0], pb = v[1], pc = v[2], batch = v[3], m = v[4], k = v[5], n = v[6];
   for (int i = 0; i < 7; i++)
     if (v[i] > UINT32_MAX) return throw_range(env, "batch_gemm: offsets and sizes must be below 2^32"), NULL;
@@ -155,17 +167,14 @@ static napi_value batch_gemm(napi_env env, napi_callback_info info) {
 static napi_value column_sums(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   instance_data *data;
-  size_t argc = read_args(env, info, argv, &data);
-  if (argc < 5) {
-    napi_throw_type_error(env, NULL, "column_sums: expected 5 arguments (heap, px, rows, cols, pout)");
-    return NULL;
-  }
   uint8_t *heap;
-  uint64_t length, px, rows, cols, pout;
-  if (heap_of(env, argv[0], &heap, &length) || uint_arg(env, argv[1], "px", &px) ||
-      uint_arg(env, argv[2], "rows", &rows) || uint_arg(env, argv[3], "cols", &cols) ||
-      uint_arg(env, argv[4], "pout", &pout))
+  uint64_t length, v[4];
+  static const char *const names[4] = {"px", "rows", "cols", "pout"};
+  if (!begin_call(env, info, 5, "column_sums: expected 5 arguments (heap, px, rows, cols, pout)", argv, &data, &heap,
+                  &length) ||
+      uint_args(env, argv, 4, names, v))
     return NULL;
+  uint64_t px = v[0], rows = v[1], cols = v[2], pout = v[3];
   if (px > UINT32_MAX || rows > UINT32_MAX || cols > UINT32_MAX || pout > UINT32_MAX)
     return throw_range(env, "column_sums: offsets and sizes must be below 2^32"), NULL;
   if (rows == 0 || cols == 0) return NULL;
@@ -181,19 +190,16 @@ static napi_value column_sums(napi_env env, napi_callback_info info) {
 static napi_value gelu(napi_env env, napi_callback_info info, int backward) {
   napi_value argv[MAX_ARGS];
   instance_data *data;
-  size_t argc = read_args(env, info, argv, &data);
-  size_t want = backward ? 5 : 4;
-  if (argc < want) {
-    napi_throw_type_error(env, NULL, backward ? "gelu_backward: expected (heap, px, pdy, pdx, count)"
-                                              : "gelu_forward: expected (heap, px, py, count)");
-    return NULL;
-  }
   uint8_t *heap;
   uint64_t length, v[4];
-  static const char *names[2][4] = {{"px", "py", "count", ""}, {"px", "pdy", "pdx", "count"}};
-  if (heap_of(env, argv[0], &heap, &length)) return NULL;
-  for (size_t i = 0; i + 1 < want; i++)
-    if (uint_arg(env, argv[i + 1], names[backward][i], &v[i])) return NULL;
+  size_t want = backward ? 5 : 4;
+  static const char *const names[2][4] = {{"px", "py", "count", ""}, {"px", "pdy", "pdx", "count"}};
+  if (!begin_call(env, info, want,
+                  backward ? "gelu_backward: expected (heap, px, pdy, pdx, count)"
+                           : "gelu_forward: expected (heap, px, py, count)",
+                  argv, &data, &heap, &length) ||
+      uint_args(env, argv, want - 1, names[backward], v))
+    return NULL;
   uint64_t count = v[want - 2];
   if (count == 0) return NULL;
   if (count > UINT32_MAX) return throw_range(env, "gelu: count must be below 2^32"), NULL;
@@ -232,16 +238,12 @@ static int float_regions(napi_env env, napi_value *argv, const char *what, uint6
 static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   instance_data *data;
-  if (read_args(env, info, argv, &data) < 9) {
-    napi_throw_type_error(env, NULL, "layer_norm_forward: expected (heap, px, pgamma, pbeta, py, pstats, rows, "
-                                     "cols, eps)");
-    return NULL;
-  }
   uint8_t *heap;
   uint64_t length, rows, cols, p[5];
   double eps;
-  if (heap_of(env, argv[0], &heap, &length) || uint_arg(env, argv[6], "rows", &rows) ||
-      uint_arg(env, argv[7], "cols", &cols))
+  if (!begin_call(env, info, 9, "layer_norm_forward: expected (heap, px, pgamma, pbeta, py, pstats, rows, cols, eps)",
+                  argv, &data, &heap, &length) ||
+      uint_arg(env, argv[6], "rows", &rows) || uint_arg(env, argv[7], "cols", &cols))
     return NULL;
   if (napi_get_value_double(env, argv[8], &eps) != napi_ok) return throw_range(env, "eps: expected a number"), NULL;
   if (rows == 0 || cols == 0) return NULL;
@@ -264,15 +266,12 @@ static napi_value layer_norm_forward(napi_env env, napi_callback_info info) {
 static napi_value layer_norm_backward(napi_env env, napi_callback_info info) {
   napi_value argv[MAX_ARGS];
   instance_data *data;
-  if (read_args(env, info, argv, &data) < 10) {
-    napi_throw_type_error(env, NULL, "layer_norm_backward: expected (heap, px, pgamma, pdy, pstats, pdx, pdgamma, "
-                                     "pdbeta, rows, cols)");
-    return NULL;
-  }
   uint8_t *heap;
   uint64_t length, rows, cols, p[7];
-  if (heap_of(env, argv[0], &heap, &length) || uint_arg(env, argv[8], "rows", &rows) ||
-      uint_arg(env, argv[9], "cols", &cols))
+  if (!begin_call(env, info, 10,
+                  "layer_norm_backward: expected (heap, px, pgamma, pdy, pstats, pdx, pdgamma, pdbeta, rows, cols)",
+                  argv, &data, &heap, &length) ||
+      uint_arg(env, argv[8], "rows", &rows) || uint_arg(env, argv[9], "cols", &cols))
     return NULL;
   if (rows == 0 || cols == 0) return NULL;
   if (rows > UINT32_MAX || cols > UINT32_MAX || rows * cols > length / 4)
